@@ -1,0 +1,44 @@
+# The two commands of the README, and the build they need.
+#   make        build build/jcm
+#   make run    install what is missing, build, run the main job (the TH014 story)
+#   make test   install what is missing, build, run every test (plain and ASan/UBSan)
+BUILD ?= build
+SAN_BUILD ?= build-san
+JOBS ?= 2
+
+.PHONY: all deps build run test test-plain test-san bench format clean
+
+all: build
+
+deps:
+	@./scripts/install-deps
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: deps build
+	rm -f demo-THA01.db demo-THA01.db-wal demo-THA01.db-shm
+	./$(BUILD)/jcm demo --db demo-THA01.db
+
+$(SAN_BUILD)/build.ninja:
+	cmake -S . -B $(SAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DJCM_SANITIZE=ON
+
+test-plain: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-san: $(SAN_BUILD)/build.ninja
+	cmake --build $(SAN_BUILD) -j $(JOBS)
+	cd $(SAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test: deps
+	$(MAKE) test-plain
+	$(MAKE) test-san
+
+bench: deps build
+	./$(BUILD)/bench_engine
+
+clean:
+	rm -rf $(BUILD) $(SAN_BUILD)

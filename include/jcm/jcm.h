@@ -1,0 +1,100 @@
+/*
+ * libjcm: a registry node for JCM credits and Article 6.2 ITMOs.
+ *
+ * Every change of state is a command (a JSON object with a "cmd" member)
+ * submitted through jcm_submit(): one function, one database transaction,
+ * that authorizes the actor, runs the checks, appends the event to the
+ * hash-chained journal, applies it to the state tables and commits, or rolls
+ * everything back and returns the refusal with its check code. Reads go
+ * through jcm_query() and never write.
+ */
+#ifndef JCM_JCM_H
+#define JCM_JCM_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct jcm jcm;
+
+/* Outcome of a call. */
+enum { JCM_OK = 0, JCM_REFUSED = 1, JCM_ERROR = 2 };
+
+/* A refusal: a stable code (docs/check-codes.md), the field it concerns and
+ * a message for people. */
+typedef struct jcm_check {
+  int code;
+  char field[64];
+  char message[256];
+} jcm_check;
+
+/* Who submits a command: a name and one of the roles of DOMAIN.md §2
+ * ("admin", "jc_secretariat", "holder", "tpe", "auditor"). A holder's name is
+ * the id of the organisation it speaks for. */
+typedef struct jcm_actor {
+  const char *name;
+  const char *role;
+} jcm_actor;
+
+/* Milliseconds since the Unix epoch; the journal's clock. */
+typedef int64_t (*jcm_clock_fn)(void *ud);
+
+typedef struct jcm_options {
+  jcm_clock_fn clock; /* NULL: the system clock */
+  void *clock_ud;
+} jcm_options;
+
+/* Opens (and creates, migrating the schema) the store at address: a SQLite
+ * path, "sqlite:PATH" or ":memory:". Returns JCM_OK or JCM_ERROR with err. */
+int jcm_open(const char *address, const jcm_options *opt, jcm **out, char *err, size_t errlen);
+void jcm_close(jcm *j); /* accepts NULL */
+
+/*
+ * Submits one command. On JCM_OK *result is
+ *   {"ok":true,"cmd":…,"seq":…,"hash":…,"result":{…}}
+ * on JCM_REFUSED
+ *   {"ok":false,"cmd":…,"error":{"code":…,"message":…,"field":…}}
+ * and on JCM_ERROR (the store failed) an error object with code 0.
+ * The caller owns *result (json_decref). A refusal leaves the store as it was.
+ */
+int jcm_submit(jcm *j, json_t *cmd, const jcm_actor *actor, json_t **result);
+/* The same from JSON text (malformed text is refused with code 1001). */
+int jcm_submit_text(jcm *j, const char *text, size_t len, const jcm_actor *actor, json_t **result);
+
+/* Batches: between begin and commit, each jcm_submit() is applied inside one
+ * database transaction (a refused command still leaves no trace, through a
+ * savepoint). Nothing is durable until jcm_batch_commit() returns JCM_OK. */
+int jcm_batch_begin(jcm *j);
+int jcm_batch_commit(jcm *j);
+void jcm_batch_rollback(jcm *j);
+
+/* Reads: name is one of jcm_query_names(); params a JSON object (may be
+ * NULL). On JCM_REFUSED chk says why. */
+int jcm_query(jcm *j, const char *name, json_t *params, json_t **result, jcm_check *chk);
+
+/* Checks the journal's hash chain, replays it into a fresh store and compares
+ * the state, and checks the invariants. *report: {"ok":bool,"events":n,
+ * "problems":[{"what":…,"where":…},…]}. Returns JCM_OK when all is well,
+ * JCM_REFUSED when something is wrong, JCM_ERROR when it could not run. */
+int jcm_verify(jcm *j, json_t **report);
+
+/* The check-code table, for documentation and tests. */
+typedef struct jcm_code_info {
+  int code;
+  const char *name;
+  const char *text;
+} jcm_code_info;
+const jcm_code_info *jcm_codes(size_t *count);
+const char *jcm_code_text(int code);
+
+/* Account identifiers (ISO 7064 mod 97-10 check digits, as IBAN). */
+int jcm_account_id_valid(const char *id);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

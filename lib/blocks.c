@@ -1,0 +1,205 @@
+/*
+ * The block engine. Units are never rows one by one: a block [first, last]
+ * of one originating registry is one row carrying every attribute. Moving
+ * units splits at most one block at each end of each range and re-assigns
+ * the whole blocks in between, so a command costs what it touches, not the
+ * number of units. The workload is many small transfers: picking units is an
+ * index walk from the account's highest serials down.
+ *
+ * Taking by quantity is deterministic: the destination receives the source's
+ * highest serials (of the filtered units), so the source keeps the lower
+ * ones, and at most one block is split.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spec.h"
+
+static int range_cmp(const void *a, const void *b) {
+  const jcm_range *x = a, *y = b;
+  int o = strcmp(x->origin, y->origin);
+  if (o) return o;
+  return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* Writes ranges (sorted, adjacent ones joined) to a JSON array. */
+static void ranges_to_json(jcm_range *r, size_t n, json_t *out) {
+  qsort(r, n, sizeof *r, range_cmp);
+  for (size_t i = 0; i < n; i++) {
+    int64_t last = r[i].last;
+    size_t k = i;
+    while (k + 1 < n && strcmp(r[k + 1].origin, r[i].origin) == 0 && r[k + 1].first == last + 1)
+      last = r[++k].last;
+    json_array_append_new(out, json_pack("{s:s,s:I,s:I}", "origin", r[i].origin, "first",
+                                         (json_int_t)r[i].first, "last", (json_int_t)last));
+    i = k;
+  }
+}
+
+int jcm__blocks_pick(jcm_ctx *c, const char *account, int64_t quantity, const char *project,
+                     int64_t vintage, json_t *ranges_out) {
+  static const char q[] =
+      "SELECT origin, first, last FROM block WHERE account = ? AND reserved_tx IS NULL"
+      " AND (? IS NULL OR project = ?) AND (? = 0 OR vintage = ?)"
+      " ORDER BY origin DESC, first DESC";
+  jcm_stmt *s = db_q(c->st, q, "sssii", account, project, project, vintage, vintage);
+  if (!s) return jcm__dberr(c, "pick");
+  size_t n = 0, cap = 8;
+  jcm_range *r = malloc(cap * sizeof *r);
+  int64_t need = quantity;
+  int step = JCM_DONE;
+  while (r && need > 0 && (step = db_step(c->st, s)) == JCM_ROW) {
+    if (n == cap) {
+      jcm_range *g = realloc(r, (cap *= 2) * sizeof *r);
+      if (!g) break;
+      r = g;
+    }
+    jcm_range *x = &r[n++];
+    snprintf(x->origin, sizeof x->origin, "%.15s", col_text(c->st, s, 0));
+    x->first = col_int(c->st, s, 1);
+    x->last = col_int(c->st, s, 2);
+    int64_t size = x->last - x->first + 1;
+    if (size > need) x->first = x->last - need + 1; /* source keeps the lower serials */
+    need -= x->last - x->first + 1;
+  }
+  db_reset(c->st, s);
+  if (!r || step == JCM_STEP_ERROR) {
+    free(r);
+    return jcm__dberr(c, "pick");
+  }
+  if (need > 0) {
+    free(r);
+    return jcm__refuse(c, C_INSUFFICIENT, "quantity",
+                       "account %s holds %lld unreserved units%s of those asked for, not %lld", account,
+                       (long long)(quantity - need), project || vintage ? " (with the filters)" : "",
+                       (long long)quantity);
+  }
+  ranges_to_json(r, n, ranges_out);
+  free(r);
+  return JCM_OK;
+}
+
+/* Checks that account holds every serial of [f, l] of origin, unreserved. */
+static int covered(jcm_ctx *c, const char *account, const jcm_range *x, const char *field) {
+  static const char q[] =
+      "SELECT first, last, account, reserved_tx FROM block WHERE origin = ? AND first <= ?"
+      " AND first >= (SELECT first FROM block WHERE origin = ? AND first <= ? ORDER BY first DESC LIMIT 1)"
+      " ORDER BY first";
+  jcm_stmt *s = db_q(c->st, q, "sisi", x->origin, x->last, x->origin, x->first);
+  if (!s) return jcm__dberr(c, "ranges");
+  int64_t next = x->first;
+  int rc = JCM_OK, step;
+  while (rc == JCM_OK && next <= x->last && (step = db_step(c->st, s)) == JCM_ROW) {
+    int64_t bf = col_int(c->st, s, 0), bl = col_int(c->st, s, 1);
+    if (bl < next) continue;
+    if (bf > next || strcmp(col_text(c->st, s, 2), account) != 0)
+      rc = jcm__refuse(c, C_NOT_HELD, field, "account %s does not hold %s serial %lld", account,
+                       x->origin, (long long)next);
+    else if (!col_null(c->st, s, 3))
+      rc = jcm__refuse(c, C_RESERVED, field, "%s serial %lld is reserved by transaction %s", x->origin,
+                       (long long)next, col_text(c->st, s, 3));
+    next = bl == INT64_MAX ? bl : bl + 1;
+    if (bl == INT64_MAX) break;
+  }
+  db_reset(c->st, s);
+  if (rc == JCM_OK && next <= x->last && !(next == INT64_MAX && x->last == INT64_MAX))
+    rc = jcm__refuse(c, C_NOT_HELD, field, "account %s does not hold %s serial %lld", account,
+                     x->origin, (long long)next);
+  return rc;
+}
+
+int jcm__blocks_check_ranges(jcm_ctx *c, const char *account, json_t *ranges, int64_t *total) {
+  size_t n = json_array_size(ranges);
+  jcm_range *r = calloc(n ? n : 1, sizeof *r);
+  if (!r) return jcm__refuse(c, C_TOO_MANY, "ranges", "out of memory");
+  int rc = JCM_OK;
+  uint64_t sum = 0;
+  for (size_t i = 0; i < n && rc == JCM_OK; i++) {
+    json_t *x = json_array_get(ranges, i);
+    const char *origin = jcm__s(x, "origin");
+    snprintf(r[i].origin, sizeof r[i].origin, "%.5s", origin ? origin : c->j->registry);
+    r[i].first = jcm__i(x, "first", 0);
+    r[i].last = jcm__i(x, "last", 0);
+    if (r[i].first > r[i].last)
+      rc = jcm__refuse(c, C_BAD_RANGE, "ranges", "range %lld-%lld is inverted", (long long)r[i].first,
+                       (long long)r[i].last);
+    sum += (uint64_t)(r[i].last - r[i].first) + 1;
+    if (sum > (uint64_t)INT64_MAX) rc = jcm__refuse(c, C_RANGE, "ranges", "the ranges hold too many units");
+  }
+  if (rc == JCM_OK) qsort(r, n, sizeof *r, range_cmp);
+  for (size_t i = 1; i < n && rc == JCM_OK; i++)
+    if (strcmp(r[i].origin, r[i - 1].origin) == 0 && r[i].first <= r[i - 1].last)
+      rc = jcm__refuse(c, C_OVERLAP, "ranges", "ranges overlap at serial %lld", (long long)r[i].first);
+  for (size_t i = 0; i < n && rc == JCM_OK; i++) rc = covered(c, account, &r[i], "ranges");
+  if (rc == JCM_OK) {
+    json_t *out = json_array();
+    ranges_to_json(r, n, out);
+    json_object_set_new(c->out, "ranges", out);
+    *total = (int64_t)sum;
+  }
+  free(r);
+  return rc;
+}
+
+/* Makes serial s of origin start a block, splitting the block holding it. */
+static int split_at(jcm_ctx *c, const char *origin, int64_t s) {
+  static const char q_find[] =
+      "SELECT first, last FROM block WHERE origin = ? AND first < ? ORDER BY first DESC LIMIT 1";
+  static const char q_copy[] =
+      "INSERT INTO block(origin, first, last, issuance, project, vintage, unit_type, account, reserved_tx)"
+      " SELECT origin, ?, last, issuance, project, vintage, unit_type, account, reserved_tx"
+      " FROM block WHERE origin = ? AND first = ?";
+  static const char q_cut[] = "UPDATE block SET last = ? WHERE origin = ? AND first = ?";
+  jcm_stmt *st = db_q(c->st, q_find, "si", origin, s);
+  if (!st) return jcm__dberr(c, "split");
+  int step = db_step(c->st, st);
+  int64_t bf = step == JCM_ROW ? col_int(c->st, st, 0) : 0;
+  int64_t bl = step == JCM_ROW ? col_int(c->st, st, 1) : 0;
+  db_reset(c->st, st);
+  if (step == JCM_STEP_ERROR) return jcm__dberr(c, "split");
+  if (step != JCM_ROW || bl < s) return JCM_OK; /* s starts a block or is not held at all */
+  if (db_x(c->st, q_copy, "isi", s, origin, bf) != 0 || db_x(c->st, q_cut, "isi", s - 1, origin, bf) != 0)
+    return jcm__dberr(c, "split");
+  return JCM_OK;
+}
+
+int jcm__blocks_move(jcm_ctx *c, const char *from, const char *to, json_t *ranges) {
+  static const char q[] =
+      "UPDATE block SET account = ? WHERE origin = ? AND first >= ? AND first <= ? AND account = ?";
+  size_t i;
+  json_t *x;
+  json_array_foreach(ranges, i, x) {
+    const char *origin = jcm__s(x, "origin");
+    int64_t f = jcm__i(x, "first", 0), l = jcm__i(x, "last", 0);
+    int rc = split_at(c, origin, f);
+    if (rc == JCM_OK && l < INT64_MAX) rc = split_at(c, origin, l + 1);
+    if (rc != JCM_OK) return rc;
+    if (db_x(c->st, q, "ssiis", to, origin, f, l, from) != 0) return jcm__dberr(c, "move");
+  }
+  return JCM_OK;
+}
+
+int jcm__blocks_create(jcm_ctx *c, const char *origin, int64_t first, int64_t last,
+                       const char *issuance, const char *project, int64_t vintage,
+                       const char *account) {
+  static const char q[] =
+      "INSERT INTO block(origin, first, last, issuance, project, vintage, unit_type, account)"
+      " VALUES (?, ?, ?, ?, ?, ?, 'JCM credit', ?)";
+  return db_x(c->st, q, "siissis", origin, first, last, issuance, project, vintage, account) == 0
+             ? JCM_OK
+             : jcm__dberr(c, "create block");
+}
+
+int jcm__movement(jcm_ctx *c, const char *tx, const char *account, int dir, json_t *ranges) {
+  static const char q[] =
+      "INSERT INTO movement(seq, account, origin, first, last, dir, tx) VALUES (?, ?, ?, ?, ?, ?, ?)";
+  size_t i;
+  json_t *x;
+  json_array_foreach(ranges, i, x) {
+    if (db_x(c->st, q, "issiiis", c->seq, account, jcm__s(x, "origin"), jcm__i(x, "first", 0),
+             jcm__i(x, "last", 0), (int64_t)dir, tx) != 0)
+      return jcm__dberr(c, "movement");
+  }
+  return JCM_OK;
+}

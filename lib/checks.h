@@ -1,0 +1,74 @@
+/* Check codes (DOMAIN.md §8). Stable numbers: never reuse or renumber one.
+ * The table in checks.c and docs/check-codes.md must agree (a test says so). */
+#ifndef JCM_CHECKS_H
+#define JCM_CHECKS_H
+
+enum {
+  /* 1xxx the request */
+  C_MALFORMED = 1001,
+  C_MISSING = 1002,
+  C_TYPE = 1003,
+  C_RANGE = 1004,
+  C_TOO_LONG = 1005,
+  C_UNKNOWN_CMD = 1006,
+  C_FORMAT = 1007,
+  C_DATE = 1008,
+  C_IDEM_CONFLICT = 1009,
+  C_UNKNOWN_FIELD = 1010,
+  C_CHECK_DIGITS = 1011,
+  C_ENUM = 1012,
+  C_EXISTS = 1013,
+  C_NOT_INITIALIZED = 1014,
+  C_ALREADY_INITIALIZED = 1015,
+  C_UNKNOWN_PARTY = 1016,
+  C_UNKNOWN_ORG = 1017,
+  C_DUPLICATE = 1018,
+  C_TOO_MANY = 1019,
+  C_UNKNOWN_COOP = 1020,
+  C_UNKNOWN_ACCOUNT = 1021,
+  C_STATUS_CHANGE = 1022,
+  C_UNKNOWN_TX = 1023,
+  /* 2xxx the source account */
+  C_SRC_UNKNOWN = 2001,
+  C_SRC_NOT_OPEN = 2002,
+  C_SRC_TYPE = 2003,
+  C_SRC_FOREIGN = 2004,
+  /* 3xxx the destination account */
+  C_DST_UNKNOWN = 3001,
+  C_DST_NOT_OPEN = 3002,
+  C_DST_TYPE = 3003,
+  C_DST_SAME = 3004,
+  C_DST_FOREIGN = 3005,
+  C_DST_NONE = 3006,
+  /* 4xxx the units */
+  C_INSUFFICIENT = 4001,
+  C_NOT_HELD = 4002,
+  C_RESERVED = 4003,
+  C_BAD_RANGE = 4004,
+  C_QTY_MISMATCH = 4005,
+  C_SERIALS_EXHAUSTED = 4006,
+  C_OVERLAP = 4007,
+  /* 5xxx the project cycle */
+  C_UNKNOWN_PROJECT = 5001,
+  C_PROJECT_STATUS = 5002,
+  C_UNKNOWN_METHODOLOGY = 5003,
+  C_METHODOLOGY_STATUS = 5004,
+  C_PERIOD_OVERLAP = 5005,
+  C_PERIOD_NOT_VERIFIED = 5006,
+  C_PERIOD_ISSUED = 5007,
+  C_OVER_VERIFIED = 5008,
+  C_ALLOCATION_SUM = 5009,
+  C_UNKNOWN_PERIOD = 5010,
+  C_VERIFIED_OVER_CALCULATED = 5011,
+  C_PERIOD_DATES = 5012,
+  C_VINTAGE = 5013,
+  C_DECISION_KIND = 5014,
+  C_FOREIGN_PROJECT = 5015,
+  C_PREFIX = 5016,
+  /* 8xxx permissions */
+  C_ROLE = 8001,
+  C_NOT_HOLDER = 8002,
+  C_UNKNOWN_ROLE = 8003,
+};
+
+#endif

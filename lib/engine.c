@@ -1,0 +1,312 @@
+/*
+ * The one write path. jcm_submit() validates a command, then in one database
+ * transaction (a savepoint inside a batch): authorizes the actor's role,
+ * answers a replayed idempotency key from the journal, runs the command's
+ * checks, appends the event to the journal, applies it, and commits; on any
+ * refusal or error it rolls back, so a refused command leaves no trace.
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine.h"
+#include "spec.h"
+
+static int64_t system_clock(void *ud) {
+  (void)ud;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads this node's registry and Party from the state (after open, after a
+ * rollback, after replaying init). */
+int jcm__load_self(jcm *j) {
+  static const char q[] = "SELECT r.id, r.party FROM registry r WHERE r.self = 1";
+  j->registry[0] = j->party[0] = 0;
+  jcm_stmt *s = db_q(j->st, q, "");
+  if (!s) return -1;
+  int rc = db_step(j->st, s);
+  if (rc == JCM_ROW) {
+    snprintf(j->registry, sizeof j->registry, "%s", col_text(j->st, s, 0));
+    snprintf(j->party, sizeof j->party, "%s", col_text(j->st, s, 1));
+  }
+  db_reset(j->st, s);
+  return rc == JCM_STEP_ERROR ? -1 : 0;
+}
+
+int jcm_open(const char *address, const jcm_options *opt, jcm **out, char *err, size_t errlen) {
+  *out = NULL;
+  if (sodium_init() < 0) {
+    snprintf(err, errlen, "libsodium failed to initialize");
+    return JCM_ERROR;
+  }
+  jcm *j = calloc(1, sizeof *j);
+  if (!j) {
+    snprintf(err, errlen, "out of memory");
+    return JCM_ERROR;
+  }
+  j->clock = opt && opt->clock ? opt->clock : system_clock;
+  j->clock_ud = opt ? opt->clock_ud : NULL;
+  j->st = jcm_store_open(address, err, errlen);
+  if (!j->st || jcm__migrate(j->st, err, errlen) != 0 || jcm__load_self(j) != 0) {
+    if (j->st && !err[0]) snprintf(err, errlen, "cannot read %s", address);
+    jcm_close(j);
+    return JCM_ERROR;
+  }
+  *out = j;
+  return JCM_OK;
+}
+
+void jcm_close(jcm *j) {
+  if (!j) return;
+  if (j->st) j->st->ops->close(j->st);
+  free(j);
+}
+
+jcm_store *jcm__store(jcm *j) { return j->st; }
+
+/* ---- counters: the checks read the next value, apply stores it ---- */
+
+int jcm__next(jcm_ctx *c, const char *name, int64_t *out) {
+  static const char q[] = "SELECT value FROM counter WHERE name = ?";
+  jcm_stmt *s = db_q(c->st, q, "s", name);
+  if (!s) return jcm__dberr(c, "counter");
+  int rc = db_step(c->st, s);
+  *out = (rc == JCM_ROW ? col_int(c->st, s, 0) : 0) + 1;
+  db_reset(c->st, s);
+  return rc == JCM_STEP_ERROR ? jcm__dberr(c, "counter") : JCM_OK;
+}
+
+int jcm__counter_set(jcm_store *st, const char *name, int64_t value) {
+  static const char q[] =
+      "INSERT INTO counter(name, value) VALUES (?, ?)"
+      " ON CONFLICT(name) DO UPDATE SET value = excluded.value";
+  return db_x(st, q, "si", name, value);
+}
+
+/* ---- results ---- */
+
+static json_t *refusal(const char *cmd, const jcm_check *chk) {
+  return json_pack("{s:b,s:s?,s:{s:i,s:s,s:s}}", "ok", 0, "cmd", cmd, "error", "code", chk->code,
+                   "message", chk->message, "field", chk->field);
+}
+
+static json_t *success(json_t *event, const unsigned char hash[JCM_HASH_LEN]) {
+  char hex[2 * JCM_HASH_LEN + 1];
+  jcm__hex(hash, JCM_HASH_LEN, hex);
+  return json_pack("{s:b,s:O,s:O,s:O,s:s,s:O}", "ok", 1, "cmd", json_object_get(event, "cmd"),
+                   "seq", json_object_get(event, "seq"), "time", json_object_get(event, "time"),
+                   "hash", hex, "result", json_object_get(event, "out"));
+}
+
+/* The result of an earlier command, rebuilt from its journal entry. */
+static int result_of_seq(jcm_ctx *c, int64_t seq, json_t **result) {
+  static const char q[] = "SELECT bytes, hash FROM journal WHERE seq = ?";
+  jcm_stmt *s = db_q(c->st, q, "i", seq);
+  if (!s || db_step(c->st, s) != JCM_ROW) {
+    if (s) db_reset(c->st, s);
+    return jcm__dberr(c, "idempotent result");
+  }
+  json_t *ev = json_loadb(c->st->ops->column_blob(s, 0), (size_t)c->st->ops->column_bytes(s, 0), 0, NULL);
+  unsigned char hash[JCM_HASH_LEN] = {0};
+  if (c->st->ops->column_bytes(s, 1) == JCM_HASH_LEN)
+    memcpy(hash, c->st->ops->column_blob(s, 1), JCM_HASH_LEN);
+  db_reset(c->st, s);
+  if (!ev) return jcm__dberr(c, "idempotent result");
+  *result = success(ev, hash);
+  json_decref(ev);
+  return JCM_OK;
+}
+
+/* ---- idempotency ---- */
+
+static void request_hash(const char *cmd, jcm_ctx *c, unsigned char out[JCM_HASH_LEN]) {
+  json_t *r = json_pack("{s:s,s:s,s:s,s:O}", "actor", c->actor->name, "role", c->actor->role,
+                        "cmd", cmd, "args", c->args);
+  char *bytes = jcm__canonical(r);
+  crypto_hash_sha256(out, (const unsigned char *)bytes, strlen(bytes));
+  free(bytes);
+  json_decref(r);
+}
+
+/* JCM_OK with *seq = 0 when the key is new, or the seq of its first use. */
+static int idem_lookup(jcm_ctx *c, const char *cmd, int64_t *seq) {
+  const char *key = jcm__s(c->args, "key");
+  *seq = 0;
+  if (!key) return JCM_OK;
+  static const char q[] = "SELECT request_hash, seq FROM idem WHERE key = ?";
+  jcm_stmt *s = db_q(c->st, q, "s", key);
+  if (!s) return jcm__dberr(c, "idempotency");
+  int rc = db_step(c->st, s);
+  if (rc == JCM_STEP_ERROR) return jcm__dberr(c, "idempotency");
+  if (rc == JCM_DONE) return JCM_OK;
+  unsigned char want[JCM_HASH_LEN];
+  request_hash(cmd, c, want);
+  int same = c->st->ops->column_bytes(s, 0) == JCM_HASH_LEN &&
+             memcmp(c->st->ops->column_blob(s, 0), want, JCM_HASH_LEN) == 0;
+  *seq = col_int(c->st, s, 1);
+  db_reset(c->st, s);
+  if (!same)
+    return jcm__refuse(c, C_IDEM_CONFLICT, "key",
+                       "idempotency key '%s' was used for a different command (entry %lld)", key,
+                       (long long)*seq);
+  return JCM_OK;
+}
+
+/* The part of applying an event that every command shares. */
+int jcm__apply_event(jcm_ctx *c, const cmd_spec *spec) {
+  int rc = spec->apply(c);
+  if (rc != JCM_OK) return rc;
+  const char *key = jcm__s(c->args, "key");
+  if (key) {
+    unsigned char h[JCM_HASH_LEN];
+    request_hash(spec->name, c, h);
+    static const char q[] = "INSERT INTO idem(key, request_hash, seq) VALUES (?, ?, ?)";
+    if (db_x(c->st, q, "sbi", key, h, JCM_HASH_LEN, c->seq) != 0) return jcm__dberr(c, "idempotency");
+  }
+  return JCM_OK;
+}
+
+/* ---- transactions ---- */
+
+static int tx_begin(jcm *j) {
+  return j->st->ops->exec(j->st, j->in_batch ? "SAVEPOINT cmd" : "BEGIN IMMEDIATE");
+}
+
+static int tx_end(jcm *j, int ok) {
+  jcm_store *st = j->st;
+  if (j->in_batch) {
+    if (ok) return st->ops->exec(st, "RELEASE cmd");
+    st->ops->exec(st, "ROLLBACK TO cmd");
+    st->ops->exec(st, "RELEASE cmd");
+  } else {
+    if (ok) {
+      if (st->ops->exec(st, "COMMIT") == 0) return 0;
+    }
+    st->ops->exec(st, "ROLLBACK");
+  }
+  jcm__load_self(j); /* a rolled-back init must not stay cached */
+  return ok ? -1 : 0;
+}
+
+static int run(jcm_ctx *c, const cmd_spec *spec, json_t **result) {
+  if (!c->j->registry[0] && strcmp(spec->name, "init") != 0)
+    return jcm__refuse(c, C_NOT_INITIALIZED, "", "initialize the registry first (jcm init)");
+  int64_t seen = 0;
+  int rc = idem_lookup(c, spec->name, &seen);
+  if (rc != JCM_OK) return rc;
+  if (seen) return result_of_seq(c, seen, result);
+  rc = spec->check(c);
+  if (rc != JCM_OK) return rc;
+  unsigned char hash[JCM_HASH_LEN];
+  rc = jcm__journal_append(c, spec->name, hash);
+  if (rc != JCM_OK) return rc;
+  rc = jcm__apply_event(c, spec);
+  if (rc != JCM_OK) return rc;
+  json_t *ev = json_pack("{s:s,s:I,s:s,s:O}", "cmd", spec->name, "seq", (json_int_t)c->seq,
+                         "time", c->time, "out", c->out);
+  *result = success(ev, hash);
+  json_decref(ev);
+  return JCM_OK;
+}
+
+int jcm_submit(jcm *j, json_t *cmd, const jcm_actor *actor, json_t **result) {
+  jcm_check chk = {0};
+  const cmd_spec *spec = NULL;
+  json_t *args = NULL;
+  const char *cmd_name = json_is_object(cmd) ? jcm__s(cmd, "cmd") : NULL;
+  jcm_ctx c = {.j = j, .st = j->st, .actor = actor, .chk = &chk};
+  *result = NULL;
+  int rc = jcm__validate(cmd, &spec, &args, &chk);
+  if (rc == JCM_OK) {
+    c.args = args;
+    c.role = jcm__role_bit(actor->role);
+    if (!actor->name || !actor->name[0] || strlen(actor->name) > 128)
+      rc = jcm__refuse(&c, C_ROLE, "actor", "the actor must be named (at most 128 characters)");
+    else if (!c.role)
+      rc = jcm__refuse(&c, C_UNKNOWN_ROLE, "role", "no role '%.40s'", actor->role ? actor->role : "");
+    else if (!(spec->roles & c.role))
+      rc = jcm__refuse(&c, C_ROLE, "role", "a %s may not %s", actor->role, spec->help);
+  }
+  if (rc == JCM_OK) {
+    c.out = json_object();
+    if (tx_begin(j) != 0) {
+      rc = jcm__dberr(&c, "begin");
+    } else {
+      rc = run(&c, spec, result);
+      if (tx_end(j, rc == JCM_OK) != 0) {
+        json_decref(*result);
+        *result = NULL;
+        rc = jcm__dberr(&c, "commit");
+      }
+    }
+  }
+  if (rc != JCM_OK) *result = refusal(cmd_name, &chk);
+  json_decref(c.out);
+  json_decref(args);
+  return rc;
+}
+
+/* Names the field a "too big integer" error stands in: the last key before
+ * the error's position. */
+static void field_before(const char *text, size_t pos, char *field, size_t n) {
+  field[0] = 0;
+  for (size_t i = pos; i > 0; i--) {
+    if (text[i - 1] != ':') continue;
+    size_t e = i - 1;
+    while (e > 0 && text[e - 1] == ' ') e--;
+    if (e == 0 || text[e - 1] != '"') return;
+    size_t b = e - 1;
+    while (b > 0 && text[b - 1] != '"') b--;
+    snprintf(field, n, "%.*s", (int)(e - 1 - b), text + b);
+    return;
+  }
+}
+
+int jcm_submit_text(jcm *j, const char *text, size_t len, const jcm_actor *actor, json_t **result) {
+  json_error_t e;
+  json_t *cmd = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
+  if (!cmd) {
+    jcm_check chk = {0};
+    if (strstr(e.text, "too big")) {
+      char field[64];
+      field_before(text, (size_t)e.position < len ? (size_t)e.position : len, field, sizeof field);
+      jcm__set_check(&chk, C_RANGE, field, "%s: number too large (at most 2^63-1)",
+                     field[0] ? field : "a number");
+    } else {
+      jcm__set_check(&chk, C_MALFORMED, "", "malformed JSON at line %d column %d: %s", e.line,
+                     e.column, e.text);
+    }
+    *result = refusal(NULL, &chk);
+    return JCM_REFUSED;
+  }
+  int rc = jcm_submit(j, cmd, actor, result);
+  json_decref(cmd);
+  return rc;
+}
+
+int jcm_batch_begin(jcm *j) {
+  if (j->in_batch) return JCM_ERROR;
+  if (j->st->ops->exec(j->st, "BEGIN IMMEDIATE") != 0) return JCM_ERROR;
+  j->in_batch = 1;
+  return JCM_OK;
+}
+
+int jcm_batch_commit(jcm *j) {
+  if (!j->in_batch) return JCM_ERROR;
+  j->in_batch = 0;
+  if (j->st->ops->exec(j->st, "COMMIT") == 0) return JCM_OK;
+  j->st->ops->exec(j->st, "ROLLBACK");
+  jcm__load_self(j);
+  return JCM_ERROR;
+}
+
+void jcm_batch_rollback(jcm *j) {
+  if (!j->in_batch) return;
+  j->in_batch = 0;
+  j->st->ops->exec(j->st, "ROLLBACK");
+  jcm__load_self(j);
+}

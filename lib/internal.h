@@ -1,0 +1,115 @@
+/* What the library's modules share and nothing outside the library sees. */
+#ifndef JCM_INTERNAL_H
+#define JCM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "checks.h"
+#include "jcm/jcm.h"
+#include "store/store.h"
+
+#define JCM_HASH_LEN 32
+#define JCM_MAX_UNITS INT64_MAX /* serials and quantities are 1..2^63-1 */
+
+/* Roles, as a bit set so a command can allow several. */
+enum {
+  R_ADMIN = 1u << 0,
+  R_JCS = 1u << 1,
+  R_HOLDER = 1u << 2,
+  R_TPE = 1u << 3,
+  R_AUDITOR = 1u << 4,
+};
+
+struct jcm {
+  jcm_store *st;
+  jcm_clock_fn clock;
+  void *clock_ud;
+  int in_batch;
+  int64_t last_time_ms; /* journal times never go backwards */
+  char registry[16];    /* this node's registry id, "" before init */
+  char party[4];
+};
+
+/* One command on its way through the write path (or through replay). */
+typedef struct jcm_ctx {
+  jcm *j;
+  jcm_store *st;
+  const jcm_actor *actor;
+  unsigned role;
+  json_t *args; /* the validated command */
+  json_t *out;  /* what the checks resolved: ids, serial ranges */
+  jcm_check *chk;
+  int64_t seq;      /* journal sequence of this event */
+  char time[32];    /* journal time of this event */
+  bool replay;
+} jcm_ctx;
+
+/* util.c */
+int jcm__refuse(jcm_ctx *c, int code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int jcm__dberr(jcm_ctx *c, const char *where);
+void jcm__set_check(jcm_check *chk, int code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+const char *jcm__s(json_t *o, const char *key);          /* string member or NULL */
+int64_t jcm__i(json_t *o, const char *key, int64_t dflt); /* integer member */
+void jcm__hex(const unsigned char *p, size_t n, char *out); /* out: 2n+1 */
+char *jcm__canonical(json_t *v); /* sorted keys, compact; malloc'd */
+void jcm__format_time(int64_t ms, char out[32]);
+unsigned jcm__role_bit(const char *role);
+int jcm__date_valid(const char *s);
+int jcm__year_of(const char *date);
+
+/* ids.c */
+int jcm__account_make(const char *registry, int type_code, int64_t seq, char out[32]);
+int jcm__account_form(const char *id); /* 0 ok, C_FORMAT, C_CHECK_DIGITS */
+
+/* schema.c */
+int jcm__migrate(jcm_store *st, char *err, size_t errlen);
+extern const char *const jcm__state_tables[]; /* compared by verify */
+extern const char *const jcm__state_order[];  /* ORDER BY for each */
+
+/* journal.c */
+int jcm__journal_append(jcm_ctx *c, const char *cmd, unsigned char hash_out[JCM_HASH_LEN]);
+int jcm__journal_head(jcm_store *st, int64_t *seq, unsigned char hash[JCM_HASH_LEN]);
+void jcm__hash_event(const unsigned char prev[JCM_HASH_LEN], const void *bytes, size_t n,
+                     unsigned char out[JCM_HASH_LEN]);
+
+/* counters (engine.c): the checks read the next value, apply stores it */
+int jcm__next(jcm_ctx *c, const char *name, int64_t *out);
+int jcm__counter_set(jcm_store *st, const char *name, int64_t value);
+
+/* refdata.c */
+typedef struct jcm_partner {
+  const char *iso3, *iso2, *name_en, *name_ja;
+} jcm_partner;
+int jcm__party_exists(jcm_store *st, const char *code);
+int jcm__org_exists(jcm_store *st, const char *id);
+
+/* accounts.c */
+typedef struct jcm_account {
+  char id[32];
+  char type[24];
+  char status[12];
+  char holder[72];
+  char registry[16];
+} jcm_account;
+/* 1 found, 0 not found, -1 store error. */
+int jcm__account_get(jcm_store *st, const char *id, jcm_account *a);
+int jcm__account_type_code(const char *type);
+
+/* blocks.c: the block engine (see the file's head comment) */
+typedef struct jcm_range {
+  char origin[16];
+  int64_t first, last;
+} jcm_range;
+int jcm__blocks_pick(jcm_ctx *c, const char *account, int64_t quantity, const char *project,
+                     int64_t vintage, json_t *ranges_out);
+int jcm__blocks_check_ranges(jcm_ctx *c, const char *account, json_t *ranges, int64_t *total);
+int jcm__blocks_move(jcm_ctx *c, const char *from, const char *to, json_t *ranges);
+int jcm__blocks_create(jcm_ctx *c, const char *origin, int64_t first, int64_t last,
+                       const char *issuance, const char *project, int64_t vintage,
+                       const char *account);
+int jcm__movement(jcm_ctx *c, const char *tx, const char *account, int dir, json_t *ranges);
+
+#endif

@@ -1,0 +1,270 @@
+/*
+ * Reads: balances, statements, blocks, transactions, the journal, and lists
+ * of reference data. They go straight to the state tables and never write.
+ * Every list is paged (limit at most 1000, offset), so no query's answer
+ * grows without bound.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "engine.h"
+#include "spec.h"
+
+#define PAGE_MAX 1000
+
+/* A row as a JSON object, members named after the columns. */
+static json_t *row_json(jcm_store *st, jcm_stmt *s) {
+  json_t *o = json_object();
+  int n = st->ops->column_count(s);
+  for (int i = 0; i < n; i++) {
+    const char *name = st->ops->column_name(s, i);
+    switch (st->ops->column_type(s, i)) {
+    case JCM_INT: json_object_set_new(o, name, json_integer(col_int(st, s, i))); break;
+    case JCM_TEXT: json_object_set_new(o, name, json_string(col_text(st, s, i))); break;
+    case JCM_BLOB: {
+      char hex[2 * 64 + 1];
+      int len = st->ops->column_bytes(s, i);
+      if (len > 64) len = 64;
+      jcm__hex(st->ops->column_blob(s, i), (size_t)len, hex);
+      json_object_set_new(o, name, json_string(hex));
+      break;
+    }
+    default: json_object_set_new(o, name, json_null()); break;
+    }
+  }
+  return o;
+}
+
+static int rows(jcm_store *st, jcm_stmt *s, json_t *arr) {
+  int step;
+  if (!s) return -1;
+  while ((step = db_step(st, s)) == JCM_ROW) json_array_append_new(arr, row_json(st, s));
+  db_reset(st, s);
+  return step == JCM_DONE ? 0 : -1;
+}
+
+/* A named list query: its filters are optional, each bound twice as
+ * "(? IS NULL OR col = ?)"; then LIMIT and OFFSET. */
+typedef struct {
+  const char *name;
+  const char *sql;
+  const char *filters[4]; /* "account", "project", ...; "#vintage" for integers */
+} list_query;
+
+static const list_query lists[] = {
+    {"balance",
+     "SELECT account, project, vintage, SUM(last - first + 1) AS quantity FROM block"
+     " WHERE (? IS NULL OR account = ?) AND (? IS NULL OR project = ?) AND (? IS NULL OR vintage = ?)"
+     " GROUP BY account, project, vintage ORDER BY account, project, vintage LIMIT ? OFFSET ?",
+     {"account", "project", "#vintage", NULL}},
+    {"blocks",
+     "SELECT origin, first, last, last - first + 1 AS quantity, issuance, project, vintage, unit_type,"
+     " account, reserved_tx FROM block WHERE (? IS NULL OR account = ?) AND (? IS NULL OR project = ?)"
+     " ORDER BY origin, first LIMIT ? OFFSET ?",
+     {"account", "project", NULL, NULL}},
+    {"accounts",
+     "SELECT a.id, a.type, a.holder, o.name AS holder_name, a.name, a.status,"
+     " (SELECT COALESCE(SUM(b.last - b.first + 1), 0) FROM block b WHERE b.account = a.id) AS balance"
+     " FROM account a JOIN org o ON o.id = a.holder WHERE (? IS NULL OR a.holder = ?)"
+     " ORDER BY a.id LIMIT ? OFFSET ?",
+     {"holder", NULL, NULL, NULL}},
+    {"projects",
+     "SELECT id, pin, title, host, coop, methodology, mversion AS methodology_version, status FROM project"
+     " WHERE (? IS NULL OR status = ?) ORDER BY key LIMIT ? OFFSET ?",
+     {"status", NULL, NULL, NULL}},
+    {"project_steps",
+     "SELECT s.seq, j.time, s.status, s.cause FROM project_step s JOIN project p ON p.key = s.project"
+     " JOIN journal j ON j.seq = s.seq WHERE (? IS NULL OR ? IN (p.id, p.pin)) ORDER BY s.seq LIMIT ? OFFSET ?",
+     {"project", NULL, NULL, NULL}},
+    {"periods",
+     "SELECT p.id AS project, m.first_day, m.last_day, m.calculated, m.verified, m.tpe, m.report, m.status"
+     " FROM period m JOIN project p ON p.key = m.project WHERE (? IS NULL OR p.id = ?)"
+     " ORDER BY p.id, m.first_day LIMIT ? OFFSET ?",
+     {"project", NULL, NULL, NULL}},
+    {"decisions",
+     "SELECT seq, coop, meeting, date, kind, ref FROM decision WHERE (? IS NULL OR meeting = ?)"
+     " ORDER BY seq LIMIT ? OFFSET ?",
+     {"#meeting", NULL, NULL, NULL}},
+    {"issuances",
+     "SELECT i.id, p.id AS project, i.period_start, i.vintage, i.total, i.first, i.last, d.meeting, d.date"
+     " FROM issuance i JOIN project p ON p.key = i.project JOIN decision d ON d.seq = i.decision"
+     " WHERE (? IS NULL OR p.id = ?) ORDER BY i.id LIMIT ? OFFSET ?",
+     {"project", NULL, NULL, NULL}},
+    {"allocations",
+     "SELECT issuance, account, quantity, first, last FROM allocation WHERE (? IS NULL OR issuance = ?)"
+     " ORDER BY issuance, first LIMIT ? OFFSET ?",
+     {"issuance", NULL, NULL, NULL}},
+    {"parties", "SELECT code, iso2, name_en, name_ja FROM party WHERE (? IS NULL OR code = ?) ORDER BY code LIMIT ? OFFSET ?",
+     {"code", NULL, NULL, NULL}},
+    {"orgs", "SELECT id, name, country, ident, roles FROM org WHERE (? IS NULL OR country = ?) ORDER BY id LIMIT ? OFFSET ?",
+     {"country", NULL, NULL, NULL}},
+    {"registries", "SELECT id, party, name, role, self FROM registry WHERE (? IS NULL OR party = ?) ORDER BY id LIMIT ? OFFSET ?",
+     {"party", NULL, NULL, NULL}},
+    {"journal",
+     "SELECT seq, time, actor, role, cmd, hash FROM journal WHERE (? IS NULL OR seq < ?)"
+     " ORDER BY seq DESC LIMIT ? OFFSET ?",
+     {"#before", NULL, NULL, NULL}},
+};
+
+static int bind_filter(jcm_store *st, jcm_stmt *s, int *pos, json_t *v, int integer) {
+  int rc = 0;
+  for (int k = 0; k < 2 && rc == 0; k++, (*pos)++) {
+    if (!v || json_is_null(v)) rc = st->ops->bind_null(s, *pos);
+    else if (integer) rc = st->ops->bind_int(s, *pos, (int64_t)json_integer_value(v));
+    else rc = st->ops->bind_text(s, *pos, json_string_value(v), -1);
+  }
+  return rc;
+}
+
+static int run_list(jcm *j, const list_query *lq, json_t *params, json_t **result, jcm_check *chk) {
+  jcm_store *st = jcm__store(j);
+  jcm_stmt *s = st->ops->prepare(st, lq->sql);
+  if (!s) {
+    jcm__set_check(chk, 0, "", "query %s: %s", lq->name, st->ops->errmsg(st));
+    return JCM_ERROR;
+  }
+  int pos = 1;
+  for (int i = 0; i < 4 && lq->filters[i]; i++) {
+    int integer = lq->filters[i][0] == '#';
+    const char *name = lq->filters[i] + integer;
+    json_t *v = json_object_get(params, name);
+    if (v && !json_is_null(v) && (integer ? !json_is_integer(v) : !json_is_string(v))) {
+      jcm__set_check(chk, C_TYPE, name, "%s must be %s", name, integer ? "a whole number" : "text");
+      return JCM_REFUSED;
+    }
+    if (v && !integer && strlen(json_string_value(v)) > 64) {
+      jcm__set_check(chk, C_TOO_LONG, name, "%s is too long", name);
+      return JCM_REFUSED;
+    }
+    bind_filter(st, s, &pos, v, integer);
+  }
+  int64_t limit = jcm__i(params, "limit", 100), offset = jcm__i(params, "offset", 0);
+  if (limit < 1 || limit > PAGE_MAX || offset < 0) {
+    jcm__set_check(chk, C_RANGE, "limit", "limit must be 1..%d and offset at least 0", PAGE_MAX);
+    return JCM_REFUSED;
+  }
+  st->ops->bind_int(s, pos++, limit);
+  st->ops->bind_int(s, pos, offset);
+  json_t *arr = json_array();
+  if (rows(st, s, arr) != 0) {
+    json_decref(arr);
+    jcm__set_check(chk, 0, "", "query %s: %s", lq->name, st->ops->errmsg(st));
+    return JCM_ERROR;
+  }
+  *result = json_pack("{s:o,s:I,s:I}", "rows", arr, "limit", (json_int_t)limit, "offset", (json_int_t)offset);
+  return JCM_OK;
+}
+
+static int head(jcm *j, json_t **result, jcm_check *chk) {
+  int64_t seq;
+  unsigned char hash[JCM_HASH_LEN];
+  if (jcm__journal_head(jcm__store(j), &seq, hash) != 0) {
+    jcm__set_check(chk, 0, "", "journal head unreadable");
+    return JCM_ERROR;
+  }
+  char hex[2 * JCM_HASH_LEN + 1];
+  jcm__hex(hash, JCM_HASH_LEN, hex);
+  *result = json_pack("{s:s,s:s,s:I,s:s}", "registry", j->registry, "party", j->party, "seq", (json_int_t)seq,
+                      "hash", hex);
+  return JCM_OK;
+}
+
+static int64_t sum_before(jcm_store *st, const char *account, int64_t seq) {
+  static const char q[] =
+      "SELECT COALESCE(SUM(dir * (last - first + 1)), 0) FROM movement WHERE account = ? AND seq <= ?";
+  jcm_stmt *s = db_q(st, q, "si", account, seq);
+  int64_t v = s && db_step(st, s) == JCM_ROW ? col_int(st, s, 0) : 0;
+  if (s) db_reset(st, s);
+  return v;
+}
+
+/* Opening balance, every movement after after_seq with its serial range and
+ * counterparty, closing balance. */
+static int statement(jcm *j, json_t *params, json_t **result, jcm_check *chk) {
+  static const char q[] =
+      "SELECT m.seq, jn.time, m.tx, t.type, m.dir, m.origin, m.first, m.last, m.last - m.first + 1 AS quantity,"
+      " CASE WHEN m.dir < 0 THEN t.to_account ELSE t.from_account END AS counterparty"
+      " FROM movement m JOIN tx t ON t.id = m.tx JOIN journal jn ON jn.seq = m.seq"
+      " WHERE m.account = ? AND m.seq > ? ORDER BY m.seq, m.origin, m.first LIMIT ?";
+  jcm_store *st = jcm__store(j);
+  const char *account = jcm__s(params, "account");
+  jcm_account a;
+  if (!account || jcm__account_form(account) != 0) {
+    jcm__set_check(chk, account ? jcm__account_form(account) : C_MISSING, "account", "give a valid account id");
+    return JCM_REFUSED;
+  }
+  if (jcm__account_get(st, account, &a) != 1) {
+    jcm__set_check(chk, C_UNKNOWN_ACCOUNT, "account", "no account %s", account);
+    return JCM_REFUSED;
+  }
+  int64_t after = jcm__i(params, "after_seq", 0), limit = jcm__i(params, "limit", PAGE_MAX);
+  if (limit < 1 || limit > PAGE_MAX || after < 0) {
+    jcm__set_check(chk, C_RANGE, "limit", "limit must be 1..%d, after_seq at least 0", PAGE_MAX);
+    return JCM_REFUSED;
+  }
+  json_t *entries = json_array();
+  int64_t opening = sum_before(st, account, after), balance = opening, last_seq = after;
+  jcm_stmt *s = db_q(st, q, "sii", account, after, limit);
+  int step = JCM_DONE;
+  while (s && (step = db_step(st, s)) == JCM_ROW) {
+    json_t *row = row_json(st, s);
+    balance += col_int(st, s, 4) * col_int(st, s, 8);
+    last_seq = col_int(st, s, 0);
+    json_object_set_new(row, "balance", json_integer(balance));
+    json_array_append_new(entries, row);
+  }
+  if (s) db_reset(st, s);
+  if (!s || step == JCM_STEP_ERROR) {
+    json_decref(entries);
+    jcm__set_check(chk, 0, "", "statement: %s", st->ops->errmsg(st));
+    return JCM_ERROR;
+  }
+  *result = json_pack("{s:s,s:s,s:s,s:s,s:I,s:o,s:I,s:I}", "account", a.id, "type", a.type, "holder", a.holder,
+                      "status", a.status, "opening", (json_int_t)opening, "entries", entries, "closing",
+                      (json_int_t)balance, "last_seq", (json_int_t)last_seq);
+  return JCM_OK;
+}
+
+static int tx(jcm *j, json_t *params, json_t **result, jcm_check *chk) {
+  static const char q[] =
+      "SELECT t.id, t.seq, jn.time, t.type, t.status, t.from_account, t.to_account, t.quantity, t.kind,"
+      " t.reason, t.idem_key FROM tx t JOIN journal jn ON jn.seq = t.seq WHERE t.id = ?";
+  static const char qr[] =
+      "SELECT account, origin, first, last, last - first + 1 AS quantity FROM movement"
+      " WHERE tx = ? AND dir > 0 ORDER BY account, origin, first";
+  jcm_store *st = jcm__store(j);
+  const char *id = jcm__s(params, "id");
+  if (!id || strlen(id) > 64) {
+    jcm__set_check(chk, C_MISSING, "id", "give a transaction id");
+    return JCM_REFUSED;
+  }
+  jcm_stmt *s = db_q(st, q, "s", id);
+  if (!s || db_step(st, s) != JCM_ROW) {
+    if (s) db_reset(st, s);
+    jcm__set_check(chk, C_UNKNOWN_TX, "id", "no transaction %s", id);
+    return JCM_REFUSED;
+  }
+  json_t *o = row_json(st, s);
+  db_reset(st, s);
+  json_t *ranges = json_array();
+  rows(st, db_q(st, qr, "s", id), ranges);
+  json_object_set_new(o, "ranges", ranges);
+  *result = o;
+  return JCM_OK;
+}
+
+int jcm_query(jcm *j, const char *name, json_t *params, json_t **result, jcm_check *chk) {
+  memset(chk, 0, sizeof *chk);
+  *result = NULL;
+  if (params && !json_is_object(params)) {
+    jcm__set_check(chk, C_TYPE, "", "query parameters must be an object");
+    return JCM_REFUSED;
+  }
+  if (strcmp(name, "head") == 0) return head(j, result, chk);
+  if (strcmp(name, "statement") == 0) return statement(j, params, result, chk);
+  if (strcmp(name, "tx") == 0) return tx(j, params, result, chk);
+  for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
+    if (strcmp(lists[i].name, name) == 0) return run_list(j, &lists[i], params, result, chk);
+  jcm__set_check(chk, C_UNKNOWN_CMD, "", "no query '%.40s'", name);
+  return JCM_REFUSED;
+}

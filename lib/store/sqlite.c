@@ -1,0 +1,200 @@
+/*
+ * The SQLite back end of the store interface: the embedded default.
+ * WAL, synchronous=FULL (a commit survives power loss), foreign keys on,
+ * BEGIN IMMEDIATE for writes (taken by the engine through exec()).
+ * Prepared statements are cached by the address of their SQL text, since
+ * the engine runs the same few dozen statements for every command.
+ */
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+
+#define CACHE_SLOTS 512
+
+typedef struct {
+  jcm_store base;
+  sqlite3 *db;
+  const char *keys[CACHE_SLOTS];
+  sqlite3_stmt *stmts[CACHE_SLOTS];
+} sq_store;
+
+static sq_store *S(jcm_store *st) { return (sq_store *)st; }
+static sqlite3_stmt *T(jcm_stmt *s) { return (sqlite3_stmt *)s; }
+
+static int sq_exec(jcm_store *st, const char *sql) {
+  return sqlite3_exec(S(st)->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+static size_t slot_of(const char *sql) {
+  uintptr_t h = (uintptr_t)sql;
+  h ^= h >> 17;
+  h *= 0x9E3779B97F4A7C15u;
+  return (size_t)(h >> 7) % CACHE_SLOTS;
+}
+
+static jcm_stmt *sq_prepare(jcm_store *st, const char *sql) {
+  sq_store *q = S(st);
+  size_t i = slot_of(sql);
+  for (size_t n = 0; n < CACHE_SLOTS; n++, i = (i + 1) % CACHE_SLOTS) {
+    if (q->keys[i] == sql) {
+      sqlite3_reset(q->stmts[i]);
+      sqlite3_clear_bindings(q->stmts[i]);
+      return (jcm_stmt *)q->stmts[i];
+    }
+    if (q->keys[i] == NULL) {
+      sqlite3_stmt *s = NULL;
+      if (sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK)
+        return NULL;
+      q->keys[i] = sql;
+      q->stmts[i] = s;
+      return (jcm_stmt *)s;
+    }
+  }
+  return NULL; /* cache full: a programming error, the statement set is fixed */
+}
+
+static jcm_stmt *sq_prepare_temp(jcm_store *st, const char *sql) {
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v2(S(st)->db, sql, -1, &s, NULL) != SQLITE_OK) return NULL;
+  return (jcm_stmt *)s;
+}
+
+static void sq_finalize(jcm_stmt *s) { sqlite3_finalize(T(s)); }
+static void sq_reset(jcm_stmt *s) { sqlite3_reset(T(s)); }
+static int sq_bind_int(jcm_stmt *s, int i, int64_t v) { return sqlite3_bind_int64(T(s), i, v); }
+static int sq_bind_text(jcm_stmt *s, int i, const char *v, int n) {
+  return sqlite3_bind_text(T(s), i, v, n, SQLITE_TRANSIENT);
+}
+static int sq_bind_blob(jcm_stmt *s, int i, const void *v, int n) {
+  return sqlite3_bind_blob(T(s), i, v, n, SQLITE_TRANSIENT);
+}
+static int sq_bind_null(jcm_stmt *s, int i) { return sqlite3_bind_null(T(s), i); }
+
+static int sq_step(jcm_stmt *s) {
+  int rc = sqlite3_step(T(s));
+  if (rc == SQLITE_ROW) return JCM_ROW;
+  if (rc == SQLITE_DONE) return JCM_DONE;
+  return JCM_STEP_ERROR;
+}
+
+static int sq_column_count(jcm_stmt *s) { return sqlite3_column_count(T(s)); }
+static int sq_column_type(jcm_stmt *s, int i) {
+  switch (sqlite3_column_type(T(s), i)) {
+  case SQLITE_INTEGER: return JCM_INT;
+  case SQLITE_TEXT: return JCM_TEXT;
+  case SQLITE_BLOB: return JCM_BLOB;
+  case SQLITE_FLOAT: return JCM_REAL;
+  default: return JCM_NULL;
+  }
+}
+static int64_t sq_column_int(jcm_stmt *s, int i) { return sqlite3_column_int64(T(s), i); }
+static const char *sq_column_text(jcm_stmt *s, int i) {
+  return (const char *)sqlite3_column_text(T(s), i);
+}
+static const void *sq_column_blob(jcm_stmt *s, int i) { return sqlite3_column_blob(T(s), i); }
+static int sq_column_bytes(jcm_stmt *s, int i) { return sqlite3_column_bytes(T(s), i); }
+static const char *sq_column_name(jcm_stmt *s, int i) { return sqlite3_column_name(T(s), i); }
+static const char *sq_errmsg(jcm_store *st) { return sqlite3_errmsg(S(st)->db); }
+
+static void sq_close(jcm_store *st) {
+  if (!st) return;
+  sq_store *q = S(st);
+  for (size_t i = 0; i < CACHE_SLOTS; i++)
+    if (q->stmts[i]) sqlite3_finalize(q->stmts[i]);
+  sqlite3_close(q->db);
+  free(q);
+}
+
+static const jcm_store_ops sq_ops = {
+    "sqlite",      sq_exec,        sq_prepare,      sq_prepare_temp, sq_finalize,
+    sq_reset,      sq_bind_int,    sq_bind_text,    sq_bind_blob,    sq_bind_null,
+    sq_step,       sq_column_count, sq_column_type, sq_column_int,   sq_column_text,
+    sq_column_blob, sq_column_bytes, sq_column_name, sq_errmsg,      sq_close,
+};
+
+jcm_store *jcm__sqlite_open(const char *path, char *err, size_t errlen) {
+  sq_store *q = calloc(1, sizeof *q);
+  if (!q) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  q->base.ops = &sq_ops;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(path, &q->db, flags, NULL) != SQLITE_OK) {
+    snprintf(err, errlen, "cannot open %s: %s", path, q->db ? sqlite3_errmsg(q->db) : "no memory");
+    sqlite3_close(q->db);
+    free(q);
+    return NULL;
+  }
+  sqlite3_busy_timeout(q->db, 5000);
+  const char *pragmas = strcmp(path, ":memory:") == 0
+                            ? "PRAGMA foreign_keys=ON; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+                            : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;";
+  if (sqlite3_exec(q->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+    snprintf(err, errlen, "cannot set up %s: %s", path, sqlite3_errmsg(q->db));
+    sq_close(&q->base);
+    return NULL;
+  }
+  return &q->base;
+}
+
+jcm_store *jcm_store_open(const char *address, char *err, size_t errlen) {
+  if (strncmp(address, "sqlite:", 7) == 0) return jcm__sqlite_open(address + 7, err, errlen);
+  if (strncmp(address, "postgres://", 11) == 0 || strncmp(address, "postgresql://", 13) == 0) {
+    snprintf(err, errlen, "this build has no PostgreSQL store yet; use a SQLite path");
+    return NULL;
+  }
+  return jcm__sqlite_open(address, err, errlen);
+}
+
+/* ---- helpers shared by every back end ---- */
+
+static int bind_all(jcm_store *st, jcm_stmt *s, const char *fmt, va_list ap) {
+  const jcm_store_ops *o = st->ops;
+  int rc = 0;
+  for (int i = 1; fmt && fmt[i - 1] && rc == 0; i++) {
+    switch (fmt[i - 1]) {
+    case 's': {
+      const char *v = va_arg(ap, const char *);
+      rc = v ? o->bind_text(s, i, v, -1) : o->bind_null(s, i);
+      break;
+    }
+    case 'i': rc = o->bind_int(s, i, va_arg(ap, int64_t)); break;
+    case 'b': {
+      const void *v = va_arg(ap, const void *);
+      int n = va_arg(ap, int);
+      rc = o->bind_blob(s, i, v, n);
+      break;
+    }
+    case 'n': rc = o->bind_null(s, i); break;
+    default: rc = -1;
+    }
+  }
+  return rc;
+}
+
+jcm_stmt *db_q(jcm_store *st, const char *sql, const char *fmt, ...) {
+  jcm_stmt *s = st->ops->prepare(st, sql);
+  if (!s) return NULL;
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = bind_all(st, s, fmt, ap);
+  va_end(ap);
+  return rc == 0 ? s : NULL;
+}
+
+int db_x(jcm_store *st, const char *sql, const char *fmt, ...) {
+  jcm_stmt *s = st->ops->prepare(st, sql);
+  if (!s) return -1;
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = bind_all(st, s, fmt, ap);
+  va_end(ap);
+  if (rc == 0) rc = st->ops->step(s) == JCM_DONE ? 0 : -1;
+  st->ops->reset(s);
+  return rc;
+}

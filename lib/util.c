@@ -1,0 +1,96 @@
+/* Small helpers the modules share: refusals, JSON member access, hex, time. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+void jcm__set_check(jcm_check *chk, int code, const char *field, const char *fmt, ...) {
+  chk->code = code;
+  snprintf(chk->field, sizeof chk->field, "%s", field ? field : "");
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(chk->message, sizeof chk->message, fmt, ap);
+  va_end(ap);
+}
+
+int jcm__refuse(jcm_ctx *c, int code, const char *field, const char *fmt, ...) {
+  c->chk->code = code;
+  snprintf(c->chk->field, sizeof c->chk->field, "%s", field ? field : "");
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(c->chk->message, sizeof c->chk->message, fmt, ap);
+  va_end(ap);
+  return JCM_REFUSED;
+}
+
+int jcm__dberr(jcm_ctx *c, const char *where) {
+  jcm__set_check(c->chk, 0, "", "store error in %s: %s", where, c->st->ops->errmsg(c->st));
+  return JCM_ERROR;
+}
+
+const char *jcm__s(json_t *o, const char *key) {
+  json_t *v = json_object_get(o, key);
+  return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+int64_t jcm__i(json_t *o, const char *key, int64_t dflt) {
+  json_t *v = json_object_get(o, key);
+  return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
+}
+
+void jcm__hex(const unsigned char *p, size_t n, char *out) {
+  static const char digits[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = digits[p[i] >> 4];
+    out[2 * i + 1] = digits[p[i] & 15];
+  }
+  out[2 * n] = 0;
+}
+
+char *jcm__canonical(json_t *v) {
+  return json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+}
+
+void jcm__format_time(int64_t ms, char out[32]) {
+  time_t s = (time_t)(ms / 1000);
+  struct tm tm;
+  gmtime_r(&s, &tm);
+  char buf[96];
+  snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+  memcpy(out, buf, 31);
+  out[31] = 0;
+}
+
+unsigned jcm__role_bit(const char *role) {
+  static const struct {
+    const char *name;
+    unsigned bit;
+  } roles[] = {{"admin", R_ADMIN}, {"jc_secretariat", R_JCS}, {"holder", R_HOLDER},
+               {"tpe", R_TPE},     {"auditor", R_AUDITOR}};
+  for (size_t i = 0; role && i < sizeof roles / sizeof roles[0]; i++)
+    if (strcmp(role, roles[i].name) == 0) return roles[i].bit;
+  return 0;
+}
+
+static int leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+/* A real calendar date in YYYY-MM-DD, years 1900..9999. */
+int jcm__date_valid(const char *s) {
+  static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-') return 0;
+  for (int i = 0; i < 10; i++)
+    if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9')) return 0;
+  int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+  int m = (s[5] - '0') * 10 + (s[6] - '0');
+  int d = (s[8] - '0') * 10 + (s[9] - '0');
+  if (y < 1900 || m < 1 || m > 12 || d < 1) return 0;
+  int max = days[m - 1] + (m == 2 && leap(y));
+  return d <= max;
+}
+
+int jcm__year_of(const char *date) {
+  return (date[0] - '0') * 1000 + (date[1] - '0') * 100 + (date[2] - '0') * 10 + (date[3] - '0');
+}

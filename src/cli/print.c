@@ -1,0 +1,1 @@
+int jcm_cli_placeholder2;

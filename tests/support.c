@@ -1,0 +1,171 @@
+#include "support.h"
+
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const jcm_actor T_ADMIN = {"test-admin", "admin"};
+const jcm_actor T_JCS = {"test-secretariat", "jc_secretariat"};
+const jcm_actor T_TPE = {"test-tpe", "tpe"};
+const jcm_actor T_AUDITOR = {"test-auditor", "auditor"};
+
+static void die(const char *what, const char *detail) {
+  fprintf(stderr, "test support: %s: %s\n", what, detail);
+  abort();
+}
+
+void t_db_path(char *out, size_t n, const char *name) {
+  snprintf(out, n, "%s/%s.db", TEST_TMP_DIR, name);
+  char side[600];
+  remove(out);
+  snprintf(side, sizeof side, "%s-wal", out);
+  remove(side);
+  snprintf(side, sizeof side, "%s-shm", out);
+  remove(side);
+}
+
+jcm *t_open(const char *path) {
+  jcm *j = NULL;
+  char err[256] = "";
+  if (jcm_open(path, NULL, &j, err, sizeof err) != JCM_OK) die("open", err);
+  return j;
+}
+
+int t_submit(jcm *j, const jcm_actor *a, const char *text, int *code, json_t **out) {
+  json_t *r = NULL;
+  int rc = jcm_submit_text(j, text, strlen(text), a, &r);
+  if (code) *code = rc == JCM_OK ? 0 : (int)json_integer_value(json_object_get(json_object_get(r, "error"), "code"));
+  if (out) *out = r;
+  else json_decref(r);
+  return rc;
+}
+
+int t_submitf(jcm *j, const jcm_actor *a, int *code, json_t **out, const char *fmt, ...) {
+  char buf[8192];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  return t_submit(j, a, buf, code, out);
+}
+
+static void must(jcm *j, const char *text, char *account_out) {
+  json_t *r = NULL;
+  int code = 0;
+  if (t_submit(j, &T_ADMIN, text, &code, &r) != JCM_OK) {
+    char *s = json_dumps(r, 0);
+    die(text, s);
+  }
+  if (account_out)
+    snprintf(account_out, 32, "%s", json_string_value(json_object_get(json_object_get(r, "result"), "account")));
+  json_decref(r);
+}
+
+jcm *t_registry(const char *path, t_accounts *acc) {
+  jcm *j = t_open(path);
+  must(j, "{\"cmd\":\"init\",\"registry\":\"THA01\",\"party\":\"THA\",\"name\":\"Thailand registry\"}", NULL);
+  must(j, "{\"cmd\":\"org.add\",\"id\":\"org-a\",\"name\":\"Org A\",\"country\":\"THA\"}", NULL);
+  must(j, "{\"cmd\":\"org.add\",\"id\":\"org-b\",\"name\":\"Org B\",\"country\":\"JPN\"}", NULL);
+  must(j, "{\"cmd\":\"org.add\",\"id\":\"tgo\",\"name\":\"TGO\",\"country\":\"THA\"}", NULL);
+  must(j, "{\"cmd\":\"account.open\",\"type\":\"holding\",\"holder\":\"org-a\",\"name\":\"A\"}", acc->hold_a);
+  must(j, "{\"cmd\":\"account.open\",\"type\":\"holding\",\"holder\":\"org-b\",\"name\":\"B\"}", acc->hold_b);
+  must(j, "{\"cmd\":\"account.open\",\"type\":\"government-holding\",\"holder\":\"tgo\",\"name\":\"G\"}", acc->gov);
+  must(j, "{\"cmd\":\"account.open\",\"type\":\"cancellation\",\"holder\":\"tgo\",\"name\":\"C\"}", acc->cancel);
+  must(j, "{\"cmd\":\"account.open\",\"type\":\"retirement\",\"holder\":\"tgo\",\"name\":\"R\"}", acc->retire);
+  must(j, "{\"cmd\":\"project.import\",\"project\":\"TH014\",\"title\":\"Floating solar\",\"host\":\"THA\","
+          "\"status\":\"registered\",\"source\":\"test\"}", NULL);
+  return j;
+}
+
+int t_issue(jcm *j, int year, int64_t verified, int64_t total, const char *const *accounts,
+            const int64_t *quantities) {
+  int code = 0;
+  t_submitf(j, &T_ADMIN, &code, NULL,
+            "{\"cmd\":\"monitoring.submit\",\"project\":\"TH014\",\"first_day\":\"%d-01-01\","
+            "\"last_day\":\"%d-12-31\",\"calculated\":%lld}", year, year, (long long)verified);
+  t_submitf(j, &T_TPE, &code, NULL,
+            "{\"cmd\":\"monitoring.verify\",\"project\":\"TH014\",\"first_day\":\"%d-01-01\","
+            "\"last_day\":\"%d-12-31\",\"verified\":%lld,\"report\":\"report %d\"}", year, year,
+            (long long)verified, year);
+  char alloc[4096] = "";
+  for (int i = 0; accounts[i]; i++) {
+    size_t n = strlen(alloc);
+    snprintf(alloc + n, sizeof alloc - n, "%s{\"account\":\"%s\",\"quantity\":%lld}", i ? "," : "", accounts[i],
+             (long long)quantities[i]);
+  }
+  return t_submitf(j, &T_ADMIN, &code, NULL,
+                   "{\"cmd\":\"issue\",\"meeting\":7,\"date\":\"2025-10-30\",\"project\":\"TH014\","
+                   "\"first_day\":\"%d-01-01\",\"last_day\":\"%d-12-31\",\"total\":%lld,\"allocation\":[%s]}",
+                   year, year, (long long)total, alloc);
+}
+
+static void append(char **buf, size_t *len, size_t *cap, const char *s) {
+  size_t n = strlen(s);
+  if (*len + n + 1 > *cap) {
+    *cap = (*len + n + 1) * 2;
+    *buf = realloc(*buf, *cap);
+  }
+  memcpy(*buf + *len, s, n + 1);
+  *len += n;
+}
+
+char *t_dump(const char *path) {
+  sqlite3 *db;
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) die("dump open", path);
+  sqlite3_stmt *t;
+  sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name", -1, &t, NULL);
+  char *buf = NULL;
+  size_t len = 0, cap = 0;
+  append(&buf, &len, &cap, "");
+  while (sqlite3_step(t) == SQLITE_ROW) {
+    char sql[300];
+    const char *name = (const char *)sqlite3_column_text(t, 0);
+    sqlite3_stmt *s;
+    snprintf(sql, sizeof sql, "SELECT * FROM \"%s\" ORDER BY 1, 2", name);
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+      snprintf(sql, sizeof sql, "SELECT * FROM \"%s\" ORDER BY 1", name);
+      sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+    }
+    append(&buf, &len, &cap, name);
+    append(&buf, &len, &cap, ":\n");
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      for (int i = 0; i < sqlite3_column_count(s); i++) {
+        char cell[64];
+        if (sqlite3_column_type(s, i) == SQLITE_BLOB) {
+          snprintf(cell, sizeof cell, "<blob %d>", sqlite3_column_bytes(s, i));
+          append(&buf, &len, &cap, cell);
+          const unsigned char *b = sqlite3_column_blob(s, i);
+          for (int k = 0; k < sqlite3_column_bytes(s, i); k++) {
+            snprintf(cell, sizeof cell, "%02x", b[k]);
+            append(&buf, &len, &cap, cell);
+          }
+        } else {
+          const char *v = (const char *)sqlite3_column_text(s, i);
+          append(&buf, &len, &cap, v ? v : "NULL");
+        }
+        append(&buf, &len, &cap, "|");
+      }
+      append(&buf, &len, &cap, "\n");
+    }
+    sqlite3_finalize(s);
+  }
+  sqlite3_finalize(t);
+  sqlite3_close(db);
+  return buf;
+}
+
+int64_t t_balance(jcm *j, const char *account) {
+  json_t *params = json_pack("{s:s}", "account", account), *r = NULL;
+  jcm_check chk;
+  int64_t sum = 0;
+  if (jcm_query(j, "balance", params, &r, &chk) == JCM_OK) {
+    size_t i;
+    json_t *row;
+    json_array_foreach(json_object_get(r, "rows"), i, row) sum += json_integer_value(json_object_get(row, "quantity"));
+  }
+  json_decref(r);
+  json_decref(params);
+  return sum;
+}

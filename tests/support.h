@@ -1,0 +1,41 @@
+/* Helpers shared by the tests: a fresh registry, submitting commands by
+ * JSON text, and a dump of every table for "nothing changed" checks. */
+#ifndef JCM_TEST_SUPPORT_H
+#define JCM_TEST_SUPPORT_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "jcm/jcm.h"
+
+extern const jcm_actor T_ADMIN, T_JCS, T_TPE, T_AUDITOR;
+
+/* A path for a fresh store under the build tree (removed first). */
+void t_db_path(char *out, size_t n, const char *name);
+/* Opens a fresh store at path, fails the test on error. */
+jcm *t_open(const char *path);
+/* Opens path and initializes it as registry id (party = its first 3 letters)
+ * with an organisation "org-a" (THA) and "org-b", and returns the ids of
+ * accounts opened: holding x2, government-holding, cancellation, retirement. */
+typedef struct {
+  char hold_a[32], hold_b[32], gov[32], cancel[32], retire[32];
+} t_accounts;
+jcm *t_registry(const char *path, t_accounts *acc);
+/* Registers project TH014 (imported), submits and verifies a period of the
+ * given year with `verified` units, and issues `total` split per alloc
+ * (NULL-terminated account ids, quantities). Returns the submit status. */
+int t_issue(jcm *j, int year, int64_t verified, int64_t total, const char *const *accounts,
+            const int64_t *quantities);
+
+/* Submits text as actor; returns JCM_OK/REFUSED/ERROR, *code the check code
+ * (0 on success). *result kept when out is non-NULL. */
+int t_submit(jcm *j, const jcm_actor *a, const char *text, int *code, json_t **out);
+/* printf-style: builds the JSON text then submits it. */
+int t_submitf(jcm *j, const jcm_actor *a, int *code, json_t **out, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Every row of every table of the SQLite file at path, as text (malloc'd). */
+char *t_dump(const char *path);
+/* Sum of units held by account (via the balance query). */
+int64_t t_balance(jcm *j, const char *account);
+
+#endif

@@ -1,0 +1,34 @@
+/* The smallest end-to-end path: issue, transfer, verify. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "support.h"
+
+static void issue_transfer_verify(void **state) {
+  (void)state;
+  char path[512];
+  t_accounts a;
+  t_db_path(path, sizeof path, "smoke");
+  jcm *j = t_registry(path, &a);
+  const char *accts[] = {a.gov, a.hold_a, NULL};
+  const int64_t qty[] = {1009, 1008};
+  assert_int_equal(t_issue(j, 2021, 2017, 2017, accts, qty), JCM_OK);
+  assert_int_equal(t_balance(j, a.gov), 1009);
+  assert_int_equal(t_balance(j, a.hold_a), 1008);
+  int code = 0;
+  assert_int_equal(t_submitf(j, &T_ADMIN, &code, NULL,
+                             "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":8}", a.hold_a, a.hold_b),
+                   JCM_OK);
+  assert_int_equal(t_balance(j, a.hold_b), 8);
+  json_t *report = NULL;
+  assert_int_equal(jcm_verify(j, &report), JCM_OK);
+  json_decref(report);
+  jcm_close(j);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {cmocka_unit_test(issue_transfer_verify)};
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
