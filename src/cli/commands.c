@@ -1,1 +1,480 @@
-int jcm_cli_placeholder;
+/*
+ * The jcm command's subcommands. Write commands are built from the
+ * library's command table (lib/spec.c): each field is a --flag, lists are
+ * repeated flags, and the JSON sent is exactly what `jcm apply` and the HTTP
+ * API take. Queries map their flags to the query's parameters.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "spec.h"
+
+/* ---- write commands ---- */
+
+typedef struct {
+  const char *words;  /* "account block" */
+  const char *cmd;    /* "account.status" */
+  const char *preset; /* extra JSON members, e.g. {"status":"blocked"} */
+} write_cmd;
+
+static const write_cmd writes[] = {
+    {"init", "init", NULL},
+    {"party add", "party.add", NULL},
+    {"registry add", "registry.add", NULL},
+    {"coop add", "coop.add", NULL},
+    {"org add", "org.add", NULL},
+    {"account open", "account.open", NULL},
+    {"account block", "account.status", "{\"status\":\"blocked\"}"},
+    {"account unblock", "account.status", "{\"status\":\"open\"}"},
+    {"account close", "account.status", "{\"status\":\"closed\"}"},
+    {"methodology add", "methodology.add", NULL},
+    {"pin submit", "pin.submit", NULL},
+    {"project pdd", "project.pdd", NULL},
+    {"project validate", "project.validate", NULL},
+    {"project import", "project.import", NULL},
+    {"project withdraw", "project.withdraw", NULL},
+    {"decide", "decide", NULL},
+    {"monitoring submit", "monitoring.submit", NULL},
+    {"monitoring verify", "monitoring.verify", NULL},
+    {"issue", "issue", NULL},
+    {"transfer", "transfer", NULL},
+    {"cancel", "cancel", NULL},
+    {"retire", "retire", NULL},
+};
+
+/* CLI flag of a field: first_day -> --first-day; lists take one item a flag. */
+static void flag_of(const field_spec *f, char *out, size_t n) {
+  const char *name = f->name;
+  if (strcmp(name, "ranges") == 0) name = "range";
+  else if (strcmp(name, "participants") == 0) name = "participant";
+  else if (strcmp(name, "parties") == 0) name = "party";
+  snprintf(out, n, "--%s", name);
+  for (char *p = out + 2; *p; p++)
+    if (*p == '_') *p = '-';
+}
+
+static int is_integer_text(const char *s) {
+  const char *p = s + (*s == '-');
+  if (!*p) return 0;
+  for (; *p; p++)
+    if (*p < '0' || *p > '9') return 0;
+  return 1;
+}
+
+/* A value for a field of type t: integers as JSON numbers when they look
+ * like one (the library refuses what is out of range), else text. */
+static json_t *scalar(field_type t, const char *v) {
+  if (t == F_INT && is_integer_text(v)) {
+    errno = 0;
+    long long x = strtoll(v, NULL, 10);
+    return errno == 0 ? json_integer(x) : NULL; /* NULL: beyond 2^63 */
+  }
+  return json_string(v);
+}
+
+/* An item of a list flag: allocation ACCOUNT=QTY, range FIRST-LAST[@ORIGIN],
+ * participant ORG=SIDE. */
+static json_t *list_item(const field_spec *f, const char *v) {
+  if (f->type == F_IDS) return json_string(v);
+  json_t *o = json_object();
+  char buf[512];
+  snprintf(buf, sizeof buf, "%s", v);
+  char *origin = NULL;
+  if (strcmp(f->name, "ranges") == 0 && (origin = strchr(buf, '@'))) *origin++ = 0;
+  char *sep = strchr(buf + 1, strcmp(f->name, "ranges") == 0 ? '-' : '=');
+  if (sep) *sep++ = 0;
+  const field_spec *s = f->sub;
+  json_t *a = scalar(s[0].type, buf), *b = sep ? scalar(s[1].type, sep) : NULL;
+  if (!a || (sep && !b)) {
+    json_decref(a);
+    json_decref(b);
+    json_decref(o);
+    return NULL;
+  }
+  json_object_set_new(o, s[0].name, a);
+  if (b) json_object_set_new(o, s[1].name, b);
+  if (origin && s[2].name) json_object_set_new(o, s[2].name, json_string(origin));
+  return o;
+}
+
+static void command_help(FILE *f, const write_cmd *w, const cmd_spec *s) {
+  fprintf(f, "usage: jcm %s [options]\n  %s (roles: ", w->words, s->help);
+  const char *names[] = {"admin", "jc_secretariat", "holder", "tpe", "auditor"};
+  for (int i = 0, first = 1; i < 5; i++)
+    if (s->roles & (1u << i)) fprintf(f, "%s%s", first ? "" : ", ", names[i]), first = 0;
+  fprintf(f, ")\n");
+  for (const field_spec *fl = s->fields; fl->name; fl++) {
+    char flag[48];
+    if (w->preset && strstr(w->preset, fl->name)) continue;
+    flag_of(fl, flag, sizeof flag);
+    const char *arg = fl->type == F_INT ? "N" : fl->type == F_DATE ? "YYYY-MM-DD" : "VALUE";
+    if (strcmp(fl->name, "allocation") == 0) arg = "ACCOUNT=QUANTITY (repeat)";
+    else if (strcmp(fl->name, "ranges") == 0) arg = "FIRST-LAST[@ORIGIN] (repeat)";
+    else if (strcmp(fl->name, "participants") == 0) arg = "ORG=SIDE (repeat)";
+    else if (fl->type == F_IDS) arg = "CODE (repeat)";
+    fprintf(f, "  %-16s %-30s %s%s\n", flag, arg, fl->help, fl->required ? " (required)" : "");
+    if (fl->type == F_ENUM) {
+      fprintf(f, "  %-16s %-30s one of:", "", "");
+      for (const char *const *ch = fl->choices; *ch; ch++) fprintf(f, " %s", *ch);
+      fprintf(f, "\n");
+    }
+  }
+}
+
+/* Builds the command's JSON from flags; EXIT_USAGE on a bad flag. */
+static int build_command(const cli *c, const write_cmd *w, const cmd_spec *s, int argc, char **argv,
+                         json_t **out) {
+  json_t *cmd = w->preset ? json_loads(w->preset, 0, NULL) : json_object();
+  json_object_set_new(cmd, "cmd", json_string(w->cmd));
+  for (int i = 0; i < argc; i++) {
+    const field_spec *f = s->fields;
+    char flag[48];
+    for (; f->name; f++) {
+      flag_of(f, flag, sizeof flag);
+      if (strcmp(flag, argv[i]) == 0) break;
+    }
+    if (!f->name || i + 1 >= argc) {
+      fprintf(stderr, "jcm %s: %s '%s' (see jcm %s --help)\n", w->words, f->name ? "missing value for" : "unknown option",
+              argv[i], w->words);
+      json_decref(cmd);
+      return EXIT_USAGE;
+    }
+    const char *v = argv[++i];
+    json_t *item = f->type == F_ARRAY || f->type == F_IDS ? list_item(f, v) : scalar(f->type, v);
+    if (!item) { /* refused as the library would refuse the JSON number */
+      jcm_check chk = {.code = 1004};
+      snprintf(chk.field, sizeof chk.field, "%s", f->name);
+      snprintf(chk.message, sizeof chk.message, "%s: number too large (at most 2^63-1)", f->name);
+      json_decref(cmd);
+      return print_refusal(c, w->words, &chk);
+    }
+    if (f->type == F_ARRAY || f->type == F_IDS) {
+      json_t *list = json_object_get(cmd, f->name);
+      if (!list) json_object_set_new(cmd, f->name, list = json_array());
+      json_array_append_new(list, item);
+    } else {
+      json_object_set_new(cmd, f->name, item);
+    }
+  }
+  *out = cmd;
+  return EXIT_OK;
+}
+
+static int submit_and_print(cli *c, const char *what, json_t *cmd) {
+  jcm *j;
+  int rc = cli_open(c, &j);
+  if (rc != EXIT_OK) return rc;
+  json_t *result = NULL;
+  char *text = json_dumps(cmd, JSON_COMPACT);
+  int st = jcm_submit_text(j, text, strlen(text), &c->actor, &result);
+  free(text);
+  if (st == JCM_OK) {
+    print_result(c, result);
+    rc = EXIT_OK;
+  } else {
+    jcm_check chk = {0};
+    json_t *e = json_object_get(result, "error");
+    chk.code = (int)json_integer_value(json_object_get(e, "code"));
+    snprintf(chk.field, sizeof chk.field, "%s", json_string_value(json_object_get(e, "field")));
+    snprintf(chk.message, sizeof chk.message, "%s", json_string_value(json_object_get(e, "message")));
+    rc = st == JCM_ERROR ? EXIT_USAGE : EXIT_REFUSED;
+    print_refusal(c, what, &chk);
+  }
+  json_decref(result);
+  jcm_close(j);
+  return rc;
+}
+
+static int run_write(cli *c, const write_cmd *w, int argc, char **argv) {
+  const cmd_spec *s = jcm__spec_find(w->cmd);
+  for (int i = 0; i < argc; i++)
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      command_help(stdout, w, s);
+      return EXIT_OK;
+    }
+  json_t *cmd = NULL;
+  int rc = build_command(c, w, s, argc, argv, &cmd);
+  if (rc != EXIT_OK) return rc;
+  rc = submit_and_print(c, w->words, cmd);
+  json_decref(cmd);
+  return rc;
+}
+
+/* ---- queries ---- */
+
+typedef struct {
+  const char *words;
+  const char *query;
+  const char *positional; /* parameter a bare argument fills */
+  const char *help;
+} read_cmd;
+
+static const read_cmd reads[] = {
+    {"balance", "balance", "account", "units held, by account, project and vintage [--account --project --vintage]"},
+    {"statement", "statement", "account", "an account's movements with serial ranges: ACCOUNT [--after-seq --limit]"},
+    {"blocks", "blocks", "account", "unit blocks [--account --project]"},
+    {"tx", "tx", "id", "a transaction: ID"},
+    {"journal", "journal", NULL, "the latest journal entries [--limit --before]"},
+    {"journal head", "head", NULL, "the journal's head: sequence and hash"},
+    {"account list", "accounts", NULL, "accounts with balances [--holder]"},
+    {"project list", "projects", NULL, "projects and PINs [--status]"},
+    {"project steps", "project_steps", "project", "a project's status history: PROJECT"},
+    {"period list", "periods", "project", "monitoring periods [--project]"},
+    {"decision list", "decisions", NULL, "Joint Committee decisions [--meeting]"},
+    {"issuance list", "issuances", "project", "issuances [--project]"},
+    {"allocation list", "allocations", "issuance", "allocations of issuances [--issuance]"},
+    {"party list", "parties", NULL, "Parties"},
+    {"org list", "orgs", NULL, "organisations [--country]"},
+    {"registry list", "registries", NULL, "this registry and its peers"},
+};
+
+static int run_read(cli *c, const read_cmd *r, int argc, char **argv) {
+  json_t *params = json_object();
+  for (int i = 0; i < argc; i++) {
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      printf("usage: jcm %s\n  %s; --limit N --offset N page through lists\n", r->words, r->help);
+      json_decref(params);
+      return EXIT_OK;
+    }
+    if (strncmp(argv[i], "--", 2) == 0 && i + 1 < argc) {
+      char name[64];
+      snprintf(name, sizeof name, "%s", argv[i] + 2);
+      for (char *p = name; *p; p++)
+        if (*p == '-') *p = '_';
+      const char *v = argv[++i];
+      json_object_set_new(params, name, is_integer_text(v) && strcmp(name, "project") != 0
+                                            ? json_integer(strtoll(v, NULL, 10))
+                                            : json_string(v));
+    } else if (r->positional && strncmp(argv[i], "--", 2) != 0) {
+      json_object_set_new(params, r->positional, json_string(argv[i]));
+    } else {
+      fprintf(stderr, "jcm %s: unexpected '%s' (see jcm %s --help)\n", r->words, argv[i], r->words);
+      json_decref(params);
+      return EXIT_USAGE;
+    }
+  }
+  jcm *j;
+  int rc = cli_open(c, &j);
+  if (rc != EXIT_OK) {
+    json_decref(params);
+    return rc;
+  }
+  json_t *result = NULL;
+  jcm_check chk;
+  int st = jcm_query(j, r->query, params, &result, &chk);
+  if (st != JCM_OK) rc = print_refusal(c, r->words, &chk);
+  else if (strcmp(r->query, "statement") == 0) print_statement(c, result);
+  else if (json_object_get(result, "rows")) print_rows(c, result);
+  else if (c->json) print_json_line(stdout, result);
+  else {
+    json_t *arr = json_array();
+    json_array_append(arr, result);
+    json_t *wrap = json_pack("{s:o}", "rows", arr);
+    print_rows(c, wrap);
+    json_decref(wrap);
+  }
+  json_decref(result);
+  json_decref(params);
+  jcm_close(j);
+  return rc;
+}
+
+/* ---- verify, apply, check-codes ---- */
+
+static int run_verify(cli *c) {
+  jcm *j;
+  int rc = cli_open(c, &j);
+  if (rc != EXIT_OK) return rc;
+  json_t *report = NULL;
+  int st = jcm_verify(j, &report);
+  if (report) print_verify(c, report);
+  else fprintf(stderr, "jcm verify: could not run\n");
+  json_decref(report);
+  jcm_close(j);
+  return st == JCM_OK ? EXIT_OK : EXIT_REFUSED;
+}
+
+#define MAX_LINE (1u << 20)
+
+/* Submits lines of in, n per database transaction; prints each result only
+ * after its transaction committed. */
+static int apply_stream(cli *c, jcm *j, FILE *in, long batch) {
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t len;
+  int refused = 0, done = 0;
+  json_t *pending = json_array();
+  while (!done) {
+    long n = 0;
+    if (batch > 1 && jcm_batch_begin(j) != JCM_OK) {
+      fprintf(stderr, "jcm apply: cannot begin a transaction\n");
+      refused = 2;
+      break;
+    }
+    while (n < batch && (len = getline(&line, &cap, in)) >= 0) {
+      while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+      if (len == 0) continue;
+      json_t *result = NULL;
+      if ((size_t)len > MAX_LINE) {
+        result = json_pack("{s:b,s:n,s:{s:i,s:s,s:s}}", "ok", 0, "cmd", "error", "code", 1005, "message",
+                           "the line is longer than 1 MiB", "field", "");
+      } else {
+        jcm_submit_text(j, line, (size_t)len, &c->actor, &result);
+      }
+      refused |= !json_is_true(json_object_get(result, "ok"));
+      json_array_append_new(pending, result);
+      n++;
+    }
+    if (n < batch) done = 1;
+    if (batch > 1 && jcm_batch_commit(j) != JCM_OK) {
+      fprintf(stderr, "jcm apply: the batch could not be committed; none of its %ld commands took effect\n", n);
+      refused = 2;
+      break;
+    }
+    size_t i;
+    json_t *r;
+    json_array_foreach(pending, i, r) print_json_line(stdout, r);
+    fflush(stdout);
+    json_array_clear(pending);
+  }
+  free(line);
+  json_decref(pending);
+  return refused == 2 ? EXIT_USAGE : refused ? EXIT_REFUSED : EXIT_OK;
+}
+
+static int run_apply(cli *c, int argc, char **argv) {
+  const char *file = NULL;
+  long batch = 1;
+  for (int i = 0; i < argc; i++) {
+    if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
+      char *end;
+      batch = strtol(argv[++i], &end, 10);
+      if (*end || batch < 1 || batch > 100000) {
+        fprintf(stderr, "jcm apply: --batch takes 1..100000\n");
+        return EXIT_USAGE;
+      }
+    } else if (strcmp(argv[i], "--help") == 0) {
+      printf("usage: jcm apply FILE|- [--batch N]\n  submits one JSON command per line; prints one JSON result per\n"
+             "  line, each only after its database transaction committed;\n  --batch N commits N commands per "
+             "transaction (default 1)\n");
+      return EXIT_OK;
+    } else if (!file) {
+      file = argv[i];
+    } else {
+      fprintf(stderr, "jcm apply: unexpected '%s'\n", argv[i]);
+      return EXIT_USAGE;
+    }
+  }
+  if (!file) {
+    fprintf(stderr, "jcm apply: name a file, or - for standard input\n");
+    return EXIT_USAGE;
+  }
+  FILE *in = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
+  if (!in) {
+    fprintf(stderr, "jcm apply: cannot open %s: %s\n", file, strerror(errno));
+    return EXIT_USAGE;
+  }
+  jcm *j;
+  int rc = cli_open(c, &j);
+  if (rc == EXIT_OK) {
+    c->json = true;
+    rc = apply_stream(c, j, in, batch);
+    jcm_close(j);
+  }
+  if (in != stdin) fclose(in);
+  return rc;
+}
+
+static int run_codes(cli *c, int argc, char **argv) {
+  size_t n;
+  const jcm_code_info *codes = jcm_codes(&n);
+  int md = argc > 0 && strcmp(argv[0], "--markdown") == 0;
+  if (c->json) {
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+      json_array_append_new(arr, json_pack("{s:i,s:s,s:s}", "code", codes[i].code, "name", codes[i].name, "text",
+                                           codes[i].text));
+    print_json_line(stdout, arr);
+    json_decref(arr);
+    return EXIT_OK;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (md) printf("| %d | %s | %s |\n", codes[i].code, codes[i].name, codes[i].text);
+    else printf("%d  %-28s %s\n", codes[i].code, codes[i].name, codes[i].text);
+  }
+  return EXIT_OK;
+}
+
+/* ---- dispatch ---- */
+
+int cli_open(const cli *c, jcm **j) {
+  char err[512] = "";
+  if (jcm_open(c->db, NULL, j, err, sizeof err) != JCM_OK) {
+    fprintf(stderr, "jcm: %s\n", err);
+    return EXIT_USAGE;
+  }
+  return EXIT_OK;
+}
+
+/* How many of argv's first words spell `words`. */
+static int matches(const char *words, int argc, char **argv) {
+  char buf[64];
+  snprintf(buf, sizeof buf, "%s", words);
+  int n = 0;
+  for (char *w = strtok(buf, " "); w; w = strtok(NULL, " "), n++)
+    if (n >= argc || strcmp(argv[n], w) != 0) return 0;
+  return n;
+}
+
+void cli_usage(FILE *f) {
+  fprintf(f, "usage: jcm [--db PATH] [--json] [--actor NAME] [--role ROLE] COMMAND [options]\n\n"
+             "A registry for JCM credits and Article 6.2 ITMOs.\n\n"
+             "  --db PATH     the store (default ./jcm.db, or $JCM_DB)\n"
+             "  --json        machine output: one JSON object per line\n"
+             "  --actor NAME  who acts (default $JCM_ACTOR, or cli:$USER)\n"
+             "  --role ROLE   admin, jc_secretariat, holder, tpe or auditor (default $JCM_ROLE, or admin)\n\n"
+             "Commands that change the registry:\n");
+  for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++)
+    fprintf(f, "  %-20s %s\n", writes[i].words, jcm__spec_find(writes[i].cmd)->help);
+  fprintf(f, "\nQueries:\n");
+  for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++) fprintf(f, "  %-20s %s\n", reads[i].words, reads[i].help);
+  fprintf(f, "\nOther:\n"
+             "  %-20s check the journal's hash chain, replay it and compare, check invariants\n"
+             "  %-20s submit JSON commands, one per line (FILE or -), [--batch N]\n"
+             "  %-20s build Thailand's registry and replay the 7th Japan-Thailand JC meeting\n"
+             "  %-20s list the check codes [--markdown]\n\n"
+             "Run 'jcm COMMAND --help' for a command's options. Exit status: 0 done, 1 refused, 2 bad usage.\n",
+          "verify", "apply", "demo", "check-codes");
+}
+
+int cli_dispatch(cli *c, int argc, char **argv) {
+  if (argc == 0 || strcmp(argv[0], "help") == 0) {
+    cli_usage(stdout);
+    return argc == 0 ? EXIT_USAGE : EXIT_OK;
+  }
+  if (strcmp(argv[0], "verify") == 0) return run_verify(c);
+  if (strcmp(argv[0], "apply") == 0) return run_apply(c, argc - 1, argv + 1);
+  if (strcmp(argv[0], "demo") == 0) {
+    c->argc = argc - 1;
+    c->argv = argv + 1;
+    return cli_demo(c);
+  }
+  if (strcmp(argv[0], "check-codes") == 0) return run_codes(c, argc - 1, argv + 1);
+  int best = 0;
+  const read_cmd *rd = NULL;
+  const write_cmd *wr = NULL;
+  for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++) {
+    int n = matches(reads[i].words, argc, argv);
+    if (n > best) best = n, rd = &reads[i], wr = NULL;
+  }
+  for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++) {
+    int n = matches(writes[i].words, argc, argv);
+    if (n > best) best = n, wr = &writes[i], rd = NULL;
+  }
+  if (wr) return run_write(c, wr, argc - best, argv + best);
+  if (rd) return run_read(c, rd, argc - best, argv + best);
+  fprintf(stderr, "jcm: no command '%s' (see jcm --help)\n", argv[0]);
+  return EXIT_USAGE;
+}

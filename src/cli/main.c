@@ -1,1 +1,46 @@
-int main(void) { return 0; }
+/* jcm: the command line over libjcm. Global options, then a subcommand. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static char actor_buf[160];
+
+int main(int argc, char **argv) {
+  cli c = {0};
+  const char *env;
+  c.db = (env = getenv("JCM_DB")) && *env ? env : "jcm.db";
+  const char *user = getenv("USER");
+  snprintf(actor_buf, sizeof actor_buf, "cli:%s", user && *user ? user : "operator");
+  c.actor.name = (env = getenv("JCM_ACTOR")) && *env ? env : actor_buf;
+  c.actor.role = (env = getenv("JCM_ROLE")) && *env ? env : "admin";
+  int i = 1;
+  for (; i < argc && strncmp(argv[i], "-", 1) == 0; i++) {
+    if (strcmp(argv[i], "--json") == 0) c.json = true;
+    else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) c.db = argv[++i];
+    else if (strcmp(argv[i], "--actor") == 0 && i + 1 < argc) c.actor.name = argv[++i];
+    else if (strcmp(argv[i], "--role") == 0 && i + 1 < argc) c.actor.role = argv[++i];
+    else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      cli_usage(stdout);
+      return EXIT_OK;
+    } else if (strcmp(argv[i], "--version") == 0) {
+      printf("jcm 0.1.0\n");
+      return EXIT_OK;
+    } else {
+      fprintf(stderr, "jcm: unknown option '%s' (see jcm --help)\n", argv[i]);
+      return EXIT_USAGE;
+    }
+  }
+  /* --json and --db may also follow the subcommand words (--actor and
+   * --role may not: registry add has a --role of its own) */
+  int n = 0;
+  char **rest = calloc((size_t)argc + 1, sizeof *rest);
+  for (int k = i; k < argc; k++) {
+    if (strcmp(argv[k], "--json") == 0) c.json = true;
+    else if (strcmp(argv[k], "--db") == 0 && k + 1 < argc) c.db = argv[++k];
+    else rest[n++] = argv[k];
+  }
+  int rc = cli_dispatch(&c, n, rest);
+  free(rest);
+  return rc;
+}

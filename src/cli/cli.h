@@ -1,0 +1,36 @@
+/* The jcm command: shared declarations of its parts. */
+#ifndef JCM_CLI_H
+#define JCM_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "jcm/jcm.h"
+
+enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2 };
+
+typedef struct cli {
+  const char *db;
+  bool json;
+  jcm_actor actor;
+  int argc; /* what follows the subcommand words */
+  char **argv;
+} cli;
+
+/* print.c */
+void print_result(const cli *c, json_t *result);  /* a command's result */
+void print_rows(const cli *c, json_t *result);    /* a list query's rows */
+void print_statement(const cli *c, json_t *st);
+void print_verify(const cli *c, json_t *report);
+void print_json_line(FILE *f, json_t *v);
+int print_refusal(const cli *c, const char *what, const jcm_check *chk);
+
+/* commands.c */
+int cli_dispatch(cli *c, int argc, char **argv);
+int cli_open(const cli *c, jcm **j);
+void cli_usage(FILE *f);
+
+/* demo.c */
+int cli_demo(cli *c);
+
+#endif
