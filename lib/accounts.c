@@ -38,8 +38,7 @@ int jcm__account_get(jcm_store *st, const char *id, jcm_account *a) {
 
 static int insert_status(jcm_ctx *c, const char *account, const char *status, const char *reason) {
   static const char q[] = "INSERT INTO account_status(seq, account, status, reason) VALUES (?, ?, ?, ?)";
-  return db_x(c->st, q, "isss", c->seq, account, status, reason) == 0 ? JCM_OK
-                                                                      : jcm__dberr(c, "account status");
+  return db_x(c->st, q, "isss", c->seq, account, status, reason) == 0 ? JCM_OK : jcm__dberr(c, "account status");
 }
 
 int jcm__check_account_open(jcm_ctx *c) {
@@ -62,11 +61,10 @@ int jcm__apply_account_open(jcm_ctx *c) {
   static const char q[] =
       "INSERT INTO account(id, type, holder, name, status, opened_seq) VALUES (?, ?, ?, ?, 'open', ?)";
   const char *id = jcm__s(c->out, "account");
-  if (db_x(c->st, q, "ssssi", id, jcm__s(c->args, "type"), jcm__s(c->args, "holder"),
-           jcm__s(c->args, "name"), c->seq) != 0)
+  if (db_x(c->st, q, "ssssi", id, jcm__s(c->args, "type"), jcm__s(c->args, "holder"), jcm__s(c->args, "name"),
+           c->seq) != 0)
     return jcm__dberr(c, "account.open");
-  if (jcm__counter_set(c->st, "account", jcm__i(c->out, "number", 0)) != 0)
-    return jcm__dberr(c, "account.open");
+  if (jcm__counter_set(c->st, "account", jcm__i(c->out, "number", 0)) != 0) return jcm__dberr(c, "account.open");
   return insert_status(c, id, "open", "opened");
 }
 
@@ -87,14 +85,12 @@ int jcm__check_account_status(jcm_ctx *c) {
   if (!e) return jcm__refuse(c, C_UNKNOWN_ACCOUNT, "account", "no account %s", id);
   if (strcmp(a.status, "closed") == 0)
     return jcm__refuse(c, C_STATUS_CHANGE, "status", "account %s is closed for good", id);
-  if (strcmp(a.status, to) == 0)
-    return jcm__refuse(c, C_STATUS_CHANGE, "status", "account %s is %s already", id, to);
+  if (strcmp(a.status, to) == 0) return jcm__refuse(c, C_STATUS_CHANGE, "status", "account %s is %s already", id, to);
   if (strcmp(to, "closed") == 0) {
     int64_t blocks = 0;
     int rc = account_units(c, id, &blocks);
     if (rc != JCM_OK) return rc;
-    if (blocks)
-      return jcm__refuse(c, C_STATUS_CHANGE, "status", "account %s still holds units; move them first", id);
+    if (blocks) return jcm__refuse(c, C_STATUS_CHANGE, "status", "account %s still holds units; move them first", id);
   }
   json_object_set_new(c->out, "from", json_string(a.status));
   return JCM_OK;

@@ -31,18 +31,17 @@ static void ranges_to_json(jcm_range *r, size_t n, json_t *out) {
     size_t k = i;
     while (k + 1 < n && strcmp(r[k + 1].origin, r[i].origin) == 0 && r[k + 1].first == last + 1)
       last = r[++k].last;
-    json_array_append_new(out, json_pack("{s:s,s:I,s:I}", "origin", r[i].origin, "first",
-                                         (json_int_t)r[i].first, "last", (json_int_t)last));
+    json_array_append_new(out, json_pack("{s:s,s:I,s:I}", "origin", r[i].origin, "first", (json_int_t)r[i].first,
+                                         "last", (json_int_t)last));
     i = k;
   }
 }
 
-int jcm__blocks_pick(jcm_ctx *c, const char *account, int64_t quantity, const char *project,
-                     int64_t vintage, json_t *ranges_out) {
-  static const char q[] =
-      "SELECT origin, first, last FROM block WHERE account = ? AND reserved_tx IS NULL"
-      " AND (? IS NULL OR project = ?) AND (? = 0 OR vintage = ?)"
-      " ORDER BY origin DESC, first DESC";
+int jcm__blocks_pick(jcm_ctx *c, const char *account, int64_t quantity, const char *project, int64_t vintage,
+                     json_t *ranges_out) {
+  static const char q[] = "SELECT origin, first, last FROM block WHERE account = ? AND reserved_tx IS NULL"
+                          " AND (? IS NULL OR project = ?) AND (? = 0 OR vintage = ?)"
+                          " ORDER BY origin DESC, first DESC";
   jcm_stmt *s = db_q(c->st, q, "sssii", account, project, project, vintage, vintage);
   if (!s) return jcm__dberr(c, "pick");
   size_t n = 0, cap = 8;
@@ -70,10 +69,9 @@ int jcm__blocks_pick(jcm_ctx *c, const char *account, int64_t quantity, const ch
   }
   if (need > 0) {
     free(r);
-    return jcm__refuse(c, C_INSUFFICIENT, "quantity",
-                       "account %s holds %lld unreserved units%s of those asked for, not %lld", account,
-                       (long long)(quantity - need), project || vintage ? " (with the filters)" : "",
-                       (long long)quantity);
+    return jcm__refuse(
+        c, C_INSUFFICIENT, "quantity", "account %s holds %lld unreserved units%s of those asked for, not %lld", account,
+        (long long)(quantity - need), project || vintage ? " (with the filters)" : "", (long long)quantity);
   }
   ranges_to_json(r, n, ranges_out);
   free(r);
@@ -94,18 +92,18 @@ static int covered(jcm_ctx *c, const char *account, const jcm_range *x, const ch
     int64_t bf = col_int(c->st, s, 0), bl = col_int(c->st, s, 1);
     if (bl < next) continue;
     if (bf > next || strcmp(col_text(c->st, s, 2), account) != 0)
-      rc = jcm__refuse(c, C_NOT_HELD, field, "account %s does not hold %s serial %lld", account,
-                       x->origin, (long long)next);
+      rc = jcm__refuse(c, C_NOT_HELD, field, "account %s does not hold %s serial %lld", account, x->origin,
+                       (long long)next);
     else if (!col_null(c->st, s, 3))
-      rc = jcm__refuse(c, C_RESERVED, field, "%s serial %lld is reserved by transaction %s", x->origin,
-                       (long long)next, col_text(c->st, s, 3));
+      rc = jcm__refuse(c, C_RESERVED, field, "%s serial %lld is reserved by transaction %s", x->origin, (long long)next,
+                       col_text(c->st, s, 3));
     next = bl == INT64_MAX ? bl : bl + 1;
     if (bl == INT64_MAX) break;
   }
   db_reset(c->st, s);
   if (rc == JCM_OK && next <= x->last && !(next == INT64_MAX && x->last == INT64_MAX))
-    rc = jcm__refuse(c, C_NOT_HELD, field, "account %s does not hold %s serial %lld", account,
-                     x->origin, (long long)next);
+    rc = jcm__refuse(c, C_NOT_HELD, field, "account %s does not hold %s serial %lld", account, x->origin,
+                     (long long)next);
   return rc;
 }
 
@@ -131,7 +129,8 @@ int jcm__blocks_check_ranges(jcm_ctx *c, const char *account, json_t *ranges, in
   for (size_t i = 1; i < n && rc == JCM_OK; i++)
     if (strcmp(r[i].origin, r[i - 1].origin) == 0 && r[i].first <= r[i - 1].last)
       rc = jcm__refuse(c, C_OVERLAP, "ranges", "ranges overlap at serial %lld", (long long)r[i].first);
-  for (size_t i = 0; i < n && rc == JCM_OK; i++) rc = covered(c, account, &r[i], "ranges");
+  for (size_t i = 0; i < n && rc == JCM_OK; i++)
+    rc = covered(c, account, &r[i], "ranges");
   if (rc == JCM_OK) {
     json_t *out = json_array();
     ranges_to_json(r, n, out);
@@ -165,8 +164,7 @@ static int split_at(jcm_ctx *c, const char *origin, int64_t s) {
 }
 
 int jcm__blocks_move(jcm_ctx *c, const char *from, const char *to, json_t *ranges) {
-  static const char q[] =
-      "UPDATE block SET account = ? WHERE origin = ? AND first >= ? AND first <= ? AND account = ?";
+  static const char q[] = "UPDATE block SET account = ? WHERE origin = ? AND first >= ? AND first <= ? AND account = ?";
   size_t i;
   json_t *x;
   json_array_foreach(ranges, i, x) {
@@ -180,12 +178,10 @@ int jcm__blocks_move(jcm_ctx *c, const char *from, const char *to, json_t *range
   return JCM_OK;
 }
 
-int jcm__blocks_create(jcm_ctx *c, const char *origin, int64_t first, int64_t last,
-                       const char *issuance, const char *project, int64_t vintage,
-                       const char *account) {
-  static const char q[] =
-      "INSERT INTO block(origin, first, last, issuance, project, vintage, unit_type, account)"
-      " VALUES (?, ?, ?, ?, ?, ?, 'JCM credit', ?)";
+int jcm__blocks_create(jcm_ctx *c, const char *origin, int64_t first, int64_t last, const char *issuance,
+                       const char *project, int64_t vintage, const char *account) {
+  static const char q[] = "INSERT INTO block(origin, first, last, issuance, project, vintage, unit_type, account)"
+                          " VALUES (?, ?, ?, ?, ?, ?, 'JCM credit', ?)";
   return db_x(c->st, q, "siissis", origin, first, last, issuance, project, vintage, account) == 0
              ? JCM_OK
              : jcm__dberr(c, "create block");
@@ -197,8 +193,8 @@ int jcm__movement(jcm_ctx *c, const char *tx, const char *account, int dir, json
   size_t i;
   json_t *x;
   json_array_foreach(ranges, i, x) {
-    if (db_x(c->st, q, "issiiis", c->seq, account, jcm__s(x, "origin"), jcm__i(x, "first", 0),
-             jcm__i(x, "last", 0), (int64_t)dir, tx) != 0)
+    if (db_x(c->st, q, "issiiis", c->seq, account, jcm__s(x, "origin"), jcm__i(x, "first", 0), jcm__i(x, "last", 0),
+             (int64_t)dir, tx) != 0)
       return jcm__dberr(c, "movement");
   }
   return JCM_OK;

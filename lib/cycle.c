@@ -58,8 +58,7 @@ static int set_status(jcm_ctx *c, int64_t key, const char *status, const char *c
   return JCM_OK;
 }
 
-static int need_exists(jcm_ctx *c, const char *sql, const char *id, int code, const char *field,
-                       const char *what) {
+static int need_exists(jcm_ctx *c, const char *sql, const char *id, int code, const char *field, const char *what) {
   jcm_stmt *s = db_q(c->st, sql, "s", id);
   if (!s) return jcm__dberr(c, what);
   int rc = db_step(c->st, s);
@@ -108,8 +107,8 @@ int jcm__check_methodology_add(jcm_ctx *c) {
 int jcm__apply_methodology_add(jcm_ctx *c) {
   static const char q[] = "INSERT INTO methodology(id, version, title, scope, status) VALUES (?, ?, ?, ?, ?)";
   const char *status = jcm__s(c->args, "status");
-  return db_x(c->st, q, "sssss", jcm__s(c->args, "id"), jcm__s(c->args, "version"),
-              jcm__s(c->args, "title"), jcm__s(c->args, "scope"), status ? status : "proposed") == 0
+  return db_x(c->st, q, "sssss", jcm__s(c->args, "id"), jcm__s(c->args, "version"), jcm__s(c->args, "title"),
+              jcm__s(c->args, "scope"), status ? status : "proposed") == 0
              ? JCM_OK
              : jcm__dberr(c, "methodology.add");
 }
@@ -135,9 +134,8 @@ static int check_participants(jcm_ctx *c) {
 }
 
 static int insert_project(jcm_ctx *c, const char *id, const char *pin, const char *status, const char *cause) {
-  static const char q[] =
-      "INSERT INTO project(key, id, pin, title, host, coop, methodology, mversion, status)"
-      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  static const char q[] = "INSERT INTO project(key, id, pin, title, host, coop, methodology, mversion, status)"
+                          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
   static const char qp[] = "INSERT INTO participant(project, org, side) VALUES (?, ?, ?)";
   int64_t key = jcm__i(c->out, "project_key", 0);
   if (db_x(c->st, q, "issssssss", key, id, pin, jcm__s(c->args, "title"), jcm__s(c->args, "host"),
@@ -147,8 +145,7 @@ static int insert_project(jcm_ctx *c, const char *id, const char *pin, const cha
   size_t i;
   json_t *p;
   json_array_foreach(json_object_get(c->args, "participants"), i, p) {
-    if (db_x(c->st, qp, "iss", key, jcm__s(p, "org"), jcm__s(p, "side")) != 0)
-      return jcm__dberr(c, "participant");
+    if (db_x(c->st, qp, "iss", key, jcm__s(p, "org"), jcm__s(p, "side")) != 0) return jcm__dberr(c, "participant");
   }
   static const char q2[] = "INSERT INTO project_step(seq, project, status, cause) VALUES (?, ?, ?, ?)";
   return db_x(c->st, q2, "iiss", c->seq, key, status, cause) == 0 ? JCM_OK : jcm__dberr(c, "project step");
@@ -202,8 +199,7 @@ int jcm__check_project_import(jcm_ctx *c) {
     if (!s) return jcm__dberr(c, "methodology");
     int step = db_step(c->st, s);
     db_reset(c->st, s);
-    if (step != JCM_ROW)
-      rc = jcm__refuse(c, C_UNKNOWN_METHODOLOGY, "methodology", "no methodology %s %s", m, v);
+    if (step != JCM_ROW) rc = jcm__refuse(c, C_UNKNOWN_METHODOLOGY, "methodology", "no methodology %s %s", m, v);
   }
   if (rc == JCM_OK) rc = check_participants(c);
   if (rc == JCM_OK) rc = new_project_key(c);
@@ -213,8 +209,7 @@ int jcm__check_project_import(jcm_ctx *c) {
 int jcm__apply_project_import(jcm_ctx *c) {
   char cause[600];
   snprintf(cause, sizeof cause, "imported: %s", jcm__s(c->args, "source"));
-  return insert_project(c, jcm__s(c->args, "project"), jcm__s(c->args, "pin"), jcm__s(c->args, "status"),
-                        cause);
+  return insert_project(c, jcm__s(c->args, "project"), jcm__s(c->args, "pin"), jcm__s(c->args, "status"), cause);
 }
 
 /* ---- project.pdd ---- */
@@ -244,10 +239,11 @@ int jcm__check_project_pdd(jcm_ctx *c) {
 }
 
 int jcm__apply_project_pdd(jcm_ctx *c) {
-  static const char q[] = "UPDATE project SET id = ?, methodology = ?, mversion = ?, title = COALESCE(?, title) WHERE key = ?";
+  static const char q[] =
+      "UPDATE project SET id = ?, methodology = ?, mversion = ?, title = COALESCE(?, title) WHERE key = ?";
   int64_t key = jcm__i(c->out, "project_key", 0);
-  if (db_x(c->st, q, "ssssi", jcm__s(c->args, "project"), jcm__s(c->args, "methodology"),
-           jcm__s(c->args, "version"), jcm__s(c->args, "title"), key) != 0)
+  if (db_x(c->st, q, "ssssi", jcm__s(c->args, "project"), jcm__s(c->args, "methodology"), jcm__s(c->args, "version"),
+           jcm__s(c->args, "title"), key) != 0)
     return jcm__dberr(c, "project.pdd");
   return set_status(c, key, "pdd_submitted", "PDD submitted");
 }
@@ -334,8 +330,7 @@ int jcm__apply_decide(jcm_ctx *c) {
   if (strncmp(kind, "methodology", 11) == 0) {
     static const char q[] = "UPDATE methodology SET status = ? WHERE id = ? AND version = ?";
     const char *to = strcmp(kind, "methodology_approval") == 0 ? "approved" : "rejected";
-    return db_x(c->st, q, "sss", to, ref, jcm__s(c->args, "version")) == 0 ? JCM_OK
-                                                                          : jcm__dberr(c, "decide");
+    return db_x(c->st, q, "sss", to, ref, jcm__s(c->args, "version")) == 0 ? JCM_OK : jcm__dberr(c, "decide");
   }
   char cause[96];
   snprintf(cause, sizeof cause, "JC meeting %lld (%s): %s", (long long)jcm__i(c->args, "meeting", 0),
@@ -428,9 +423,8 @@ int jcm__check_monitoring_verify(jcm_ctx *c) {
 }
 
 int jcm__apply_monitoring_verify(jcm_ctx *c) {
-  static const char q[] =
-      "UPDATE period SET verified = ?, tpe = ?, report = ?, status = 'verified'"
-      " WHERE project = ? AND first_day = ?";
+  static const char q[] = "UPDATE period SET verified = ?, tpe = ?, report = ?, status = 'verified'"
+                          " WHERE project = ? AND first_day = ?";
   int64_t key = jcm__i(c->out, "project_key", 0);
   if (db_x(c->st, q, "issis", jcm__i(c->args, "verified", 0), c->actor->name, jcm__s(c->args, "report"), key,
            jcm__s(c->args, "first_day")) != 0)
@@ -513,9 +507,9 @@ static int resolve_serials(jcm_ctx *c, int64_t total) {
   int64_t next = first;
   json_array_foreach(json_object_get(c->args, "allocation"), i, a) {
     int64_t q = jcm__i(a, "quantity", 0);
-    json_array_append_new(blocks, json_pack("{s:s,s:I,s:I,s:I}", "account", jcm__s(a, "account"), "quantity",
-                                            (json_int_t)q, "first", (json_int_t)next, "last",
-                                            (json_int_t)(next + q - 1)));
+    json_array_append_new(blocks,
+                          json_pack("{s:s,s:I,s:I,s:I}", "account", jcm__s(a, "account"), "quantity", (json_int_t)q,
+                                    "first", (json_int_t)next, "last", (json_int_t)(next + q - 1)));
     next += q;
   }
   json_object_set_new(c->out, "blocks", blocks);
@@ -539,13 +533,12 @@ int jcm__check_issue(jcm_ctx *c) {
 }
 
 int jcm__apply_issue(jcm_ctx *c) {
-  static const char q_iss[] =
-      "INSERT INTO issuance(id, decision, project, period_start, vintage, total, first, last)"
-      " VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
-  static const char q_alloc[] = "INSERT INTO allocation(issuance, account, quantity, first, last) VALUES (?, ?, ?, ?, ?)";
-  static const char q_tx[] =
-      "INSERT INTO tx(id, seq, type, status, from_account, to_account, quantity, idem_key)"
-      " VALUES (?, ?, 'issuance', 'completed', NULL, NULL, ?, ?)";
+  static const char q_iss[] = "INSERT INTO issuance(id, decision, project, period_start, vintage, total, first, last)"
+                              " VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+  static const char q_alloc[] =
+      "INSERT INTO allocation(issuance, account, quantity, first, last) VALUES (?, ?, ?, ?, ?)";
+  static const char q_tx[] = "INSERT INTO tx(id, seq, type, status, from_account, to_account, quantity, idem_key)"
+                             " VALUES (?, ?, 'issuance', 'completed', NULL, NULL, ?, ?)";
   static const char q_period[] = "UPDATE period SET status = 'issued' WHERE project = ? AND first_day = ?";
   json_t *o = c->out;
   const char *iss = jcm__s(o, "issuance"), *tx = jcm__s(o, "tx"), *project = jcm__s(c->args, "project");

@@ -81,25 +81,24 @@ int jcm__next(jcm_ctx *c, const char *name, int64_t *out) {
 }
 
 int jcm__counter_set(jcm_store *st, const char *name, int64_t value) {
-  static const char q[] =
-      "INSERT INTO counter(name, value) VALUES (?, ?)"
-      " ON CONFLICT(name) DO UPDATE SET value = excluded.value";
+  static const char q[] = "INSERT INTO counter(name, value) VALUES (?, ?)"
+                          " ON CONFLICT(name) DO UPDATE SET value = excluded.value";
   return db_x(st, q, "si", name, value);
 }
 
 /* ---- results ---- */
 
 static json_t *refusal(const char *cmd, const jcm_check *chk) {
-  return json_pack("{s:b,s:s?,s:{s:i,s:s,s:s}}", "ok", 0, "cmd", cmd, "error", "code", chk->code,
-                   "message", chk->message, "field", chk->field);
+  return json_pack("{s:b,s:s?,s:{s:i,s:s,s:s}}", "ok", 0, "cmd", cmd, "error", "code", chk->code, "message",
+                   chk->message, "field", chk->field);
 }
 
 static json_t *success(json_t *event, const unsigned char hash[JCM_HASH_LEN]) {
   char hex[2 * JCM_HASH_LEN + 1];
   jcm__hex(hash, JCM_HASH_LEN, hex);
-  return json_pack("{s:b,s:O,s:O,s:O,s:s,s:O}", "ok", 1, "cmd", json_object_get(event, "cmd"),
-                   "seq", json_object_get(event, "seq"), "time", json_object_get(event, "time"),
-                   "hash", hex, "result", json_object_get(event, "out"));
+  return json_pack("{s:b,s:O,s:O,s:O,s:s,s:O}", "ok", 1, "cmd", json_object_get(event, "cmd"), "seq",
+                   json_object_get(event, "seq"), "time", json_object_get(event, "time"), "hash", hex, "result",
+                   json_object_get(event, "out"));
 }
 
 /* The result of an earlier command, rebuilt from its journal entry. */
@@ -112,8 +111,7 @@ static int result_of_seq(jcm_ctx *c, int64_t seq, json_t **result) {
   }
   json_t *ev = json_loadb(c->st->ops->column_blob(s, 0), (size_t)c->st->ops->column_bytes(s, 0), 0, NULL);
   unsigned char hash[JCM_HASH_LEN] = {0};
-  if (c->st->ops->column_bytes(s, 1) == JCM_HASH_LEN)
-    memcpy(hash, c->st->ops->column_blob(s, 1), JCM_HASH_LEN);
+  if (c->st->ops->column_bytes(s, 1) == JCM_HASH_LEN) memcpy(hash, c->st->ops->column_blob(s, 1), JCM_HASH_LEN);
   db_reset(c->st, s);
   if (!ev) return jcm__dberr(c, "idempotent result");
   *result = success(ev, hash);
@@ -124,8 +122,8 @@ static int result_of_seq(jcm_ctx *c, int64_t seq, json_t **result) {
 /* ---- idempotency ---- */
 
 static void request_hash(const char *cmd, jcm_ctx *c, unsigned char out[JCM_HASH_LEN]) {
-  json_t *r = json_pack("{s:s,s:s,s:s,s:O}", "actor", c->actor->name, "role", c->actor->role,
-                        "cmd", cmd, "args", c->args);
+  json_t *r =
+      json_pack("{s:s,s:s,s:s,s:O}", "actor", c->actor->name, "role", c->actor->role, "cmd", cmd, "args", c->args);
   char *bytes = jcm__canonical(r);
   crypto_hash_sha256(out, (const unsigned char *)bytes, strlen(bytes));
   free(bytes);
@@ -145,14 +143,13 @@ static int idem_lookup(jcm_ctx *c, const char *cmd, int64_t *seq) {
   if (rc == JCM_DONE) return JCM_OK;
   unsigned char want[JCM_HASH_LEN];
   request_hash(cmd, c, want);
-  int same = c->st->ops->column_bytes(s, 0) == JCM_HASH_LEN &&
-             memcmp(c->st->ops->column_blob(s, 0), want, JCM_HASH_LEN) == 0;
+  int same =
+      c->st->ops->column_bytes(s, 0) == JCM_HASH_LEN && memcmp(c->st->ops->column_blob(s, 0), want, JCM_HASH_LEN) == 0;
   *seq = col_int(c->st, s, 1);
   db_reset(c->st, s);
   if (!same)
-    return jcm__refuse(c, C_IDEM_CONFLICT, "key",
-                       "idempotency key '%s' was used for a different command (entry %lld)", key,
-                       (long long)*seq);
+    return jcm__refuse(c, C_IDEM_CONFLICT, "key", "idempotency key '%s' was used for a different command (entry %lld)",
+                       key, (long long)*seq);
   return JCM_OK;
 }
 
@@ -172,9 +169,7 @@ int jcm__apply_event(jcm_ctx *c, const cmd_spec *spec) {
 
 /* ---- transactions ---- */
 
-static int tx_begin(jcm *j) {
-  return j->st->ops->exec(j->st, j->in_batch ? "SAVEPOINT cmd" : "BEGIN IMMEDIATE");
-}
+static int tx_begin(jcm *j) { return j->st->ops->exec(j->st, j->in_batch ? "SAVEPOINT cmd" : "BEGIN IMMEDIATE"); }
 
 static int tx_end(jcm *j, int ok) {
   jcm_store *st = j->st;
@@ -206,8 +201,8 @@ static int run(jcm_ctx *c, const cmd_spec *spec, json_t **result) {
   if (rc != JCM_OK) return rc;
   rc = jcm__apply_event(c, spec);
   if (rc != JCM_OK) return rc;
-  json_t *ev = json_pack("{s:s,s:I,s:s,s:O}", "cmd", spec->name, "seq", (json_int_t)c->seq,
-                         "time", c->time, "out", c->out);
+  json_t *ev =
+      json_pack("{s:s,s:I,s:s,s:O}", "cmd", spec->name, "seq", (json_int_t)c->seq, "time", c->time, "out", c->out);
   *result = success(ev, hash);
   json_decref(ev);
   return JCM_OK;
@@ -257,10 +252,12 @@ static void field_before(const char *text, size_t pos, char *field, size_t n) {
   for (size_t i = pos; i > 0; i--) {
     if (text[i - 1] != ':') continue;
     size_t e = i - 1;
-    while (e > 0 && text[e - 1] == ' ') e--;
+    while (e > 0 && text[e - 1] == ' ')
+      e--;
     if (e == 0 || text[e - 1] != '"') return;
     size_t b = e - 1;
-    while (b > 0 && text[b - 1] != '"') b--;
+    while (b > 0 && text[b - 1] != '"')
+      b--;
     snprintf(field, n, "%.*s", (int)(e - 1 - b), text + b);
     return;
   }
@@ -274,11 +271,9 @@ int jcm_submit_text(jcm *j, const char *text, size_t len, const jcm_actor *actor
     if (strstr(e.text, "too big")) {
       char field[64];
       field_before(text, (size_t)e.position < len ? (size_t)e.position : len, field, sizeof field);
-      jcm__set_check(&chk, C_RANGE, field, "%s: number too large (at most 2^63-1)",
-                     field[0] ? field : "a number");
+      jcm__set_check(&chk, C_RANGE, field, "%s: number too large (at most 2^63-1)", field[0] ? field : "a number");
     } else {
-      jcm__set_check(&chk, C_MALFORMED, "", "malformed JSON at line %d column %d: %s", e.line,
-                     e.column, e.text);
+      jcm__set_check(&chk, C_MALFORMED, "", "malformed JSON at line %d column %d: %s", e.line, e.column, e.text);
     }
     *result = refusal(NULL, &chk);
     return JCM_REFUSED;

@@ -16,9 +16,12 @@ static int mod97(const char *body, int want_zeros) {
   for (const char *p = body; *p; p++) {
     if (*p == '-') continue;
     int v;
-    if (*p >= '0' && *p <= '9') v = *p - '0';
-    else if (*p >= 'A' && *p <= 'Z') v = *p - 'A' + 10;
-    else return -1;
+    if (*p >= '0' && *p <= '9')
+      v = *p - '0';
+    else if (*p >= 'A' && *p <= 'Z')
+      v = *p - 'A' + 10;
+    else
+      return -1;
     r = v >= 10 ? (r * 100 + v) % 97 : (r * 10 + v) % 97;
   }
   if (want_zeros) r = (r * 100) % 97;
@@ -47,8 +50,7 @@ int jcm__account_form(const char *id) {
   if (strlen(id) != 19 || id[5] != '-' || id[9] != '-' || id[16] != '-') return C_FORMAT;
   for (int i = 0; i < 3; i++)
     if (id[i] < 'A' || id[i] > 'Z') return C_FORMAT;
-  if (!all_digits(id + 3, 2) || !all_digits(id + 6, 3) || !all_digits(id + 10, 6) ||
-      !all_digits(id + 17, 2))
+  if (!all_digits(id + 3, 2) || !all_digits(id + 6, 3) || !all_digits(id + 10, 6) || !all_digits(id + 17, 2))
     return C_FORMAT;
   char digits[24];
   memcpy(digits, id, 16);

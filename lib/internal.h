@@ -40,21 +40,20 @@ typedef struct jcm_ctx {
   json_t *args; /* the validated command */
   json_t *out;  /* what the checks resolved: ids, serial ranges */
   jcm_check *chk;
-  int64_t seq;      /* journal sequence of this event */
-  char time[32];    /* journal time of this event */
+  int64_t seq;   /* journal sequence of this event */
+  char time[32]; /* journal time of this event */
   bool replay;
 } jcm_ctx;
 
 /* util.c */
-int jcm__refuse(jcm_ctx *c, int code, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+int jcm__refuse(jcm_ctx *c, int code, const char *field, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 int jcm__dberr(jcm_ctx *c, const char *where);
 void jcm__set_check(jcm_check *chk, int code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-const char *jcm__s(json_t *o, const char *key);          /* string member or NULL */
-int64_t jcm__i(json_t *o, const char *key, int64_t dflt); /* integer member */
+const char *jcm__s(json_t *o, const char *key);             /* string member or NULL */
+int64_t jcm__i(json_t *o, const char *key, int64_t dflt);   /* integer member */
 void jcm__hex(const unsigned char *p, size_t n, char *out); /* out: 2n+1 */
-char *jcm__canonical(json_t *v); /* sorted keys, compact; malloc'd */
+char *jcm__canonical(json_t *v);                            /* sorted keys, compact; malloc'd */
 void jcm__format_time(int64_t ms, char out[32]);
 unsigned jcm__role_bit(const char *role);
 int jcm__date_valid(const char *s);
@@ -103,13 +102,12 @@ typedef struct jcm_range {
   char origin[16];
   int64_t first, last;
 } jcm_range;
-int jcm__blocks_pick(jcm_ctx *c, const char *account, int64_t quantity, const char *project,
-                     int64_t vintage, json_t *ranges_out);
+int jcm__blocks_pick(jcm_ctx *c, const char *account, int64_t quantity, const char *project, int64_t vintage,
+                     json_t *ranges_out);
 int jcm__blocks_check_ranges(jcm_ctx *c, const char *account, json_t *ranges, int64_t *total);
 int jcm__blocks_move(jcm_ctx *c, const char *from, const char *to, json_t *ranges);
-int jcm__blocks_create(jcm_ctx *c, const char *origin, int64_t first, int64_t last,
-                       const char *issuance, const char *project, int64_t vintage,
-                       const char *account);
+int jcm__blocks_create(jcm_ctx *c, const char *origin, int64_t first, int64_t last, const char *issuance,
+                       const char *project, int64_t vintage, const char *account);
 int jcm__movement(jcm_ctx *c, const char *tx, const char *account, int dir, json_t *ranges);
 
 #endif

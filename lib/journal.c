@@ -30,8 +30,7 @@ int jcm__journal_head(jcm_store *st, int64_t *seq, unsigned char hash[JCM_HASH_L
   memset(hash, 0, JCM_HASH_LEN);
   if (rc == JCM_ROW) {
     *seq = col_int(st, s, 0);
-    if (st->ops->column_bytes(s, 1) == JCM_HASH_LEN)
-      memcpy(hash, st->ops->column_blob(s, 1), JCM_HASH_LEN);
+    if (st->ops->column_bytes(s, 1) == JCM_HASH_LEN) memcpy(hash, st->ops->column_blob(s, 1), JCM_HASH_LEN);
   }
   db_reset(st, s);
   return rc == JCM_STEP_ERROR ? -1 : 0;
@@ -51,9 +50,8 @@ int jcm__journal_append(jcm_ctx *c, const char *cmd, unsigned char hash_out[JCM_
   jcm__format_time(now_ms(c->j), c->time);
   c->seq = head + 1;
   const char *time_buf = c->time;
-  json_t *ev = json_pack("{s:I,s:s,s:s,s:s,s:s,s:O,s:O}", "seq", (json_int_t)c->seq, "time",
-                         time_buf, "actor", c->actor->name, "role", c->actor->role, "cmd", cmd,
-                         "args", c->args, "out", c->out);
+  json_t *ev = json_pack("{s:I,s:s,s:s,s:s,s:s,s:O,s:O}", "seq", (json_int_t)c->seq, "time", time_buf, "actor",
+                         c->actor->name, "role", c->actor->role, "cmd", cmd, "args", c->args, "out", c->out);
   char *bytes = ev ? jcm__canonical(ev) : NULL;
   json_decref(ev);
   if (!bytes) {
@@ -62,11 +60,10 @@ int jcm__journal_append(jcm_ctx *c, const char *cmd, unsigned char hash_out[JCM_
   }
   size_t n = strlen(bytes);
   jcm__hash_event(prev, bytes, n, hash_out);
-  static const char q[] =
-      "INSERT INTO journal(seq, time, actor, role, cmd, bytes, prev_hash, hash)"
-      " VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
-  int rc = db_x(c->st, q, "issssbbb", c->seq, time_buf, c->actor->name, c->actor->role, cmd,
-                bytes, (int)n, prev, JCM_HASH_LEN, hash_out, JCM_HASH_LEN);
+  static const char q[] = "INSERT INTO journal(seq, time, actor, role, cmd, bytes, prev_hash, hash)"
+                          " VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+  int rc = db_x(c->st, q, "issssbbb", c->seq, time_buf, c->actor->name, c->actor->role, cmd, bytes, (int)n, prev,
+                JCM_HASH_LEN, hash_out, JCM_HASH_LEN);
   free(bytes);
   return rc == 0 ? JCM_OK : jcm__dberr(c, "journal append");
 }

@@ -38,7 +38,8 @@ static json_t *row_json(jcm_store *st, jcm_stmt *s) {
 static int rows(jcm_store *st, jcm_stmt *s, json_t *arr) {
   int step;
   if (!s) return -1;
-  while ((step = db_step(st, s)) == JCM_ROW) json_array_append_new(arr, row_json(st, s));
+  while ((step = db_step(st, s)) == JCM_ROW)
+    json_array_append_new(arr, row_json(st, s));
   db_reset(st, s);
   return step == JCM_DONE ? 0 : -1;
 }
@@ -94,11 +95,14 @@ static const list_query lists[] = {
      "SELECT issuance, account, quantity, first, last FROM allocation WHERE (? IS NULL OR issuance = ?)"
      " ORDER BY issuance, first LIMIT ? OFFSET ?",
      {"issuance", NULL, NULL, NULL}},
-    {"parties", "SELECT code, iso2, name_en, name_ja FROM party WHERE (? IS NULL OR code = ?) ORDER BY code LIMIT ? OFFSET ?",
+    {"parties",
+     "SELECT code, iso2, name_en, name_ja FROM party WHERE (? IS NULL OR code = ?) ORDER BY code LIMIT ? OFFSET ?",
      {"code", NULL, NULL, NULL}},
-    {"orgs", "SELECT id, name, country, ident, roles FROM org WHERE (? IS NULL OR country = ?) ORDER BY id LIMIT ? OFFSET ?",
+    {"orgs",
+     "SELECT id, name, country, ident, roles FROM org WHERE (? IS NULL OR country = ?) ORDER BY id LIMIT ? OFFSET ?",
      {"country", NULL, NULL, NULL}},
-    {"registries", "SELECT id, party, name, role, self FROM registry WHERE (? IS NULL OR party = ?) ORDER BY id LIMIT ? OFFSET ?",
+    {"registries",
+     "SELECT id, party, name, role, self FROM registry WHERE (? IS NULL OR party = ?) ORDER BY id LIMIT ? OFFSET ?",
      {"party", NULL, NULL, NULL}},
     {"journal",
      "SELECT seq, time, actor, role, cmd, hash FROM journal WHERE (? IS NULL OR seq < ?)"
@@ -109,9 +113,12 @@ static const list_query lists[] = {
 static int bind_filter(jcm_store *st, jcm_stmt *s, int *pos, json_t *v, int integer) {
   int rc = 0;
   for (int k = 0; k < 2 && rc == 0; k++, (*pos)++) {
-    if (!v || json_is_null(v)) rc = st->ops->bind_null(s, *pos);
-    else if (integer) rc = st->ops->bind_int(s, *pos, (int64_t)json_integer_value(v));
-    else rc = st->ops->bind_text(s, *pos, json_string_value(v), -1);
+    if (!v || json_is_null(v))
+      rc = st->ops->bind_null(s, *pos);
+    else if (integer)
+      rc = st->ops->bind_int(s, *pos, (int64_t)json_integer_value(v));
+    else
+      rc = st->ops->bind_text(s, *pos, json_string_value(v), -1);
   }
   return rc;
 }
@@ -164,8 +171,8 @@ static int head(jcm *j, json_t **result, jcm_check *chk) {
   }
   char hex[2 * JCM_HASH_LEN + 1];
   jcm__hex(hash, JCM_HASH_LEN, hex);
-  *result = json_pack("{s:s,s:s,s:I,s:s}", "registry", j->registry, "party", j->party, "seq", (json_int_t)seq,
-                      "hash", hex);
+  *result =
+      json_pack("{s:s,s:s,s:I,s:s}", "registry", j->registry, "party", j->party, "seq", (json_int_t)seq, "hash", hex);
   return JCM_OK;
 }
 
@@ -229,9 +236,8 @@ static int tx(jcm *j, json_t *params, json_t **result, jcm_check *chk) {
   static const char q[] =
       "SELECT t.id, t.seq, jn.time, t.type, t.status, t.from_account, t.to_account, t.quantity, t.kind,"
       " t.reason, t.idem_key FROM tx t JOIN journal jn ON jn.seq = t.seq WHERE t.id = ?";
-  static const char qr[] =
-      "SELECT account, origin, first, last, last - first + 1 AS quantity FROM movement"
-      " WHERE tx = ? AND dir > 0 ORDER BY account, origin, first";
+  static const char qr[] = "SELECT account, origin, first, last, last - first + 1 AS quantity FROM movement"
+                           " WHERE tx = ? AND dir > 0 ORDER BY account, origin, first";
   jcm_store *st = jcm__store(j);
   const char *id = jcm__s(params, "id");
   if (!id || strlen(id) > 64) {

@@ -35,8 +35,7 @@ static int need_party(jcm_ctx *c, const char *field, const char *code) {
   return e ? JCM_OK : jcm__refuse(c, C_UNKNOWN_PARTY, field, "no Party '%s'", code);
 }
 
-static int insert_party(jcm_store *st, const char *code, const char *iso2, const char *en,
-                        const char *ja) {
+static int insert_party(jcm_store *st, const char *code, const char *iso2, const char *en, const char *ja) {
   static const char q[] = "INSERT INTO party(code, iso2, name_en, name_ja) VALUES (?, ?, ?, ?)";
   return db_x(st, q, "ssss", code, iso2, en, ja);
 }
@@ -48,20 +47,19 @@ int jcm__check_init(jcm_ctx *c) {
     return jcm__refuse(c, C_ALREADY_INITIALIZED, "", "this store is registry %s already", c->j->registry);
   const char *party = jcm__s(c->args, "party");
   json_t *parties = json_array();
-  json_array_append_new(parties, json_pack("{s:s,s:s,s:s,s:s}", "code", "JPN", "iso2", "JP",
-                                           "name_en", "Japan", "name_ja", "日本国"));
+  json_array_append_new(
+      parties, json_pack("{s:s,s:s,s:s,s:s}", "code", "JPN", "iso2", "JP", "name_en", "Japan", "name_ja", "日本国"));
   int found = strcmp(party, "JPN") == 0;
   for (int i = 0; i < jcm_partner_count; i++) {
     const jcm_partner *p = &jcm_partners[i];
-    json_array_append_new(parties, json_pack("{s:s,s:s,s:s,s:s}", "code", p->iso3, "iso2", p->iso2,
-                                             "name_en", p->name_en, "name_ja", p->name_ja));
+    json_array_append_new(parties, json_pack("{s:s,s:s,s:s,s:s}", "code", p->iso3, "iso2", p->iso2, "name_en",
+                                             p->name_en, "name_ja", p->name_ja));
     found |= strcmp(party, p->iso3) == 0;
   }
   json_object_set_new(c->out, "parties", parties);
   if (!found)
     return jcm__refuse(c, C_UNKNOWN_PARTY, "party",
-                       "'%s' is neither Japan nor a JCM partner country; add it with party.add after init",
-                       party);
+                       "'%s' is neither Japan nor a JCM partner country; add it with party.add after init", party);
   if (strncmp(jcm__s(c->args, "registry"), party, 3) != 0)
     return jcm__refuse(c, C_FORMAT, "registry", "a registry id starts with its Party's code (%s)", party);
   return JCM_OK;
@@ -71,13 +69,11 @@ int jcm__apply_init(jcm_ctx *c) {
   size_t i;
   json_t *p;
   json_array_foreach(json_object_get(c->out, "parties"), i, p) {
-    if (insert_party(c->st, jcm__s(p, "code"), jcm__s(p, "iso2"), jcm__s(p, "name_en"),
-                     jcm__s(p, "name_ja")) != 0)
+    if (insert_party(c->st, jcm__s(p, "code"), jcm__s(p, "iso2"), jcm__s(p, "name_en"), jcm__s(p, "name_ja")) != 0)
       return jcm__dberr(c, "init parties");
   }
   static const char q[] = "INSERT INTO registry(id, party, name, role, self) VALUES (?, ?, ?, 'national', 1)";
-  if (db_x(c->st, q, "sss", jcm__s(c->args, "registry"), jcm__s(c->args, "party"),
-           jcm__s(c->args, "name")) != 0)
+  if (db_x(c->st, q, "sss", jcm__s(c->args, "registry"), jcm__s(c->args, "party"), jcm__s(c->args, "name")) != 0)
     return jcm__dberr(c, "init registry");
   return jcm__load_self(c->j) == 0 ? JCM_OK : jcm__dberr(c, "init");
 }
@@ -91,8 +87,8 @@ int jcm__check_party_add(jcm_ctx *c) {
 }
 
 int jcm__apply_party_add(jcm_ctx *c) {
-  return insert_party(c->st, jcm__s(c->args, "code"), jcm__s(c->args, "iso2"),
-                      jcm__s(c->args, "name_en"), jcm__s(c->args, "name_ja")) == 0
+  return insert_party(c->st, jcm__s(c->args, "code"), jcm__s(c->args, "iso2"), jcm__s(c->args, "name_en"),
+                      jcm__s(c->args, "name_ja")) == 0
              ? JCM_OK
              : jcm__dberr(c, "party.add");
 }
@@ -110,8 +106,8 @@ int jcm__check_registry_add(jcm_ctx *c) {
 
 int jcm__apply_registry_add(jcm_ctx *c) {
   static const char q[] = "INSERT INTO registry(id, party, name, role, self) VALUES (?, ?, ?, ?, 0)";
-  return db_x(c->st, q, "ssss", jcm__s(c->args, "id"), jcm__s(c->args, "party"),
-              jcm__s(c->args, "name"), jcm__s(c->args, "role")) == 0
+  return db_x(c->st, q, "ssss", jcm__s(c->args, "id"), jcm__s(c->args, "party"), jcm__s(c->args, "name"),
+              jcm__s(c->args, "role")) == 0
              ? JCM_OK
              : jcm__dberr(c, "registry.add");
 }
@@ -165,8 +161,8 @@ int jcm__check_org_add(jcm_ctx *c) {
 
 int jcm__apply_org_add(jcm_ctx *c) {
   static const char q[] = "INSERT INTO org(id, name, country, ident, roles) VALUES (?, ?, ?, ?, ?)";
-  return db_x(c->st, q, "sssss", jcm__s(c->args, "id"), jcm__s(c->args, "name"),
-              jcm__s(c->args, "country"), jcm__s(c->args, "ident"), jcm__s(c->args, "roles")) == 0
+  return db_x(c->st, q, "sssss", jcm__s(c->args, "id"), jcm__s(c->args, "name"), jcm__s(c->args, "country"),
+              jcm__s(c->args, "ident"), jcm__s(c->args, "roles")) == 0
              ? JCM_OK
              : jcm__dberr(c, "org.add");
 }

@@ -70,20 +70,37 @@ static const char *const migrations[] = {
 /* State tables and the order verify compares them in (whole-row order, so
  * that two stores with the same rows compare equal). */
 const char *const jcm__state_tables[] = {
-    "meta",    "counter",  "idem",     "party",      "registry",    "coop",
-    "coop_party", "org",   "account",  "account_status", "methodology", "project",
-    "participant", "project_step", "period", "decision", "issuance", "allocation",
-    "block",   "tx",       "movement", NULL,
+    "meta",     "counter",        "idem",        "party",   "registry",    "coop",         "coop_party", "org",
+    "account",  "account_status", "methodology", "project", "participant", "project_step", "period",     "decision",
+    "issuance", "allocation",     "block",       "tx",      "movement",    NULL,
 };
 const char *const jcm__state_order[] = {
-    "k",     "name", "key",  "code", "id",  "id",  "coop, party", "id", "id", "seq, account",
-    "id, version", "key", "project, org", "seq", "project, first_day", "seq", "id", "issuance, account",
-    "origin, first", "id", "account, seq, origin, first", NULL,
+    "k",
+    "name",
+    "key",
+    "code",
+    "id",
+    "id",
+    "coop, party",
+    "id",
+    "id",
+    "seq, account",
+    "id, version",
+    "key",
+    "project, org",
+    "seq",
+    "project, first_day",
+    "seq",
+    "id",
+    "issuance, account",
+    "origin, first",
+    "id",
+    "account, seq, origin, first",
+    NULL,
 };
 
 static int current_version(jcm_store *st, int64_t *v) {
-  if (st->ops->exec(st, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)") != 0)
-    return -1;
+  if (st->ops->exec(st, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)") != 0) return -1;
   static const char q[] = "SELECT COALESCE(MAX(version), 0) FROM schema_version";
   jcm_stmt *s = db_q(st, q, "");
   if (!s || db_step(st, s) != JCM_ROW) return -1;
@@ -98,8 +115,8 @@ int jcm__migrate(jcm_store *st, char *err, size_t errlen) {
   int64_t v = 0;
   if (current_version(st, &v) != 0) goto rollback;
   if (v > count) {
-    snprintf(err, errlen, "the store has schema version %lld, newer than this program (%lld)",
-             (long long)v, (long long)count);
+    snprintf(err, errlen, "the store has schema version %lld, newer than this program (%lld)", (long long)v,
+             (long long)count);
     st->ops->exec(st, "ROLLBACK");
     return -1;
   }

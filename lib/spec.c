@@ -22,19 +22,14 @@ static int span(const char *s, size_t from, size_t n, const char *set) {
 
 int jcm__is_party(const char *s) { return strlen(s) == 3 && span(s, 0, 3, UPPER); }
 static int is_iso2(const char *s) { return strlen(s) == 2 && span(s, 0, 2, UPPER); }
-int jcm__is_registry(const char *s) {
-  return strlen(s) == 5 && span(s, 0, 3, UPPER) && span(s, 3, 2, DIGIT);
-}
+int jcm__is_registry(const char *s) { return strlen(s) == 5 && span(s, 0, 3, UPPER) && span(s, 3, 2, DIGIT); }
 int jcm__is_org(const char *s) {
   size_t n = strlen(s);
   return n >= 1 && n <= 64 && span(s, 0, 1, LOWER DIGIT) && span(s, 0, n, LOWER DIGIT "._-");
 }
-int jcm__is_project(const char *s) {
-  return strlen(s) == 5 && span(s, 0, 2, UPPER) && span(s, 2, 3, DIGIT);
-}
+int jcm__is_project(const char *s) { return strlen(s) == 5 && span(s, 0, 2, UPPER) && span(s, 2, 3, DIGIT); }
 int jcm__is_pin(const char *s) {
-  return strlen(s) == 9 && span(s, 0, 2, UPPER) && strncmp(s + 2, "_PIN", 4) == 0 &&
-         span(s, 6, 3, DIGIT);
+  return strlen(s) == 9 && span(s, 0, 2, UPPER) && strncmp(s + 2, "_PIN", 4) == 0 && span(s, 6, 3, DIGIT);
 }
 int jcm__is_methodology(const char *s) {
   return strlen(s) == 8 && span(s, 0, 2, UPPER) && s[2] == '_' &&
@@ -56,137 +51,184 @@ int jcm__is_version(const char *s) {
   return n >= 1 && n <= 16 && span(s, 0, n, UPPER LOWER DIGIT "._-");
 }
 int jcm__is_sha256(const char *s) { return strlen(s) == 64 && span(s, 0, 64, DIGIT "abcdef"); }
-static int is_ref(const char *s) {
-  return jcm__is_project(s) || jcm__is_pin(s) || jcm__is_methodology(s);
-}
+static int is_ref(const char *s) { return jcm__is_project(s) || jcm__is_pin(s) || jcm__is_methodology(s); }
 
 /* ---- field tables ---- */
 
-static const char *const account_types[] = {"holding",      "government-holding", "pending",
-                                            "cancellation", "retirement",         "share-of-proceeds",
-                                            NULL};
+static const char *const account_types[] = {"holding",    "government-holding", "pending", "cancellation",
+                                            "retirement", "share-of-proceeds",  NULL};
 static const char *const account_statuses[] = {"open", "blocked", "closed", NULL};
 static const char *const registry_roles[] = {"national", "transaction-log", NULL};
-static const char *const import_statuses[] = {"pin", "pin_approved", "pdd_submitted", "validated",
-                                              "registered", NULL};
-static const char *const decision_kinds[] = {"pin_approval", "methodology_approval",
-                                             "methodology_rejection", "project_registration",
-                                             "issuance", NULL};
+static const char *const import_statuses[] = {"pin", "pin_approved", "pdd_submitted", "validated", "registered", NULL};
+static const char *const decision_kinds[] = {
+    "pin_approval", "methodology_approval", "methodology_rejection", "project_registration", "issuance", NULL};
 static const char *const methodology_statuses[] = {"proposed", "approved", NULL};
 static const char *const cancel_kinds[] = {"voluntary", "omge", "other", NULL};
 
-#define END {NULL, F_STR, false, 0, 0, NULL, NULL, NULL, NULL}
-#define STR(n, req, max, h) {n, F_STR, req, 0, max, NULL, NULL, NULL, h}
-#define INT(n, req, lo, hi, h) {n, F_INT, req, lo, hi, NULL, NULL, NULL, h}
-#define DATE(n, req, h) {n, F_DATE, req, 0, 0, NULL, NULL, NULL, h}
-#define ACCT(n, req, h) {n, F_ACCOUNT, req, 0, 0, NULL, NULL, NULL, h}
-#define ENUM(n, req, ch, h) {n, F_ENUM, req, 0, 0, ch, NULL, NULL, h}
-#define ID(n, req, fn, h) {n, F_ID, req, 0, 0, NULL, fn, NULL, h}
-#define IDS(n, req, max, fn, h) {n, F_IDS, req, 0, max, NULL, fn, NULL, h}
-#define ARR(n, req, max, sub, h) {n, F_ARRAY, req, 0, max, NULL, NULL, sub, h}
+#define END                                                                                                            \
+  { NULL, F_STR, false, 0, 0, NULL, NULL, NULL, NULL }
+#define STR(n, req, max, h)                                                                                            \
+  { n, F_STR, req, 0, max, NULL, NULL, NULL, h }
+#define INT(n, req, lo, hi, h)                                                                                         \
+  { n, F_INT, req, lo, hi, NULL, NULL, NULL, h }
+#define DATE(n, req, h)                                                                                                \
+  { n, F_DATE, req, 0, 0, NULL, NULL, NULL, h }
+#define ACCT(n, req, h)                                                                                                \
+  { n, F_ACCOUNT, req, 0, 0, NULL, NULL, NULL, h }
+#define ENUM(n, req, ch, h)                                                                                            \
+  { n, F_ENUM, req, 0, 0, ch, NULL, NULL, h }
+#define ID(n, req, fn, h)                                                                                              \
+  { n, F_ID, req, 0, 0, NULL, fn, NULL, h }
+#define IDS(n, req, max, fn, h)                                                                                        \
+  { n, F_IDS, req, 0, max, NULL, fn, NULL, h }
+#define ARR(n, req, max, sub, h)                                                                                       \
+  { n, F_ARRAY, req, 0, max, NULL, NULL, sub, h }
 #define KEY ID("key", false, jcm__is_key, "idempotency key (1-128 printable ASCII)")
 #define QTY INT("quantity", false, 1, INT64_MAX, "number of units")
 
-static const field_spec f_init[] = {
-    ID("registry", true, jcm__is_registry, "this registry's id, e.g. THA01"),
-    ID("party", true, jcm__is_party, "the Party it serves (ISO alpha-3)"),
-    STR("name", true, 200, "the registry's name"), KEY, END};
-static const field_spec f_party_add[] = {
-    ID("code", true, jcm__is_party, "ISO 3166-1 alpha-3"), ID("iso2", false, is_iso2, "alpha-2"),
-    STR("name_en", true, 200, "English name"), STR("name_ja", false, 200, "Japanese name"), KEY,
-    END};
-static const field_spec f_registry_add[] = {
-    ID("id", true, jcm__is_registry, "registry id"), ID("party", true, jcm__is_party, "its Party"),
-    STR("name", true, 200, "its name"), ENUM("role", true, registry_roles, "national or transaction-log"),
-    KEY, END};
-static const field_spec f_coop_add[] = {
-    ID("id", true, jcm__is_coop, "CA0000 or a local id such as JCM-JPN-THA"),
-    STR("name", true, 300, "name"), IDS("parties", true, 16, jcm__is_party, "participating Parties"),
-    DATE("agreement_date", false, "date of the agreement"), KEY, END};
-static const field_spec f_org_add[] = {
-    ID("id", true, jcm__is_org, "short id: lower case, digits, . _ -"),
-    STR("name", true, 300, "legal name"), ID("country", true, jcm__is_party, "country (alpha-3)"),
-    STR("ident", false, 100, "identification number"), STR("roles", false, 200, "roles"), KEY, END};
-static const field_spec f_account_open[] = {
-    ENUM("type", true, account_types, "account type"), ID("holder", true, jcm__is_org, "holder organisation"),
-    STR("name", true, 200, "account name"), KEY, END};
-static const field_spec f_account_status[] = {
-    ACCT("account", true, "account id"), ENUM("status", true, account_statuses, "new status"),
-    STR("reason", true, 1000, "why"), KEY, END};
+static const field_spec f_init[] = {ID("registry", true, jcm__is_registry, "this registry's id, e.g. THA01"),
+                                    ID("party", true, jcm__is_party, "the Party it serves (ISO alpha-3)"),
+                                    STR("name", true, 200, "the registry's name"), KEY, END};
+static const field_spec f_party_add[] = {ID("code", true, jcm__is_party, "ISO 3166-1 alpha-3"),
+                                         ID("iso2", false, is_iso2, "alpha-2"),
+                                         STR("name_en", true, 200, "English name"),
+                                         STR("name_ja", false, 200, "Japanese name"),
+                                         KEY,
+                                         END};
+static const field_spec f_registry_add[] = {ID("id", true, jcm__is_registry, "registry id"),
+                                            ID("party", true, jcm__is_party, "its Party"),
+                                            STR("name", true, 200, "its name"),
+                                            ENUM("role", true, registry_roles, "national or transaction-log"),
+                                            KEY,
+                                            END};
+static const field_spec f_coop_add[] = {ID("id", true, jcm__is_coop, "CA0000 or a local id such as JCM-JPN-THA"),
+                                        STR("name", true, 300, "name"),
+                                        IDS("parties", true, 16, jcm__is_party, "participating Parties"),
+                                        DATE("agreement_date", false, "date of the agreement"),
+                                        KEY,
+                                        END};
+static const field_spec f_org_add[] = {ID("id", true, jcm__is_org, "short id: lower case, digits, . _ -"),
+                                       STR("name", true, 300, "legal name"),
+                                       ID("country", true, jcm__is_party, "country (alpha-3)"),
+                                       STR("ident", false, 100, "identification number"),
+                                       STR("roles", false, 200, "roles"),
+                                       KEY,
+                                       END};
+static const field_spec f_account_open[] = {ENUM("type", true, account_types, "account type"),
+                                            ID("holder", true, jcm__is_org, "holder organisation"),
+                                            STR("name", true, 200, "account name"), KEY, END};
+static const field_spec f_account_status[] = {ACCT("account", true, "account id"),
+                                              ENUM("status", true, account_statuses, "new status"),
+                                              STR("reason", true, 1000, "why"), KEY, END};
 static const field_spec f_methodology_add[] = {
-    ID("id", true, jcm__is_methodology, "e.g. TH_AM003"), ID("version", true, jcm__is_version, "e.g. ver02.0"),
-    STR("title", true, 300, "title"), STR("scope", false, 200, "sectoral scope"),
+    ID("id", true, jcm__is_methodology, "e.g. TH_AM003"),
+    ID("version", true, jcm__is_version, "e.g. ver02.0"),
+    STR("title", true, 300, "title"),
+    STR("scope", false, 200, "sectoral scope"),
     ENUM("status", false, methodology_statuses, "proposed (default) or approved before this registry"),
-    KEY, END};
-static const field_spec f_participant[] = {
-    ID("org", true, jcm__is_org, "organisation"), ID("side", true, jcm__is_party, "its side (Party)"), END};
-static const field_spec f_pin_submit[] = {
-    ID("pin", true, jcm__is_pin, "e.g. TH_PIN008"), STR("title", true, 300, "title"),
-    ID("host", true, jcm__is_party, "host Party"), ID("coop", false, jcm__is_coop, "cooperative approach"),
-    ARR("participants", false, 20, f_participant, "participants"), KEY, END};
-static const field_spec f_project_pdd[] = {
-    ID("pin", true, jcm__is_pin, "the approved PIN"), ID("project", true, jcm__is_project, "project id, e.g. TH022"),
-    ID("methodology", true, jcm__is_methodology, "methodology"), ID("version", true, jcm__is_version, "its version"),
-    STR("title", false, 300, "project title, if it differs from the PIN's"), KEY, END};
+    KEY,
+    END};
+static const field_spec f_participant[] = {ID("org", true, jcm__is_org, "organisation"),
+                                           ID("side", true, jcm__is_party, "its side (Party)"), END};
+static const field_spec f_pin_submit[] = {ID("pin", true, jcm__is_pin, "e.g. TH_PIN008"),
+                                          STR("title", true, 300, "title"),
+                                          ID("host", true, jcm__is_party, "host Party"),
+                                          ID("coop", false, jcm__is_coop, "cooperative approach"),
+                                          ARR("participants", false, 20, f_participant, "participants"),
+                                          KEY,
+                                          END};
+static const field_spec f_project_pdd[] = {ID("pin", true, jcm__is_pin, "the approved PIN"),
+                                           ID("project", true, jcm__is_project, "project id, e.g. TH022"),
+                                           ID("methodology", true, jcm__is_methodology, "methodology"),
+                                           ID("version", true, jcm__is_version, "its version"),
+                                           STR("title", false, 300, "project title, if it differs from the PIN's"),
+                                           KEY,
+                                           END};
 static const field_spec f_project_validate[] = {
     ID("project", true, jcm__is_project, "project"), STR("report", true, 300, "validation report name"),
     ID("report_sha256", false, jcm__is_sha256, "SHA-256 of the report (hex)"), KEY, END};
 static const field_spec f_project_import[] = {
-    ID("project", true, jcm__is_project, "project id"), ID("pin", false, jcm__is_pin, "its PIN"),
-    STR("title", true, 300, "title"), ID("host", true, jcm__is_party, "host Party"),
+    ID("project", true, jcm__is_project, "project id"),
+    ID("pin", false, jcm__is_pin, "its PIN"),
+    STR("title", true, 300, "title"),
+    ID("host", true, jcm__is_party, "host Party"),
     ID("coop", false, jcm__is_coop, "cooperative approach"),
-    ID("methodology", false, jcm__is_methodology, "methodology"), ID("version", false, jcm__is_version, "its version"),
+    ID("methodology", false, jcm__is_methodology, "methodology"),
+    ID("version", false, jcm__is_version, "its version"),
     ENUM("status", true, import_statuses, "status reached before this registry"),
     ARR("participants", false, 20, f_participant, "participants"),
-    STR("source", true, 500, "where the earlier cycle is recorded"), KEY, END};
-static const field_spec f_project_withdraw[] = {
-    ID("project", true, jcm__is_project, "project"), STR("reason", true, 1000, "why"), KEY, END};
-static const field_spec f_decide[] = {
-    ID("coop", false, jcm__is_coop, "cooperative approach"), INT("meeting", true, 1, 100000, "JC meeting number"),
-    DATE("date", true, "meeting date"), ENUM("kind", true, decision_kinds, "decision kind"),
-    ID("ref", true, is_ref, "PIN, project or methodology it concerns"),
-    ID("version", false, jcm__is_version, "methodology version"), KEY, END};
+    STR("source", true, 500, "where the earlier cycle is recorded"),
+    KEY,
+    END};
+static const field_spec f_project_withdraw[] = {ID("project", true, jcm__is_project, "project"),
+                                                STR("reason", true, 1000, "why"), KEY, END};
+static const field_spec f_decide[] = {ID("coop", false, jcm__is_coop, "cooperative approach"),
+                                      INT("meeting", true, 1, 100000, "JC meeting number"),
+                                      DATE("date", true, "meeting date"),
+                                      ENUM("kind", true, decision_kinds, "decision kind"),
+                                      ID("ref", true, is_ref, "PIN, project or methodology it concerns"),
+                                      ID("version", false, jcm__is_version, "methodology version"),
+                                      KEY,
+                                      END};
 static const field_spec f_monitoring_submit[] = {
-    ID("project", true, jcm__is_project, "project"), DATE("first_day", true, "first day of the period"),
+    ID("project", true, jcm__is_project, "project"),
+    DATE("first_day", true, "first day of the period"),
     DATE("last_day", true, "last day of the period"),
-    INT("calculated", true, 0, INT64_MAX, "calculated emission reductions (tCO2e)"), KEY, END};
+    INT("calculated", true, 0, INT64_MAX, "calculated emission reductions (tCO2e)"),
+    KEY,
+    END};
 static const field_spec f_monitoring_verify[] = {
-    ID("project", true, jcm__is_project, "project"), DATE("first_day", true, "first day of the period"),
+    ID("project", true, jcm__is_project, "project"),
+    DATE("first_day", true, "first day of the period"),
     DATE("last_day", true, "last day of the period"),
     INT("verified", true, 0, INT64_MAX, "verified emission reductions (tCO2e)"),
     STR("report", true, 300, "verification report name"),
-    ID("report_sha256", false, jcm__is_sha256, "SHA-256 of the report (hex)"), KEY, END};
-static const field_spec f_allocation[] = {
-    ACCT("account", true, "receiving account"), INT("quantity", true, 1, INT64_MAX, "units"), END};
+    ID("report_sha256", false, jcm__is_sha256, "SHA-256 of the report (hex)"),
+    KEY,
+    END};
+static const field_spec f_allocation[] = {ACCT("account", true, "receiving account"),
+                                          INT("quantity", true, 1, INT64_MAX, "units"), END};
 static const field_spec f_issue[] = {
-    ID("coop", false, jcm__is_coop, "cooperative approach"), INT("meeting", true, 1, 100000, "JC meeting number"),
-    DATE("date", true, "decision date"), ID("project", true, jcm__is_project, "project"),
-    DATE("first_day", true, "monitoring period start"), DATE("last_day", true, "monitoring period end"),
+    ID("coop", false, jcm__is_coop, "cooperative approach"),
+    INT("meeting", true, 1, 100000, "JC meeting number"),
+    DATE("date", true, "decision date"),
+    ID("project", true, jcm__is_project, "project"),
+    DATE("first_day", true, "monitoring period start"),
+    DATE("last_day", true, "monitoring period end"),
     INT("total", true, 1, INT64_MAX, "units to issue"),
     INT("vintage", false, 1900, 9999, "vintage year (default: year of the period's last day)"),
-    ARR("allocation", true, 100, f_allocation, "account=quantity for each receiving account"), KEY, END};
+    ARR("allocation", true, 100, f_allocation, "account=quantity for each receiving account"),
+    KEY,
+    END};
 static const field_spec f_range[] = {
     INT("first", true, 1, INT64_MAX, "first serial"), INT("last", true, 1, INT64_MAX, "last serial"),
     ID("origin", false, jcm__is_registry, "originating registry (default: this one)"), END};
-#define UNITS                                                                                   \
-  QTY, ARR("ranges", false, 1000, f_range, "explicit serial ranges first-last"),                \
-      ID("project", false, jcm__is_project, "take only units of this project"),                 \
+#define UNITS                                                                                                          \
+  QTY, ARR("ranges", false, 1000, f_range, "explicit serial ranges first-last"),                                       \
+      ID("project", false, jcm__is_project, "take only units of this project"),                                        \
       INT("vintage", false, 1900, 9999, "take only units of this vintage")
-static const field_spec f_transfer[] = {
-    ACCT("from", true, "source account"), ACCT("to", true, "destination account"), UNITS, KEY, END};
-static const field_spec f_cancel[] = {
-    ACCT("from", true, "source account"), ENUM("kind", true, cancel_kinds, "voluntary, omge or other"),
-    STR("reason", true, 1000, "why"), ACCT("to", false, "cancellation account (default: the registry's)"),
-    UNITS, KEY, END};
-static const field_spec f_retire[] = {
-    ACCT("from", true, "source account"), STR("reason", false, 1000, "why"),
-    ACCT("to", false, "retirement account (default: the registry's)"), UNITS, KEY, END};
+static const field_spec f_transfer[] = {ACCT("from", true, "source account"), ACCT("to", true, "destination account"),
+                                        UNITS, KEY, END};
+static const field_spec f_cancel[] = {ACCT("from", true, "source account"),
+                                      ENUM("kind", true, cancel_kinds, "voluntary, omge or other"),
+                                      STR("reason", true, 1000, "why"),
+                                      ACCT("to", false, "cancellation account (default: the registry's)"),
+                                      UNITS,
+                                      KEY,
+                                      END};
+static const field_spec f_retire[] = {ACCT("from", true, "source account"),
+                                      STR("reason", false, 1000, "why"),
+                                      ACCT("to", false, "retirement account (default: the registry's)"),
+                                      UNITS,
+                                      KEY,
+                                      END};
 
 #define A R_ADMIN
 #define J R_JCS
 #define H R_HOLDER
 #define T R_TPE
-#define CMD(name, help, roles, f, fn) {name, help, roles, f, jcm__check_##fn, jcm__apply_##fn}
+#define CMD(name, help, roles, f, fn)                                                                                  \
+  { name, help, roles, f, jcm__check_##fn, jcm__apply_##fn }
 static const cmd_spec specs[] = {
     CMD("init", "initialize this registry node", A, f_init, init),
     CMD("party.add", "add a Party", A, f_party_add, party_add),
@@ -275,8 +317,7 @@ static int check_one(json_t *v, const field_spec *f, const char *path, jcm_check
     int64_t x = (int64_t)json_integer_value(v);
     int64_t lo = f->min, hi = f->max ? f->max : INT64_MAX;
     if (x < lo || x > hi) {
-      jcm__set_check(chk, C_RANGE, path, "%s must be between %lld and %lld", path, (long long)lo,
-                     (long long)hi);
+      jcm__set_check(chk, C_RANGE, path, "%s must be between %lld and %lld", path, (long long)lo, (long long)hi);
       return JCM_REFUSED;
     }
     return JCM_OK;
@@ -360,7 +401,8 @@ static int check_fields(json_t *obj, const field_spec *fs, const char *path, jcm
   char sub[96];
   json_object_foreach(obj, key, v) {
     const field_spec *f = fs;
-    while (f->name && strcmp(f->name, key) != 0) f++;
+    while (f->name && strcmp(f->name, key) != 0)
+      f++;
     if (!f->name && !(path[0] == 0 && strcmp(key, "cmd") == 0)) {
       snprintf(sub, sizeof sub, "%s%s%.60s", path, path[0] ? "." : "", key);
       jcm__set_check(chk, C_UNKNOWN_FIELD, sub, "unknown field '%s'", sub);

@@ -26,9 +26,9 @@ typedef struct field_spec {
   const char *name;
   field_type type;
   bool required;
-  int64_t min, max;            /* F_INT bounds; F_STR/F_ARRAY/F_IDS max length or items */
-  const char *const *choices;  /* F_ENUM */
-  int (*valid)(const char *s); /* F_ID, F_IDS */
+  int64_t min, max;             /* F_INT bounds; F_STR/F_ARRAY/F_IDS max length or items */
+  const char *const *choices;   /* F_ENUM */
+  int (*valid)(const char *s);  /* F_ID, F_IDS */
   const struct field_spec *sub; /* F_ARRAY */
   const char *help;
 } field_spec;
@@ -61,7 +61,9 @@ int jcm__is_version(const char *s);
 int jcm__is_sha256(const char *s);
 
 /* The commands (refdata.c, accounts.c, cycle.c, units.c). */
-#define JCM_COMMAND(n) int jcm__check_##n(jcm_ctx *c); int jcm__apply_##n(jcm_ctx *c);
+#define JCM_COMMAND(n)                                                                                                 \
+  int jcm__check_##n(jcm_ctx *c);                                                                                      \
+  int jcm__apply_##n(jcm_ctx *c);
 JCM_COMMAND(init)
 JCM_COMMAND(party_add)
 JCM_COMMAND(registry_add)

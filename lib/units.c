@@ -29,8 +29,7 @@ static int check_source(jcm_ctx *c, const char *from) {
   if (c->role == R_HOLDER && strcmp(a.holder, c->actor->name) != 0)
     return jcm__refuse(c, C_NOT_HOLDER, "from", "%s does not hold account %s", c->actor->name, from);
   if (strcmp(a.status, "open") != 0) return jcm__refuse(c, C_SRC_NOT_OPEN, "from", "account %s is %s", from, a.status);
-  if (!is_one_of(a.type, senders))
-    return jcm__refuse(c, C_SRC_TYPE, "from", "units never leave a %s account", a.type);
+  if (!is_one_of(a.type, senders)) return jcm__refuse(c, C_SRC_TYPE, "from", "units never leave a %s account", a.type);
   return JCM_OK;
 }
 
@@ -121,8 +120,8 @@ static int apply_move(jcm_ctx *c, const char *type) {
   if (rc == JCM_OK) rc = jcm__movement(c, tx, from, -1, ranges);
   if (rc == JCM_OK) rc = jcm__movement(c, tx, to, +1, ranges);
   if (rc != JCM_OK) return rc;
-  if (db_x(c->st, q, "sisssisss", tx, c->seq, type, from, to, jcm__i(c->out, "quantity", 0),
-           jcm__s(c->args, "kind"), jcm__s(c->args, "reason"), jcm__s(c->args, "key")) != 0 ||
+  if (db_x(c->st, q, "sisssisss", tx, c->seq, type, from, to, jcm__i(c->out, "quantity", 0), jcm__s(c->args, "kind"),
+           jcm__s(c->args, "reason"), jcm__s(c->args, "key")) != 0 ||
       jcm__counter_set(c->st, "tx", jcm__i(c->out, "tx_number", 0)) != 0)
     return jcm__dberr(c, type);
   return JCM_OK;

@@ -58,8 +58,8 @@ void jcm__format_time(int64_t ms, char out[32]) {
   struct tm tm;
   gmtime_r(&s, &tm);
   char buf[96];
-  snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+  snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+           tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
   memcpy(out, buf, 31);
   out[31] = 0;
 }
@@ -68,8 +68,8 @@ unsigned jcm__role_bit(const char *role) {
   static const struct {
     const char *name;
     unsigned bit;
-  } roles[] = {{"admin", R_ADMIN}, {"jc_secretariat", R_JCS}, {"holder", R_HOLDER},
-               {"tpe", R_TPE},     {"auditor", R_AUDITOR}};
+  } roles[] = {
+      {"admin", R_ADMIN}, {"jc_secretariat", R_JCS}, {"holder", R_HOLDER}, {"tpe", R_TPE}, {"auditor", R_AUDITOR}};
   for (size_t i = 0; role && i < sizeof roles / sizeof roles[0]; i++)
     if (strcmp(role, roles[i].name) == 0) return roles[i].bit;
   return 0;

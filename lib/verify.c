@@ -29,8 +29,8 @@ static void problem(json_t *list, const char *check, const char *where, const ch
 }
 
 typedef struct {
-  jcm *j;       /* the store verified */
-  jcm *replay;  /* the fresh store */
+  jcm *j;      /* the store verified */
+  jcm *replay; /* the fresh store */
   json_t *problems;
   int64_t events;
   int chain_ok, replay_ok;
@@ -48,7 +48,8 @@ static int check_entry(verifier *v, jcm_store *st, jcm_stmt *s, int64_t expect, 
   int64_t seq = col_int(st, s, 0);
   snprintf(where, sizeof where, "journal entry %lld", (long long)seq);
   if (seq != expect) {
-    problem(v->problems, "chain", where, "expected entry %lld here: entries are missing or reordered", (long long)expect);
+    problem(v->problems, "chain", where, "expected entry %lld here: entries are missing or reordered",
+            (long long)expect);
     return -1;
   }
   const void *bytes = st->ops->column_blob(s, 5);
@@ -81,9 +82,15 @@ static int replay_event(verifier *v, json_t *ev) {
   jcm_check chk = {0};
   jcm_actor actor = {jcm__s(ev, "actor"), jcm__s(ev, "role")};
   const cmd_spec *spec = jcm__spec_find(jcm__s(ev, "cmd"));
-  jcm_ctx c = {.j = v->replay, .st = jcm__store(v->replay), .actor = &actor, .role = jcm__role_bit(actor.role),
-               .args = json_object_get(ev, "args"), .out = json_object_get(ev, "out"), .chk = &chk,
-               .seq = jcm__i(ev, "seq", 0), .replay = true};
+  jcm_ctx c = {.j = v->replay,
+               .st = jcm__store(v->replay),
+               .actor = &actor,
+               .role = jcm__role_bit(actor.role),
+               .args = json_object_get(ev, "args"),
+               .out = json_object_get(ev, "out"),
+               .chk = &chk,
+               .seq = jcm__i(ev, "seq", 0),
+               .replay = true};
   snprintf(c.time, sizeof c.time, "%s", jcm__s(ev, "time"));
   char where[48];
   snprintf(where, sizeof where, "journal entry %lld", (long long)c.seq);
@@ -100,8 +107,8 @@ static int replay_event(verifier *v, json_t *ev) {
 
 static void walk_journal(verifier *v) {
   jcm_store *st = jcm__store(v->j);
-  jcm_stmt *s = st->ops->prepare_temp(
-      st, "SELECT seq, time, actor, role, cmd, bytes, prev_hash, hash FROM journal ORDER BY seq");
+  jcm_stmt *s =
+      st->ops->prepare_temp(st, "SELECT seq, time, actor, role, cmd, bytes, prev_hash, hash FROM journal ORDER BY seq");
   jcm_store *rs = jcm__store(v->replay);
   if (!s || rs->ops->exec(rs, "BEGIN") != 0) {
     problem(v->problems, "chain", "journal", "cannot read the journal: %s", st->ops->errmsg(st));
@@ -163,11 +170,13 @@ static void compare_table(verifier *v, const char *table, const char *order) {
       jcm_store *st = ra == JCM_ROW ? a : b;
       describe_row(st, ra == JCM_ROW ? sa : sb, where, sizeof where);
       problem(v->problems, "replay", table, "row %s is %s", where,
-              ra == JCM_ROW ? "in the store but not produced by the journal" : "produced by the journal but missing from the store");
+              ra == JCM_ROW ? "in the store but not produced by the journal"
+                            : "produced by the journal but missing from the store");
       break;
     }
     int cols = a->ops->column_count(sa), i = 0;
-    while (i < cols && value_equal(a, sa, b, sb, i)) i++;
+    while (i < cols && value_equal(a, sa, b, sb, i))
+      i++;
     if (i < cols) {
       describe_row(a, sa, where, sizeof where);
       problem(v->problems, "replay", table, "row %s: column %s is '%s' in the store, '%s' by the journal", where,
@@ -205,15 +214,17 @@ static void check_invariants(verifier *v) {
             "SELECT b.origin, b.first, b.last FROM block b WHERE b.first > b.last OR b.first < 1 OR EXISTS"
             " (SELECT 1 FROM block c WHERE c.origin = b.origin AND c.first < b.first AND c.last >= b.first)",
             "blocks overlap or are inverted");
-  invariant(v, "one state",
-            "SELECT b.origin, b.first, b.account FROM block b LEFT JOIN account a ON a.id = b.account"
-            " LEFT JOIN tx t ON t.id = b.reserved_tx WHERE a.id IS NULL OR (b.reserved_tx IS NOT NULL AND t.id IS NULL)",
-            "a block is in no account, or reserved by an unknown transaction");
-  invariant(v, "holdings agree with movements",
-            "SELECT a.id AS account, (SELECT COALESCE(SUM(last - first + 1), 0) FROM block WHERE account = a.id) AS held,"
-            " (SELECT COALESCE(SUM(dir * (last - first + 1)), 0) FROM movement WHERE account = a.id) AS moved"
-            " FROM account a WHERE held <> moved",
-            "an account holds other than its movements add up to");
+  invariant(
+      v, "one state",
+      "SELECT b.origin, b.first, b.account FROM block b LEFT JOIN account a ON a.id = b.account"
+      " LEFT JOIN tx t ON t.id = b.reserved_tx WHERE a.id IS NULL OR (b.reserved_tx IS NOT NULL AND t.id IS NULL)",
+      "a block is in no account, or reserved by an unknown transaction");
+  invariant(
+      v, "holdings agree with movements",
+      "SELECT a.id AS account, (SELECT COALESCE(SUM(last - first + 1), 0) FROM block WHERE account = a.id) AS held,"
+      " (SELECT COALESCE(SUM(dir * (last - first + 1)), 0) FROM movement WHERE account = a.id) AS moved"
+      " FROM account a WHERE held <> moved",
+      "an account holds other than its movements add up to");
   invariant(v, "issued once",
             "SELECT p.project, p.first_day, p.status FROM period p LEFT JOIN issuance i ON i.project = p.project"
             " AND i.period_start = p.first_day WHERE (p.status = 'issued') <> (i.id IS NOT NULL)",
@@ -230,12 +241,14 @@ int jcm_verify(jcm *j, json_t **report) {
   }
   walk_journal(&v);
   if (v.chain_ok && v.replay_ok)
-    for (int i = 0; jcm__state_tables[i]; i++) compare_table(&v, jcm__state_tables[i], jcm__state_order[i]);
+    for (int i = 0; jcm__state_tables[i]; i++)
+      compare_table(&v, jcm__state_tables[i], jcm__state_order[i]);
   check_invariants(&v);
   jcm_close(v.replay);
   char hex[2 * JCM_HASH_LEN + 1];
   jcm__hex(v.head, JCM_HASH_LEN, hex);
   int ok = json_array_size(v.problems) == 0;
-  *report = json_pack("{s:b,s:I,s:s,s:o}", "ok", ok, "events", (json_int_t)v.events, "head", hex, "problems", v.problems);
+  *report =
+      json_pack("{s:b,s:I,s:s,s:o}", "ok", ok, "events", (json_int_t)v.events, "head", hex, "problems", v.problems);
   return ok ? JCM_OK : JCM_REFUSED;
 }

@@ -37,8 +37,10 @@ int t_submit(jcm *j, const jcm_actor *a, const char *text, int *code, json_t **o
   json_t *r = NULL;
   int rc = jcm_submit_text(j, text, strlen(text), a, &r);
   if (code) *code = rc == JCM_OK ? 0 : (int)json_integer_value(json_object_get(json_object_get(r, "error"), "code"));
-  if (out) *out = r;
-  else json_decref(r);
+  if (out)
+    *out = r;
+  else
+    json_decref(r);
   return rc;
 }
 
@@ -74,21 +76,23 @@ jcm *t_registry(const char *path, t_accounts *acc) {
   must(j, "{\"cmd\":\"account.open\",\"type\":\"government-holding\",\"holder\":\"tgo\",\"name\":\"G\"}", acc->gov);
   must(j, "{\"cmd\":\"account.open\",\"type\":\"cancellation\",\"holder\":\"tgo\",\"name\":\"C\"}", acc->cancel);
   must(j, "{\"cmd\":\"account.open\",\"type\":\"retirement\",\"holder\":\"tgo\",\"name\":\"R\"}", acc->retire);
-  must(j, "{\"cmd\":\"project.import\",\"project\":\"TH014\",\"title\":\"Floating solar\",\"host\":\"THA\","
-          "\"status\":\"registered\",\"source\":\"test\"}", NULL);
+  must(j,
+       "{\"cmd\":\"project.import\",\"project\":\"TH014\",\"title\":\"Floating solar\",\"host\":\"THA\","
+       "\"status\":\"registered\",\"source\":\"test\"}",
+       NULL);
   return j;
 }
 
-int t_issue(jcm *j, int year, int64_t verified, int64_t total, const char *const *accounts,
-            const int64_t *quantities) {
+int t_issue(jcm *j, int year, int64_t verified, int64_t total, const char *const *accounts, const int64_t *quantities) {
   int code = 0;
   t_submitf(j, &T_ADMIN, &code, NULL,
             "{\"cmd\":\"monitoring.submit\",\"project\":\"TH014\",\"first_day\":\"%d-01-01\","
-            "\"last_day\":\"%d-12-31\",\"calculated\":%lld}", year, year, (long long)verified);
+            "\"last_day\":\"%d-12-31\",\"calculated\":%lld}",
+            year, year, (long long)verified);
   t_submitf(j, &T_TPE, &code, NULL,
             "{\"cmd\":\"monitoring.verify\",\"project\":\"TH014\",\"first_day\":\"%d-01-01\","
-            "\"last_day\":\"%d-12-31\",\"verified\":%lld,\"report\":\"report %d\"}", year, year,
-            (long long)verified, year);
+            "\"last_day\":\"%d-12-31\",\"verified\":%lld,\"report\":\"report %d\"}",
+            year, year, (long long)verified, year);
   char alloc[4096] = "";
   for (int i = 0; accounts[i]; i++) {
     size_t n = strlen(alloc);

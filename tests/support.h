@@ -24,8 +24,7 @@ jcm *t_registry(const char *path, t_accounts *acc);
 /* Registers project TH014 (imported), submits and verifies a period of the
  * given year with `verified` units, and issues `total` split per alloc
  * (NULL-terminated account ids, quantities). Returns the submit status. */
-int t_issue(jcm *j, int year, int64_t verified, int64_t total, const char *const *accounts,
-            const int64_t *quantities);
+int t_issue(jcm *j, int year, int64_t verified, int64_t total, const char *const *accounts, const int64_t *quantities);
 
 /* Submits text as actor; returns JCM_OK/REFUSED/ERROR, *code the check code
  * (0 on success). *result kept when out is non-NULL. */

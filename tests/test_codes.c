@@ -22,7 +22,8 @@ static void doc_matches_table(void **state) {
     char name[128], text[512];
     if (sscanf(line, "| %d | %127[^ |] | %511[^|]|", &code, name, text) != 3) continue;
     size_t len = strlen(text);
-    while (len > 0 && text[len - 1] == ' ') text[--len] = 0;
+    while (len > 0 && text[len - 1] == ' ')
+      text[--len] = 0;
     assert_true(row < n);
     if (codes[row].code != code || strcmp(codes[row].name, name) != 0 || strcmp(codes[row].text, text) != 0)
       fail_msg("docs/check-codes.md row %zu is '%d %s %s', the program has '%d %s %s'", row + 1, code, name, text,
@@ -39,7 +40,8 @@ static void codes_unique_and_in_range(void **state) {
   const jcm_code_info *codes = jcm_codes(&n);
   for (size_t i = 0; i < n; i++) {
     assert_true(codes[i].code >= 1000 && codes[i].code <= 8999);
-    for (size_t k = 0; k < i; k++) assert_int_not_equal(codes[i].code, codes[k].code);
+    for (size_t k = 0; k < i; k++)
+      assert_int_not_equal(codes[i].code, codes[k].code);
   }
 }
 

@@ -47,8 +47,7 @@ static jcm_stmt *sq_prepare(jcm_store *st, const char *sql) {
     }
     if (q->keys[i] == NULL) {
       sqlite3_stmt *s = NULL;
-      if (sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK)
-        return NULL;
+      if (sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) return NULL;
       q->keys[i] = sql;
       q->stmts[i] = s;
       return (jcm_stmt *)s;
@@ -92,9 +91,7 @@ static int sq_column_type(jcm_stmt *s, int i) {
   }
 }
 static int64_t sq_column_int(jcm_stmt *s, int i) { return sqlite3_column_int64(T(s), i); }
-static const char *sq_column_text(jcm_stmt *s, int i) {
-  return (const char *)sqlite3_column_text(T(s), i);
-}
+static const char *sq_column_text(jcm_stmt *s, int i) { return (const char *)sqlite3_column_text(T(s), i); }
 static const void *sq_column_blob(jcm_stmt *s, int i) { return sqlite3_column_blob(T(s), i); }
 static int sq_column_bytes(jcm_stmt *s, int i) { return sqlite3_column_bytes(T(s), i); }
 static const char *sq_column_name(jcm_stmt *s, int i) { return sqlite3_column_name(T(s), i); }
@@ -110,10 +107,9 @@ static void sq_close(jcm_store *st) {
 }
 
 static const jcm_store_ops sq_ops = {
-    "sqlite",      sq_exec,        sq_prepare,      sq_prepare_temp, sq_finalize,
-    sq_reset,      sq_bind_int,    sq_bind_text,    sq_bind_blob,    sq_bind_null,
-    sq_step,       sq_column_count, sq_column_type, sq_column_int,   sq_column_text,
-    sq_column_blob, sq_column_bytes, sq_column_name, sq_errmsg,      sq_close,
+    "sqlite",       sq_exec,        sq_prepare,      sq_prepare_temp, sq_finalize,     sq_reset,       sq_bind_int,
+    sq_bind_text,   sq_bind_blob,   sq_bind_null,    sq_step,         sq_column_count, sq_column_type, sq_column_int,
+    sq_column_text, sq_column_blob, sq_column_bytes, sq_column_name,  sq_errmsg,       sq_close,
 };
 
 jcm_store *jcm__sqlite_open(const char *path, char *err, size_t errlen) {

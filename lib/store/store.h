@@ -70,8 +70,6 @@ static inline const char *col_text(jcm_store *st, jcm_stmt *s, int i) {
   const char *t = st->ops->column_text(s, i);
   return t ? t : "";
 }
-static inline int col_null(jcm_store *st, jcm_stmt *s, int i) {
-  return st->ops->column_type(s, i) == JCM_NULL;
-}
+static inline int col_null(jcm_store *st, jcm_stmt *s, int i) { return st->ops->column_type(s, i) == JCM_NULL; }
 
 #endif

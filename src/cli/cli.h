@@ -18,8 +18,8 @@ typedef struct cli {
 } cli;
 
 /* print.c */
-void print_result(const cli *c, json_t *result);  /* a command's result */
-void print_rows(const cli *c, json_t *result);    /* a list query's rows */
+void print_result(const cli *c, json_t *result); /* a command's result */
+void print_rows(const cli *c, json_t *result);   /* a list query's rows */
 void print_statement(const cli *c, json_t *st);
 void print_verify(const cli *c, json_t *report);
 void print_json_line(FILE *f, json_t *v);

@@ -47,9 +47,12 @@ static const write_cmd writes[] = {
 /* CLI flag of a field: first_day -> --first-day; lists take one item a flag. */
 static void flag_of(const field_spec *f, char *out, size_t n) {
   const char *name = f->name;
-  if (strcmp(name, "ranges") == 0) name = "range";
-  else if (strcmp(name, "participants") == 0) name = "participant";
-  else if (strcmp(name, "parties") == 0) name = "party";
+  if (strcmp(name, "ranges") == 0)
+    name = "range";
+  else if (strcmp(name, "participants") == 0)
+    name = "participant";
+  else if (strcmp(name, "parties") == 0)
+    name = "party";
   snprintf(out, n, "--%s", name);
   for (char *p = out + 2; *p; p++)
     if (*p == '_') *p = '-';
@@ -110,22 +113,26 @@ static void command_help(FILE *f, const write_cmd *w, const cmd_spec *s) {
     if (w->preset && strstr(w->preset, fl->name)) continue;
     flag_of(fl, flag, sizeof flag);
     const char *arg = fl->type == F_INT ? "N" : fl->type == F_DATE ? "YYYY-MM-DD" : "VALUE";
-    if (strcmp(fl->name, "allocation") == 0) arg = "ACCOUNT=QUANTITY (repeat)";
-    else if (strcmp(fl->name, "ranges") == 0) arg = "FIRST-LAST[@ORIGIN] (repeat)";
-    else if (strcmp(fl->name, "participants") == 0) arg = "ORG=SIDE (repeat)";
-    else if (fl->type == F_IDS) arg = "CODE (repeat)";
+    if (strcmp(fl->name, "allocation") == 0)
+      arg = "ACCOUNT=QUANTITY (repeat)";
+    else if (strcmp(fl->name, "ranges") == 0)
+      arg = "FIRST-LAST[@ORIGIN] (repeat)";
+    else if (strcmp(fl->name, "participants") == 0)
+      arg = "ORG=SIDE (repeat)";
+    else if (fl->type == F_IDS)
+      arg = "CODE (repeat)";
     fprintf(f, "  %-16s %-30s %s%s\n", flag, arg, fl->help, fl->required ? " (required)" : "");
     if (fl->type == F_ENUM) {
       fprintf(f, "  %-16s %-30s one of:", "", "");
-      for (const char *const *ch = fl->choices; *ch; ch++) fprintf(f, " %s", *ch);
+      for (const char *const *ch = fl->choices; *ch; ch++)
+        fprintf(f, " %s", *ch);
       fprintf(f, "\n");
     }
   }
 }
 
 /* Builds the command's JSON from flags; EXIT_USAGE on a bad flag. */
-static int build_command(const cli *c, const write_cmd *w, const cmd_spec *s, int argc, char **argv,
-                         json_t **out) {
+static int build_command(const cli *c, const write_cmd *w, const cmd_spec *s, int argc, char **argv, json_t **out) {
   json_t *cmd = w->preset ? json_loads(w->preset, 0, NULL) : json_object();
   json_object_set_new(cmd, "cmd", json_string(w->cmd));
   for (int i = 0; i < argc; i++) {
@@ -136,8 +143,8 @@ static int build_command(const cli *c, const write_cmd *w, const cmd_spec *s, in
       if (strcmp(flag, argv[i]) == 0) break;
     }
     if (!f->name || i + 1 >= argc) {
-      fprintf(stderr, "jcm %s: %s '%s' (see jcm %s --help)\n", w->words, f->name ? "missing value for" : "unknown option",
-              argv[i], w->words);
+      fprintf(stderr, "jcm %s: %s '%s' (see jcm %s --help)\n", w->words,
+              f->name ? "missing value for" : "unknown option", argv[i], w->words);
       json_decref(cmd);
       return EXIT_USAGE;
     }
@@ -244,9 +251,9 @@ static int run_read(cli *c, const read_cmd *r, int argc, char **argv) {
       for (char *p = name; *p; p++)
         if (*p == '-') *p = '_';
       const char *v = argv[++i];
-      json_object_set_new(params, name, is_integer_text(v) && strcmp(name, "project") != 0
-                                            ? json_integer(strtoll(v, NULL, 10))
-                                            : json_string(v));
+      json_object_set_new(params, name,
+                          is_integer_text(v) && strcmp(name, "project") != 0 ? json_integer(strtoll(v, NULL, 10))
+                                                                             : json_string(v));
     } else if (r->positional && strncmp(argv[i], "--", 2) != 0) {
       json_object_set_new(params, r->positional, json_string(argv[i]));
     } else {
@@ -264,10 +271,14 @@ static int run_read(cli *c, const read_cmd *r, int argc, char **argv) {
   json_t *result = NULL;
   jcm_check chk;
   int st = jcm_query(j, r->query, params, &result, &chk);
-  if (st != JCM_OK) rc = print_refusal(c, r->words, &chk);
-  else if (strcmp(r->query, "statement") == 0) print_statement(c, result);
-  else if (json_object_get(result, "rows")) print_rows(c, result);
-  else if (c->json) print_json_line(stdout, result);
+  if (st != JCM_OK)
+    rc = print_refusal(c, r->words, &chk);
+  else if (strcmp(r->query, "statement") == 0)
+    print_statement(c, result);
+  else if (json_object_get(result, "rows"))
+    print_rows(c, result);
+  else if (c->json)
+    print_json_line(stdout, result);
   else {
     json_t *arr = json_array();
     json_array_append(arr, result);
@@ -289,8 +300,10 @@ static int run_verify(cli *c) {
   if (rc != EXIT_OK) return rc;
   json_t *report = NULL;
   int st = jcm_verify(j, &report);
-  if (report) print_verify(c, report);
-  else fprintf(stderr, "jcm verify: could not run\n");
+  if (report)
+    print_verify(c, report);
+  else
+    fprintf(stderr, "jcm verify: could not run\n");
   json_decref(report);
   jcm_close(j);
   return st == JCM_OK ? EXIT_OK : EXIT_REFUSED;
@@ -314,7 +327,8 @@ static int apply_stream(cli *c, jcm *j, FILE *in, long batch) {
       break;
     }
     while (n < batch && (len = getline(&line, &cap, in)) >= 0) {
-      while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+      while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        line[--len] = 0;
       if (len == 0) continue;
       json_t *result = NULL;
       if ((size_t)len > MAX_LINE) {
@@ -394,15 +408,17 @@ static int run_codes(cli *c, int argc, char **argv) {
   if (c->json) {
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
-      json_array_append_new(arr, json_pack("{s:i,s:s,s:s}", "code", codes[i].code, "name", codes[i].name, "text",
-                                           codes[i].text));
+      json_array_append_new(
+          arr, json_pack("{s:i,s:s,s:s}", "code", codes[i].code, "name", codes[i].name, "text", codes[i].text));
     print_json_line(stdout, arr);
     json_decref(arr);
     return EXIT_OK;
   }
   for (size_t i = 0; i < n; i++) {
-    if (md) printf("| %d | %s | %s |\n", codes[i].code, codes[i].name, codes[i].text);
-    else printf("%d  %-28s %s\n", codes[i].code, codes[i].name, codes[i].text);
+    if (md)
+      printf("| %d | %s | %s |\n", codes[i].code, codes[i].name, codes[i].text);
+    else
+      printf("%d  %-28s %s\n", codes[i].code, codes[i].name, codes[i].text);
   }
   return EXIT_OK;
 }
@@ -439,13 +455,15 @@ void cli_usage(FILE *f) {
   for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++)
     fprintf(f, "  %-20s %s\n", writes[i].words, jcm__spec_find(writes[i].cmd)->help);
   fprintf(f, "\nQueries:\n");
-  for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++) fprintf(f, "  %-20s %s\n", reads[i].words, reads[i].help);
-  fprintf(f, "\nOther:\n"
-             "  %-20s check the journal's hash chain, replay it and compare, check invariants\n"
-             "  %-20s submit JSON commands, one per line (FILE or -), [--batch N]\n"
-             "  %-20s build Thailand's registry and replay the 7th Japan-Thailand JC meeting\n"
-             "  %-20s list the check codes [--markdown]\n\n"
-             "Run 'jcm COMMAND --help' for a command's options. Exit status: 0 done, 1 refused, 2 bad usage.\n",
+  for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++)
+    fprintf(f, "  %-20s %s\n", reads[i].words, reads[i].help);
+  fprintf(f,
+          "\nOther:\n"
+          "  %-20s check the journal's hash chain, replay it and compare, check invariants\n"
+          "  %-20s submit JSON commands, one per line (FILE or -), [--batch N]\n"
+          "  %-20s build Thailand's registry and replay the 7th Japan-Thailand JC meeting\n"
+          "  %-20s list the check codes [--markdown]\n\n"
+          "Run 'jcm COMMAND --help' for a command's options. Exit status: 0 done, 1 refused, 2 bad usage.\n",
           "verify", "apply", "demo", "check-codes");
 }
 

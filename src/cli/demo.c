@@ -37,8 +37,8 @@ static json_t *step(demo *d, const jcm_actor *a, json_t *cmd) {
   json_t *e = json_object_get(r, "error");
   if (rc != JCM_OK) {
     fprintf(stderr, "demo: %s refused [%lld] %s\n  %s\n", json_string_value(json_object_get(cmd, "cmd")),
-            (long long)json_integer_value(json_object_get(e, "code")),
-            json_string_value(json_object_get(e, "message")), text);
+            (long long)json_integer_value(json_object_get(e, "code")), json_string_value(json_object_get(e, "message")),
+            text);
     d->failed = 1;
     json_decref(r);
     r = NULL;
@@ -54,10 +54,13 @@ static json_t *step(demo *d, const jcm_actor *a, json_t *cmd) {
 static void slug(const char *name, char *out, size_t n) {
   size_t k = 0;
   for (const char *p = name; *p && k + 1 < n; p++) {
-    if (isalnum((unsigned char)*p)) out[k++] = (char)tolower((unsigned char)*p);
-    else if (k > 0 && out[k - 1] != '-') out[k++] = '-';
+    if (isalnum((unsigned char)*p))
+      out[k++] = (char)tolower((unsigned char)*p);
+    else if (k > 0 && out[k - 1] != '-')
+      out[k++] = '-';
   }
-  while (k > 0 && out[k - 1] == '-') k--;
+  while (k > 0 && out[k - 1] == '-')
+    k--;
   out[k] = 0;
 }
 
@@ -65,7 +68,8 @@ static const char *str(json_t *o, const char *path) {
   char buf[128];
   snprintf(buf, sizeof buf, "%s", path);
   json_t *v = o;
-  for (char *k = strtok(buf, "."); k && v; k = strtok(NULL, ".")) v = json_object_get(v, k);
+  for (char *k = strtok(buf, "."); k && v; k = strtok(NULL, "."))
+    v = json_object_get(v, k);
   return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
@@ -81,16 +85,16 @@ static void heading(const demo *d, const char *fmt, ...) {
 
 /* Opens an account and returns its id in out. */
 static void open_account(demo *d, const char *type, const char *holder, const char *name, char out[32]) {
-  json_t *r = step(d, &ADMIN, json_pack("{s:s,s:s,s:s,s:s}", "cmd", "account.open", "type", type, "holder", holder,
-                                        "name", name));
+  json_t *r = step(d, &ADMIN,
+                   json_pack("{s:s,s:s,s:s,s:s}", "cmd", "account.open", "type", type, "holder", holder, "name", name));
   snprintf(out, 32, "%s", r ? str(r, "result.account") : "");
   json_decref(r);
 }
 
 static void add_org(demo *d, const char *name, const char *country, char id[72]) {
   slug(name, id, 65);
-  json_decref(step(d, &ADMIN, json_pack("{s:s,s:s,s:s,s:s}", "cmd", "org.add", "id", id, "name", name, "country",
-                                        country)));
+  json_decref(
+      step(d, &ADMIN, json_pack("{s:s,s:s,s:s,s:s}", "cmd", "org.add", "id", id, "name", name, "country", country)));
 }
 
 /* The registry of the host Party, its reference data and accounts. */
@@ -99,17 +103,20 @@ static void setup_registry(demo *d, json_t *cs, const char *host, char coop[40])
   json_t *r;
   json_array_foreach(json_object_get(cs, "registries"), i, r) {
     if (strcmp(str(r, "party"), host) == 0)
-      json_decref(step(d, &ADMIN, json_pack("{s:s,s:s,s:s,s:s}", "cmd", "init", "registry", str(r, "id"), "party", host,
-                                            "name", str(r, "name"))));
+      json_decref(step(d, &ADMIN,
+                       json_pack("{s:s,s:s,s:s,s:s}", "cmd", "init", "registry", str(r, "id"), "party", host, "name",
+                                 str(r, "name"))));
   }
   json_t *ca = json_object_get(cs, "cooperative_approach");
   json_t *parties = json_object_get(ca, "parties");
-  if (str(ca, "carp_id")) snprintf(coop, 40, "%s", str(ca, "carp_id"));
+  if (str(ca, "carp_id"))
+    snprintf(coop, 40, "%s", str(ca, "carp_id"));
   else /* no CARP id assigned yet: a local id, as DOMAIN.md §3 allows */
     snprintf(coop, 40, "JCM-%s-%s", json_string_value(json_array_get(parties, 0)),
              json_string_value(json_array_get(parties, 1)));
-  json_decref(step(d, &ADMIN, json_pack("{s:s,s:s,s:s,s:O}", "cmd", "coop.add", "id", coop, "name", str(ca, "name"),
-                                        "parties", parties)));
+  json_decref(
+      step(d, &ADMIN,
+           json_pack("{s:s,s:s,s:s,s:O}", "cmd", "coop.add", "id", coop, "name", str(ca, "name"), "parties", parties)));
 }
 
 /* One account per allocation line: the host side's share to a holding
@@ -148,23 +155,26 @@ static json_t *participants(demo *d, json_t *project) {
 }
 
 static void pin_approval(demo *d, json_t *dec, json_t *meeting, const char *host, const char *coop) {
-  json_decref(step(d, &SECRETARIAT, json_pack("{s:s,s:s,s:s,s:s,s:s}", "cmd", "pin.submit", "pin", str(dec, "ref"),
-                                              "title", str(dec, "title"), "host", host, "coop", coop)));
-  json_decref(step(d, &SECRETARIAT, json_pack("{s:s,s:s,s:O,s:s,s:s,s:s}", "cmd", "decide", "coop", coop, "meeting",
-                                              json_object_get(meeting, "number"), "date", str(meeting, "date"),
-                                              "kind", "pin_approval", "ref", str(dec, "ref"))));
+  json_decref(step(d, &SECRETARIAT,
+                   json_pack("{s:s,s:s,s:s,s:s,s:s}", "cmd", "pin.submit", "pin", str(dec, "ref"), "title",
+                             str(dec, "title"), "host", host, "coop", coop)));
+  json_decref(step(d, &SECRETARIAT,
+                   json_pack("{s:s,s:s,s:O,s:s,s:s,s:s}", "cmd", "decide", "coop", coop, "meeting",
+                             json_object_get(meeting, "number"), "date", str(meeting, "date"), "kind", "pin_approval",
+                             "ref", str(dec, "ref"))));
 }
 
 static void registration(demo *d, json_t *dec, json_t *meeting, const char *host, const char *coop) {
   /* The case gives no PDD or validation record: the project enters the
    * registry as validated, its earlier cycle recorded elsewhere. */
-  json_decref(step(d, &ADMIN, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "cmd", "project.import", "project",
-                                        str(dec, "ref"), "title", str(dec, "title"), "host", host, "coop", coop,
-                                        "status", "validated", "source",
-                                        "JCM records before this registry (validated; PDD and report not in the case)")));
-  json_decref(step(d, &SECRETARIAT, json_pack("{s:s,s:s,s:O,s:s,s:s,s:s}", "cmd", "decide", "coop", coop, "meeting",
-                                              json_object_get(meeting, "number"), "date", str(meeting, "date"),
-                                              "kind", "project_registration", "ref", str(dec, "ref"))));
+  json_decref(step(d, &ADMIN,
+                   json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "cmd", "project.import", "project", str(dec, "ref"),
+                             "title", str(dec, "title"), "host", host, "coop", coop, "status", "validated", "source",
+                             "JCM records before this registry (validated; PDD and report not in the case)")));
+  json_decref(step(d, &SECRETARIAT,
+                   json_pack("{s:s,s:s,s:O,s:s,s:s,s:s}", "cmd", "decide", "coop", coop, "meeting",
+                             json_object_get(meeting, "number"), "date", str(meeting, "date"), "kind",
+                             "project_registration", "ref", str(dec, "ref"))));
 }
 
 static void issuance(demo *d, json_t *cs, json_t *dec, json_t *meeting, const char *host, const char *coop,
@@ -173,24 +183,26 @@ static void issuance(demo *d, json_t *cs, json_t *dec, json_t *meeting, const ch
   json_t *period = json_object_get(dec, "monitoring_period");
   json_t *total = json_object_get(dec, "total_tco2e");
   json_t *people = participants(d, project);
-  json_decref(step(d, &ADMIN, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:s}", "cmd", "project.import", "project",
-                                        str(project, "id"), "title", str(project, "title"), "host", host, "coop", coop,
-                                        "status", "registered", "participants", people, "source",
-                                        "JCM records before this registry (registered)")));
+  json_decref(
+      step(d, &ADMIN,
+           json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:s}", "cmd", "project.import", "project", str(project, "id"),
+                     "title", str(project, "title"), "host", host, "coop", coop, "status", "registered", "participants",
+                     people, "source", "JCM records before this registry (registered)")));
   /* The case states only the issued total; the demo records it as the
    * calculated and verified reductions, the least they can have been. */
-  json_decref(step(d, &SECRETARIAT, json_pack("{s:s,s:s,s:s,s:s,s:O}", "cmd", "monitoring.submit", "project",
-                                              str(project, "id"), "first_day", str(period, "start"), "last_day",
-                                              str(period, "end"), "calculated", total)));
-  json_decref(step(d, &TPE, json_pack("{s:s,s:s,s:s,s:s,s:O,s:s}", "cmd", "monitoring.verify", "project",
-                                      str(project, "id"), "first_day", str(period, "start"), "last_day",
-                                      str(period, "end"), "verified", total, "report",
-                                      "verification report (not named in the case)")));
+  json_decref(step(d, &SECRETARIAT,
+                   json_pack("{s:s,s:s,s:s,s:s,s:O}", "cmd", "monitoring.submit", "project", str(project, "id"),
+                             "first_day", str(period, "start"), "last_day", str(period, "end"), "calculated", total)));
+  json_decref(step(d, &TPE,
+                   json_pack("{s:s,s:s,s:s,s:s,s:O,s:s}", "cmd", "monitoring.verify", "project", str(project, "id"),
+                             "first_day", str(period, "start"), "last_day", str(period, "end"), "verified", total,
+                             "report", "verification report (not named in the case)")));
   json_t *alloc = allocation_accounts(d, dec, host, gov_org);
-  json_decref(step(d, &ADMIN, json_pack("{s:s,s:s,s:O,s:s,s:s,s:s,s:s,s:O,s:o}", "cmd", "issue", "coop", coop,
-                                        "meeting", json_object_get(meeting, "number"), "date", str(meeting, "date"),
-                                        "project", str(project, "id"), "first_day", str(period, "start"), "last_day",
-                                        str(period, "end"), "total", total, "allocation", alloc)));
+  json_decref(step(d, &ADMIN,
+                   json_pack("{s:s,s:s,s:O,s:s,s:s,s:s,s:s,s:O,s:o}", "cmd", "issue", "coop", coop, "meeting",
+                             json_object_get(meeting, "number"), "date", str(meeting, "date"), "project",
+                             str(project, "id"), "first_day", str(period, "start"), "last_day", str(period, "end"),
+                             "total", total, "allocation", alloc)));
 }
 
 static int query(demo *d, const char *title, const char *name, json_t *params) {
@@ -199,8 +211,10 @@ static int query(demo *d, const char *title, const char *name, json_t *params) {
   heading(d, "%s", title);
   int rc = jcm_query(d->j, name, params, &r, &chk);
   if (rc == JCM_OK) {
-    if (json_object_get(r, "rows")) print_rows(d->c, r);
-    else print_json_line(stdout, r);
+    if (json_object_get(r, "rows"))
+      print_rows(d->c, r);
+    else
+      print_json_line(stdout, r);
   } else {
     print_refusal(d->c, name, &chk);
   }
@@ -272,16 +286,20 @@ static void run_meeting(demo *d, json_t *cs, const char *host, const char *coop,
   json_array_foreach(json_object_get(meeting, "decisions"), i, dec) {
     const char *kind = str(dec, "kind");
     if (!kind || d->failed) continue;
-    if (strcmp(kind, "pin_approval") == 0) pin_approval(d, dec, meeting, host, coop);
-    else if (strcmp(kind, "project_registration") == 0) registration(d, dec, meeting, host, coop);
-    else if (strcmp(kind, "issuance") == 0) issuance(d, cs, dec, meeting, host, coop, gov_org);
+    if (strcmp(kind, "pin_approval") == 0)
+      pin_approval(d, dec, meeting, host, coop);
+    else if (strcmp(kind, "project_registration") == 0)
+      registration(d, dec, meeting, host, coop);
+    else if (strcmp(kind, "issuance") == 0)
+      issuance(d, cs, dec, meeting, host, coop, gov_org);
   }
 }
 
 int cli_demo(cli *c) {
   const char *case_file = JCM_DATA_DIR "/th014_case.json";
   for (int i = 0; i < c->argc; i++) {
-    if (strcmp(c->argv[i], "--case") == 0 && i + 1 < c->argc) case_file = c->argv[++i];
+    if (strcmp(c->argv[i], "--case") == 0 && i + 1 < c->argc)
+      case_file = c->argv[++i];
     else {
       printf("usage: jcm [--db PATH] demo [--case FILE]\n  builds the host Party's registry on a fresh store and "
              "replays the Joint Committee meeting of the case file\n  (default %s)\n",
@@ -313,7 +331,8 @@ int cli_demo(cli *c) {
   jcm_check chk;
   json_t *params = json_pack("{s:s}", "code", host);
   jcm_query(d.j, "parties", params, &p, &chk);
-  snprintf(gov_name, sizeof gov_name, "Government of %s", str(json_array_get(json_object_get(p, "rows"), 0), "name_en"));
+  snprintf(gov_name, sizeof gov_name, "Government of %s",
+           str(json_array_get(json_object_get(p, "rows"), 0), "name_en"));
   json_decref(p);
   json_decref(params);
   add_org(&d, gov_name, host, gov);

@@ -16,10 +16,14 @@ int main(int argc, char **argv) {
   c.actor.role = (env = getenv("JCM_ROLE")) && *env ? env : "admin";
   int i = 1;
   for (; i < argc && strncmp(argv[i], "-", 1) == 0; i++) {
-    if (strcmp(argv[i], "--json") == 0) c.json = true;
-    else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) c.db = argv[++i];
-    else if (strcmp(argv[i], "--actor") == 0 && i + 1 < argc) c.actor.name = argv[++i];
-    else if (strcmp(argv[i], "--role") == 0 && i + 1 < argc) c.actor.role = argv[++i];
+    if (strcmp(argv[i], "--json") == 0)
+      c.json = true;
+    else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
+      c.db = argv[++i];
+    else if (strcmp(argv[i], "--actor") == 0 && i + 1 < argc)
+      c.actor.name = argv[++i];
+    else if (strcmp(argv[i], "--role") == 0 && i + 1 < argc)
+      c.actor.role = argv[++i];
     else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       cli_usage(stdout);
       return EXIT_OK;
@@ -36,9 +40,12 @@ int main(int argc, char **argv) {
   int n = 0;
   char **rest = calloc((size_t)argc + 1, sizeof *rest);
   for (int k = i; k < argc; k++) {
-    if (strcmp(argv[k], "--json") == 0) c.json = true;
-    else if (strcmp(argv[k], "--db") == 0 && k + 1 < argc) c.db = argv[++k];
-    else rest[n++] = argv[k];
+    if (strcmp(argv[k], "--json") == 0)
+      c.json = true;
+    else if (strcmp(argv[k], "--db") == 0 && k + 1 < argc)
+      c.db = argv[++k];
+    else
+      rest[n++] = argv[k];
   }
   int rc = cli_dispatch(&c, n, rest);
   free(rest);

@@ -11,9 +11,12 @@ void print_json_line(FILE *f, json_t *v) {
 }
 
 static void value_text(json_t *v, char *out, size_t n) {
-  if (json_is_string(v)) snprintf(out, n, "%s", json_string_value(v));
-  else if (json_is_integer(v)) snprintf(out, n, "%lld", (long long)json_integer_value(v));
-  else if (json_is_null(v) || !v) snprintf(out, n, "-");
+  if (json_is_string(v))
+    snprintf(out, n, "%s", json_string_value(v));
+  else if (json_is_integer(v))
+    snprintf(out, n, "%lld", (long long)json_integer_value(v));
+  else if (json_is_null(v) || !v)
+    snprintf(out, n, "-");
   else {
     char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     snprintf(out, n, "%s", s ? s : "?");
@@ -33,7 +36,8 @@ static int width(const char *s) {
 
 static void pad(const char *s, int w) {
   fputs(s, stdout);
-  for (int k = width(s); k < w; k++) fputc(' ', stdout);
+  for (int k = width(s); k < w; k++)
+    fputc(' ', stdout);
 }
 
 /* A table of rows (array of objects with the same members). */
