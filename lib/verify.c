@@ -25,7 +25,10 @@ static void problem(json_t *list, const char *check, const char *where, const ch
   va_start(ap, fmt);
   vsnprintf(what, sizeof what, fmt, ap);
   va_end(ap);
-  json_array_append_new(list, json_pack("{s:s,s:s,s:s}", "check", check, "where", where, "what", what));
+  json_t *p = json_pack("{s:s,s:s,s:s}", "check", check, "where", where, "what", what);
+  /* what may quote tampered bytes; a problem is never dropped for its text */
+  if (!p) p = json_pack("{s:s,s:s,s:s}", "check", check, "where", "(unprintable)", "what", "(unprintable)");
+  json_array_append_new(list, p);
 }
 
 typedef struct {
@@ -98,6 +101,10 @@ static int replay_event(verifier *v, json_t *ev) {
     problem(v->problems, "replay", where, "unknown command %s", jcm__s(ev, "cmd"));
     return -1;
   }
+  if (!(spec->roles & c.role)) {
+    problem(v->problems, "replay", where, "role '%s' may not %s", actor.role ? actor.role : "", spec->help);
+    return -1;
+  }
   if (jcm__apply_event(&c, spec) != JCM_OK) {
     problem(v->problems, "replay", where, "cannot be applied: %s", chk.message);
     return -1;
@@ -147,12 +154,36 @@ static int value_equal(jcm_store *a, jcm_stmt *sa, jcm_store *b, jcm_stmt *sb, i
   }
 }
 
+/* A value as printable ASCII: blobs in hex, other bytes outside 0x20..0x7e
+ * as \xNN, so that tampered text can always be reported. */
+static void printable(jcm_store *st, jcm_stmt *s, int i, char *out, size_t n) {
+  int type = st->ops->column_type(s, i);
+  const unsigned char *p = type == JCM_BLOB ? st->ops->column_blob(s, i) : (const unsigned char *)col_text(st, s, i);
+  size_t len = type == JCM_NULL ? 0 : (size_t)st->ops->column_bytes(s, i), k = 0;
+  if (type == JCM_NULL)
+    snprintf(out, n, "NULL");
+  else if (type == JCM_BLOB) {
+    size_t m = len * 2 + 1 < n ? len : (n - 1) / 2;
+    jcm__hex(p, m, out);
+  } else {
+    for (size_t j = 0; j < len && k + 5 < n; j++) {
+      if (p[j] >= 0x20 && p[j] < 0x7f)
+        out[k++] = (char)p[j];
+      else
+        k += (size_t)snprintf(out + k, n - k, "\\x%02x", p[j]);
+    }
+    out[k] = 0;
+  }
+}
+
 static void describe_row(jcm_store *st, jcm_stmt *s, char *out, size_t n) {
   int cols = st->ops->column_count(s);
+  char v[128];
   out[0] = 0;
   for (int i = 0; i < cols && i < 3; i++) {
     size_t used = strlen(out);
-    snprintf(out + used, n - used, "%s%s=%s", i ? " " : "", st->ops->column_name(s, i), col_text(st, s, i));
+    printable(st, s, i, v, sizeof v);
+    snprintf(out + used, n - used, "%s%s=%s", i ? " " : "", st->ops->column_name(s, i), v);
   }
 }
 
@@ -163,6 +194,9 @@ static void compare_table(verifier *v, const char *table, const char *order) {
   jcm_store *a = jcm__store(v->j), *b = jcm__store(v->replay);
   jcm_stmt *sa = a->ops->prepare_temp(a, sql), *sb = b->ops->prepare_temp(b, sql);
   char where[300];
+  if (!sa || !sb)
+    problem(v->problems, "replay", table, "cannot read the table in the %s: %s", sa ? "replayed store" : "store",
+            sa ? b->ops->errmsg(b) : a->ops->errmsg(a));
   for (int64_t row = 1; sa && sb; row++) {
     int ra = db_step(a, sa), rb = db_step(b, sb);
     if (ra != JCM_ROW && rb != JCM_ROW) break;
@@ -178,9 +212,12 @@ static void compare_table(verifier *v, const char *table, const char *order) {
     while (i < cols && value_equal(a, sa, b, sb, i))
       i++;
     if (i < cols) {
+      char va[128], vb[128];
       describe_row(a, sa, where, sizeof where);
+      printable(a, sa, i, va, sizeof va);
+      printable(b, sb, i, vb, sizeof vb);
       problem(v->problems, "replay", table, "row %s: column %s is '%s' in the store, '%s' by the journal", where,
-              a->ops->column_name(sa, i), col_text(a, sa, i), col_text(b, sb, i));
+              a->ops->column_name(sa, i), va, vb);
       break;
     }
   }

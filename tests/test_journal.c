@@ -1,0 +1,1022 @@
+/* Tampering with a closed store, one change at a time, and checking that
+ * jcm_verify refuses it and names what was changed: every journal entry's
+ * bytes and columns, deleted, reordered, forged and rewritten entries, and
+ * the state tables changed behind the journal's back. A refused command
+ * leaves no journal entry, so a history full of refusals still verifies. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "checks.h"
+#include "support.h"
+
+#define MAX_ENTRIES 64
+#define HASH_LEN 32
+
+static const jcm_actor ORG_A = {"org-a", "holder"};
+static const jcm_actor ORG_B = {"org-b", "holder"};
+static const jcm_actor ORG_C = {"org-c", "holder"};
+
+/* The untouched store, built once; every test tampers with a copy of it. */
+static char base_path[512], work_path[512];
+static t_accounts acc;
+static char acc_c[32];       /* org-c's holding account */
+static int64_t n_entries;    /* journal entries of the base store */
+static int64_t seq_blocked;  /* the entry that blocked hold_b */
+static int64_t seq_transfer; /* an early transfer by quantity, hold_a -> hold_b */
+static char entry_cmd[MAX_ENTRIES + 1][32];
+
+/* ---- reporting ---- */
+
+/* cmocka's print_error() truncates at 1024 bytes: print in pieces. */
+static void print_long(const char *s) {
+  for (size_t n = strlen(s); n > 0;) {
+    int k = n > 900 ? 900 : (int)n;
+    print_error("%.*s", k, s);
+    s += k;
+    n -= (size_t)k;
+  }
+  print_error("\n");
+}
+
+static void print_failure(json_t *report, const char *msg) {
+  print_long(msg);
+  char *dump = report ? json_dumps(report, JSON_INDENT(1)) : NULL;
+  print_error("verify report: ");
+  print_long(dump ? dump : "(none)");
+  free(dump);
+}
+
+static void failf(json_t *report, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void failf(json_t *report, const char *fmt, ...) {
+  static char msg[4096];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  print_failure(report, msg);
+  fail();
+}
+
+static json_t *problem_at(json_t *report, size_t i) { return json_array_get(json_object_get(report, "problems"), i); }
+
+static const char *pstr(json_t *p, const char *key) {
+  const char *s = json_string_value(json_object_get(p, key));
+  return s ? s : "";
+}
+
+static size_t problem_count(json_t *report) { return json_array_size(json_object_get(report, "problems")); }
+
+/* Whether some problem has this check and where (and what contains what_part). */
+static int has_problem(json_t *report, const char *check, const char *where, const char *what_part) {
+  size_t i;
+  json_t *p;
+  json_array_foreach(json_object_get(report, "problems"), i, p) {
+    if (strcmp(pstr(p, "check"), check) == 0 && strcmp(pstr(p, "where"), where) == 0 &&
+        (!what_part || strstr(pstr(p, "what"), what_part)))
+      return 1;
+  }
+  return 0;
+}
+
+/* The checks below return NULL when the report is as expected, or why not. */
+static char why[512];
+
+/* A refusal whose report says so and names at least one problem. */
+static const char *why_not_refused(int rc, json_t *report) {
+  if (rc != JCM_REFUSED)
+    snprintf(why, sizeof why, "jcm_verify returned %d, not JCM_REFUSED (%d)", rc, JCM_REFUSED);
+  else if (!report)
+    snprintf(why, sizeof why, "no report");
+  else if (!json_is_false(json_object_get(report, "ok")))
+    snprintf(why, sizeof why, "the report is not \"ok\": false");
+  else if (problem_count(report) == 0)
+    snprintf(why, sizeof why, "refused without naming a problem");
+  else
+    return NULL;
+  return why;
+}
+
+/* Refused, and the first problem is check `check` at "journal entry seq". */
+static const char *why_not_entry(int rc, json_t *report, const char *check, int64_t seq, const char *what_part) {
+  if (why_not_refused(rc, report)) return why;
+  char where[48];
+  snprintf(where, sizeof where, "journal entry %lld", (long long)seq);
+  json_t *p = problem_at(report, 0);
+  if (strcmp(pstr(p, "where"), where) != 0 || strcmp(pstr(p, "check"), check) != 0)
+    snprintf(why, sizeof why, "the first problem should be a \"%s\" problem at \"%s\"", check, where);
+  else if (what_part && !strstr(pstr(p, "what"), what_part))
+    snprintf(why, sizeof why, "the first problem should say \"%s\"", what_part);
+  else
+    return NULL;
+  return why;
+}
+
+/* Refused, the first problem is a replay difference in a state table (not a
+ * journal entry), and one is in `table` with what_part in its what. */
+static const char *why_not_table(int rc, json_t *report, const char *table, const char *what_part) {
+  if (why_not_refused(rc, report)) return why;
+  json_t *p = problem_at(report, 0);
+  if (strcmp(pstr(p, "check"), "replay") != 0 || strncmp(pstr(p, "where"), "journal", 7) == 0)
+    snprintf(why, sizeof why, "the first problem should be a replay difference in a state table");
+  else if (!has_problem(report, "replay", table, what_part))
+    snprintf(why, sizeof why, "no replay problem at \"%s\" saying \"%s\"", table, what_part ? what_part : "");
+  else
+    return NULL;
+  return why;
+}
+
+static void expect_entry(int rc, json_t *report, const char *check, int64_t seq, const char *what_part,
+                         const char *label) {
+  if (why_not_entry(rc, report, check, seq, what_part)) failf(report, "%s: %s", label, why);
+}
+
+static void expect_table(int rc, json_t *report, const char *table, const char *what_part, const char *label) {
+  if (why_not_table(rc, report, table, what_part)) failf(report, "%s: %s", label, why);
+}
+
+/* ---- building the base store ---- */
+
+static int64_t submit_ok(jcm *j, const jcm_actor *a, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int64_t submit_ok(jcm *j, const jcm_actor *a, const char *fmt, ...) {
+  char text[4096];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  json_t *r = NULL;
+  if (t_submit(j, a, text, NULL, &r) != JCM_OK) failf(r, "refused: %s", text);
+  int64_t seq = (int64_t)json_integer_value(json_object_get(r, "seq"));
+  json_decref(r);
+  return seq;
+}
+
+static void submit_refused(jcm *j, const jcm_actor *a, int want, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void submit_refused(jcm *j, const jcm_actor *a, int want, const char *fmt, ...) {
+  char text[4096];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  json_t *r = NULL;
+  int code = 0;
+  int rc = t_submit(j, a, text, &code, &r);
+  if (rc != JCM_REFUSED || code != want) failf(r, "expected refusal %d (got rc %d, code %d): %s", want, rc, code, text);
+  json_decref(r);
+}
+
+static int file_exists(const char *path) {
+  struct stat sb;
+  return stat(path, &sb) == 0;
+}
+
+static void copy_file(const char *from, const char *to) {
+  FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+  if (!in || !out) failf(NULL, "cannot copy %s to %s", from, to);
+  char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+    if (fwrite(buf, 1, n, out) != n) failf(NULL, "cannot write %s", to);
+  fclose(in);
+  if (fclose(out) != 0) failf(NULL, "cannot write %s", to);
+}
+
+static int64_t query_int(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW)
+    failf(NULL, "%s: %s", sql, sqlite3_errmsg(db));
+  int64_t v = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  return v;
+}
+
+static int build_base(void **state) {
+  (void)state;
+  t_db_path(base_path, sizeof base_path, "journal-base");
+  jcm *j = t_registry(base_path, &acc); /* entries 1-10 */
+  const char *a1[] = {acc.gov, acc.hold_a, NULL};
+  const int64_t q1[] = {1009, 1008}; /* gov 1-1009, hold_a 1010-2017 */
+  if (t_issue(j, 2021, 2017, 2017, a1, q1) != JCM_OK) failf(NULL, "issue 2021");
+  seq_transfer = submit_ok(j, &T_ADMIN, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":8}",
+                           acc.hold_a, acc.hold_b);
+  submit_ok(j, &ORG_A,
+            "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"ranges\":[{\"first\":1010,\"last\":1019},"
+            "{\"first\":1500,\"last\":1509}]}",
+            acc.hold_a, acc.hold_b);
+  submit_ok(j, &T_ADMIN, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":100,\"key\":\"k-1\"}",
+            acc.gov, acc.hold_a);
+  submit_ok(j, &ORG_B,
+            "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"ranges\":[{\"first\":1012,\"last\":1015,"
+            "\"origin\":\"THA01\"}],\"quantity\":4}",
+            acc.hold_b, acc.hold_a);
+  submit_ok(j, &T_ADMIN,
+            "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"ranges\":[{\"first\":950,\"last\":959}]}",
+            acc.hold_a, acc.gov);
+  const char *a2[] = {acc.gov, acc.hold_b, NULL};
+  const int64_t q2[] = {300, 200}; /* gov 2018-2317, hold_b 2318-2517 */
+  if (t_issue(j, 2022, 600, 500, a2, q2) != JCM_OK) failf(NULL, "issue 2022");
+  submit_ok(
+      j, &T_ADMIN,
+      "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":50,\"project\":\"TH014\",\"vintage\":2022}",
+      acc.hold_b, acc.hold_a);
+  submit_ok(j, &ORG_A,
+            "{\"cmd\":\"cancel\",\"from\":\"%s\",\"kind\":\"voluntary\",\"reason\":\"offset\",\"quantity\":25}",
+            acc.hold_a);
+  submit_ok(j, &T_ADMIN, "{\"cmd\":\"retire\",\"from\":\"%s\",\"reason\":\"NDC use\",\"quantity\":40}", acc.gov);
+  seq_blocked = submit_ok(
+      j, &T_ADMIN, "{\"cmd\":\"account.status\",\"account\":\"%s\",\"status\":\"blocked\",\"reason\":\"inquiry\"}",
+      acc.hold_b);
+  submit_refused(j, &T_ADMIN, C_SRC_NOT_OPEN, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":1}",
+                 acc.hold_b, acc.hold_a);
+  submit_refused(j, &T_ADMIN, C_DST_NOT_OPEN, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":1}",
+                 acc.hold_a, acc.hold_b);
+  submit_ok(j, &T_ADMIN, "{\"cmd\":\"account.status\",\"account\":\"%s\",\"status\":\"open\",\"reason\":\"cleared\"}",
+            acc.hold_b);
+  submit_ok(j, &ORG_B,
+            "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"ranges\":[{\"first\":2400,\"last\":2409},"
+            "{\"first\":1016,\"last\":1019}]}",
+            acc.hold_b, acc.hold_a);
+  submit_ok(j, &T_ADMIN, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":1}", acc.hold_a, acc.hold_b);
+  submit_ok(j, &T_ADMIN,
+            "{\"cmd\":\"cancel\",\"from\":\"%s\",\"kind\":\"omge\",\"reason\":\"OMGE share\",\"to\":\"%s\","
+            "\"ranges\":[{\"first\":2018,\"last\":2047}]}",
+            acc.gov, acc.cancel);
+  submit_ok(j, &ORG_A, "{\"cmd\":\"retire\",\"from\":\"%s\",\"ranges\":[{\"first\":1020,\"last\":1029}]}", acc.hold_a);
+  submit_ok(j, &T_ADMIN, "{\"cmd\":\"org.add\",\"id\":\"org-c\",\"name\":\"Org C\",\"country\":\"JPN\"}");
+  json_t *r = NULL;
+  if (t_submit(j, &T_ADMIN, "{\"cmd\":\"account.open\",\"type\":\"holding\",\"holder\":\"org-c\",\"name\":\"C\"}", NULL,
+               &r) != JCM_OK)
+    failf(r, "account.open org-c");
+  snprintf(acc_c, sizeof acc_c, "%s", json_string_value(json_object_get(json_object_get(r, "result"), "account")));
+  json_decref(r);
+  submit_ok(j, &T_ADMIN, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":77}", acc.hold_a, acc_c);
+  int64_t last = submit_ok(j, &ORG_C, "{\"cmd\":\"retire\",\"from\":\"%s\",\"quantity\":7}", acc_c);
+  jcm_close(j);
+
+  /* The last close checkpoints the WAL: the database file alone is the store. */
+  char wal[600];
+  snprintf(wal, sizeof wal, "%s-wal", base_path);
+  if (file_exists(wal)) failf(NULL, "%s is still there after the last close", wal);
+
+  sqlite3 *db = NULL;
+  if (sqlite3_open_v2(base_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) failf(NULL, "open %s", base_path);
+  n_entries = query_int(db, "SELECT COUNT(*) FROM journal");
+  if (n_entries != last || query_int(db, "SELECT MAX(seq) FROM journal") != last || n_entries < 30 ||
+      n_entries > MAX_ENTRIES)
+    failf(NULL, "the journal has %lld entries, the last command was entry %lld", (long long)n_entries, (long long)last);
+  sqlite3_stmt *s = NULL;
+  sqlite3_prepare_v2(db, "SELECT seq, cmd FROM journal ORDER BY seq", -1, &s, NULL);
+  while (sqlite3_step(s) == SQLITE_ROW)
+    snprintf(entry_cmd[sqlite3_column_int64(s, 0)], sizeof entry_cmd[0], "%s", sqlite3_column_text(s, 1));
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  if (strcmp(entry_cmd[n_entries], "retire") != 0 || strcmp(entry_cmd[seq_blocked], "account.status") != 0)
+    failf(NULL, "unexpected history");
+  return 0;
+}
+
+/* ---- tampering with a copy ---- */
+
+/* A fresh copy of the base store, opened with plain SQLite. */
+static sqlite3 *tamper_open(void) {
+  t_db_path(work_path, sizeof work_path, "journal-work");
+  copy_file(base_path, work_path);
+  sqlite3 *db = NULL;
+  if (sqlite3_open_v2(work_path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+    failf(NULL, "open %s: %s", work_path, sqlite3_errmsg(db));
+  sqlite3_exec(db, "PRAGMA synchronous=OFF", NULL, NULL, NULL); /* a scratch copy: no need to wait for the disk */
+  return db;
+}
+
+/* Runs SQL on the copy; it must change at least one row unless it is DDL. */
+static void tamper_sql(sqlite3 *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tamper_sql(sqlite3 *db, const char *fmt, ...) {
+  char sql[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(sql, sizeof sql, fmt, ap);
+  va_end(ap);
+  int before = sqlite3_total_changes(db);
+  char *err = NULL;
+  if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) failf(NULL, "tampering failed: %s: %s", sql, err);
+  if (sqlite3_total_changes(db) == before && strncmp(sql, "DROP", 4) != 0)
+    failf(NULL, "tampering changed nothing: %s", sql);
+}
+
+static void read_blob(sqlite3 *db, const char *column, int64_t seq, unsigned char **out, size_t *n) {
+  char sql[128];
+  snprintf(sql, sizeof sql, "SELECT %s FROM journal WHERE seq = ?", column);
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) failf(NULL, "%s: %s", sql, sqlite3_errmsg(db));
+  sqlite3_bind_int64(s, 1, seq);
+  if (sqlite3_step(s) != SQLITE_ROW) failf(NULL, "no journal entry %lld", (long long)seq);
+  *n = (size_t)sqlite3_column_bytes(s, 0);
+  *out = malloc(*n + 1);
+  memcpy(*out, sqlite3_column_blob(s, 0), *n);
+  (*out)[*n] = 0;
+  sqlite3_finalize(s);
+}
+
+static void write_blob(sqlite3 *db, const char *column, int64_t seq, const void *b, size_t n) {
+  char sql[128];
+  snprintf(sql, sizeof sql, "UPDATE journal SET %s = ? WHERE seq = ?", column);
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) failf(NULL, "%s: %s", sql, sqlite3_errmsg(db));
+  sqlite3_bind_blob(s, 1, b, (int)n, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(s, 2, seq);
+  if (sqlite3_step(s) != SQLITE_DONE || sqlite3_changes(db) != 1)
+    failf(NULL, "%s (entry %lld): %s", sql, (long long)seq, sqlite3_errmsg(db));
+  sqlite3_finalize(s);
+}
+
+/* Flips the bits of mask in byte pos of a blob column of one entry. */
+static void flip_blob(sqlite3 *db, const char *column, int64_t seq, size_t pos, unsigned char mask) {
+  unsigned char *b;
+  size_t n;
+  read_blob(db, column, seq, &b, &n);
+  if (pos >= n) failf(NULL, "entry %lld: %s has %zu bytes", (long long)seq, column, n);
+  b[pos] ^= mask;
+  write_blob(db, column, seq, b, n);
+  free(b);
+}
+
+static void sha256_event(const unsigned char prev[HASH_LEN], const void *bytes, size_t n, unsigned char out[HASH_LEN]) {
+  crypto_hash_sha256_state h;
+  crypto_hash_sha256_init(&h);
+  crypto_hash_sha256_update(&h, prev, HASH_LEN);
+  crypto_hash_sha256_update(&h, bytes, n);
+  crypto_hash_sha256_final(&h, out);
+}
+
+/* Re-links the chain from entry `from` on, as a forger who rewrote it would:
+ * each prev_hash and hash recomputed from the bytes as they now are. */
+static void rehash_from(sqlite3 *db, int64_t from) {
+  unsigned char prev[HASH_LEN] = {0}, h[HASH_LEN];
+  if (from > 1) {
+    unsigned char *b;
+    size_t n;
+    read_blob(db, "hash", from - 1, &b, &n);
+    memcpy(prev, b, HASH_LEN);
+    free(b);
+  }
+  int64_t last = query_int(db, "SELECT MAX(seq) FROM journal");
+  for (int64_t seq = from; seq <= last; seq++) {
+    unsigned char *b;
+    size_t n;
+    read_blob(db, "bytes", seq, &b, &n);
+    sha256_event(prev, b, n, h);
+    free(b);
+    write_blob(db, "prev_hash", seq, prev, HASH_LEN);
+    write_blob(db, "hash", seq, h, HASH_LEN);
+    memcpy(prev, h, HASH_LEN);
+  }
+}
+
+/* Closes the tampering connection (checkpointing it) and verifies the copy.
+ * When the store cannot even be opened, returns JCM_ERROR and *err says why. */
+static int tamper_verify(sqlite3 *db, json_t **report, char *err, size_t errlen) {
+  if (sqlite3_close(db) != SQLITE_OK) failf(NULL, "close %s", work_path);
+  jcm *j = NULL;
+  *report = NULL;
+  err[0] = 0;
+  if (jcm_open(work_path, NULL, &j, err, errlen) != JCM_OK) return JCM_ERROR;
+  int rc = jcm_verify(j, report);
+  jcm_close(j);
+  return rc;
+}
+
+static int verify_after(sqlite3 *db, json_t **report) {
+  char err[256];
+  int rc = tamper_verify(db, report, err, sizeof err);
+  if (rc == JCM_ERROR && !*report) failf(NULL, "the tampered store could not be opened: %s", err);
+  return rc;
+}
+
+/* ---- the untouched store ---- */
+
+static void untouched_store_verifies(void **state) {
+  (void)state;
+  json_t *report = NULL;
+  /* The store itself, then a copy that went through the tampering path
+   * without a change: the harness alone must not make verify fail. */
+  for (int pass = 0; pass < 2; pass++) {
+    int rc;
+    if (pass == 0) {
+      jcm *j = t_open(base_path);
+      rc = jcm_verify(j, &report);
+      jcm_close(j);
+    } else {
+      rc = verify_after(tamper_open(), &report);
+    }
+    if (rc != JCM_OK) failf(report, "pass %d: the untouched store does not verify", pass);
+    if (!json_is_true(json_object_get(report, "ok")) || !json_is_array(json_object_get(report, "problems")) ||
+        problem_count(report) != 0)
+      failf(report, "pass %d: the report of the untouched store is not ok with \"problems\": []", pass);
+    if (json_integer_value(json_object_get(report, "events")) != n_entries)
+      failf(report, "pass %d: \"events\" should be %lld", pass, (long long)n_entries);
+    json_decref(report);
+  }
+  /* "head" is the last entry's stored hash. */
+  sqlite3 *db = tamper_open();
+  unsigned char *h;
+  size_t n;
+  read_blob(db, "hash", n_entries, &h, &n);
+  char hex[2 * HASH_LEN + 1];
+  for (size_t i = 0; i < HASH_LEN && i < n; i++)
+    snprintf(hex + 2 * i, 3, "%02x", h[i]);
+  free(h);
+  int rc = verify_after(db, &report);
+  if (rc != JCM_OK || strcmp(json_string_value(json_object_get(report, "head")), hex) != 0)
+    failf(report, "\"head\" should be %s", hex);
+  json_decref(report);
+}
+
+/* ---- the journal ---- */
+
+static void every_entry_byte_flip_is_named(void **state) {
+  (void)state;
+  for (int64_t seq = 1; seq <= n_entries; seq++) {
+    unsigned char *b;
+    size_t len;
+    sqlite3 *db = tamper_open();
+    read_blob(db, "bytes", seq, &b, &len);
+    free(b);
+    sqlite3_close(db);
+    /* the first byte, a byte inside, the last byte; a different bit each time */
+    size_t positions[] = {0, len / 2, len * 2 / 3, len - 1};
+    for (size_t k = 0; k < sizeof positions / sizeof positions[0]; k++) {
+      unsigned char mask = (unsigned char)(1u << ((size_t)seq + k) % 7);
+      db = tamper_open();
+      flip_blob(db, "bytes", seq, positions[k], mask);
+      json_t *report = NULL;
+      int rc = verify_after(db, &report);
+      char label[160];
+      snprintf(label, sizeof label, "entry %lld (%s): byte %zu of %zu of its bytes xor 0x%02x", (long long)seq,
+               entry_cmd[seq], positions[k], len, mask);
+      expect_entry(rc, report, "chain", seq, NULL, label);
+      json_decref(report);
+    }
+  }
+}
+
+static void every_entry_column_change_is_named(void **state) {
+  (void)state;
+  static const struct {
+    const char *name, *sql; /* sql: one %lld for the seq */
+  } edits[] = {
+      {"time", "UPDATE journal SET time = '1999' || substr(time, 5) WHERE seq = %lld"},
+      {"actor", "UPDATE journal SET actor = 'mallory' WHERE seq = %lld"},
+      {"role", "UPDATE journal SET role = CASE role WHEN 'admin' THEN 'jc_secretariat' ELSE 'admin' END"
+               " WHERE seq = %lld"},
+      {"cmd", "UPDATE journal SET cmd = CASE cmd WHEN 'transfer' THEN 'retire' ELSE 'transfer' END WHERE seq = %lld"},
+  };
+  for (int64_t seq = 1; seq <= n_entries; seq++) {
+    char label[160];
+    json_t *report = NULL;
+    for (size_t e = 0; e < sizeof edits / sizeof edits[0]; e++) {
+      sqlite3 *db = tamper_open();
+      tamper_sql(db, edits[e].sql, (long long)seq);
+      int rc = verify_after(db, &report);
+      snprintf(label, sizeof label, "entry %lld (%s): its %s column changed, bytes untouched", (long long)seq,
+               entry_cmd[seq], edits[e].name);
+      expect_entry(rc, report, "chain", seq, "columns disagree", label);
+      json_decref(report);
+    }
+    static const char *const blobs[] = {"hash", "prev_hash"};
+    for (size_t e = 0; e < 2; e++) {
+      sqlite3 *db = tamper_open();
+      flip_blob(db, blobs[e], seq, (size_t)seq % HASH_LEN, 0x80);
+      int rc = verify_after(db, &report);
+      snprintf(label, sizeof label, "entry %lld (%s): a bit of its %s flipped", (long long)seq, entry_cmd[seq],
+               blobs[e]);
+      expect_entry(rc, report, "chain", seq, NULL, label);
+      json_decref(report);
+    }
+    /* a hash of the wrong length */
+    sqlite3 *db = tamper_open();
+    tamper_sql(db, "UPDATE journal SET hash = substr(hash, 1, 31) WHERE seq = %lld", (long long)seq);
+    int rc = verify_after(db, &report);
+    snprintf(label, sizeof label, "entry %lld (%s): its hash cut to 31 bytes", (long long)seq, entry_cmd[seq]);
+    expect_entry(rc, report, "chain", seq, NULL, label);
+    json_decref(report);
+  }
+}
+
+static void deleted_entries_are_named(void **state) {
+  (void)state;
+  for (int64_t seq = 1; seq <= n_entries; seq++) {
+    sqlite3 *db = tamper_open();
+    tamper_sql(db, "DELETE FROM journal WHERE seq = %lld", (long long)seq);
+    json_t *report = NULL;
+    int rc = verify_after(db, &report);
+    char label[160], what[64];
+    snprintf(label, sizeof label, "entry %lld (%s) deleted", (long long)seq, entry_cmd[seq]);
+    if (seq < n_entries) {
+      /* the gap is found where the next entry stands */
+      snprintf(what, sizeof what, "expected entry %lld here", (long long)seq);
+      expect_entry(rc, report, "chain", seq + 1, what, label);
+    } else {
+      /* A shorter chain is consistent; its replay lacks the last retirement,
+       * which the state tables still hold. */
+      expect_table(rc, report, "block", "row ", label);
+      static const char *const touched[] = {"counter", "tx", "movement"};
+      for (size_t i = 0; i < 3; i++)
+        if (!has_problem(report, "replay", touched[i], "row "))
+          failf(report, "%s: table %s should differ from the replay", label, touched[i]);
+      if (json_integer_value(json_object_get(report, "events")) != n_entries - 1)
+        failf(report, "%s: \"events\" should be %lld", label, (long long)(n_entries - 1));
+    }
+    json_decref(report);
+  }
+  /* The last two, and the whole journal. */
+  sqlite3 *db = tamper_open();
+  tamper_sql(db, "DELETE FROM journal WHERE seq >= %lld", (long long)(n_entries - 1));
+  json_t *report = NULL;
+  int rc = verify_after(db, &report);
+  expect_table(rc, report, "block", "row ", "the last two entries deleted");
+  json_decref(report);
+  db = tamper_open();
+  tamper_sql(db, "DELETE FROM journal");
+  rc = verify_after(db, &report);
+  expect_table(rc, report, "registry", "in the store but not produced by the journal", "every entry deleted");
+  if (!has_problem(report, "replay", "account", NULL) || !has_problem(report, "replay", "block", NULL))
+    failf(report, "every entry deleted: accounts and blocks should differ from the (empty) replay");
+  json_decref(report);
+}
+
+static void swap_seqs(sqlite3 *db, int64_t a, int64_t b) {
+  tamper_sql(db, "UPDATE journal SET seq = -1 WHERE seq = %lld", (long long)a);
+  tamper_sql(db, "UPDATE journal SET seq = %lld WHERE seq = %lld", (long long)a, (long long)b);
+  tamper_sql(db, "UPDATE journal SET seq = %lld WHERE seq = -1", (long long)b);
+}
+
+static void reordered_entries_are_named(void **state) {
+  (void)state;
+  int64_t pairs[MAX_ENTRIES + 8][2];
+  size_t n = 0;
+  for (int64_t a = 1; a < n_entries; a++) {
+    pairs[n][0] = a;
+    pairs[n++][1] = a + 1;
+  }
+  const int64_t far[][2] = {{1, n_entries}, {5, 20}, {seq_transfer, seq_blocked}, {2, n_entries - 1}};
+  for (size_t i = 0; i < sizeof far / sizeof far[0]; i++) {
+    pairs[n][0] = far[i][0];
+    pairs[n++][1] = far[i][1];
+  }
+  for (size_t i = 0; i < n; i++) {
+    int64_t a = pairs[i][0], b = pairs[i][1];
+    sqlite3 *db = tamper_open();
+    swap_seqs(db, a, b);
+    json_t *report = NULL;
+    int rc = verify_after(db, &report);
+    char label[160];
+    snprintf(label, sizeof label, "entries %lld (%s) and %lld (%s) swapped", (long long)a, entry_cmd[a], (long long)b,
+             entry_cmd[b]);
+    expect_entry(rc, report, "chain", a, NULL, label);
+    json_decref(report);
+  }
+}
+
+/* An entry appended after the last, correctly chained, that blocks hold_a:
+ * the chain holds, but the replay has hold_a blocked and the store has not. */
+static void forged_entries_are_caught(void **state) {
+  (void)state;
+  for (int good_hash = 0; good_hash < 2; good_hash++) {
+    sqlite3 *db = tamper_open();
+    unsigned char *prev;
+    size_t n;
+    read_blob(db, "hash", n_entries, &prev, &n);
+    int64_t seq = n_entries + 1;
+    json_t *ev = json_pack("{s:s,s:{s:s,s:s,s:s},s:s,s:{s:s},s:s,s:I,s:s}", "actor", "test-admin", "args", "account",
+                           acc.hold_a, "reason", "forged", "status", "blocked", "cmd", "account.status", "out", "from",
+                           "open", "role", "admin", "seq", (json_int_t)seq, "time", "2099-01-01T00:00:00.000Z");
+    char *bytes = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(ev);
+    unsigned char h[HASH_LEN];
+    sha256_event(prev, bytes, strlen(bytes), h);
+    if (!good_hash) h[0] ^= 1;
+    sqlite3_stmt *s = NULL;
+    sqlite3_prepare_v2(db,
+                       "INSERT INTO journal(seq, time, actor, role, cmd, bytes, prev_hash, hash)"
+                       " VALUES (?, '2099-01-01T00:00:00.000Z', 'test-admin', 'admin', 'account.status', ?, ?, ?)",
+                       -1, &s, NULL);
+    sqlite3_bind_int64(s, 1, seq);
+    sqlite3_bind_blob(s, 2, bytes, (int)strlen(bytes), SQLITE_TRANSIENT);
+    sqlite3_bind_blob(s, 3, prev, HASH_LEN, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(s, 4, h, HASH_LEN, SQLITE_TRANSIENT);
+    if (sqlite3_step(s) != SQLITE_DONE) failf(NULL, "insert forged entry: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(s);
+    free(bytes);
+    free(prev);
+    json_t *report = NULL;
+    int rc = verify_after(db, &report);
+    if (!good_hash) {
+      expect_entry(rc, report, "chain", seq, "do not hash", "an appended entry with a wrong hash");
+    } else {
+      expect_table(rc, report, "account", "column status", "an appended, correctly chained entry");
+      if (!has_problem(report, "replay", "account_status", NULL))
+        failf(report, "an appended, correctly chained entry: account_status should differ from the replay");
+      if (json_integer_value(json_object_get(report, "events")) != seq)
+        failf(report, "an appended entry: \"events\" should be %lld", (long long)seq);
+    }
+    json_decref(report);
+  }
+}
+
+/* Rewrites one entry's content and re-links the chain after it: the chain
+ * holds, the replay differs from the state the original entry produced. */
+static void rewritten_history_is_caught(void **state) {
+  (void)state;
+  static const struct {
+    const char *label, *table, *what;
+  } cases[] = {
+      {"the reason of a block rewritten, chain re-linked", "account_status", "column reason"},
+      {"the destination of a transfer rewritten, chain re-linked", "block", "column account"},
+  };
+  for (size_t c = 0; c < 2; c++) {
+    int64_t seq = c == 0 ? seq_blocked : seq_transfer;
+    sqlite3 *db = tamper_open();
+    unsigned char *b;
+    size_t n;
+    read_blob(db, "bytes", seq, &b, &n);
+    json_t *ev = json_loadb((const char *)b, n, 0, NULL);
+    free(b);
+    if (!ev) failf(NULL, "entry %lld is not JSON", (long long)seq);
+    if (c == 0) {
+      json_object_set_new(json_object_get(ev, "args"), "reason", json_string("routine check"));
+    } else {
+      json_object_set_new(json_object_get(ev, "args"), "to", json_string(acc.gov));
+      json_object_set_new(json_object_get(ev, "out"), "to", json_string(acc.gov));
+    }
+    char *bytes = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(ev);
+    write_blob(db, "bytes", seq, bytes, strlen(bytes));
+    free(bytes);
+    rehash_from(db, seq);
+    json_t *report = NULL;
+    int rc = verify_after(db, &report);
+    expect_table(rc, report, cases[c].table, cases[c].what, cases[c].label);
+    if (json_integer_value(json_object_get(report, "events")) != n_entries)
+      failf(report, "%s: the re-linked chain should verify through all %lld entries", cases[c].label,
+            (long long)n_entries);
+    json_decref(report);
+  }
+}
+
+/* A rewritten entry whose actor's role may not run its command: replay
+ * re-checks the roles, so the forged history does not verify. */
+static void forged_role_is_caught(void **state) {
+  (void)state;
+  sqlite3 *db = tamper_open();
+  unsigned char *b;
+  size_t n;
+  read_blob(db, "bytes", seq_transfer, &b, &n);
+  json_t *ev = json_loadb((const char *)b, n, 0, NULL);
+  free(b);
+  if (!ev) failf(NULL, "entry %lld is not JSON", (long long)seq_transfer);
+  json_object_set_new(ev, "actor", json_string("mallory"));
+  json_object_set_new(ev, "role", json_string("auditor"));
+  char *bytes = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(ev);
+  write_blob(db, "bytes", seq_transfer, bytes, strlen(bytes));
+  free(bytes);
+  tamper_sql(db, "UPDATE journal SET actor = 'mallory', role = 'auditor' WHERE seq = %lld", (long long)seq_transfer);
+  rehash_from(db, seq_transfer);
+  json_t *report = NULL;
+  int rc = verify_after(db, &report);
+  expect_entry(rc, report, "replay", seq_transfer, "may not", "an auditor's forged transfer");
+  json_decref(report);
+}
+
+/* ---- the state behind the journal's back ---- */
+
+/* Misses are collected so that one run reports every one of them. */
+typedef struct {
+  json_t *list;
+  char names[2048];
+} misses;
+
+static void miss(misses *m, const char *label, const char *reason, json_t *report) {
+  size_t used = strlen(m->names);
+  snprintf(m->names + used, sizeof m->names - used, "%s%s", used ? "; " : "", label);
+  if (!m->list) m->list = json_array();
+  json_array_append_new(m->list, json_pack("{s:s,s:s,s:O?}", "tampering", label, "why", reason, "report", report));
+}
+
+static void fail_on_misses(misses *m, const char *what) {
+  if (!m->names[0]) return;
+  char msg[2600];
+  snprintf(msg, sizeof msg, "%s: %s", what, m->names);
+  print_failure(m->list, msg);
+  json_decref(m->list);
+  fail();
+}
+
+/* Expands $BLOCK (the condition naming hold_a's first block), $A (hold_a)
+ * and $B (hold_b) in a template of SQL. */
+static void subst(char *out, size_t n, const char *tmpl, const char *block) {
+  static const char *const names[] = {"$BLOCK", "$A", "$B"};
+  const char *values[] = {block, acc.hold_a, acc.hold_b};
+  size_t used = 0;
+  out[0] = 0;
+  while (*tmpl && used + 1 < n) {
+    size_t k = 0;
+    while (k < 3 && strncmp(tmpl, names[k], strlen(names[k])) != 0)
+      k++;
+    if (k < 3) {
+      snprintf(out + used, n - used, "%s", values[k]);
+      tmpl += strlen(names[k]);
+    } else {
+      out[used] = *tmpl++;
+      out[used + 1] = 0;
+    }
+    used = strlen(out);
+  }
+}
+
+/* State changed behind the journal's back: the replay comparison names the
+ * table (and the invariants that break, where one does). */
+static void state_tampering_is_named(void **state) {
+  (void)state;
+  char a_block[200];
+  snprintf(a_block, sizeof a_block,
+           "(origin, first) = (SELECT origin, first FROM block WHERE account = '%s' ORDER BY first LIMIT 1)",
+           acc.hold_a);
+  static const struct {
+    const char *label, *table, *what, *invariant[2];
+    const char *sql; /* $BLOCK: the first block of hold_a, $A: hold_a, $B: hold_b */
+  } cases[] = {
+      {"a block moved to another account",
+       "block",
+       "column account",
+       {"holdings agree with movements", NULL},
+       "UPDATE block SET account = '$B' WHERE $BLOCK"},
+      {"a block's last serial lowered",
+       "block",
+       "column last",
+       {"conservation", NULL},
+       "UPDATE block SET last = last - 1 WHERE $BLOCK"},
+      {"a block's last serial raised over the next block",
+       "block",
+       "column last",
+       {"conservation", "no overlap"},
+       "UPDATE block SET last = last + 1 WHERE $BLOCK"},
+      {"a block deleted",
+       "block",
+       NULL,
+       {"conservation", "holdings agree with movements"},
+       "DELETE FROM block WHERE $BLOCK"},
+      {"an extra block inserted",
+       "block",
+       "in the store but not produced by the journal",
+       {"conservation", "holdings agree with movements"},
+       "INSERT INTO block(origin, first, last, issuance, project, vintage, unit_type, account)"
+       " SELECT origin, 900000, 900009, issuance, project, vintage, unit_type, account FROM block WHERE $BLOCK"},
+      {"a block reserved by an unknown transaction",
+       "block",
+       "column reserved_tx",
+       {"one state", NULL},
+       "UPDATE block SET reserved_tx = 'THA01-T-999999' WHERE $BLOCK"},
+      {"an account blocked",
+       "account",
+       "column status",
+       {NULL, NULL},
+       "UPDATE account SET status = 'blocked' WHERE id = '$A'"},
+      {"an account's status history deleted",
+       "account_status",
+       NULL,
+       {NULL, NULL},
+       "DELETE FROM account_status WHERE account = '$B' AND status = 'blocked'"},
+      {"the tx counter raised",
+       "counter",
+       "column value",
+       {NULL, NULL},
+       "UPDATE counter SET value = value + 1 WHERE name = 'tx'"},
+      {"the serial counter lowered",
+       "counter",
+       "column value",
+       {NULL, NULL},
+       "UPDATE counter SET value = value - 100 WHERE name = 'serial'"},
+      {"a transaction's quantity changed",
+       "tx",
+       "column quantity",
+       {NULL, NULL},
+       "UPDATE tx SET quantity = quantity + 1 WHERE id = (SELECT id FROM tx WHERE type = 'transfer' LIMIT 1)"},
+      {"a movement deleted",
+       "movement",
+       NULL,
+       {"holdings agree with movements", NULL},
+       "DELETE FROM movement WHERE (account, seq) = (SELECT account, seq FROM movement WHERE account = '$A'"
+       " ORDER BY seq DESC LIMIT 1)"},
+      {"an issuance's total changed",
+       "issuance",
+       "column total",
+       {"conservation", NULL},
+       "UPDATE issuance SET total = total + 1 WHERE id = (SELECT MIN(id) FROM issuance)"},
+      {"a period's status changed",
+       "period",
+       "column status",
+       {"issued once", NULL},
+       "UPDATE period SET status = 'verified' WHERE status = 'issued' AND first_day = '2021-01-01'"},
+      {"an allocation deleted", "allocation", "row ", {NULL, NULL}, "DELETE FROM allocation WHERE account = '$B'"},
+      {"an idempotency key's seq changed",
+       "idem",
+       "column seq",
+       {NULL, NULL},
+       "UPDATE idem SET seq = seq + 1 WHERE key = 'k-1'"},
+      {"an idempotency key deleted",
+       "idem",
+       "produced by the journal but missing from the store",
+       {NULL, NULL},
+       "DELETE FROM idem WHERE key = 'k-1'"},
+      {"an account's name set to an invalid UTF-8 byte",
+       "account",
+       NULL,
+       {NULL, NULL},
+       "UPDATE account SET name = CAST(x'ff' AS TEXT) WHERE id = '$A'"},
+      {"an account's status set to 'open' and an invalid UTF-8 byte",
+       "account",
+       NULL,
+       {NULL, NULL},
+       "UPDATE account SET status = CAST(x'6f70656eff' AS TEXT) WHERE id = '$B'"},
+      {"a block's account set to its id and an invalid UTF-8 byte",
+       "block",
+       NULL,
+       {"one state", NULL},
+       "UPDATE block SET account = account || CAST(x'ff' AS TEXT) WHERE $BLOCK"},
+  };
+  misses m = {0};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    sqlite3 *db = tamper_open();
+    char sql[1024];
+    subst(sql, sizeof sql, cases[i].sql, a_block);
+    tamper_sql(db, "%s", sql);
+    json_t *report = NULL;
+    int rc = verify_after(db, &report);
+    const char *w = why_not_table(rc, report, cases[i].table, cases[i].what);
+    for (size_t v = 0; !w && v < 2; v++)
+      if (cases[i].invariant[v] && !has_problem(report, "invariant", cases[i].invariant[v], NULL)) {
+        snprintf(why, sizeof why, "the invariant \"%s\" is not reported broken", cases[i].invariant[v]);
+        w = why;
+      }
+    if (!w && json_integer_value(json_object_get(report, "events")) != n_entries) {
+      snprintf(why, sizeof why, "the journal is intact: \"events\" should be %lld", (long long)n_entries);
+      w = why;
+    }
+    if (w) {
+      char label[1200];
+      snprintf(label, sizeof label, "%s [%s]", cases[i].label, sql);
+      miss(&m, label, w, report);
+    }
+    json_decref(report);
+  }
+  fail_on_misses(&m, "state tampering that verify misses or misnames");
+}
+
+/* A state table dropped from the store: verify must refuse and name it (or
+ * the store must refuse to open). */
+static void dropped_state_table_is_named(void **state) {
+  (void)state;
+  static const char *const tables[] = {
+      "meta",   "counter",  "idem",           "party",       "registry", "coop",        "coop_party",
+      "org",    "account",  "account_status", "methodology", "project",  "participant", "project_step",
+      "period", "decision", "issuance",       "allocation",  "block",    "tx",          "movement"};
+  misses m = {0};
+  for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+    sqlite3 *db = tamper_open();
+    tamper_sql(db, "DROP TABLE %s", tables[i]);
+    json_t *report = NULL;
+    char err[256];
+    int rc = tamper_verify(db, &report, err, sizeof err);
+    if (rc == JCM_ERROR && !report) continue; /* the store does not open: nothing is certified */
+    int named = 0;
+    size_t p;
+    json_t *pr;
+    json_array_foreach(json_object_get(report, "problems"), p, pr) {
+      if (strcmp(pstr(pr, "where"), tables[i]) == 0 || strstr(pstr(pr, "what"), tables[i])) named = 1;
+    }
+    if (rc != JCM_REFUSED || !named) {
+      char label[96];
+      snprintf(label, sizeof label, "DROP TABLE %s", tables[i]);
+      snprintf(why, sizeof why, "verify returned %d and names no problem in %s", rc, tables[i]);
+      miss(&m, label, why, report);
+    }
+    json_decref(report);
+  }
+  fail_on_misses(&m, "dropped state tables that verify does not report");
+}
+
+/* ---- refusals leave no trace ---- */
+
+static void refused_then_accepted_verifies(void **state) {
+  (void)state;
+  char path[512];
+  t_accounts a;
+  t_db_path(path, sizeof path, "journal-refusals");
+  jcm *j = t_registry(path, &a);
+  const char *accts[] = {a.gov, a.hold_a, NULL};
+  const int64_t qty[] = {600, 400}; /* gov 1-600, hold_a 601-1000 */
+  assert_int_equal(t_issue(j, 2021, 1000, 1000, accts, qty), JCM_OK);
+  int64_t seq =
+      submit_ok(j, &T_ADMIN, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":1}", a.hold_a, a.hold_b);
+  /* each refusal, then an accepted command that must take the very next seq */
+  struct {
+    const jcm_actor *actor;
+    int code;
+    const char *to, *units;
+  } refusals[] = {
+      {&T_ADMIN, C_INSUFFICIENT, a.hold_b, "\"quantity\":100000"},
+      {&T_AUDITOR, C_ROLE, a.hold_b, "\"quantity\":1"},
+      {&ORG_B, C_NOT_HOLDER, a.hold_b, "\"quantity\":1"},
+      {&T_ADMIN, C_NOT_HELD, a.hold_b, "\"ranges\":[{\"first\":1,\"last\":2}]"},
+      {&T_ADMIN, C_DST_SAME, a.hold_a, "\"quantity\":1"},
+      {&T_ADMIN, C_DST_TYPE, a.cancel, "\"quantity\":1"},
+      {&T_ADMIN, C_UNKNOWN_FIELD, a.hold_b, "\"quantity\":1,\"x\":1"},
+  };
+  for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
+    submit_refused(j, refusals[i].actor, refusals[i].code, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",%s}",
+                   a.hold_a, refusals[i].to, refusals[i].units);
+    int64_t next =
+        submit_ok(j, &ORG_A, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":2}", a.hold_a, a.hold_b);
+    if (next != seq + 1)
+      failf(NULL, "after refusal %zu the next entry is %lld, not %lld", i, (long long)next, (long long)(seq + 1));
+    seq = next;
+  }
+  submit_refused(j, &T_ADMIN, C_MALFORMED, "%s", "{\"cmd\":\"transfer\",");
+  submit_refused(j, &T_ADMIN, C_PERIOD_ISSUED,
+                 "{\"cmd\":\"issue\",\"meeting\":7,\"date\":\"2025-10-30\",\"project\":\"TH014\","
+                 "\"first_day\":\"2021-01-01\",\"last_day\":\"2021-12-31\",\"total\":1,"
+                 "\"allocation\":[{\"account\":\"%s\",\"quantity\":1}]}",
+                 a.gov);
+  /* blocked: refused both ways, then unblocked */
+  assert_int_equal(submit_ok(j, &T_ADMIN,
+                             "{\"cmd\":\"account.status\",\"account\":\"%s\",\"status\":\"blocked\",\"reason\":\"r\"}",
+                             a.hold_b),
+                   ++seq);
+  submit_refused(j, &T_ADMIN, C_SRC_NOT_OPEN, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":1}",
+                 a.hold_b, a.hold_a);
+  submit_refused(j, &T_ADMIN, C_DST_NOT_OPEN, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":1}",
+                 a.hold_a, a.hold_b);
+  submit_refused(j, &T_ADMIN, C_STATUS_CHANGE,
+                 "{\"cmd\":\"account.status\",\"account\":\"%s\",\"status\":\"blocked\",\"reason\":\"again\"}",
+                 a.hold_b);
+  assert_int_equal(submit_ok(j, &T_ADMIN,
+                             "{\"cmd\":\"account.status\",\"account\":\"%s\",\"status\":\"open\",\"reason\":\"r\"}",
+                             a.hold_b),
+                   ++seq);
+  /* an idempotent repeat answers from the journal and adds nothing; the same
+   * key for another command is refused */
+  const char *keyed = "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":3,\"key\":\"once\"}";
+  char text[1024];
+  snprintf(text, sizeof text, keyed, a.gov, a.hold_b);
+  assert_int_equal(submit_ok(j, &T_ADMIN, "%s", text), ++seq);
+  assert_int_equal(submit_ok(j, &T_ADMIN, "%s", text), seq);
+  submit_refused(j, &T_ADMIN, C_IDEM_CONFLICT,
+                 "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":4,\"key\":\"once\"}", a.gov,
+                 a.hold_b);
+  /* inside a batch: a refusal rolls back to its savepoint only */
+  assert_int_equal(jcm_batch_begin(j), JCM_OK);
+  assert_int_equal(
+      submit_ok(j, &T_ADMIN, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":5}", a.gov, a.hold_a),
+      ++seq);
+  submit_refused(j, &T_ADMIN, C_INSUFFICIENT,
+                 "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":100000}", a.gov, a.hold_a);
+  assert_int_equal(submit_ok(j, &T_ADMIN, "{\"cmd\":\"retire\",\"from\":\"%s\",\"quantity\":5}", a.gov), ++seq);
+  assert_int_equal(jcm_batch_commit(j), JCM_OK);
+  submit_refused(j, &T_ADMIN, C_INSUFFICIENT, "{\"cmd\":\"retire\",\"from\":\"%s\",\"quantity\":100000}", a.hold_b);
+
+  json_t *report = NULL;
+  int rc = jcm_verify(j, &report);
+  if (rc != JCM_OK || problem_count(report) != 0 || json_integer_value(json_object_get(report, "events")) != seq)
+    failf(report, "after refusals the journal should verify with %lld events", (long long)seq);
+  json_decref(report);
+  jcm_close(j);
+  /* and again from the closed file */
+  j = t_open(path);
+  rc = jcm_verify(j, &report);
+  if (rc != JCM_OK || json_integer_value(json_object_get(report, "events")) != seq)
+    failf(report, "reopened after refusals: the journal should verify with %lld events", (long long)seq);
+  json_decref(report);
+  jcm_close(j);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(untouched_store_verifies),           cmocka_unit_test(every_entry_byte_flip_is_named),
+      cmocka_unit_test(every_entry_column_change_is_named), cmocka_unit_test(deleted_entries_are_named),
+      cmocka_unit_test(reordered_entries_are_named),        cmocka_unit_test(forged_entries_are_caught),
+      cmocka_unit_test(rewritten_history_is_caught),        cmocka_unit_test(forged_role_is_caught),
+      cmocka_unit_test(state_tampering_is_named),           cmocka_unit_test(dropped_state_table_is_named),
+      cmocka_unit_test(refused_then_accepted_verifies),
+  };
+  return cmocka_run_group_tests(tests, build_base, NULL);
+}
