@@ -119,9 +119,11 @@ int jcm__blocks_check_ranges(jcm_ctx *c, const char *account, json_t *ranges, in
     snprintf(r[i].origin, sizeof r[i].origin, "%.5s", origin ? origin : c->j->registry);
     r[i].first = jcm__i(x, "first", 0);
     r[i].last = jcm__i(x, "last", 0);
-    if (r[i].first > r[i].last)
+    if (r[i].first > r[i].last) {
       rc = jcm__refuse(c, C_BAD_RANGE, "ranges", "range %lld-%lld is inverted", (long long)r[i].first,
                        (long long)r[i].last);
+      break;
+    }
     sum += (uint64_t)(r[i].last - r[i].first) + 1;
     if (sum > (uint64_t)INT64_MAX) rc = jcm__refuse(c, C_RANGE, "ranges", "the ranges hold too many units");
   }

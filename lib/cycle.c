@@ -500,7 +500,7 @@ static int resolve_serials(jcm_ctx *c, int64_t total) {
   json_object_set_new(c->out, "tx", json_string(id));
   json_object_set_new(c->out, "tx_number", json_integer(tx));
   json_object_set_new(c->out, "first", json_integer(first));
-  json_object_set_new(c->out, "last", json_integer(first + total - 1));
+  json_object_set_new(c->out, "last", json_integer(first + (total - 1)));
   json_t *blocks = json_array();
   size_t i;
   json_t *a;
@@ -509,8 +509,8 @@ static int resolve_serials(jcm_ctx *c, int64_t total) {
     int64_t q = jcm__i(a, "quantity", 0);
     json_array_append_new(blocks,
                           json_pack("{s:s,s:I,s:I,s:I}", "account", jcm__s(a, "account"), "quantity", (json_int_t)q,
-                                    "first", (json_int_t)next, "last", (json_int_t)(next + q - 1)));
-    next += q;
+                                    "first", (json_int_t)next, "last", (json_int_t)(next + (q - 1))));
+    if (next + (q - 1) < INT64_MAX) next += q; /* the last block may end at 2^63-1 */
   }
   json_object_set_new(c->out, "blocks", blocks);
   return JCM_OK;

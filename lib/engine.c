@@ -75,9 +75,14 @@ int jcm__next(jcm_ctx *c, const char *name, int64_t *out) {
   jcm_stmt *s = db_q(c->st, q, "s", name);
   if (!s) return jcm__dberr(c, "counter");
   int rc = db_step(c->st, s);
-  *out = (rc == JCM_ROW ? col_int(c->st, s, 0) : 0) + 1;
+  int64_t value = rc == JCM_ROW ? col_int(c->st, s, 0) : 0;
   db_reset(c->st, s);
-  return rc == JCM_STEP_ERROR ? jcm__dberr(c, "counter") : JCM_OK;
+  if (rc == JCM_STEP_ERROR) return jcm__dberr(c, "counter");
+  if (value == INT64_MAX)
+    return strcmp(name, "serial") == 0 ? jcm__refuse(c, C_SERIALS_EXHAUSTED, "total", "no serials are left")
+                                       : jcm__refuse(c, C_RANGE, "", "the %s sequence is exhausted", name);
+  *out = value + 1;
+  return JCM_OK;
 }
 
 int jcm__counter_set(jcm_store *st, const char *name, int64_t value) {
@@ -219,8 +224,11 @@ int jcm_submit(jcm *j, json_t *cmd, const jcm_actor *actor, json_t **result) {
   if (rc == JCM_OK) {
     c.args = args;
     c.role = jcm__role_bit(actor->role);
-    if (!actor->name || !actor->name[0] || strlen(actor->name) > 128)
-      rc = jcm__refuse(&c, C_ROLE, "actor", "the actor must be named (at most 128 characters)");
+    json_t *name = actor->name ? json_string(actor->name) : NULL; /* NULL unless valid UTF-8 */
+    int named = name && actor->name[0] && strlen(actor->name) <= 128;
+    json_decref(name);
+    if (!named)
+      rc = jcm__refuse(&c, C_ROLE, "actor", "the actor must be named in UTF-8 text of at most 128 bytes");
     else if (!c.role)
       rc = jcm__refuse(&c, C_UNKNOWN_ROLE, "role", "no role '%.40s'", actor->role ? actor->role : "");
     else if (!(spec->roles & c.role))
@@ -245,22 +253,47 @@ int jcm_submit(jcm *j, json_t *cmd, const jcm_actor *actor, json_t **result) {
   return rc;
 }
 
-/* Names the field a "too big integer" error stands in: the last key before
- * the error's position. */
-static void field_before(const char *text, size_t pos, char *field, size_t n) {
-  field[0] = 0;
-  for (size_t i = pos; i > 0; i--) {
-    if (text[i - 1] != ':') continue;
-    size_t e = i - 1;
-    while (e > 0 && text[e - 1] == ' ')
-      e--;
-    if (e == 0 || text[e - 1] != '"') return;
-    size_t b = e - 1;
-    while (b > 0 && text[b - 1] != '"')
-      b--;
-    snprintf(field, n, "%.*s", (int)(e - 1 - b), text + b);
-    return;
+/* Writes to path the place of the string "\x01" in v ("allocation[0].quantity"). */
+static int find_marker(json_t *v, char *path, size_t n) {
+  size_t used = strlen(path);
+  if (json_is_string(v)) return strcmp(json_string_value(v), "\x01") == 0;
+  if (json_is_array(v)) {
+    size_t i;
+    json_t *x;
+    json_array_foreach(v, i, x) {
+      snprintf(path + used, n - used, "[%zu]", i);
+      if (find_marker(x, path, n)) return 1;
+    }
+  } else if (json_is_object(v)) {
+    const char *k;
+    json_t *x;
+    json_object_foreach(v, k, x) {
+      snprintf(path + used, n - used, "%s%s", used ? "." : "", k);
+      if (find_marker(x, path, n)) return 1;
+    }
   }
+  path[used] = 0;
+  return 0;
+}
+
+/* Names the field a "too big integer" stands in: the number ends at pos;
+ * it is replaced by a marker and the text parsed again to find its path. */
+static void big_number_field(const char *text, size_t len, size_t pos, char *field, size_t n) {
+  size_t start = pos;
+  field[0] = 0;
+  while (start > 0 && ((text[start - 1] >= '0' && text[start - 1] <= '9') || text[start - 1] == '-'))
+    start--;
+  if (start == pos || pos > len) return;
+  size_t m = len - (pos - start) + 8;
+  char *t = malloc(m);
+  if (!t) return;
+  memcpy(t, text, start);
+  memcpy(t + start, "\"\\u0001\"", 8);
+  memcpy(t + start + 8, text + pos, len - pos);
+  json_t *v = json_loadb(t, m, 0, NULL);
+  free(t);
+  if (v && !find_marker(v, field, n)) field[0] = 0;
+  json_decref(v);
 }
 
 int jcm_submit_text(jcm *j, const char *text, size_t len, const jcm_actor *actor, json_t **result) {
@@ -270,7 +303,7 @@ int jcm_submit_text(jcm *j, const char *text, size_t len, const jcm_actor *actor
     jcm_check chk = {0};
     if (strstr(e.text, "too big")) {
       char field[64];
-      field_before(text, (size_t)e.position < len ? (size_t)e.position : len, field, sizeof field);
+      big_number_field(text, len, (size_t)e.position, field, sizeof field);
       jcm__set_check(&chk, C_RANGE, field, "%s: number too large (at most 2^63-1)", field[0] ? field : "a number");
     } else {
       jcm__set_check(&chk, C_MALFORMED, "", "malformed JSON at line %d column %d: %s", e.line, e.column, e.text);

@@ -110,6 +110,45 @@ static const list_query lists[] = {
      {"#before", NULL, NULL, NULL}},
 };
 
+/* Refuses parameters a query does not take, of the wrong type, too long, or
+ * (limit, offset, after_seq) out of range. names: '#' marks an integer. */
+static int check_params(json_t *params, const char *const *names, size_t n, jcm_check *chk) {
+  const char *key;
+  json_t *v;
+  json_object_foreach(params, key, v) {
+    size_t i = 0;
+    while (i < n && names[i] && strcmp(names[i] + (names[i][0] == '#'), key) != 0)
+      i++;
+    if (i == n || !names[i]) {
+      jcm__set_check(chk, C_UNKNOWN_FIELD, key, "this query takes no parameter '%.40s'", key);
+      return JCM_REFUSED;
+    }
+    if (json_is_null(v)) continue;
+    int integer = names[i][0] == '#';
+    if (integer ? !json_is_integer(v) : !json_is_string(v)) {
+      jcm__set_check(chk, C_TYPE, key, "%s must be %s", key, integer ? "a whole number" : "text");
+      return JCM_REFUSED;
+    }
+    if (!integer && strlen(json_string_value(v)) > 64) {
+      jcm__set_check(chk, C_TOO_LONG, key, "%s is longer than 64 characters", key);
+      return JCM_REFUSED;
+    }
+    json_int_t x = integer ? json_integer_value(v) : 0;
+    if ((strcmp(key, "limit") == 0 && (x < 1 || x > PAGE_MAX)) ||
+        ((strcmp(key, "offset") == 0 || strcmp(key, "after_seq") == 0) && x < 0)) {
+      jcm__set_check(chk, C_RANGE, key, "%s must be %s", key, strcmp(key, "limit") == 0 ? "1..1000" : "0 or more");
+      return JCM_REFUSED;
+    }
+  }
+  return JCM_OK;
+}
+
+/* A member, with JSON null read as absent. */
+static json_t *param(json_t *params, const char *name) {
+  json_t *v = json_object_get(params, name);
+  return json_is_null(v) ? NULL : v;
+}
+
 static int bind_filter(jcm_store *st, jcm_stmt *s, int *pos, json_t *v, int integer) {
   int rc = 0;
   for (int k = 0; k < 2 && rc == 0; k++, (*pos)++) {
@@ -130,26 +169,17 @@ static int run_list(jcm *j, const list_query *lq, json_t *params, json_t **resul
     jcm__set_check(chk, 0, "", "query %s: %s", lq->name, st->ops->errmsg(st));
     return JCM_ERROR;
   }
+  const char *names[6] = {"#limit", "#offset"};
+  size_t nn = 2;
+  for (int i = 0; i < 4 && lq->filters[i]; i++)
+    names[nn++] = lq->filters[i];
+  if (check_params(params, names, nn, chk) != JCM_OK) return JCM_REFUSED;
   int pos = 1;
   for (int i = 0; i < 4 && lq->filters[i]; i++) {
     int integer = lq->filters[i][0] == '#';
-    const char *name = lq->filters[i] + integer;
-    json_t *v = json_object_get(params, name);
-    if (v && !json_is_null(v) && (integer ? !json_is_integer(v) : !json_is_string(v))) {
-      jcm__set_check(chk, C_TYPE, name, "%s must be %s", name, integer ? "a whole number" : "text");
-      return JCM_REFUSED;
-    }
-    if (v && !integer && strlen(json_string_value(v)) > 64) {
-      jcm__set_check(chk, C_TOO_LONG, name, "%s is too long", name);
-      return JCM_REFUSED;
-    }
-    bind_filter(st, s, &pos, v, integer);
+    bind_filter(st, s, &pos, param(params, lq->filters[i] + integer), integer);
   }
   int64_t limit = jcm__i(params, "limit", 100), offset = jcm__i(params, "offset", 0);
-  if (limit < 1 || limit > PAGE_MAX || offset < 0) {
-    jcm__set_check(chk, C_RANGE, "limit", "limit must be 1..%d and offset at least 0", PAGE_MAX);
-    return JCM_REFUSED;
-  }
   st->ops->bind_int(s, pos++, limit);
   st->ops->bind_int(s, pos, offset);
   json_t *arr = json_array();
@@ -194,6 +224,8 @@ static int statement(jcm *j, json_t *params, json_t **result, jcm_check *chk) {
       " FROM movement m JOIN tx t ON t.id = m.tx JOIN journal jn ON jn.seq = m.seq"
       " WHERE m.account = ? AND m.seq > ? ORDER BY m.seq, m.origin, m.first LIMIT ?";
   jcm_store *st = jcm__store(j);
+  static const char *const names[] = {"account", "#after_seq", "#limit"};
+  if (check_params(params, names, 3, chk) != JCM_OK) return JCM_REFUSED;
   const char *account = jcm__s(params, "account");
   jcm_account a;
   if (!account || jcm__account_form(account) != 0) {
@@ -205,10 +237,6 @@ static int statement(jcm *j, json_t *params, json_t **result, jcm_check *chk) {
     return JCM_REFUSED;
   }
   int64_t after = jcm__i(params, "after_seq", 0), limit = jcm__i(params, "limit", PAGE_MAX);
-  if (limit < 1 || limit > PAGE_MAX || after < 0) {
-    jcm__set_check(chk, C_RANGE, "limit", "limit must be 1..%d, after_seq at least 0", PAGE_MAX);
-    return JCM_REFUSED;
-  }
   json_t *entries = json_array();
   int64_t opening = sum_before(st, account, after), balance = opening, last_seq = after;
   jcm_stmt *s = db_q(st, q, "sii", account, after, limit);
@@ -239,8 +267,10 @@ static int tx(jcm *j, json_t *params, json_t **result, jcm_check *chk) {
   static const char qr[] = "SELECT account, origin, first, last, last - first + 1 AS quantity FROM movement"
                            " WHERE tx = ? AND dir > 0 ORDER BY account, origin, first";
   jcm_store *st = jcm__store(j);
+  static const char *const names[] = {"id"};
+  if (check_params(params, names, 1, chk) != JCM_OK) return JCM_REFUSED;
   const char *id = jcm__s(params, "id");
-  if (!id || strlen(id) > 64) {
+  if (!id) {
     jcm__set_check(chk, C_MISSING, "id", "give a transaction id");
     return JCM_REFUSED;
   }
@@ -266,7 +296,7 @@ int jcm_query(jcm *j, const char *name, json_t *params, json_t **result, jcm_che
     jcm__set_check(chk, C_TYPE, "", "query parameters must be an object");
     return JCM_REFUSED;
   }
-  if (strcmp(name, "head") == 0) return head(j, result, chk);
+  if (strcmp(name, "head") == 0) return check_params(params, NULL, 0, chk) ? JCM_REFUSED : head(j, result, chk);
   if (strcmp(name, "statement") == 0) return statement(j, params, result, chk);
   if (strcmp(name, "tx") == 0) return tx(j, params, result, chk);
   for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)

@@ -83,7 +83,8 @@ static const char *const cancel_kinds[] = {"voluntary", "omge", "other", NULL};
   { n, F_IDS, req, 0, max, NULL, fn, NULL, h }
 #define ARR(n, req, max, sub, h)                                                                                       \
   { n, F_ARRAY, req, 0, max, NULL, NULL, sub, h }
-#define KEY ID("key", false, jcm__is_key, "idempotency key (1-128 printable ASCII)")
+#define KEY                                                                                                            \
+  { "key", F_ID, false, 0, 128, NULL, jcm__is_key, NULL, "idempotency key (1-128 printable ASCII)" }
 #define QTY INT("quantity", false, 1, INT64_MAX, "number of units")
 
 static const field_spec f_init[] = {ID("registry", true, jcm__is_registry, "this registry's id, e.g. THA01"),
@@ -292,8 +293,13 @@ static int check_string(json_t *v, const field_spec *f, const char *path, jcm_ch
     jcm__set_check(chk, C_TOO_LONG, path, "%s is longer than %lld characters", path, (long long)max);
     return JCM_REFUSED;
   }
-  if (f->type != F_STR && strlen(s) > 64) {
-    jcm__set_check(chk, C_TOO_LONG, path, "%s is longer than 64 characters", path);
+  size_t id_max = f->type != F_STR && f->max ? (size_t)f->max : 64;
+  if (json_string_length(v) != strlen(s)) {
+    jcm__set_check(chk, C_FORMAT, path, "%s contains a NUL character", path);
+    return JCM_REFUSED;
+  }
+  if (f->type != F_STR && strlen(s) > id_max) {
+    jcm__set_check(chk, C_TOO_LONG, path, "%s is longer than %zu characters", path, id_max);
     return JCM_REFUSED;
   }
   if (s[0] == 0 || (f->type == F_STR && strspn(s, " ") == strlen(s))) {
