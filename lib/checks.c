@@ -61,6 +61,8 @@ static const jcm_code_info codes[] = {
     {C_DECISION_KIND, "decision_kind", "this decision kind is recorded by another command"},
     {C_FOREIGN_PROJECT, "foreign_project",
      "the project is hosted by another Party: its units are issued in that Party's registry"},
+    {C_CALCULATION, "calculation",
+     "the calculated reductions disagree with electricity x emission factor, rounded down"},
     {C_PREFIX, "prefix", "the project or PIN id does not start with the host Party's two-letter code"},
     {C_ROLE, "role", "the actor's role may not do this"},
     {C_NOT_HOLDER, "not_holder", "the actor does not hold the account"},

@@ -65,6 +65,7 @@ enum {
   C_DECISION_KIND = 5014,
   C_FOREIGN_PROJECT = 5015,
   C_PREFIX = 5016,
+  C_CALCULATION = 5017,
   /* 8xxx permissions */
   C_ROLE = 8001,
   C_NOT_HOLDER = 8002,

@@ -349,10 +349,40 @@ static int period_dates(jcm_ctx *c, const char **first, const char **last) {
   return JCM_OK;
 }
 
+__extension__ typedef unsigned __int128 u128;
+
+/* DOMAIN.md §9: reductions = electricity fed to the grid (MWh) x emission
+ * factor (tCO2/MWh), rounded down to whole tonnes, in exact integers: MWh in
+ * thousandths times the factor in millionths, divided by 10^9. */
+static int check_calculation(jcm_ctx *c) {
+  const char *mwh = jcm__s(c->args, "electricity_mwh"), *ef = jcm__s(c->args, "emission_factor");
+  json_t *given = json_object_get(c->args, "calculated");
+  if (!mwh && !ef) {
+    if (!given) return jcm__refuse(c, C_MISSING, "calculated", "give the calculated reductions, or the monitored data");
+    json_object_set(c->out, "calculated", given);
+    return JCM_OK;
+  }
+  if (!mwh || !ef)
+    return jcm__refuse(c, C_MISSING, mwh ? "emission_factor" : "electricity_mwh",
+                       "electricity_mwh and emission_factor go together");
+  int64_t e = 0, f = 0;
+  jcm__decimal(mwh, 3, &e);
+  jcm__decimal(ef, 6, &f);
+  u128 t = (u128)e * (u128)f / 1000000000u;
+  if (t > (u128)INT64_MAX) return jcm__refuse(c, C_RANGE, "electricity_mwh", "the product is too large");
+  int64_t computed = (int64_t)t;
+  if (given && json_integer_value(given) != computed)
+    return jcm__refuse(c, C_CALCULATION, "calculated", "%lld tCO2e calculated, but %s MWh x %s tCO2/MWh gives %lld",
+                       (long long)json_integer_value(given), mwh, ef, (long long)computed);
+  json_object_set_new(c->out, "calculated", json_integer(computed));
+  return JCM_OK;
+}
+
 int jcm__check_monitoring_submit(jcm_ctx *c) {
   proj p;
   const char *first, *last;
   int rc = project_find(c, "project", jcm__s(c->args, "project"), &p);
+  if (rc == JCM_OK) rc = check_calculation(c);
   if (rc == JCM_OK) rc = need_status(c, &p, "project", "registered monitoring verified", "monitoring");
   if (rc == JCM_OK) rc = period_dates(c, &first, &last);
   if (rc != JCM_OK) return rc;
@@ -372,10 +402,12 @@ int jcm__check_monitoring_submit(jcm_ctx *c) {
 
 int jcm__apply_monitoring_submit(jcm_ctx *c) {
   static const char q[] =
-      "INSERT INTO period(project, first_day, last_day, calculated, status) VALUES (?, ?, ?, ?, 'submitted')";
+      "INSERT INTO period(project, first_day, last_day, calculated, status, electricity_mwh, emission_factor)"
+      " VALUES (?, ?, ?, ?, 'submitted', ?, ?)";
   int64_t key = jcm__i(c->out, "project_key", 0);
-  if (db_x(c->st, q, "issi", key, jcm__s(c->args, "first_day"), jcm__s(c->args, "last_day"),
-           jcm__i(c->args, "calculated", 0)) != 0)
+  if (db_x(c->st, q, "ississ", key, jcm__s(c->args, "first_day"), jcm__s(c->args, "last_day"),
+           jcm__i(c->out, "calculated", 0), jcm__s(c->args, "electricity_mwh"),
+           jcm__s(c->args, "emission_factor")) != 0)
     return jcm__dberr(c, "monitoring.submit");
   char cause[64];
   snprintf(cause, sizeof cause, "monitoring period %s..%s", jcm__s(c->args, "first_day"), jcm__s(c->args, "last_day"));

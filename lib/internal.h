@@ -58,6 +58,7 @@ void jcm__format_time(int64_t ms, char out[32]);
 unsigned jcm__role_bit(const char *role);
 int jcm__date_valid(const char *s);
 int jcm__year_of(const char *date);
+int jcm__decimal(const char *s, int places, int64_t *out);
 
 /* ids.c */
 int jcm__account_make(const char *registry, int type_code, int64_t seq, char out[32]);

@@ -65,6 +65,9 @@ static const char *const migrations[] = {
     "CREATE TABLE movement(seq INTEGER NOT NULL, account TEXT NOT NULL, origin TEXT NOT NULL,"
     " first INTEGER NOT NULL, last INTEGER NOT NULL, dir INTEGER NOT NULL, tx TEXT NOT NULL,"
     " PRIMARY KEY(account, seq, origin, first)) WITHOUT ROWID;",
+    /* 2: the monitored data of DOMAIN.md §9, kept with the period */
+    "ALTER TABLE period ADD COLUMN electricity_mwh TEXT;"
+    "ALTER TABLE period ADD COLUMN emission_factor TEXT;",
 };
 
 /* State tables and the order verify compares them in (whole-row order, so

@@ -51,6 +51,14 @@ int jcm__is_version(const char *s) {
   return n >= 1 && n <= 16 && span(s, 0, n, UPPER LOWER DIGIT "._-");
 }
 int jcm__is_sha256(const char *s) { return strlen(s) == 64 && span(s, 0, 64, DIGIT "abcdef"); }
+static int is_mwh(const char *s) {
+  int64_t v;
+  return jcm__decimal(s, 3, &v) == 0;
+}
+static int is_factor(const char *s) {
+  int64_t v;
+  return jcm__decimal(s, 6, &v) == 0;
+}
 static int is_ref(const char *s) { return jcm__is_project(s) || jcm__is_pin(s) || jcm__is_methodology(s); }
 
 /* ---- field tables ---- */
@@ -175,7 +183,9 @@ static const field_spec f_monitoring_submit[] = {
     ID("project", true, jcm__is_project, "project"),
     DATE("first_day", true, "first day of the period"),
     DATE("last_day", true, "last day of the period"),
-    INT("calculated", true, 0, INT64_MAX, "calculated emission reductions (tCO2e)"),
+    INT("calculated", false, 0, INT64_MAX, "calculated emission reductions (tCO2e); computed when omitted"),
+    ID("electricity_mwh", false, is_mwh, "electricity fed to the grid, MWh (decimal text, up to 3 places)"),
+    ID("emission_factor", false, is_factor, "grid emission factor, tCO2/MWh (decimal text, up to 6 places)"),
     KEY,
     END};
 static const field_spec f_monitoring_verify[] = {

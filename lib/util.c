@@ -94,3 +94,28 @@ int jcm__date_valid(const char *s) {
 int jcm__year_of(const char *date) {
   return (date[0] - '0') * 1000 + (date[1] - '0') * 100 + (date[2] - '0') * 10 + (date[3] - '0');
 }
+
+/* A non-negative decimal text with at most `places` decimals, as an integer
+ * scaled by 10^places ("7105.25", 3 -> 7105250). -1 on bad form or overflow. */
+int jcm__decimal(const char *s, int places, int64_t *out) {
+  int64_t v = 0;
+  int decimals = -1;
+  if (!s || !*s || *s == '.') return -1;
+  for (; *s; s++) {
+    if (*s == '.' && decimals < 0) {
+      decimals = 0;
+      continue;
+    }
+    if (*s < '0' || *s > '9' || decimals >= places) return -1;
+    if (v > (INT64_MAX - (*s - '0')) / 10) return -1;
+    v = v * 10 + (*s - '0');
+    if (decimals >= 0) decimals++;
+  }
+  if (decimals == 0) return -1; /* "12." */
+  for (int k = decimals < 0 ? 0 : decimals; k < places; k++) {
+    if (v > INT64_MAX / 10) return -1;
+    v *= 10;
+  }
+  *out = v;
+  return 0;
+}

@@ -794,6 +794,21 @@ static const rcase cycle_cases[] = {
      "{\"cmd\":\"monitoring.verify\",\"project\":\"TH014\",\"first_day\":\"2022-01-01\",\"last_day\":\"2022-12-31\","
      "\"verified\":301,\"report\":\"r\"}",
      C_VERIFIED_OVER_CALCULATED, "verified"},
+    {"5017 calculated disagrees with electricity x factor", &T_JCS,
+     "{\"cmd\":\"monitoring.submit\",\"project\":\"TH014\",\"first_day\":\"2031-01-01\",\"last_day\":\"2031-12-31\","
+     "\"calculated\":3603,\"electricity_mwh\":\"7105.25\",\"emission_factor\":\"0.5070\"}",
+     C_CALCULATION, "calculated"},
+    {"1002 electricity without a factor", &T_JCS,
+     "{\"cmd\":\"monitoring.submit\",\"project\":\"TH014\",\"first_day\":\"2031-01-01\",\"last_day\":\"2031-12-31\","
+     "\"electricity_mwh\":\"7105.25\"}",
+     C_MISSING, "emission_factor"},
+    {"1002 neither calculated nor monitored data", &T_JCS,
+     "{\"cmd\":\"monitoring.submit\",\"project\":\"TH014\",\"first_day\":\"2031-01-01\",\"last_day\":\"2031-12-31\"}",
+     C_MISSING, "calculated"},
+    {"1007 electricity with four decimals", &T_JCS,
+     "{\"cmd\":\"monitoring.submit\",\"project\":\"TH014\",\"first_day\":\"2031-01-01\",\"last_day\":\"2031-12-31\","
+     "\"electricity_mwh\":\"7105.2501\",\"emission_factor\":\"0.5\"}",
+     C_FORMAT, "electricity_mwh"},
     {"5012 period ending before it starts", &T_JCS,
      "{\"cmd\":\"monitoring.submit\",\"project\":\"TH014\",\"first_day\":\"2030-12-31\",\"last_day\":\"2030-01-01\","
      "\"calculated\":1}",
@@ -1355,6 +1370,48 @@ static void regression_query_null_filter_crashes(void **state) {
 
 /* Every code of the table was produced by some case above, except the
  * documented ones. Runs last. */
+/* DOMAIN.md §9: reductions = MWh x tCO2/MWh rounded down, in exact integers.
+ * 7105.25 MWh x 0.5070 = 3602.36175 -> 3602; 0.001 MWh x 0.000001 -> 0. */
+static void monitoring_calculation(void **state) {
+  (void)state;
+  char path[512];
+  t_accounts a;
+  t_db_path(path, sizeof path, "checks-calc");
+  jcm *j = t_registry(path, &a);
+  static const struct {
+    const char *mwh, *ef;
+    long long want;
+  } cases[] = {{"7105.25", "0.5070", 3602},
+               {"0.001", "0.000001", 0},
+               {"1000", "1", 1000},
+               {"2017", "1.000000", 2017},
+               {"9999999.999", "0.999999", 9999989}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    json_t *r = NULL;
+    int code = 0;
+    int rc = t_submitf(j, &T_JCS, &code, &r,
+                       "{\"cmd\":\"monitoring.submit\",\"project\":\"TH014\",\"first_day\":\"%d-01-01\","
+                       "\"last_day\":\"%d-12-31\",\"electricity_mwh\":\"%s\",\"emission_factor\":\"%s\"}",
+                       (int)(2001 + i), (int)(2001 + i), cases[i].mwh, cases[i].ef);
+    assert_int_equal(rc, JCM_OK);
+    json_int_t got = json_integer_value(json_object_get(json_object_get(r, "result"), "calculated"));
+    if (got != cases[i].want)
+      fail_msg("%s x %s gave %lld, want %lld", cases[i].mwh, cases[i].ef, (long long)got, cases[i].want);
+    json_decref(r);
+    /* the same figure given as calculated is accepted; one more is refused */
+    rc = t_submitf(
+        j, &T_JCS, &code, NULL,
+        "{\"cmd\":\"monitoring.submit\",\"project\":\"TH014\",\"first_day\":\"%d-01-01\","
+        "\"last_day\":\"%d-12-31\",\"calculated\":%lld,\"electricity_mwh\":\"%s\",\"emission_factor\":\"%s\"}",
+        (int)(2101 + i), (int)(2101 + i), cases[i].want + 1, cases[i].mwh, cases[i].ef);
+    assert_int_equal(code, C_CALCULATION);
+  }
+  json_t *report = NULL;
+  assert_int_equal(jcm_verify(j, &report), JCM_OK);
+  json_decref(report);
+  jcm_close(j);
+}
+
 static void every_code_triggered(void **state) {
   (void)state;
   size_t n;
@@ -1397,6 +1454,7 @@ int main(void) {
       cmocka_unit_test(project_cycle_out_of_order),
       cmocka_unit_test(serial_space),
       cmocka_unit_test(query_refusals),
+      cmocka_unit_test(monitoring_calculation),
       cmocka_unit_test(every_code_triggered),
       cmocka_unit_test(regression_serial_overflow),
       cmocka_unit_test(regression_inverted_range_code),
