@@ -28,6 +28,7 @@ static const jcm_code_info codes[] = {
     {C_UNKNOWN_ACCOUNT, "unknown_account", "no such account"},
     {C_STATUS_CHANGE, "status_change", "the account cannot change to that status from its current one"},
     {C_UNKNOWN_TX, "unknown_transaction", "no such transaction"},
+    {C_CONFLICT, "conflict", "fields were given together that exclude each other"},
     {C_SRC_UNKNOWN, "source_unknown", "the source account does not exist"},
     {C_SRC_NOT_OPEN, "source_not_open", "the source account is blocked or closed"},
     {C_SRC_TYPE, "source_type", "units cannot leave an account of this type"},

@@ -28,6 +28,7 @@ enum {
   C_UNKNOWN_ACCOUNT = 1021,
   C_STATUS_CHANGE = 1022,
   C_UNKNOWN_TX = 1023,
+  C_CONFLICT = 1024,
   /* 2xxx the source account */
   C_SRC_UNKNOWN = 2001,
   C_SRC_NOT_OPEN = 2002,

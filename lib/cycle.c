@@ -481,6 +481,9 @@ static int check_allocation(jcm_ctx *c, int64_t total) {
     jcm_account acc;
     int e = jcm__account_get(c->st, id, &acc);
     if (e < 0) return jcm__dberr(c, "account");
+    if (!e && strncmp(id, c->j->registry, 5) != 0)
+      return jcm__refuse(c, C_DST_FOREIGN, "allocation",
+                         "%s belongs to registry %.5s: issuance goes to this registry's accounts", id, id);
     if (!e) return jcm__refuse(c, C_DST_UNKNOWN, "allocation", "no account %s", id);
     if (strcmp(acc.status, "open") != 0)
       return jcm__refuse(c, C_DST_NOT_OPEN, "allocation", "account %s is %s", id, acc.status);

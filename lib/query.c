@@ -50,6 +50,9 @@ typedef struct {
   const char *name;
   const char *sql;
   const char *filters[4]; /* "account", "project", ...; "#vintage" for integers */
+  /* The same with "account = ?" usable by the index when an account is
+   * given: SQLite cannot use one for "(? IS NULL OR account = ?)". */
+  const char *sql_account;
 } list_query;
 
 static const list_query lists[] = {
@@ -57,57 +60,74 @@ static const list_query lists[] = {
      "SELECT account, project, vintage, SUM(last - first + 1) AS quantity FROM block"
      " WHERE (? IS NULL OR account = ?) AND (? IS NULL OR project = ?) AND (? IS NULL OR vintage = ?)"
      " GROUP BY account, project, vintage ORDER BY account, project, vintage LIMIT ? OFFSET ?",
-     {"account", "project", "#vintage", NULL}},
+     {"account", "project", "#vintage", NULL},
+     "SELECT account, project, vintage, SUM(last - first + 1) AS quantity FROM block"
+     " WHERE ? IS NOT NULL AND account = ? AND (? IS NULL OR project = ?) AND (? IS NULL OR vintage = ?)"
+     " GROUP BY account, project, vintage ORDER BY account, project, vintage LIMIT ? OFFSET ?"},
     {"blocks",
      "SELECT origin, first, last, last - first + 1 AS quantity, issuance, project, vintage, unit_type,"
      " account, reserved_tx FROM block WHERE (? IS NULL OR account = ?) AND (? IS NULL OR project = ?)"
      " ORDER BY origin, first LIMIT ? OFFSET ?",
-     {"account", "project", NULL, NULL}},
+     {"account", "project", NULL, NULL},
+     "SELECT origin, first, last, last - first + 1 AS quantity, issuance, project, vintage, unit_type,"
+     " account, reserved_tx FROM block WHERE ? IS NOT NULL AND account = ? AND (? IS NULL OR project = ?)"
+     " ORDER BY origin, first LIMIT ? OFFSET ?"},
     {"accounts",
      "SELECT a.id, a.type, a.holder, o.name AS holder_name, a.name, a.status,"
      " (SELECT COALESCE(SUM(b.last - b.first + 1), 0) FROM block b WHERE b.account = a.id) AS balance"
      " FROM account a JOIN org o ON o.id = a.holder WHERE (? IS NULL OR a.holder = ?)"
      " ORDER BY a.id LIMIT ? OFFSET ?",
-     {"holder", NULL, NULL, NULL}},
+     {"holder", NULL, NULL, NULL},
+     NULL},
     {"projects",
      "SELECT id, pin, title, host, coop, methodology, mversion AS methodology_version, status FROM project"
      " WHERE (? IS NULL OR status = ?) ORDER BY key LIMIT ? OFFSET ?",
-     {"status", NULL, NULL, NULL}},
+     {"status", NULL, NULL, NULL},
+     NULL},
     {"project_steps",
      "SELECT s.seq, j.time, s.status, s.cause FROM project_step s JOIN project p ON p.key = s.project"
      " JOIN journal j ON j.seq = s.seq WHERE (? IS NULL OR ? IN (p.id, p.pin)) ORDER BY s.seq LIMIT ? OFFSET ?",
-     {"project", NULL, NULL, NULL}},
+     {"project", NULL, NULL, NULL},
+     NULL},
     {"periods",
      "SELECT p.id AS project, m.first_day, m.last_day, m.calculated, m.verified, m.tpe, m.report, m.status"
      " FROM period m JOIN project p ON p.key = m.project WHERE (? IS NULL OR p.id = ?)"
      " ORDER BY p.id, m.first_day LIMIT ? OFFSET ?",
-     {"project", NULL, NULL, NULL}},
+     {"project", NULL, NULL, NULL},
+     NULL},
     {"decisions",
      "SELECT seq, coop, meeting, date, kind, ref FROM decision WHERE (? IS NULL OR meeting = ?)"
      " ORDER BY seq LIMIT ? OFFSET ?",
-     {"#meeting", NULL, NULL, NULL}},
+     {"#meeting", NULL, NULL, NULL},
+     NULL},
     {"issuances",
      "SELECT i.id, p.id AS project, i.period_start, i.vintage, i.total, i.first, i.last, d.meeting, d.date"
      " FROM issuance i JOIN project p ON p.key = i.project JOIN decision d ON d.seq = i.decision"
      " WHERE (? IS NULL OR p.id = ?) ORDER BY i.id LIMIT ? OFFSET ?",
-     {"project", NULL, NULL, NULL}},
+     {"project", NULL, NULL, NULL},
+     NULL},
     {"allocations",
      "SELECT issuance, account, quantity, first, last FROM allocation WHERE (? IS NULL OR issuance = ?)"
      " ORDER BY issuance, first LIMIT ? OFFSET ?",
-     {"issuance", NULL, NULL, NULL}},
+     {"issuance", NULL, NULL, NULL},
+     NULL},
     {"parties",
      "SELECT code, iso2, name_en, name_ja FROM party WHERE (? IS NULL OR code = ?) ORDER BY code LIMIT ? OFFSET ?",
-     {"code", NULL, NULL, NULL}},
+     {"code", NULL, NULL, NULL},
+     NULL},
     {"orgs",
      "SELECT id, name, country, ident, roles FROM org WHERE (? IS NULL OR country = ?) ORDER BY id LIMIT ? OFFSET ?",
-     {"country", NULL, NULL, NULL}},
+     {"country", NULL, NULL, NULL},
+     NULL},
     {"registries",
      "SELECT id, party, name, role, self FROM registry WHERE (? IS NULL OR party = ?) ORDER BY id LIMIT ? OFFSET ?",
-     {"party", NULL, NULL, NULL}},
+     {"party", NULL, NULL, NULL},
+     NULL},
     {"journal",
      "SELECT seq, time, actor, role, cmd, hash FROM journal WHERE (? IS NULL OR seq < ?)"
      " ORDER BY seq DESC LIMIT ? OFFSET ?",
-     {"#before", NULL, NULL, NULL}},
+     {"#before", NULL, NULL, NULL},
+     NULL},
 };
 
 /* Refuses parameters a query does not take, of the wrong type, too long, or
@@ -164,7 +184,8 @@ static int bind_filter(jcm_store *st, jcm_stmt *s, int *pos, json_t *v, int inte
 
 static int run_list(jcm *j, const list_query *lq, json_t *params, json_t **result, jcm_check *chk) {
   jcm_store *st = jcm__store(j);
-  jcm_stmt *s = st->ops->prepare(st, lq->sql);
+  const char *sql = lq->sql_account && param(params, "account") ? lq->sql_account : lq->sql;
+  jcm_stmt *s = st->ops->prepare(st, sql);
   if (!s) {
     jcm__set_check(chk, 0, "", "query %s: %s", lq->name, st->ops->errmsg(st));
     return JCM_ERROR;
@@ -222,7 +243,8 @@ static int statement(jcm *j, json_t *params, json_t **result, jcm_check *chk) {
       "SELECT m.seq, jn.time, m.tx, t.type, m.dir, m.origin, m.first, m.last, m.last - m.first + 1 AS quantity,"
       " CASE WHEN m.dir < 0 THEN t.to_account ELSE t.from_account END AS counterparty"
       " FROM movement m JOIN tx t ON t.id = m.tx JOIN journal jn ON jn.seq = m.seq"
-      " WHERE m.account = ? AND m.seq > ? ORDER BY m.seq, m.origin, m.first LIMIT ?";
+      " WHERE m.account = ? AND m.seq > ? AND m.seq IN (SELECT DISTINCT seq FROM movement"
+      " WHERE account = ? AND seq > ? ORDER BY seq LIMIT ?) ORDER BY m.seq, m.origin, m.first";
   jcm_store *st = jcm__store(j);
   static const char *const names[] = {"account", "#after_seq", "#limit"};
   if (check_params(params, names, 3, chk) != JCM_OK) return JCM_REFUSED;
@@ -239,7 +261,8 @@ static int statement(jcm *j, json_t *params, json_t **result, jcm_check *chk) {
   int64_t after = jcm__i(params, "after_seq", 0), limit = jcm__i(params, "limit", PAGE_MAX);
   json_t *entries = json_array();
   int64_t opening = sum_before(st, account, after), balance = opening, last_seq = after;
-  jcm_stmt *s = db_q(st, q, "sii", account, after, limit);
+  /* a page holds whole journal entries: limit counts entries, not ranges */
+  jcm_stmt *s = db_q(st, q, "sisii", account, after, account, after, limit);
   int step = JCM_DONE;
   while (s && (step = db_step(st, s)) == JCM_ROW) {
     json_t *row = row_json(st, s);

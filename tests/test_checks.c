@@ -794,6 +794,14 @@ static const rcase cycle_cases[] = {
      "{\"cmd\":\"monitoring.verify\",\"project\":\"TH014\",\"first_day\":\"2022-01-01\",\"last_day\":\"2022-12-31\","
      "\"verified\":301,\"report\":\"r\"}",
      C_VERIFIED_OVER_CALCULATED, "verified"},
+    {"1024 ranges with a project filter", NULL,
+     "{\"cmd\":\"transfer\",\"from\":\"@A\",\"to\":\"@B\",\"ranges\":[{\"first\":1,\"last\":2}],\"project\":\"TH014\"}",
+     C_CONFLICT, "project"},
+    {"1024 ranges with a vintage filter", NULL,
+     "{\"cmd\":\"transfer\",\"from\":\"@A\",\"to\":\"@B\",\"ranges\":[{\"first\":1,\"last\":2}],\"vintage\":2021}",
+     C_CONFLICT, "vintage"},
+    {"3005 issuance to another registry's account", NULL,
+     ISSUE_2023("", "5", "{\"account\":\"JPN01-110-000001-46\",\"quantity\":5}"), C_DST_FOREIGN, "allocation"},
     {"5017 calculated disagrees with electricity x factor", &T_JCS,
      "{\"cmd\":\"monitoring.submit\",\"project\":\"TH014\",\"first_day\":\"2031-01-01\",\"last_day\":\"2031-12-31\","
      "\"calculated\":3603,\"electricity_mwh\":\"7105.25\",\"emission_factor\":\"0.5070\"}",

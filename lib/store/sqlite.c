@@ -128,7 +128,7 @@ jcm_store *jcm__sqlite_open(const char *path, char *err, size_t errlen) {
   }
   sqlite3_busy_timeout(q->db, 5000);
   const char *pragmas = strcmp(path, ":memory:") == 0
-                            ? "PRAGMA foreign_keys=ON; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+                            ? "PRAGMA foreign_keys=ON; PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF;"
                               " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-131072;"
                             : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
                               " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-131072;";
