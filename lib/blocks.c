@@ -190,14 +190,14 @@ int jcm__blocks_create(jcm_ctx *c, const char *origin, int64_t first, int64_t la
 }
 
 int jcm__movement(jcm_ctx *c, const char *tx, const char *account, int dir, json_t *ranges) {
-  static const char q[] =
-      "INSERT INTO movement(seq, account, origin, first, last, dir, tx) VALUES (?, ?, ?, ?, ?, ?, ?)";
+  static const char q[] = "INSERT INTO movement(account, seq, dir, tx, quantity, ranges) VALUES (?, ?, ?, ?, ?, ?)";
+  int64_t quantity = 0;
   size_t i;
   json_t *x;
-  json_array_foreach(ranges, i, x) {
-    if (db_x(c->st, q, "issiiis", c->seq, account, jcm__s(x, "origin"), jcm__i(x, "first", 0), jcm__i(x, "last", 0),
-             (int64_t)dir, tx) != 0)
-      return jcm__dberr(c, "movement");
-  }
-  return JCM_OK;
+  json_array_foreach(ranges, i, x) quantity += jcm__i(x, "last", 0) - jcm__i(x, "first", 0) + 1;
+  char *text = jcm__canonical(ranges);
+  if (!text) return jcm__refuse(c, C_TOO_MANY, "ranges", "out of memory");
+  int rc = db_x(c->st, q, "siisis", account, c->seq, (int64_t)dir, tx, quantity, text);
+  free(text);
+  return rc == 0 ? JCM_OK : jcm__dberr(c, "movement");
 }

@@ -228,23 +228,26 @@ static int head(jcm *j, json_t **result, jcm_check *chk) {
 }
 
 static int64_t sum_before(jcm_store *st, const char *account, int64_t seq) {
-  static const char q[] =
-      "SELECT COALESCE(SUM(dir * (last - first + 1)), 0) FROM movement WHERE account = ? AND seq <= ?";
+  static const char q[] = "SELECT COALESCE(SUM(dir * quantity), 0) FROM movement WHERE account = ? AND seq <= ?";
   jcm_stmt *s = db_q(st, q, "si", account, seq);
   int64_t v = s && db_step(st, s) == JCM_ROW ? col_int(st, s, 0) : 0;
   if (s) db_reset(st, s);
   return v;
 }
 
+/* The ranges column holds JSON text: give it as JSON. */
+static void ranges_column(json_t *row) {
+  json_t *v = json_loads(jcm__s(row, "ranges") ? jcm__s(row, "ranges") : "[]", 0, NULL);
+  json_object_set_new(row, "ranges", v ? v : json_array());
+}
+
 /* Opening balance, every movement after after_seq with its serial range and
  * counterparty, closing balance. */
 static int statement(jcm *j, json_t *params, json_t **result, jcm_check *chk) {
-  static const char q[] =
-      "SELECT m.seq, jn.time, m.tx, t.type, m.dir, m.origin, m.first, m.last, m.last - m.first + 1 AS quantity,"
-      " CASE WHEN m.dir < 0 THEN t.to_account ELSE t.from_account END AS counterparty"
-      " FROM movement m JOIN tx t ON t.id = m.tx JOIN journal jn ON jn.seq = m.seq"
-      " WHERE m.account = ? AND m.seq > ? AND m.seq IN (SELECT DISTINCT seq FROM movement"
-      " WHERE account = ? AND seq > ? ORDER BY seq LIMIT ?) ORDER BY m.seq, m.origin, m.first";
+  static const char q[] = "SELECT m.seq, jn.time, m.tx, t.type, m.dir, m.quantity, m.ranges,"
+                          " CASE WHEN m.dir < 0 THEN t.to_account ELSE t.from_account END AS counterparty"
+                          " FROM movement m JOIN tx t ON t.id = m.tx JOIN journal jn ON jn.seq = m.seq"
+                          " WHERE m.account = ? AND m.seq > ? ORDER BY m.seq LIMIT ?";
   jcm_store *st = jcm__store(j);
   static const char *const names[] = {"account", "#after_seq", "#limit"};
   if (check_params(params, names, 3, chk) != JCM_OK) return JCM_REFUSED;
@@ -261,12 +264,12 @@ static int statement(jcm *j, json_t *params, json_t **result, jcm_check *chk) {
   int64_t after = jcm__i(params, "after_seq", 0), limit = jcm__i(params, "limit", PAGE_MAX);
   json_t *entries = json_array();
   int64_t opening = sum_before(st, account, after), balance = opening, last_seq = after;
-  /* a page holds whole journal entries: limit counts entries, not ranges */
-  jcm_stmt *s = db_q(st, q, "sisii", account, after, account, after, limit);
+  jcm_stmt *s = db_q(st, q, "sii", account, after, limit);
   int step = JCM_DONE;
   while (s && (step = db_step(st, s)) == JCM_ROW) {
     json_t *row = row_json(st, s);
-    balance += col_int(st, s, 4) * col_int(st, s, 8);
+    ranges_column(row);
+    balance += col_int(st, s, 4) * col_int(st, s, 5);
     last_seq = col_int(st, s, 0);
     json_object_set_new(row, "balance", json_integer(balance));
     json_array_append_new(entries, row);
@@ -287,8 +290,8 @@ static int tx(jcm *j, json_t *params, json_t **result, jcm_check *chk) {
   static const char q[] =
       "SELECT t.id, t.seq, jn.time, t.type, t.status, t.from_account, t.to_account, t.quantity, t.kind,"
       " t.reason, t.idem_key FROM tx t JOIN journal jn ON jn.seq = t.seq WHERE t.id = ?";
-  static const char qr[] = "SELECT account, origin, first, last, last - first + 1 AS quantity FROM movement"
-                           " WHERE tx = ? AND dir > 0 ORDER BY account, origin, first";
+  static const char qr[] = "SELECT account, quantity, ranges FROM movement WHERE seq = ? AND tx = ? AND dir > 0"
+                           " ORDER BY account";
   jcm_store *st = jcm__store(j);
   static const char *const names[] = {"id"};
   if (check_params(params, names, 1, chk) != JCM_OK) return JCM_REFUSED;
@@ -304,9 +307,22 @@ static int tx(jcm *j, json_t *params, json_t **result, jcm_check *chk) {
     return JCM_REFUSED;
   }
   json_t *o = row_json(st, s);
+  int64_t seq = col_int(st, s, 1);
   db_reset(st, s);
-  json_t *ranges = json_array();
-  rows(st, db_q(st, qr, "s", id), ranges);
+  json_t *moved = json_array(), *ranges = json_array(), *m, *r;
+  rows(st, db_q(st, qr, "is", seq, id), moved);
+  size_t i, k;
+  json_array_foreach(moved, i, m) { /* one row per range received, with its account */
+    ranges_column(m);
+    json_array_foreach(json_object_get(m, "ranges"), k, r) {
+      json_int_t f = json_integer_value(json_object_get(r, "first")),
+                 l = json_integer_value(json_object_get(r, "last"));
+      json_array_append_new(ranges,
+                            json_pack("{s:O,s:O,s:I,s:I,s:I}", "account", json_object_get(m, "account"), "origin",
+                                      json_object_get(r, "origin"), "first", f, "last", l, "quantity", l - f + 1));
+    }
+  }
+  json_decref(moved);
   json_object_set_new(o, "ranges", ranges);
   *result = o;
   return JCM_OK;

@@ -62,9 +62,12 @@ static const char *const migrations[] = {
     "CREATE TABLE tx(id TEXT PRIMARY KEY, seq INTEGER NOT NULL, type TEXT NOT NULL,"
     " status TEXT NOT NULL, from_account TEXT, to_account TEXT, quantity INTEGER NOT NULL,"
     " kind TEXT, reason TEXT, idem_key TEXT);"
-    "CREATE TABLE movement(seq INTEGER NOT NULL, account TEXT NOT NULL, origin TEXT NOT NULL,"
-    " first INTEGER NOT NULL, last INTEGER NOT NULL, dir INTEGER NOT NULL, tx TEXT NOT NULL,"
-    " PRIMARY KEY(account, seq, origin, first)) WITHOUT ROWID;",
+    /* one row per account and journal entry, its serial ranges as JSON: a
+     * transfer of many small blocks writes two rows, not two per block */
+    "CREATE TABLE movement(account TEXT NOT NULL, seq INTEGER NOT NULL, dir INTEGER NOT NULL,"
+    " tx TEXT NOT NULL, quantity INTEGER NOT NULL, ranges TEXT NOT NULL,"
+    " PRIMARY KEY(account, seq)) WITHOUT ROWID;"
+    "CREATE INDEX movement_seq ON movement(seq);",
     /* 2: the monitored data of DOMAIN.md §9, kept with the period */
     "ALTER TABLE period ADD COLUMN electricity_mwh TEXT;"
     "ALTER TABLE period ADD COLUMN emission_factor TEXT;",
@@ -98,7 +101,7 @@ const char *const jcm__state_order[] = {
     "issuance, account",
     "origin, first",
     "id",
-    "account, seq, origin, first",
+    "account, seq",
     NULL,
 };
 

@@ -287,7 +287,7 @@ static void check_invariants(verifier *v) {
   invariant(
       v, "holdings agree with movements",
       "SELECT a.id AS account, (SELECT COALESCE(SUM(last - first + 1), 0) FROM block WHERE account = a.id) AS held,"
-      " (SELECT COALESCE(SUM(dir * (last - first + 1)), 0) FROM movement WHERE account = a.id) AS moved"
+      " (SELECT COALESCE(SUM(dir * quantity), 0) FROM movement WHERE account = a.id) AS moved"
       " FROM account a WHERE held <> moved",
       "an account holds other than its movements add up to");
   invariant(v, "issued once",
