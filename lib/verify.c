@@ -304,6 +304,8 @@ int jcm_verify(jcm *j, json_t **report) {
     json_decref(v.problems);
     return JCM_ERROR;
   }
+  /* The replay store is thrown away and never rolled back: no undo journal. */
+  jcm__store(v.replay)->ops->exec(jcm__store(v.replay), "PRAGMA journal_mode=OFF");
   walk_journal(&v);
   if (v.chain_ok && v.replay_ok)
     for (int i = 0; jcm__state_tables[i]; i++)
