@@ -73,6 +73,10 @@ int jcm__blocks_pick(jcm_ctx *c, const char *account, int64_t quantity, const ch
         c, C_INSUFFICIENT, "quantity", "account %s holds %lld unreserved units%s of those asked for, not %lld", account,
         (long long)(quantity - need), project || vintage ? " (with the filters)" : "", (long long)quantity);
   }
+  /* Everything taken lies at or above the last block's (possibly cut)
+   * start: apply moves it with one statement (jcm__blocks_move_above). */
+  json_object_set_new(c->out, "cut",
+                      json_pack("{s:s,s:I}", "origin", r[n - 1].origin, "first", (json_int_t)r[n - 1].first));
   ranges_to_json(r, n, ranges_out);
   free(r);
   return JCM_OK;
@@ -177,6 +181,23 @@ int jcm__blocks_move(jcm_ctx *c, const char *from, const char *to, json_t *range
     if (rc != JCM_OK) return rc;
     if (db_x(c->st, q, "ssiis", to, origin, f, l, from) != 0) return jcm__dberr(c, "move");
   }
+  return JCM_OK;
+}
+
+/* Moves what blocks_pick took: the unreserved blocks of `from` matching the
+ * filters at or above the cut, after splitting the block the cut falls in.
+ * One statement for all of them instead of one split check per range. */
+int jcm__blocks_move_above(jcm_ctx *c, const char *from, const char *to, json_t *cut, const char *project,
+                           int64_t vintage) {
+  static const char q[] = "UPDATE block SET account = ? WHERE account = ? AND (origin, first) >= (?, ?)"
+                          " AND reserved_tx IS NULL AND (? IS NULL OR project = ?) AND (? = 0 OR vintage = ?)";
+  const char *origin = jcm__s(cut, "origin");
+  int64_t first = jcm__i(cut, "first", 0);
+  if (!origin || first < 1) return jcm__refuse(c, C_BAD_RANGE, "cut", "the event's cut is malformed");
+  int rc = split_at(c, origin, first);
+  if (rc != JCM_OK) return rc;
+  if (db_x(c->st, q, "sssissii", to, from, origin, first, project, project, vintage, vintage) != 0)
+    return jcm__dberr(c, "move");
   return JCM_OK;
 }
 

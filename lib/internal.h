@@ -107,6 +107,8 @@ int jcm__blocks_pick(jcm_ctx *c, const char *account, int64_t quantity, const ch
                      json_t *ranges_out);
 int jcm__blocks_check_ranges(jcm_ctx *c, const char *account, json_t *ranges, int64_t *total);
 int jcm__blocks_move(jcm_ctx *c, const char *from, const char *to, json_t *ranges);
+int jcm__blocks_move_above(jcm_ctx *c, const char *from, const char *to, json_t *cut, const char *project,
+                           int64_t vintage);
 int jcm__blocks_create(jcm_ctx *c, const char *origin, int64_t first, int64_t last, const char *issuance,
                        const char *project, int64_t vintage, const char *account);
 int jcm__movement(jcm_ctx *c, const char *tx, const char *account, int dir, json_t *ranges);

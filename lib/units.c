@@ -119,7 +119,9 @@ static int apply_move(jcm_ctx *c, const char *type) {
       " VALUES (?, ?, ?, 'completed', ?, ?, ?, ?, ?, ?)";
   const char *from = jcm__s(c->args, "from"), *to = jcm__s(c->out, "to"), *tx = jcm__s(c->out, "tx");
   json_t *ranges = json_object_get(c->out, "ranges");
-  int rc = jcm__blocks_move(c, from, to, ranges);
+  json_t *cut = json_object_get(c->out, "cut"); /* set when taken by quantity */
+  int rc = cut ? jcm__blocks_move_above(c, from, to, cut, jcm__s(c->args, "project"), jcm__i(c->args, "vintage", 0))
+               : jcm__blocks_move(c, from, to, ranges);
   if (rc == JCM_OK) rc = jcm__movement(c, tx, from, -1, ranges);
   if (rc == JCM_OK) rc = jcm__movement(c, tx, to, +1, ranges);
   if (rc != JCM_OK) return rc;
