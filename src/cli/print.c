@@ -10,7 +10,28 @@ void print_json_line(FILE *f, json_t *v) {
   free(s);
 }
 
+/* Serial ranges read as "THA01 1-1009, THA01 1010-2017" for people. */
+static int ranges_text(json_t *v, char *out, size_t n) {
+  json_t *first = json_array_get(v, 0);
+  if (!json_is_object(first) || !json_object_get(first, "first") || !json_object_get(first, "last")) return 0;
+  size_t used = 0, i;
+  json_t *r;
+  out[0] = 0;
+  json_array_foreach(v, i, r) {
+    if (used + 64 >= n) {
+      snprintf(out + used, n - used, ", ...");
+      break;
+    }
+    const char *origin = json_string_value(json_object_get(r, "origin"));
+    used += (size_t)snprintf(out + used, n - used, "%s%s %lld-%lld", i ? ", " : "", origin ? origin : "",
+                             (long long)json_integer_value(json_object_get(r, "first")),
+                             (long long)json_integer_value(json_object_get(r, "last")));
+  }
+  return 1;
+}
+
 static void value_text(json_t *v, char *out, size_t n) {
+  if (json_is_array(v) && ranges_text(v, out, n)) return;
   if (json_is_string(v))
     snprintf(out, n, "%s", json_string_value(v));
   else if (json_is_integer(v))
@@ -113,7 +134,9 @@ void print_result(const cli *c, json_t *result) {
   json_t *v;
   char cell[4096];
   json_object_foreach(r, key, v) {
-    if (strcmp(key, "parties") == 0 || strstr(key, "_number") || strcmp(key, "project_key") == 0) continue;
+    if (strcmp(key, "parties") == 0 || strstr(key, "_number") || strcmp(key, "project_key") == 0 ||
+        strcmp(key, "cut") == 0)
+      continue;
     value_text(v, cell, sizeof cell);
     printf("  %s: %s\n", key, cell);
   }
