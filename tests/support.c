@@ -1,10 +1,13 @@
 #include "support.h"
 
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 const jcm_actor T_ADMIN = {"test-admin", "admin"};
 const jcm_actor T_JCS = {"test-secretariat", "jc_secretariat"};
@@ -172,4 +175,45 @@ int64_t t_balance(jcm *j, const char *account) {
   json_decref(r);
   json_decref(params);
   return sum;
+}
+
+int t_run_isolated(jcm **jp, const char *path, t_isolated_fn fn, const void *ud, t_outcome *o, char *how, size_t n) {
+  int fds[2];
+  jcm_close(*jp);
+  *jp = NULL;
+  if (pipe(fds) != 0) abort();
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = fork();
+  if (pid < 0) abort();
+  if (pid == 0) {
+    /* the test framework's crash handlers must not run in the child */
+    static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+      signal(sigs[i], SIG_DFL);
+    close(fds[0]);
+    t_outcome mine = {.rc = -1};
+    jcm *j = NULL;
+    char err[256] = "";
+    if (jcm_open(path, NULL, &j, err, sizeof err) != JCM_OK) _exit(3);
+    fn(j, ud, &mine);
+    jcm_close(j);
+    ssize_t wrote = write(fds[1], &mine, sizeof mine);
+    _exit(wrote == (ssize_t)sizeof mine ? 0 : 4);
+  }
+  close(fds[1]);
+  ssize_t got = read(fds[0], o, sizeof *o);
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  *jp = t_open(path);
+  if (WIFSIGNALED(status)) {
+    snprintf(how, n, "the library crashed (signal %d)", WTERMSIG(status));
+    return -1;
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || got != (ssize_t)sizeof *o) {
+    snprintf(how, n, "the library aborted (exit status %d: a sanitizer error?)", WEXITSTATUS(status));
+    return -1;
+  }
+  return 0;
 }

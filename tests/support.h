@@ -37,4 +37,15 @@ char *t_dump(const char *path);
 /* Sum of units held by account (via the balance query). */
 int64_t t_balance(jcm *j, const char *account);
 
+/* Running something that may crash the library in a child process, so that
+ * a crash is reported as a failure instead of killing the test run. */
+typedef struct t_outcome {
+  int rc, code, step;
+  char field[64];
+} t_outcome;
+typedef void (*t_isolated_fn)(jcm *j, const void *ud, t_outcome *o);
+/* Closes *j, runs fn in a child on its own connection to path, reopens *j.
+ * Returns 0 when the child ran to the end, else -1 with how it died. */
+int t_run_isolated(jcm **j, const char *path, t_isolated_fn fn, const void *ud, t_outcome *o, char *how, size_t n);
+
 #endif

@@ -272,54 +272,11 @@ static void refuse_query(world *w, const char *label, const char *name, const ch
 
 /* ---- running something that may crash in a child process ---- */
 
-typedef struct outcome {
-  int rc, code, step;
-  char field[64];
-} outcome;
+typedef t_outcome outcome;
+typedef t_isolated_fn isolated_fn;
 
-typedef void (*isolated_fn)(jcm *j, const void *ud, outcome *o);
-
-/* Closes w->j, runs fn in a child on its own connection, reopens w->j.
- * Returns 0 when the child ran to the end, else -1 with how it died. */
 static int run_isolated(world *w, isolated_fn fn, const void *ud, outcome *o, char *how, size_t n) {
-  int fds[2];
-  jcm_close(w->j);
-  w->j = NULL;
-  assert_int_equal(pipe(fds), 0);
-  fflush(stdout);
-  fflush(stderr);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    /* the test framework's crash handlers must not run in the child */
-    static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-      signal(sigs[i], SIG_DFL);
-    close(fds[0]);
-    outcome mine = {.rc = -1};
-    jcm *j = NULL;
-    char err[256] = "";
-    if (jcm_open(w->path, NULL, &j, err, sizeof err) != JCM_OK) _exit(3);
-    fn(j, ud, &mine);
-    jcm_close(j);
-    ssize_t wrote = write(fds[1], &mine, sizeof mine);
-    _exit(wrote == (ssize_t)sizeof mine ? 0 : 4);
-  }
-  close(fds[1]);
-  ssize_t got = read(fds[0], o, sizeof *o);
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  w->j = t_open(w->path);
-  if (WIFSIGNALED(status)) {
-    snprintf(how, n, "the library crashed (signal %d)", WTERMSIG(status));
-    return -1;
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || got != (ssize_t)sizeof *o) {
-    snprintf(how, n, "the library aborted (exit status %d: a sanitizer error?)", WEXITSTATUS(status));
-    return -1;
-  }
-  return 0;
+  return t_run_isolated(&w->j, w->path, fn, ud, o, how, n);
 }
 
 /* ---- sample commands: one well-formed instance of every command ---- */
