@@ -37,6 +37,10 @@ char *t_dump(const char *path);
 /* Sum of units held by account (via the balance query). */
 int64_t t_balance(jcm *j, const char *account);
 
+/* A well-formed instance of command cmd ("@A", "@B": accounts to substitute),
+ * or NULL. */
+const char *t_sample(const char *cmd);
+
 /* Running something that may crash the library in a child process, so that
  * a crash is reported as a failure instead of killing the test run. */
 typedef struct t_outcome {

@@ -281,44 +281,7 @@ static int run_isolated(world *w, isolated_fn fn, const void *ud, outcome *o, ch
 
 /* ---- sample commands: one well-formed instance of every command ---- */
 
-static const struct {
-  const char *cmd, *tmpl;
-} samples[] = {
-    {"init", "{\"cmd\":\"init\",\"registry\":\"THA01\",\"party\":\"THA\",\"name\":\"Thailand registry\"}"},
-    {"party.add", "{\"cmd\":\"party.add\",\"code\":\"USA\",\"name_en\":\"United States\"}"},
-    {"registry.add",
-     "{\"cmd\":\"registry.add\",\"id\":\"JPN01\",\"party\":\"JPN\",\"name\":\"J\",\"role\":\"national\"}"},
-    {"coop.add", "{\"cmd\":\"coop.add\",\"id\":\"CA0001\",\"name\":\"c\",\"parties\":[\"JPN\",\"THA\"]}"},
-    {"org.add", "{\"cmd\":\"org.add\",\"id\":\"org-x\",\"name\":\"X\",\"country\":\"THA\"}"},
-    {"account.open", "{\"cmd\":\"account.open\",\"type\":\"holding\",\"holder\":\"org-a\",\"name\":\"X\"}"},
-    {"account.status", "{\"cmd\":\"account.status\",\"account\":\"@A\",\"status\":\"blocked\",\"reason\":\"r\"}"},
-    {"methodology.add", "{\"cmd\":\"methodology.add\",\"id\":\"TH_AM009\",\"version\":\"ver01.0\",\"title\":\"m\"}"},
-    {"pin.submit", "{\"cmd\":\"pin.submit\",\"pin\":\"TH_PIN009\",\"title\":\"p\",\"host\":\"THA\"}"},
-    {"project.pdd", "{\"cmd\":\"project.pdd\",\"pin\":\"TH_PIN001\",\"project\":\"TH031\",\"methodology\":\"TH_AM002\","
-                    "\"version\":\"ver01.0\"}"},
-    {"project.validate", "{\"cmd\":\"project.validate\",\"project\":\"TH014\",\"report\":\"v\"}"},
-    {"project.import", "{\"cmd\":\"project.import\",\"project\":\"TH032\",\"title\":\"t\",\"host\":\"THA\","
-                       "\"status\":\"registered\",\"source\":\"s\"}"},
-    {"project.withdraw", "{\"cmd\":\"project.withdraw\",\"project\":\"TH014\",\"reason\":\"r\"}"},
-    {"decide",
-     "{\"cmd\":\"decide\",\"meeting\":9,\"date\":\"2024-05-01\",\"kind\":\"pin_approval\",\"ref\":\"TH_PIN001\"}"},
-    {"monitoring.submit", "{\"cmd\":\"monitoring.submit\",\"project\":\"TH014\",\"first_day\":\"2025-01-01\","
-                          "\"last_day\":\"2025-12-31\",\"calculated\":10}"},
-    {"monitoring.verify", "{\"cmd\":\"monitoring.verify\",\"project\":\"TH014\",\"first_day\":\"2022-01-01\","
-                          "\"last_day\":\"2022-12-31\",\"verified\":10,\"report\":\"r\"}"},
-    {"issue",
-     "{\"cmd\":\"issue\",\"meeting\":9,\"date\":\"2024-05-01\",\"project\":\"TH014\",\"first_day\":\"2023-01-01\","
-     "\"last_day\":\"2023-12-31\",\"total\":10,\"allocation\":[{\"account\":\"@A\",\"quantity\":10}]}"},
-    {"transfer", "{\"cmd\":\"transfer\",\"from\":\"@A\",\"to\":\"@B\",\"quantity\":1}"},
-    {"cancel", "{\"cmd\":\"cancel\",\"from\":\"@A\",\"kind\":\"voluntary\",\"reason\":\"r\",\"quantity\":1}"},
-    {"retire", "{\"cmd\":\"retire\",\"from\":\"@A\",\"quantity\":1}"},
-};
-
-static const char *sample(const char *cmd) {
-  for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++)
-    if (strcmp(samples[i].cmd, cmd) == 0) return samples[i].tmpl;
-  return NULL;
-}
+static const char *sample(const char *cmd) { return t_sample(cmd); }
 
 static const struct {
   const char *role;
