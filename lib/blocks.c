@@ -90,9 +90,10 @@ static int covered(jcm_ctx *c, const char *account, const jcm_range *x, const ch
       " ORDER BY first";
   jcm_stmt *s = db_q(c->st, q, "sisi", x->origin, x->last, x->origin, x->first);
   if (!s) return jcm__dberr(c, "ranges");
-  int64_t next = x->first;
-  int rc = JCM_OK, step;
-  while (rc == JCM_OK && next <= x->last && (step = db_step(c->st, s)) == JCM_ROW) {
+  int64_t next = x->first; /* the first serial not yet seen held */
+  bool complete = false;   /* a flag, not next > last: next cannot pass 2^63-1 */
+  int rc = JCM_OK;
+  while (rc == JCM_OK && !complete && db_step(c->st, s) == JCM_ROW) {
     int64_t bf = col_int(c->st, s, 0), bl = col_int(c->st, s, 1);
     if (bl < next) continue;
     if (bf > next || strcmp(col_text(c->st, s, 2), account) != 0)
@@ -101,11 +102,13 @@ static int covered(jcm_ctx *c, const char *account, const jcm_range *x, const ch
     else if (!col_null(c->st, s, 3))
       rc = jcm__refuse(c, C_RESERVED, field, "%s serial %lld is reserved by transaction %s", x->origin, (long long)next,
                        col_text(c->st, s, 3));
-    next = bl == INT64_MAX ? bl : bl + 1;
-    if (bl == INT64_MAX) break;
+    else if (bl >= x->last)
+      complete = true;
+    else
+      next = bl + 1;
   }
   db_reset(c->st, s);
-  if (rc == JCM_OK && next <= x->last && !(next == INT64_MAX && x->last == INT64_MAX))
+  if (rc == JCM_OK && !complete)
     rc = jcm__refuse(c, C_NOT_HELD, field, "account %s does not hold %s serial %lld", account, x->origin,
                      (long long)next);
   return rc;
@@ -213,11 +216,12 @@ int jcm__blocks_create(jcm_ctx *c, const char *origin, int64_t first, int64_t la
 /* The ranges as canonical JSON, written directly: json_dumps was a tenth of
  * a transfer's cost. Origins are registry ids ([A-Z0-9]), never escaped. */
 static char *ranges_text(json_t *ranges) {
-  size_t n = json_array_size(ranges), cap = 64 + n * 72, used = 1;
+  /* an entry is at most 2 x 19 digits + 15 origin + 37 of syntax = 90 bytes */
+  size_t n = json_array_size(ranges), cap = 64 + n * 112, used = 1;
   char *out = malloc(cap);
   if (!out) return NULL;
   out[0] = '[';
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < n && used + 112 < cap; i++) {
     json_t *x = json_array_get(ranges, i);
     used += (size_t)snprintf(out + used, cap - used, "%s{\"first\":%lld,\"last\":%lld,\"origin\":\"%.15s\"}",
                              i ? "," : "", (long long)jcm__i(x, "first", 0), (long long)jcm__i(x, "last", 0),

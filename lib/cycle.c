@@ -207,7 +207,7 @@ int jcm__check_project_import(jcm_ctx *c) {
 }
 
 int jcm__apply_project_import(jcm_ctx *c) {
-  char cause[600];
+  char cause[2100]; /* source: at most 500 characters of 4 bytes; never cut mid-character */
   snprintf(cause, sizeof cause, "imported: %s", jcm__s(c->args, "source"));
   return insert_project(c, jcm__s(c->args, "project"), jcm__s(c->args, "pin"), jcm__s(c->args, "status"), cause);
 }
@@ -259,7 +259,7 @@ int jcm__check_project_validate(jcm_ctx *c) {
 }
 
 int jcm__apply_project_validate(jcm_ctx *c) {
-  char cause[400];
+  char cause[1500]; /* report: at most 300 characters of 4 bytes, actor 128 bytes */
   snprintf(cause, sizeof cause, "validation report %s by %s", jcm__s(c->args, "report"), c->actor->name);
   return set_status(c, jcm__i(c->out, "project_key", 0), "validated", cause);
 }
@@ -461,7 +461,7 @@ int jcm__apply_monitoring_verify(jcm_ctx *c) {
   if (db_x(c->st, q, "issis", jcm__i(c->args, "verified", 0), c->actor->name, jcm__s(c->args, "report"), key,
            jcm__s(c->args, "first_day")) != 0)
     return jcm__dberr(c, "monitoring.verify");
-  char cause[400];
+  char cause[1500]; /* report: at most 300 characters of 4 bytes, actor 128 bytes */
   snprintf(cause, sizeof cause, "verification report %s", jcm__s(c->args, "report"));
   return set_status(c, key, "verified", cause);
 }

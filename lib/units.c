@@ -66,6 +66,7 @@ static int resolve_units(jcm_ctx *c, const char *from) {
   json_t *ranges = json_object_get(c->args, "ranges");
   int64_t quantity = jcm__i(c->args, "quantity", 0);
   if (!ranges && !quantity) return jcm__refuse(c, C_MISSING, "quantity", "give a quantity or serial ranges");
+  if (ranges && json_array_size(ranges) == 0) return jcm__refuse(c, C_MISSING, "ranges", "ranges must not be empty");
   if (ranges && (json_object_get(c->args, "project") || json_object_get(c->args, "vintage")))
     return jcm__refuse(c, C_CONFLICT, json_object_get(c->args, "project") ? "project" : "vintage",
                        "explicit ranges name the units already: give no project or vintage filter with them");

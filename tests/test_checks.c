@@ -1340,6 +1340,66 @@ static void monitoring_calculation(void **state) {
   jcm_close(j);
 }
 
+/* Regressions from the review of 2026-11-28: (1) movement text of many
+ * 19-digit ranges overflowed its buffer; (2) a range ending at 2^63-1 was
+ * taken as held when that serial was never issued; (3) an empty ranges list
+ * made a zero-unit transaction; (4) long texts were cut mid-character. */
+static void regression_review_findings(void **state) {
+  (void)state;
+  char path[512];
+  t_accounts a;
+  int code = 0;
+  t_db_path(path, sizeof path, "checks-review");
+  jcm *j = t_registry(path, &a);
+  const char *accts[] = {a.hold_a, NULL};
+  const int64_t big[] = {2000000000000000000};
+  assert_int_equal(t_issue(j, 2021, big[0], big[0], accts, big), JCM_OK);
+  char ranges[8192] = "";
+  for (int k = 0; k < 40; k++) {
+    size_t n = strlen(ranges);
+    long long f = 1000000000000000000LL + 2 * k;
+    snprintf(ranges + n, sizeof ranges - n, "%s{\"first\":%lld,\"last\":%lld}", k ? "," : "", f, f);
+  }
+  assert_int_equal(t_submitf(j, &T_ADMIN, &code, NULL,
+                             "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"ranges\":[%s]}", a.hold_a, a.hold_b,
+                             ranges),
+                   JCM_OK);
+  assert_int_equal(t_balance(j, a.hold_b), 40);
+  /* (2): serials 1..2^63-2 exist (2e18 issued above, the rest now); 2^63-1 does not */
+  const int64_t rest[] = {INT64_MAX - 1 - 2000000000000000000};
+  assert_int_equal(t_issue(j, 2022, rest[0], rest[0], accts, rest), JCM_OK);
+  t_submitf(j, &T_ADMIN, &code, NULL,
+            "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"ranges\":[{\"first\":9223372036854775806,"
+            "\"last\":9223372036854775807}]}",
+            a.hold_a, a.hold_b);
+  assert_int_equal(code, C_NOT_HELD);
+  /* (3) */
+  t_submitf(j, &T_ADMIN, &code, NULL, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"ranges\":[]}", a.hold_a,
+            a.hold_b);
+  assert_int_equal(code, C_MISSING);
+  /* (4): 500 three-byte characters survive whole into the project's history */
+  char source[1600] = "";
+  for (int k = 0; k < 500; k++)
+    strcat(source, "\xe6\x97\xa5");
+  assert_int_equal(t_submitf(j, &T_ADMIN, &code, NULL,
+                             "{\"cmd\":\"project.import\",\"project\":\"TH002\",\"title\":\"t\",\"host\":\"THA\","
+                             "\"status\":\"registered\",\"source\":\"%s\"}",
+                             source),
+                   JCM_OK);
+  json_t *params = json_pack("{s:s}", "project", "TH002"), *r = NULL;
+  jcm_check chk;
+  assert_int_equal(jcm_query(j, "project_steps", params, &r, &chk), JCM_OK);
+  const char *cause = json_string_value(json_object_get(json_array_get(json_object_get(r, "rows"), 0), "cause"));
+  assert_non_null(cause);
+  assert_int_equal(strlen(cause), strlen("imported: ") + strlen(source));
+  json_decref(r);
+  json_decref(params);
+  json_t *report = NULL;
+  assert_int_equal(jcm_verify(j, &report), JCM_OK);
+  json_decref(report);
+  jcm_close(j);
+}
+
 static void every_code_triggered(void **state) {
   (void)state;
   size_t n;
@@ -1383,6 +1443,7 @@ int main(void) {
       cmocka_unit_test(serial_space),
       cmocka_unit_test(query_refusals),
       cmocka_unit_test(monitoring_calculation),
+      cmocka_unit_test(regression_review_findings),
       cmocka_unit_test(every_code_triggered),
       cmocka_unit_test(regression_serial_overflow),
       cmocka_unit_test(regression_inverted_range_code),
