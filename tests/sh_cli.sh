@@ -1,0 +1,66 @@
+#!/bin/sh
+# The jcm command's contract: exit status 0 done, 1 refused, 2 bad usage;
+# --help everywhere; --json on every command; apply prints one JSON result
+# per input line and exits 1 when any was refused.
+set -u
+JCM=$1; TMP=$2
+DB=$TMP/sh_cli.db
+rm -f "$DB" "$DB-wal" "$DB-shm"
+fails=0
+expect() { # expect STATUS DESCRIPTION -- command...
+  want=$1; what=$2; shift 3
+  "$@" >"$TMP/sh_cli.out" 2>"$TMP/sh_cli.err"
+  got=$?
+  if [ "$got" -ne "$want" ]; then
+    echo "FAIL: $what: exit $got, want $want"; cat "$TMP/sh_cli.err"; fails=$((fails + 1))
+  fi
+}
+j() { "$JCM" --db "$DB" "$@"; }
+
+expect 0 "global help" -- "$JCM" --help
+expect 2 "no command" -- "$JCM"
+expect 2 "unknown command" -- j frobnicate
+expect 2 "unknown global option" -- "$JCM" --frob
+for c in init "party add" "registry add" "coop add" "org add" "account open" "account block" "account unblock" \
+  "account close" "methodology add" "pin submit" "project pdd" "project validate" "project import" \
+  "project withdraw" decide "monitoring submit" "monitoring verify" issue transfer cancel retire balance statement \
+  blocks tx journal "journal head" "account list" "project list" "project steps" "period list" "decision list" \
+  "issuance list" "allocation list" "party list" "org list" "registry list" apply demo; do
+  # shellcheck disable=SC2086
+  expect 0 "$c --help" -- j $c --help
+  grep -q "usage: jcm" "$TMP/sh_cli.out" || { echo "FAIL: $c --help prints no usage"; fails=$((fails + 1)); }
+done
+
+expect 1 "command before init" -- j org add --id a --name A --country THA
+grep -q "refused \[1014\]" "$TMP/sh_cli.err" || { echo "FAIL: 1014 not named"; fails=$((fails + 1)); }
+expect 0 "init" -- j init --registry THA01 --party THA --name "Thailand registry"
+expect 1 "init twice" -- j init --registry THA01 --party THA --name "Thailand registry"
+expect 2 "unknown option of a command" -- j org add --id a --nmae A --country THA
+expect 2 "option without a value" -- j org add --id
+expect 0 "org add" -- j org add --id org-a --name "Org A" --country THA
+expect 0 "account open, json" -- j --json account open --type holding --holder org-a --name A
+grep -q '"ok":true' "$TMP/sh_cli.out" || { echo "FAIL: --json result"; fails=$((fails + 1)); }
+expect 1 "mistyped account id" -- j account block --account THA01-100-000001-62 --reason r
+grep -q "refused \[1011\]" "$TMP/sh_cli.err" || { echo "FAIL: 1011 not named"; fails=$((fails + 1)); }
+expect 1 "quantity beyond 2^63" -- j transfer --from THA01-100-000001-61 --to THA01-100-000001-61 --quantity 99999999999999999999
+grep -q "refused \[1004\]" "$TMP/sh_cli.err" || { echo "FAIL: 1004 not named"; fails=$((fails + 1)); }
+expect 1 "role that may not" -- "$JCM" --db "$DB" --role auditor org add --id org-b --name B --country THA
+expect 1 "unknown role" -- "$JCM" --db "$DB" --role king org add --id org-b --name B --country THA
+expect 0 "query with --json" -- j --json account list
+grep -q '"rows":\[' "$TMP/sh_cli.out" || { echo "FAIL: --json rows"; fails=$((fails + 1)); }
+expect 1 "query refused" -- j statement THA01-100-000099-99
+expect 0 "verify" -- j verify
+
+printf '%s\n' '{"cmd":"org.add","id":"org-c","name":"C","country":"THA"}' 'not json' \
+  '{"cmd":"org.add","id":"org-c","name":"C","country":"THA"}' '' '{"cmd":"nope"}' >"$TMP/sh_cli.jsonl"
+expect 1 "apply with refusals" -- j apply "$TMP/sh_cli.jsonl"
+[ "$(wc -l <"$TMP/sh_cli.out")" -eq 4 ] || { echo "FAIL: apply printed $(wc -l <"$TMP/sh_cli.out") lines, want 4"; fails=$((fails + 1)); }
+codes=$(grep -o '"code":[0-9]*' "$TMP/sh_cli.out" | tr '\n' ' ')
+[ "$codes" = '"code":1001 "code":1013 "code":1006 ' ] || { echo "FAIL: apply codes: $codes"; fails=$((fails + 1)); }
+expect 0 "apply from stdin, batched" -- sh -c "printf '%s\n' '{\"cmd\":\"org.add\",\"id\":\"org-d\",\"name\":\"D\",\"country\":\"THA\"}' | \"$JCM\" --db \"$DB\" apply - --batch 10"
+expect 2 "apply without a file" -- j apply
+expect 2 "apply of a missing file" -- j apply "$TMP/no-such-file"
+expect 2 "apply with a bad batch" -- j apply - --batch 0
+expect 0 "verify after all" -- j verify
+
+if [ $fails -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed ($fails checks)"; exit 1; fi
