@@ -258,3 +258,24 @@ const char *t_sample(const char *cmd) {
     if (strcmp(samples[i].cmd, cmd) == 0) return samples[i].tmpl;
   return NULL;
 }
+
+char *t_expand(const char *tmpl, const char *(*token)(const void *ud, char t), const void *ud) {
+  size_t cap = strlen(tmpl) + 1;
+  for (const char *p = tmpl; *p; p++)
+    if (*p == '@' && token(ud, p[1])) cap += strlen(token(ud, p[1]));
+  char *out = malloc(cap), *o = out;
+  if (!out) abort();
+  for (const char *p = tmpl; *p; p++) {
+    const char *v = *p == '@' ? token(ud, p[1]) : NULL;
+    if (v) {
+      size_t n = strlen(v);
+      memcpy(o, v, n);
+      o += n;
+      p++;
+    } else {
+      *o++ = *p;
+    }
+  }
+  *o = 0;
+  return out;
+}

@@ -37,6 +37,10 @@ char *t_dump(const char *path);
 /* Sum of units held by account (via the balance query). */
 int64_t t_balance(jcm *j, const char *account);
 
+/* tmpl with every "@X" replaced by token(ud, 'X') where that is not NULL;
+ * malloc'd. */
+char *t_expand(const char *tmpl, const char *(*token)(const void *ud, char t), const void *ud);
+
 /* A well-formed instance of command cmd ("@A", "@B": accounts to substitute),
  * or NULL. */
 const char *t_sample(const char *cmd);

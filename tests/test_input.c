@@ -73,26 +73,10 @@ static const char *token(const world *w, char t) {
   }
 }
 
-static char *expand(const world *w, const char *tmpl) {
-  size_t cap = strlen(tmpl) + 1;
-  for (const char *p = tmpl; *p; p++)
-    if (*p == '@' && token(w, p[1])) cap += strlen(token(w, p[1]));
-  char *out = malloc(cap), *o = out;
-  assert_non_null(out);
-  for (const char *p = tmpl; *p; p++) {
-    const char *v = *p == '@' ? token(w, p[1]) : NULL;
-    if (v) {
-      size_t n = strlen(v);
-      memcpy(o, v, n);
-      o += n;
-      p++;
-    } else {
-      *o++ = *p;
-    }
-  }
-  *o = 0;
-  return out;
-}
+static const char *token_of(const void *w, char t) { return token((const world *)w, t); }
+
+/* Replaces @X tokens (see token()) in tmpl; malloc'd. */
+static char *expand(const world *w, const char *tmpl) { return t_expand(tmpl, token_of, w); }
 
 static void rebase(world *w) {
   free(w->base);
