@@ -63,4 +63,10 @@ expect 2 "apply of a missing file" -- j apply "$TMP/no-such-file"
 expect 2 "apply with a bad batch" -- j apply - --batch 0
 expect 0 "verify after all" -- j verify
 
+# A tampered store: verify exits 1 and names what is wrong.
+sqlite3 "$DB" "UPDATE account SET status = 'blocked' WHERE id = 'THA01-100-000001-61'" || fails=$((fails + 1))
+expect 1 "verify of a tampered store" -- j verify
+grep -q "FAILED" "$TMP/sh_cli.out" && grep -q "account" "$TMP/sh_cli.out" ||
+  { echo "FAIL: verify does not name the tampered table"; cat "$TMP/sh_cli.out"; fails=$((fails + 1)); }
+
 if [ $fails -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed ($fails checks)"; exit 1; fi

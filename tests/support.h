@@ -37,6 +37,10 @@ char *t_dump(const char *path);
 /* Sum of units held by account (via the balance query). */
 int64_t t_balance(jcm *j, const char *account);
 
+/* An account id computed independently of lib/ids.c (ISO 7064 mod 97-10,
+ * as IBAN), so the tests check the library against a second reading. */
+void t_account_id(const char *registry, int type, int seq, char out[32]);
+
 /* tmpl with every "@X" replaced by token(ud, 'X') where that is not NULL;
  * malloc'd. */
 char *t_expand(const char *tmpl, const char *(*token)(const void *ud, char t), const void *ud);

@@ -34,19 +34,8 @@
 #include "spec.h"
 #include "support.h"
 
-/* ---- account ids, computed as lib/ids.c does (ISO 7064 mod 97-10) ---- */
-
 static void make_account(const char *registry, int type, int seq, char out[32]) {
-  char body[24];
-  snprintf(body, sizeof body, "%.5s-%03d-%06d", registry, type, seq);
-  int r = 0;
-  for (const char *p = body; *p; p++) {
-    if (*p == '-') continue;
-    int v = *p >= 'A' && *p <= 'Z' ? *p - 'A' + 10 : *p - '0';
-    r = v >= 10 ? (r * 100 + v) % 97 : (r * 10 + v) % 97;
-  }
-  r = (r * 100) % 97;
-  snprintf(out, 32, "%s-%02d", body, (98 - r) % 100);
+  t_account_id(registry, type, seq, out);
 }
 
 /* ---- the world: a store with units, and text tokens ---- */
