@@ -155,8 +155,10 @@ static int split_at(jcm_ctx *c, const char *origin, int64_t s) {
   static const char q_find[] =
       "SELECT first, last FROM block WHERE origin = ? AND first < ? ORDER BY first DESC LIMIT 1";
   static const char q_copy[] =
-      "INSERT INTO block(origin, first, last, issuance, project, vintage, unit_type, account, reserved_tx)"
-      " SELECT origin, ?, last, issuance, project, vintage, unit_type, account, reserved_tx"
+      "INSERT INTO block(origin, first, last, issuance, project, vintage, unit_type, account, reserved_tx,"
+      " auth_id, auth_version, ft_seq, ft_to, out_tx)"
+      " SELECT origin, ?, last, issuance, project, vintage, unit_type, account, reserved_tx,"
+      " auth_id, auth_version, ft_seq, ft_to, out_tx"
       " FROM block WHERE origin = ? AND first = ?";
   static const char q_cut[] = "UPDATE block SET last = ? WHERE origin = ? AND first = ?";
   jcm_stmt *st = db_q(c->st, q_find, "si", origin, s);

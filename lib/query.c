@@ -58,7 +58,8 @@ typedef struct {
 static const list_query lists[] = {
     {"balance",
      "SELECT account, project, vintage, SUM(last - first + 1) AS quantity FROM block"
-     " WHERE (? IS NULL OR account = ?) AND (? IS NULL OR project = ?) AND (? IS NULL OR vintage = ?)"
+     " WHERE account IS NOT NULL AND (? IS NULL OR account = ?) AND (? IS NULL OR project = ?)"
+     " AND (? IS NULL OR vintage = ?)"
      " GROUP BY account, project, vintage ORDER BY account, project, vintage LIMIT ? OFFSET ?",
      {"account", "project", "#vintage", NULL},
      "SELECT account, project, vintage, SUM(last - first + 1) AS quantity FROM block"
@@ -66,11 +67,13 @@ static const list_query lists[] = {
      " GROUP BY account, project, vintage ORDER BY account, project, vintage LIMIT ? OFFSET ?"},
     {"blocks",
      "SELECT origin, first, last, last - first + 1 AS quantity, issuance, project, vintage, unit_type,"
-     " account, reserved_tx FROM block WHERE (? IS NULL OR account = ?) AND (? IS NULL OR project = ?)"
+     " account, reserved_tx, auth_id, auth_version, ft_seq, ft_to, out_tx FROM block WHERE (? IS NULL OR account = ?) "
+     "AND (? IS NULL OR project = ?)"
      " ORDER BY origin, first LIMIT ? OFFSET ?",
      {"account", "project", NULL, NULL},
      "SELECT origin, first, last, last - first + 1 AS quantity, issuance, project, vintage, unit_type,"
-     " account, reserved_tx FROM block WHERE ? IS NOT NULL AND account = ? AND (? IS NULL OR project = ?)"
+     " account, reserved_tx, auth_id, auth_version, ft_seq, ft_to, out_tx FROM block WHERE ? IS NOT NULL AND account = "
+     "? AND (? IS NULL OR project = ?)"
      " ORDER BY origin, first LIMIT ? OFFSET ?"},
     {"accounts",
      "SELECT a.id, a.type, a.holder, o.name AS holder_name, a.name, a.status,"

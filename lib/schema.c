@@ -71,14 +71,65 @@ static const char *const migrations[] = {
     /* 2: the monitored data of DOMAIN.md §9, kept with the period */
     "ALTER TABLE period ADD COLUMN electricity_mwh TEXT;"
     "ALTER TABLE period ADD COLUMN emission_factor TEXT;",
+    /* 3: Article 6 and the link between registries. A block gains its
+     * Article 6 attributes; its account becomes NULL when it has been
+     * transferred out to another registry (out_tx names the transfer), so
+     * every serial ever issued here stays in exactly one row. */
+    "ALTER TABLE registry ADD COLUMN public_key TEXT;"
+    "CREATE TABLE node_secret(k TEXT PRIMARY KEY, v BLOB NOT NULL);"
+    "CREATE TABLE block3(origin TEXT NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL,"
+    " issuance TEXT NOT NULL, project TEXT NOT NULL, vintage INTEGER NOT NULL,"
+    " unit_type TEXT NOT NULL, account TEXT REFERENCES account(id), reserved_tx TEXT,"
+    " auth_id TEXT, auth_version INTEGER, ft_seq INTEGER, ft_to TEXT, out_tx TEXT,"
+    " PRIMARY KEY(origin, first)) WITHOUT ROWID;"
+    "INSERT INTO block3(origin, first, last, issuance, project, vintage, unit_type, account, reserved_tx)"
+    " SELECT origin, first, last, issuance, project, vintage, unit_type, account, reserved_tx FROM block;"
+    "DROP TABLE block;"
+    "ALTER TABLE block3 RENAME TO block;"
+    "CREATE INDEX block_account ON block(account, origin, first);"
+    /* an authorization version; registry is where it was recorded (a copy
+     * arrives with the units it covers) */
+    "CREATE TABLE auth(id TEXT NOT NULL, version INTEGER NOT NULL, registry TEXT NOT NULL,"
+    " party TEXT NOT NULL, date TEXT NOT NULL, coop TEXT NOT NULL, quantity INTEGER NOT NULL,"
+    " metric TEXT NOT NULL, gwp TEXT, non_ghg_metric TEXT, sectors TEXT NOT NULL, activities TEXT NOT NULL,"
+    " purposes TEXT NOT NULL, parties TEXT NOT NULL, entities TEXT NOT NULL, oimp_party TEXT,"
+    " first_year INTEGER, last_year INTEGER, terms TEXT, oimp_first_transfer TEXT, info TEXT,"
+    " scope TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(id, version));"
+    /* the actions of AEF Table 3, as they happened */
+    "CREATE TABLE a6_action(seq INTEGER NOT NULL, n INTEGER NOT NULL, time TEXT NOT NULL,"
+    " type TEXT NOT NULL, subtype TEXT, coop TEXT NOT NULL, auth_id TEXT NOT NULL,"
+    " auth_version INTEGER NOT NULL, ft_party TEXT NOT NULL, origin TEXT NOT NULL,"
+    " first INTEGER NOT NULL, last INTEGER NOT NULL, vintage INTEGER NOT NULL,"
+    " transferring TEXT, acquiring TEXT, purpose TEXT, using_party TEXT, using_entity TEXT,"
+    " ndc_year INTEGER, tx TEXT, PRIMARY KEY(seq, n));"
+    /* transfers between registries, each side's view */
+    "CREATE TABLE xtx(id TEXT PRIMARY KEY, dir TEXT NOT NULL, peer TEXT NOT NULL, status TEXT NOT NULL,"
+    " from_account TEXT NOT NULL, to_account TEXT NOT NULL, quantity INTEGER NOT NULL,"
+    " proposal TEXT NOT NULL, code INTEGER, reason TEXT, seq INTEGER NOT NULL, updated_seq INTEGER NOT NULL);"
+    /* signed messages: sent (the durable outbox) and received (their hashes) */
+    "CREATE TABLE outbox(peer TEXT NOT NULL, n INTEGER NOT NULL, type TEXT NOT NULL, tx TEXT NOT NULL,"
+    " msg TEXT NOT NULL, sig TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(peer, n));"
+    "CREATE TABLE inbox(peer TEXT NOT NULL, n INTEGER NOT NULL, type TEXT NOT NULL, tx TEXT NOT NULL,"
+    " hash BLOB NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(peer, n));"
+    /* corresponding adjustments: a Party's NDC, its reported emissions and
+     * the years marked final; every change is a new version */
+    "CREATE TABLE ndc(party TEXT NOT NULL, version INTEGER NOT NULL, kind TEXT NOT NULL,"
+    " first_year INTEGER NOT NULL, last_year INTEGER NOT NULL, method TEXT NOT NULL,"
+    " fiscal_start_month INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(party, version));"
+    "CREATE TABLE emissions(party TEXT NOT NULL, year INTEGER NOT NULL, version INTEGER NOT NULL,"
+    " quantity INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(party, year, version));"
+    "CREATE TABLE a6_final(party TEXT NOT NULL, year INTEGER NOT NULL, version INTEGER NOT NULL,"
+    " emissions INTEGER, adjustment_milli INTEGER NOT NULL, balance_milli INTEGER,"
+    " actions TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(party, year, version));",
 };
 
 /* State tables and the order verify compares them in (whole-row order, so
  * that two stores with the same rows compare equal). */
 const char *const jcm__state_tables[] = {
-    "meta",     "counter",        "idem",        "party",   "registry",    "coop",         "coop_party", "org",
-    "account",  "account_status", "methodology", "project", "participant", "project_step", "period",     "decision",
-    "issuance", "allocation",     "block",       "tx",      "movement",    NULL,
+    "meta",     "counter",        "idem",        "party",     "registry",    "coop",         "coop_party", "org",
+    "account",  "account_status", "methodology", "project",   "participant", "project_step", "period",     "decision",
+    "issuance", "allocation",     "block",       "tx",        "movement",    "auth",         "a6_action",  "xtx",
+    "outbox",   "inbox",          "ndc",         "emissions", "a6_final",    NULL,
 };
 const char *const jcm__state_order[] = {
     "k",
@@ -102,6 +153,14 @@ const char *const jcm__state_order[] = {
     "origin, first",
     "id",
     "account, seq",
+    "id, version",
+    "seq, n",
+    "id",
+    "peer, n",
+    "peer, n",
+    "party, version",
+    "party, year, version",
+    "party, year, version",
     NULL,
 };
 

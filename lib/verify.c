@@ -279,11 +279,13 @@ static void check_invariants(verifier *v) {
             " WHERE i.id IS NULL AND b.origin = (SELECT id FROM registry WHERE self = 1)",
             "a block of this registry belongs to no issuance");
   no_overlap(v);
-  invariant(
-      v, "one state",
-      "SELECT b.origin, b.first, b.account FROM block b LEFT JOIN account a ON a.id = b.account"
-      " LEFT JOIN tx t ON t.id = b.reserved_tx WHERE a.id IS NULL OR (b.reserved_tx IS NOT NULL AND t.id IS NULL)",
-      "a block is in no account, or reserved by an unknown transaction");
+  invariant(v, "one state",
+            "SELECT b.origin, b.first, b.account, b.reserved_tx, b.out_tx FROM block b"
+            " LEFT JOIN account a ON a.id = b.account LEFT JOIN xtx r ON r.id = b.reserved_tx"
+            " LEFT JOIN xtx o ON o.id = b.out_tx AND o.dir = 'out' AND o.status = 'completed'"
+            " WHERE (b.account IS NULL) = (o.id IS NULL) OR (b.account IS NOT NULL AND a.id IS NULL)"
+            " OR (b.reserved_tx IS NOT NULL AND (r.id IS NULL OR r.status <> 'proposed' OR b.account IS NULL))",
+            "a block is in no account and not transferred out, or reserved by an unknown or finished transfer");
   invariant(
       v, "holdings agree with movements",
       "SELECT a.id AS account, (SELECT COALESCE(SUM(last - first + 1), 0) FROM block WHERE account = a.id) AS held,"
