@@ -150,8 +150,7 @@ int jcm__blocks_check_ranges(jcm_ctx *c, const char *account, json_t *ranges, in
   return rc;
 }
 
-/* Makes serial s of origin start a block, splitting the block holding it. */
-static int split_at(jcm_ctx *c, const char *origin, int64_t s) {
+int jcm__blocks_split(jcm_ctx *c, const char *origin, int64_t s) {
   static const char q_find[] =
       "SELECT first, last FROM block WHERE origin = ? AND first < ? ORDER BY first DESC LIMIT 1";
   static const char q_copy[] =
@@ -181,8 +180,8 @@ int jcm__blocks_move(jcm_ctx *c, const char *from, const char *to, json_t *range
   json_array_foreach(ranges, i, x) {
     const char *origin = jcm__s(x, "origin");
     int64_t f = jcm__i(x, "first", 0), l = jcm__i(x, "last", 0);
-    int rc = split_at(c, origin, f);
-    if (rc == JCM_OK && l < INT64_MAX) rc = split_at(c, origin, l + 1);
+    int rc = jcm__blocks_split(c, origin, f);
+    if (rc == JCM_OK && l < INT64_MAX) rc = jcm__blocks_split(c, origin, l + 1);
     if (rc != JCM_OK) return rc;
     if (db_x(c->st, q, "ssiis", to, origin, f, l, from) != 0) return jcm__dberr(c, "move");
   }
@@ -199,7 +198,7 @@ int jcm__blocks_move_above(jcm_ctx *c, const char *from, const char *to, json_t 
   const char *origin = jcm__s(cut, "origin");
   int64_t first = jcm__i(cut, "first", 0);
   if (!origin || first < 1) return jcm__refuse(c, C_BAD_RANGE, "cut", "the event's cut is malformed");
-  int rc = split_at(c, origin, first);
+  int rc = jcm__blocks_split(c, origin, first);
   if (rc != JCM_OK) return rc;
   if (db_x(c->st, q, "sssissii", to, from, origin, first, project, project, vintage, vintage) != 0)
     return jcm__dberr(c, "move");

@@ -19,6 +19,7 @@ enum {
   R_HOLDER = 1u << 2,
   R_TPE = 1u << 3,
   R_AUDITOR = 1u << 4,
+  R_PEER = 1u << 5, /* a peer registry's messages, delivered by the link */
 };
 
 struct jcm {
@@ -112,5 +113,37 @@ int jcm__blocks_move_above(jcm_ctx *c, const char *from, const char *to, json_t 
 int jcm__blocks_create(jcm_ctx *c, const char *origin, int64_t first, int64_t last, const char *issuance,
                        const char *project, int64_t vintage, const char *account);
 int jcm__movement(jcm_ctx *c, const char *tx, const char *account, int dir, json_t *ranges);
+/* Makes serial s of origin start a block, splitting the block holding it. */
+int jcm__blocks_split(jcm_ctx *c, const char *origin, int64_t s);
+
+/* units.c: the source account of a move, and the units it names (out.ranges,
+ * out.quantity, out.cut when taken by quantity). */
+int jcm__check_source(jcm_ctx *c, const char *from);
+int jcm__resolve_units(jcm_ctx *c, const char *from);
+
+/* a6.c: Article 6. A piece is the part of one block inside some range. */
+typedef struct jcm_piece {
+  char origin[16];
+  int64_t first, last, vintage, auth_version;
+  char auth_id[48], ft_to[8], issuance[40], project[16], unit_type[24], account[32];
+  bool first_transferred, reserved;
+} jcm_piece;
+typedef struct jcm_pieces {
+  jcm_piece *v;
+  size_t n, cap;
+} jcm_pieces;
+int jcm__a6_pieces(jcm_ctx *c, json_t *ranges, jcm_pieces *out);
+void jcm__a6_pieces_free(jcm_pieces *p);
+int jcm__a6_push_piece(jcm_pieces *p, const jcm_piece *x);
+json_t *jcm__a6_auth(jcm_store *st, const char *id, int64_t version, int *err);
+int jcm__a6_listed(const char *list, const char *x);
+int jcm__a6_for_ndc(const char *purposes);
+int jcm__a6_for_oimp(const char *purposes);
+int jcm__a6_oimp_at(const jcm_piece *x, json_t *auth, void *ud);
+int jcm__a6_add_actions(jcm_ctx *c, const jcm_pieces *p, int (*pick)(const jcm_piece *x, json_t *auth, void *ud),
+                        void *ud, const char *type, const char *subtype, json_t *extra);
+int jcm__a6_authorization_actions(jcm_ctx *c, jcm_pieces *p, const char *id, int64_t version);
+int jcm__a6_apply_actions(jcm_ctx *c);
+int jcm__a6_apply_first_transfers(jcm_ctx *c);
 
 #endif

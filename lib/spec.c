@@ -59,6 +59,36 @@ static int is_factor(const char *s) {
   int64_t v;
   return jcm__decimal(s, 6, &v) == 0;
 }
+static int is_auth_id(const char *s) {
+  size_t n = strlen(s);
+  return n >= 2 && n <= 40 && span(s, 0, 1, UPPER DIGIT) && span(s, 0, n, UPPER DIGIT "._-");
+}
+static const char *const sectors[] = {"Agriculture",
+                                      "Building and construction",
+                                      "Cross-sectoral mechanisms",
+                                      "Energy generation",
+                                      "Forestry and land use",
+                                      "Industrial processes",
+                                      "Transportation",
+                                      "Urban development",
+                                      "Waste management",
+                                      NULL};
+static int is_sector(const char *s) {
+  for (const char *const *x = sectors; *x; x++)
+    if (strcmp(*x, s) == 0) return 1;
+  return 0;
+}
+static int is_text(const char *s) { return s[0] != 0; }
+static int is_issuance(const char *s) {
+  return strlen(s) == 14 && jcm__is_registry((char[6]){s[0], s[1], s[2], s[3], s[4], 0}) &&
+         strncmp(s + 5, "-I-", 3) == 0 && span(s, 8, 6, DIGIT);
+}
+static int is_hex_key(const char *s) { return strlen(s) == 64 && span(s, 0, 64, DIGIT "abcdef"); }
+static int is_signature(const char *s) { return strlen(s) == 128 && span(s, 0, 128, DIGIT "abcdef"); }
+static int is_xtx(const char *s) {
+  return strlen(s) == 14 && jcm__is_registry((char[6]){s[0], s[1], s[2], s[3], s[4], 0}) &&
+         strncmp(s + 5, "-X-", 3) == 0 && span(s, 8, 6, DIGIT);
+}
 static int is_ref(const char *s) { return jcm__is_project(s) || jcm__is_pin(s) || jcm__is_methodology(s); }
 
 /* ---- field tables ---- */
@@ -234,6 +264,55 @@ static const field_spec f_retire[] = {ACCT("from", true, "source account"),
                                       KEY,
                                       END};
 
+static const char *const purposes[] = {"NDC", "OIMP", "IMP", "OP", "NDC and OIMP", "NDC and IMP", "NDC and OP", NULL};
+static const char *const oimp_defs[] = {"Authorisation", "Issuance", "Use or Cancellation", NULL};
+static const char *const metrics[] = {"GHG", "non-GHG", NULL};
+static const field_spec f_serials[] = {INT("first", true, 1, INT64_MAX, "first serial"),
+                                       INT("last", true, 1, INT64_MAX, "last serial"), END};
+static const field_spec f_authorize[] = {
+    ID("id", true, is_auth_id, "authorization id (A-Z 0-9 . _ -); an existing id gets a new version"),
+    DATE("date", true, "date of the authorization"),
+    ID("coop", true, jcm__is_coop, "cooperative approach"),
+    INT("quantity", true, 1, INT64_MAX, "authorized quantity (tCO2e)"),
+    ENUM("metric", false, metrics, "GHG (default) or non-GHG"),
+    STR("gwp", false, 100, "applicable GWP values"),
+    STR("non_ghg_metric", false, 100, "the non-GHG metric"),
+    IDS("sectors", true, 40, is_sector, "sectors (AEF list)"),
+    IDS("activities", false, 100, is_text, "activity types"),
+    ENUM("purposes", true, purposes, "NDC, OIMP, IMP, OP, NDC and OIMP, NDC and IMP, NDC and OP"),
+    IDS("parties", true, 40, jcm__is_party, "authorized (acquiring) Parties"),
+    IDS("entities", false, 64, jcm__is_org, "authorized entities (organisations)"),
+    STR("oimp_party", false, 200, "OIMP authorized by the Party"),
+    INT("first_year", false, 1990, 2100, "first year of the authorized timeframe"),
+    INT("last_year", false, 1990, 2100, "last year of the authorized timeframe"),
+    STR("terms", false, 2000, "terms and conditions"),
+    ENUM("oimp_first_transfer", false, oimp_defs, "for OIMP: Authorisation, Issuance or Use or Cancellation"),
+    STR("info", false, 2000, "additional explanatory information"),
+    ID("project", false, jcm__is_project, "authorize the units of this project held here"),
+    ID("issuance", false, is_issuance, "authorize the units of this issuance held here"),
+    ARR("ranges", false, 1000, f_serials, "authorize these serial ranges"),
+    KEY,
+    END};
+static const field_spec f_use[] = {ACCT("from", true, "government holding account"),
+                                   INT("year", true, 1990, 2100, "the NDC year the units are used for"),
+                                   ACCT("to", false, "retirement account (default: the registry's)"),
+                                   STR("reason", false, 1000, "why"),
+                                   UNITS,
+                                   KEY,
+                                   END};
+static const field_spec f_key_generate[] = {KEY, END};
+static const field_spec f_registry_key[] = {ID("id", true, jcm__is_registry, "peer registry"),
+                                            ID("public_key", true, is_hex_key, "its Ed25519 public key (64 hex)"), KEY,
+                                            END};
+static const field_spec f_xfer_propose[] = {
+    ACCT("from", true, "source account"), ACCT("to", true, "destination account in another registry"), UNITS, KEY, END};
+static const field_spec f_xfer_terminate[] = {ID("tx", true, is_xtx, "the external transfer"),
+                                              STR("reason", true, 1000, "why"), KEY, END};
+static const field_spec f_link_receive[] = {
+    STR("msg", true, 4000000, "the message's exact bytes"),
+    {"sig", F_ID, true, 0, 128, NULL, is_signature, NULL, "Ed25519 signature (128 hex)"},
+    END};
+
 #define A R_ADMIN
 #define J R_JCS
 #define H R_HOLDER
@@ -262,6 +341,13 @@ static const cmd_spec specs[] = {
     CMD("transfer", "move units between two accounts of this registry", A | H, f_transfer, transfer),
     CMD("cancel", "cancel units (voluntary, OMGE, other)", A | H, f_cancel, cancel),
     CMD("retire", "retire units", A | H, f_retire, retire),
+    CMD("authorize", "authorize units under Article 6 (a new version for an existing id)", A, f_authorize, authorize),
+    CMD("use", "use units toward this Party's NDC", A, f_use, use),
+    CMD("key.generate", "make this registry's signing key pair", A, f_key_generate, key_generate),
+    CMD("registry.key", "record a peer registry's public key", A, f_registry_key, registry_key),
+    CMD("xfer.propose", "propose an external transfer to another registry", A | H, f_xfer_propose, xfer_propose),
+    CMD("xfer.terminate", "terminate an external transfer not yet completed", A, f_xfer_terminate, xfer_terminate),
+    CMD("link.receive", "handle a signed message from a peer registry", A | R_PEER, f_link_receive, link_receive),
 };
 
 const cmd_spec *jcm__specs(size_t *count) {

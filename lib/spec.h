@@ -84,6 +84,13 @@ JCM_COMMAND(issue)
 JCM_COMMAND(transfer)
 JCM_COMMAND(cancel)
 JCM_COMMAND(retire)
+JCM_COMMAND(authorize)
+JCM_COMMAND(use)
+JCM_COMMAND(key_generate)
+JCM_COMMAND(registry_key)
+JCM_COMMAND(xfer_propose)
+JCM_COMMAND(xfer_terminate)
+JCM_COMMAND(link_receive)
 #undef JCM_COMMAND
 
 #endif

@@ -16,7 +16,7 @@ static int is_one_of(const char *s, const char *const *list) {
   return 0;
 }
 
-static int check_source(jcm_ctx *c, const char *from) {
+int jcm__check_source(jcm_ctx *c, const char *from) {
   static const char *const senders[] = {"holding", "government-holding", "share-of-proceeds", NULL};
   jcm_account a;
   int e = jcm__account_get(c->st, from, &a);
@@ -62,7 +62,7 @@ static int default_account(jcm_ctx *c, const char *type, char out[32]) {
 }
 
 /* Fills out.ranges and out.quantity from the quantity or the ranges. */
-static int resolve_units(jcm_ctx *c, const char *from) {
+int jcm__resolve_units(jcm_ctx *c, const char *from) {
   json_t *ranges = json_object_get(c->args, "ranges");
   int64_t quantity = jcm__i(c->args, "quantity", 0);
   if (!ranges && !quantity) return jcm__refuse(c, C_MISSING, "quantity", "give a quantity or serial ranges");
@@ -102,13 +102,13 @@ static int new_tx(jcm_ctx *c) {
 static int check_move(jcm_ctx *c, const char *dest_type, const char *const *dest_types) {
   const char *from = jcm__s(c->args, "from"), *to = jcm__s(c->args, "to");
   char found[32];
-  int rc = check_source(c, from);
+  int rc = jcm__check_source(c, from);
   if (rc == JCM_OK && !to && dest_type) {
     rc = default_account(c, dest_type, found);
     to = found;
   }
   if (rc == JCM_OK) rc = check_destination(c, from, to, dest_types);
-  if (rc == JCM_OK) rc = resolve_units(c, from);
+  if (rc == JCM_OK) rc = jcm__resolve_units(c, from);
   if (rc == JCM_OK) rc = new_tx(c);
   if (rc == JCM_OK) json_object_set_new(c->out, "to", json_string(to));
   return rc;
@@ -133,13 +133,100 @@ static int apply_move(jcm_ctx *c, const char *type) {
   return JCM_OK;
 }
 
+/* ---- Article 6: what cancelling or using authorized units records ---- */
+
+static const char *cancel_type(const char *kind) {
+  return strcmp(kind, "voluntary") == 0 ? "Voluntary Cancellation" : "Cancellation";
+}
+static const char *cancel_subtype(const char *kind) {
+  return strcmp(kind, "omge") == 0 ? "Voluntary cancellation to deliver OMGE" : "Other cancellations";
+}
+
+static int cancel_actions(jcm_ctx *c) {
+  jcm_pieces p = {0};
+  const char *kind = jcm__s(c->args, "kind");
+  json_t *extra = json_pack("{s:s,s:s,s:s}", "using_party", c->j->party, "tx", jcm__s(c->out, "tx"), "purpose",
+                            strcmp(kind, "omge") == 0 ? "OMGE" : "OIMP");
+  int rc = jcm__a6_pieces(c, json_object_get(c->out, "ranges"), &p);
+  /* an OIMP authorization may put the first transfer at this moment */
+  json_t *ft = json_pack("{s:s,s:s}", "tx", jcm__s(c->out, "tx"), "purpose", "OIMP");
+  if (rc == JCM_OK)
+    rc = jcm__a6_add_actions(c, &p, jcm__a6_oimp_at, (void *)"Use or Cancellation", "First transfer",
+                             "Use or cancellation", ft);
+  if (rc == JCM_OK) rc = jcm__a6_add_actions(c, &p, NULL, NULL, cancel_type(kind), cancel_subtype(kind), extra);
+  json_decref(ft);
+  json_decref(extra);
+  jcm__a6_pieces_free(&p);
+  return rc;
+}
+
+/* Every piece used toward the NDC: authorized for NDC use by this Party,
+ * within the authorization's timeframe. */
+static int check_use_piece(jcm_ctx *c, const jcm_piece *x, int64_t year) {
+  if (!x->auth_id[0])
+    return jcm__refuse(c, C_A6_NOT_AUTHORIZED, "ranges", "serial %lld of %s is not authorized under Article 6",
+                       (long long)x->first, x->origin);
+  int err = 0;
+  json_t *auth = jcm__a6_auth(c->st, x->auth_id, x->auth_version, &err);
+  if (!auth)
+    return err ? jcm__dberr(c, "auth") : jcm__refuse(c, C_A6_NOT_AUTHORIZED, "ranges", "unknown authorization");
+  int rc = JCM_OK;
+  if (!jcm__a6_for_ndc(jcm__s(auth, "purposes")))
+    rc = jcm__refuse(c, C_A6_PURPOSE, "ranges", "authorization %s allows %s, not use toward an NDC", x->auth_id,
+                     jcm__s(auth, "purposes"));
+  else if (!jcm__a6_listed(jcm__s(auth, "parties"), c->j->party))
+    rc = jcm__refuse(c, C_A6_PARTY_NOT_AUTHORIZED, "ranges", "authorization %s does not authorize %s", x->auth_id,
+                     c->j->party);
+  else if ((jcm__i(auth, "first_year", 0) && year < jcm__i(auth, "first_year", 0)) ||
+           (jcm__i(auth, "last_year", 0) && year > jcm__i(auth, "last_year", 0)))
+    rc = jcm__refuse(c, C_A6_TIMEFRAME, "year", "%lld is outside the timeframe of authorization %s", (long long)year,
+                     x->auth_id);
+  json_decref(auth);
+  return rc;
+}
+
+static int use_actions(jcm_ctx *c) {
+  int64_t year = jcm__i(c->args, "year", 0);
+  jcm_pieces p = {0};
+  int rc = jcm__a6_pieces(c, json_object_get(c->out, "ranges"), &p);
+  for (size_t i = 0; rc == JCM_OK && i < p.n; i++)
+    rc = check_use_piece(c, &p.v[i], year);
+  json_t *extra = json_pack("{s:s,s:I,s:s,s:s}", "using_party", c->j->party, "ndc_year", (json_int_t)year, "tx",
+                            jcm__s(c->out, "tx"), "purpose", "NDC");
+  if (rc == JCM_OK) rc = jcm__a6_add_actions(c, &p, NULL, NULL, "Use", NULL, extra);
+  json_decref(extra);
+  jcm__a6_pieces_free(&p);
+  return rc;
+}
+
 static const char *const holding_types[] = {"holding", "government-holding", "share-of-proceeds", NULL};
 static const char *const cancellation_types[] = {"cancellation", NULL};
 static const char *const retirement_types[] = {"retirement", NULL};
 
 int jcm__check_transfer(jcm_ctx *c) { return check_move(c, NULL, holding_types); }
 int jcm__apply_transfer(jcm_ctx *c) { return apply_move(c, "transfer"); }
-int jcm__check_cancel(jcm_ctx *c) { return check_move(c, "cancellation", cancellation_types); }
-int jcm__apply_cancel(jcm_ctx *c) { return apply_move(c, "cancellation"); }
+int jcm__check_cancel(jcm_ctx *c) {
+  int rc = check_move(c, "cancellation", cancellation_types);
+  return rc == JCM_OK ? cancel_actions(c) : rc;
+}
+int jcm__apply_cancel(jcm_ctx *c) {
+  int rc = apply_move(c, "cancellation");
+  if (rc == JCM_OK) rc = jcm__a6_apply_first_transfers(c);
+  return rc == JCM_OK ? jcm__a6_apply_actions(c) : rc;
+}
+
+int jcm__check_use(jcm_ctx *c) {
+  int rc = check_move(c, "retirement", retirement_types);
+  jcm_account a;
+  int e = rc == JCM_OK ? jcm__account_get(c->st, jcm__s(c->args, "from"), &a) : 0;
+  if (e < 0) return jcm__dberr(c, "source");
+  if (rc == JCM_OK && strcmp(a.type, "government-holding") != 0)
+    rc = jcm__refuse(c, C_A6_USE_ACCOUNT, "from", "%s is a %s account, not a government holding account", a.id, a.type);
+  return rc == JCM_OK ? use_actions(c) : rc;
+}
+int jcm__apply_use(jcm_ctx *c) {
+  int rc = apply_move(c, "use");
+  return rc == JCM_OK ? jcm__a6_apply_actions(c) : rc;
+}
 int jcm__check_retire(jcm_ctx *c) { return check_move(c, "retirement", retirement_types); }
 int jcm__apply_retire(jcm_ctx *c) { return apply_move(c, "retirement"); }

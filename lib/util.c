@@ -68,8 +68,8 @@ unsigned jcm__role_bit(const char *role) {
   static const struct {
     const char *name;
     unsigned bit;
-  } roles[] = {
-      {"admin", R_ADMIN}, {"jc_secretariat", R_JCS}, {"holder", R_HOLDER}, {"tpe", R_TPE}, {"auditor", R_AUDITOR}};
+  } roles[] = {{"admin", R_ADMIN}, {"jc_secretariat", R_JCS}, {"holder", R_HOLDER},
+               {"tpe", R_TPE},     {"auditor", R_AUDITOR},    {"peer", R_PEER}};
   for (size_t i = 0; role && i < sizeof roles / sizeof roles[0]; i++)
     if (strcmp(role, roles[i].name) == 0) return roles[i].bit;
   return 0;

@@ -251,6 +251,18 @@ static const struct {
     {"transfer", "{\"cmd\":\"transfer\",\"from\":\"@A\",\"to\":\"@B\",\"quantity\":1}"},
     {"cancel", "{\"cmd\":\"cancel\",\"from\":\"@A\",\"kind\":\"voluntary\",\"reason\":\"r\",\"quantity\":1}"},
     {"retire", "{\"cmd\":\"retire\",\"from\":\"@A\",\"quantity\":1}"},
+    {"authorize", "{\"cmd\":\"authorize\",\"id\":\"THA-A-1\",\"date\":\"2025-11-01\",\"coop\":\"JCM-JPN-THA\","
+                  "\"quantity\":10,\"sectors\":[\"Energy generation\"],\"purposes\":\"NDC\",\"parties\":[\"JPN\"],"
+                  "\"project\":\"TH014\"}"},
+    {"use", "{\"cmd\":\"use\",\"from\":\"@A\",\"year\":2030,\"quantity\":1}"},
+    {"key.generate", "{\"cmd\":\"key.generate\"}"},
+    {"registry.key", "{\"cmd\":\"registry.key\",\"id\":\"JPN01\",\"public_key\":"
+                     "\"00000000000000000000000000000000000000000000000000000000000000aa\"}"},
+    {"xfer.propose", "{\"cmd\":\"xfer.propose\",\"from\":\"@A\",\"to\":\"JPN01-110-000001-46\",\"quantity\":1}"},
+    {"xfer.terminate", "{\"cmd\":\"xfer.terminate\",\"tx\":\"THA01-X-000001\",\"reason\":\"r\"}"},
+    {"link.receive", "{\"cmd\":\"link.receive\",\"msg\":\"{}\",\"sig\":"
+                     "\"0000000000000000000000000000000000000000000000000000000000000000"
+                     "0000000000000000000000000000000000000000000000000000000000000000\"}"},
 };
 
 const char *t_sample(const char *cmd) {

@@ -48,9 +48,12 @@ static const struct {
   int code;
   const char *why;
 } not_triggerable[] = {
-    {C_RESERVED, "no command sets block.reserved_tx (pending transactions do not exist yet), so units are never "
-                 "reserved; 4003 needs a command that reserves units"},
+    {C_RESERVED, "units are reserved only by an external transfer: tests/test_link.c triggers it"},
 };
+/* Article 6 and the link need a second registry or their own fixtures:
+ * tests/test_link.c (6001-6099, 7xxx), test_adjust.c (61xx), test_aef.c
+ * (62xx) each assert that they trigger every code of their block. */
+static int covered_elsewhere(int code) { return code >= 6000 && code < 8000; }
 
 /* ---- actors ---- */
 
@@ -258,8 +261,8 @@ static const char *sample(const char *cmd) { return t_sample(cmd); }
 static const struct {
   const char *role;
   unsigned bit;
-} roles[] = {
-    {"admin", R_ADMIN}, {"jc_secretariat", R_JCS}, {"holder", R_HOLDER}, {"tpe", R_TPE}, {"auditor", R_AUDITOR}};
+} roles[] = {{"admin", R_ADMIN}, {"jc_secretariat", R_JCS}, {"holder", R_HOLDER},
+             {"tpe", R_TPE},     {"auditor", R_AUDITOR},    {"peer", R_PEER}};
 
 /* ---- the populated store most cases run against ----
  *
@@ -1392,7 +1395,7 @@ static void every_code_triggered(void **state) {
     }
   }
   for (size_t i = 0; i < n; i++) {
-    if (triggered[codes[i].code]) continue;
+    if (triggered[codes[i].code] || covered_elsewhere(codes[i].code)) continue;
     const char *why = NULL;
     for (size_t k = 0; k < sizeof not_triggerable / sizeof not_triggerable[0]; k++)
       if (not_triggerable[k].code == codes[i].code) why = not_triggerable[k].why;

@@ -82,6 +82,21 @@ int jcm_query(jcm *j, const char *name, json_t *params, json_t **result, jcm_che
  * JCM_REFUSED when something is wrong, JCM_ERROR when it could not run. */
 int jcm_verify(jcm *j, json_t **report);
 
+/* Between registries (docs/article6.md). The protocol is in the commands
+ * (xfer.propose, link.receive, ...); these move the signed messages. */
+/* This node's registry id ("" before init). */
+const char *jcm_registry(jcm *j);
+/* The highest message number received from peer (0 when none). */
+int jcm_link_last_received(jcm *j, const char *peer, int64_t *n);
+/* Messages for peer numbered above `after`, at most limit, in order: an
+ * array of {"n","type","tx","msg","sig"}; {"msg","sig"} is what
+ * link.receive takes. */
+int jcm_link_outbox(jcm *j, const char *peer, int64_t after, int64_t limit, json_t **messages);
+/* Delivers in process what `from` has for `to` and `to` has not received,
+ * as actor (role "peer"); a duplicate (7003) counts as delivered. Stops at
+ * the first refusal, returned in *refusal (NULL when all went). */
+int jcm_link_deliver(jcm *from, jcm *to, const jcm_actor *actor, int *delivered, json_t **refusal);
+
 /* The check-code table, for documentation and tests. */
 typedef struct jcm_code_info {
   int code;
