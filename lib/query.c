@@ -126,6 +126,27 @@ static const list_query lists[] = {
      "SELECT id, party, name, role, self FROM registry WHERE (? IS NULL OR party = ?) ORDER BY id LIMIT ? OFFSET ?",
      {"party", NULL, NULL, NULL},
      NULL},
+    {"registries_keys",
+     "SELECT id, party, public_key FROM registry WHERE (? IS NULL OR id = ?) ORDER BY id LIMIT ? OFFSET ?",
+     {"id", NULL, NULL, NULL},
+     NULL},
+    {"authorizations",
+     "SELECT id, version, registry, party, date, coop, quantity, metric, sectors, activities, purposes, parties,"
+     " entities, first_year, last_year, terms, oimp_first_transfer, scope, seq FROM auth"
+     " WHERE (? IS NULL OR id = ?) ORDER BY id, version LIMIT ? OFFSET ?",
+     {"id", NULL, NULL, NULL},
+     NULL},
+    {"actions",
+     "SELECT seq, n, time, type, subtype, coop, auth_id, auth_version, ft_party, origin, first, last,"
+     " last - first + 1 AS quantity, vintage, transferring, acquiring, purpose, using_party, using_entity, ndc_year, tx"
+     " FROM a6_action WHERE (? IS NULL OR type = ?) ORDER BY seq, n LIMIT ? OFFSET ?",
+     {"type", NULL, NULL, NULL},
+     NULL},
+    {"xfers",
+     "SELECT id, dir, peer, status, from_account, to_account, quantity, code, reason, seq, updated_seq FROM xtx"
+     " WHERE (? IS NULL OR status = ?) ORDER BY seq LIMIT ? OFFSET ?",
+     {"status", NULL, NULL, NULL},
+     NULL},
     {"journal",
      "SELECT seq, time, actor, role, cmd, hash FROM journal WHERE (? IS NULL OR seq < ?)"
      " ORDER BY seq DESC LIMIT ? OFFSET ?",

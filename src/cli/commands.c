@@ -235,6 +235,10 @@ static const read_cmd reads[] = {
     {"party list", "parties", NULL, "Parties"},
     {"org list", "orgs", NULL, "organisations [--country]"},
     {"registry list", "registries", NULL, "this registry and its peers"},
+    {"registry keys", "registries_keys", "id", "the registries' public signing keys [--id]"},
+    {"auth list", "authorizations", "id", "Article 6 authorizations, every version [--id]"},
+    {"action list", "actions", "type", "Article 6 actions as AEF Table 3 reports them [--type]"},
+    {"xfer list", "xfers", NULL, "transfers between registries, both directions [--status]"},
 };
 
 static int run_read(cli *c, const read_cmd *r, int argc, char **argv) {
