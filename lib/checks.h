@@ -67,6 +67,14 @@ enum {
   C_FOREIGN_PROJECT = 5015,
   C_PREFIX = 5016,
   C_CALCULATION = 5017,
+  /* 61xx Article 6: corresponding adjustments */
+  C_FOREIGN_PARTY = 6101,
+  C_NO_NDC = 6102,
+  C_NDC_PERIOD = 6103,
+  C_NDC_METHOD = 6104,
+  C_YEAR_OUTSIDE_NDC = 6105,
+  C_FINAL_UNCHANGED = 6106,
+  C_NO_EMISSIONS = 6107,
   /* 8xxx permissions */
   C_ROLE = 8001,
   C_NOT_HOLDER = 8002,

@@ -113,4 +113,12 @@ int jcm__blocks_create(jcm_ctx *c, const char *origin, int64_t first, int64_t la
                        const char *project, int64_t vintage, const char *account);
 int jcm__movement(jcm_ctx *c, const char *tx, const char *account, int dir, json_t *ranges);
 
+/* adjust.c: corresponding adjustments (docs/adjustments.md) */
+/* num/den in milli-units rounded half away from zero; -1 on overflow or den <= 0. */
+int jcm__milli_div(int64_t num, int64_t den, int64_t *out);
+void jcm__milli_text(int64_t milli, char out[32]); /* -100900 -> "-100.9" */
+/* The balance table of party (the a6.balance query); JCM_REFUSED with 6102
+ * when it has no NDC. */
+int jcm__a6_balance(jcm_store *st, const char *party, json_t **out, jcm_check *chk);
+
 #endif

@@ -251,6 +251,10 @@ static const struct {
     {"transfer", "{\"cmd\":\"transfer\",\"from\":\"@A\",\"to\":\"@B\",\"quantity\":1}"},
     {"cancel", "{\"cmd\":\"cancel\",\"from\":\"@A\",\"kind\":\"voluntary\",\"reason\":\"r\",\"quantity\":1}"},
     {"retire", "{\"cmd\":\"retire\",\"from\":\"@A\",\"quantity\":1}"},
+    {"ndc.set", "{\"cmd\":\"ndc.set\",\"party\":\"THA\",\"kind\":\"single-year\",\"first_year\":2021,"
+                "\"last_year\":2030,\"method\":\"averaging\",\"fiscal_start_month\":1}"},
+    {"emissions.report", "{\"cmd\":\"emissions.report\",\"party\":\"THA\",\"year\":2021,\"quantity\":1000}"},
+    {"year.finalize", "{\"cmd\":\"year.finalize\",\"party\":\"THA\",\"year\":2021}"},
 };
 
 const char *t_sample(const char *cmd) {
