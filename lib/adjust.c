@@ -177,8 +177,12 @@ static int load_finals(jcm_store *st, const char *party, a6_year *ys, jcm_check 
     yr->final_emissions = col_int(st, s, 2);
     yr->final_adjustment_milli = col_int(st, s, 3);
     yr->final_balance_milli = col_int(st, s, 4);
+    free(yr->final_actions);
     yr->final_actions = strdup(col_text(st, s, 5));
-    if (!yr->final_actions) rc = JCM_STEP_ERROR;
+    if (!yr->final_actions) {
+      rc = JCM_STEP_ERROR; /* out of memory: fail rather than compare with nothing */
+      break;
+    }
   }
   if (s) db_reset(st, s);
   if (rc == JCM_DONE) return JCM_OK;
