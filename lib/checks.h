@@ -92,6 +92,14 @@ enum {
   C_LINK_HELD_HERE = 7009,
   C_LINK_SELF = 7010,
   C_LINK_TERMINATED = 7011,
+  /* 61xx Article 6: corresponding adjustments */
+  C_FOREIGN_PARTY = 6101,
+  C_NO_NDC = 6102,
+  C_NDC_PERIOD = 6103,
+  C_NDC_METHOD = 6104,
+  C_YEAR_OUTSIDE_NDC = 6105,
+  C_FINAL_UNCHANGED = 6106,
+  C_NO_EMISSIONS = 6107,
   /* 8xxx permissions */
   C_ROLE = 8001,
   C_NOT_HOLDER = 8002,

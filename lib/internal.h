@@ -146,4 +146,12 @@ int jcm__a6_authorization_actions(jcm_ctx *c, jcm_pieces *p, const char *id, int
 int jcm__a6_apply_actions(jcm_ctx *c);
 int jcm__a6_apply_first_transfers(jcm_ctx *c);
 
+/* adjust.c: corresponding adjustments (docs/adjustments.md) */
+/* num/den in milli-units rounded half away from zero; -1 on overflow or den <= 0. */
+int jcm__milli_div(int64_t num, int64_t den, int64_t *out);
+void jcm__milli_text(int64_t milli, char out[32]); /* -100900 -> "-100.9" */
+/* The balance table of party (the a6.balance query); JCM_REFUSED with 6102
+ * when it has no NDC. */
+int jcm__a6_balance(jcm_store *st, const char *party, json_t **out, jcm_check *chk);
+
 #endif

@@ -352,6 +352,23 @@ static int tx(jcm *j, json_t *params, json_t **result, jcm_check *chk) {
   return JCM_OK;
 }
 
+/* The Article 6 balance table of a Party (default: this registry's). */
+static int a6_balance(jcm *j, json_t *params, json_t **result, jcm_check *chk) {
+  static const char *const names[] = {"party"};
+  if (check_params(params, names, 1, chk) != JCM_OK) return JCM_REFUSED;
+  const char *party = jcm__s(params, "party") ? jcm__s(params, "party") : j->party;
+  if (!party[0]) {
+    jcm__set_check(chk, C_NOT_INITIALIZED, "", "initialize the registry first (jcm init)");
+    return JCM_REFUSED;
+  }
+  int e = jcm__is_party(party) ? jcm__party_exists(jcm__store(j), party) : 0;
+  if (e <= 0) {
+    jcm__set_check(chk, !jcm__is_party(party) ? C_FORMAT : C_UNKNOWN_PARTY, "party", "no Party '%s'", party);
+    return e < 0 ? JCM_ERROR : JCM_REFUSED;
+  }
+  return jcm__a6_balance(jcm__store(j), party, result, chk);
+}
+
 int jcm_query(jcm *j, const char *name, json_t *params, json_t **result, jcm_check *chk) {
   memset(chk, 0, sizeof *chk);
   *result = NULL;
@@ -362,6 +379,7 @@ int jcm_query(jcm *j, const char *name, json_t *params, json_t **result, jcm_che
   if (strcmp(name, "head") == 0) return check_params(params, NULL, 0, chk) ? JCM_REFUSED : head(j, result, chk);
   if (strcmp(name, "statement") == 0) return statement(j, params, result, chk);
   if (strcmp(name, "tx") == 0) return tx(j, params, result, chk);
+  if (strcmp(name, "a6.balance") == 0) return a6_balance(j, params, result, chk);
   for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
     if (strcmp(lists[i].name, name) == 0) return run_list(j, &lists[i], params, result, chk);
   jcm__set_check(chk, C_UNKNOWN_CMD, "", "no query '%.40s'", name);

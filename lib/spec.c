@@ -102,6 +102,8 @@ static const char *const decision_kinds[] = {
     "pin_approval", "methodology_approval", "methodology_rejection", "project_registration", "issuance", NULL};
 static const char *const methodology_statuses[] = {"proposed", "approved", NULL};
 static const char *const cancel_kinds[] = {"voluntary", "omge", "other", NULL};
+static const char *const ndc_kinds[] = {"single-year", "multi-year", NULL};
+static const char *const ndc_methods[] = {"trajectory", "averaging", "multi-year budget", NULL};
 
 #define END                                                                                                            \
   { NULL, F_STR, false, 0, 0, NULL, NULL, NULL, NULL }
@@ -263,6 +265,24 @@ static const field_spec f_retire[] = {ACCT("from", true, "source account"),
                                       UNITS,
                                       KEY,
                                       END};
+/* Article 6 accounting (adjust.c). Years are bounded so that a year is
+ * never mistaken for a quantity; emissions at 10^15 t leave room for
+ * milli-tonnes in 64 bits. */
+#define YEAR(n, h) INT(n, true, 1990, 2100, h)
+static const field_spec f_ndc_set[] = {
+    ID("party", true, jcm__is_party, "this registry's Party"),
+    ENUM("kind", true, ndc_kinds, "single-year or multi-year"),
+    YEAR("first_year", "first year of the NDC period"),
+    YEAR("last_year", "last year (the target year of a single-year NDC)"),
+    ENUM("method", true, ndc_methods, "corresponding-adjustment method"),
+    INT("fiscal_start_month", false, 1, 12, "month the NDC's (fiscal) year starts, default 1 (Japan: 4)"),
+    KEY,
+    END};
+static const field_spec f_emissions_report[] = {
+    ID("party", true, jcm__is_party, "this registry's Party"), YEAR("year", "inventory year"),
+    INT("quantity", true, 0, 1000000000000000, "reported emissions (tCO2e)"), KEY, END};
+static const field_spec f_year_finalize[] = {ID("party", true, jcm__is_party, "this registry's Party"),
+                                             YEAR("year", "the NDC year to mark final"), KEY, END};
 
 static const char *const purposes[] = {"NDC", "OIMP", "IMP", "OP", "NDC and OIMP", "NDC and IMP", "NDC and OP", NULL};
 static const char *const oimp_defs[] = {"Authorisation", "Issuance", "Use or Cancellation", NULL};
@@ -348,6 +368,11 @@ static const cmd_spec specs[] = {
     CMD("xfer.propose", "propose an external transfer to another registry", A | H, f_xfer_propose, xfer_propose),
     CMD("xfer.terminate", "terminate an external transfer not yet completed", A, f_xfer_terminate, xfer_terminate),
     CMD("link.receive", "handle a signed message from a peer registry", A | R_PEER, f_link_receive, link_receive),
+    CMD("ndc.set", "set the Party's NDC: period, kind, adjustment method (a new version)", A, f_ndc_set, ndc_set),
+    CMD("emissions.report", "report the Party's inventory emissions of a year (a new version)", A, f_emissions_report,
+        emissions_report),
+    CMD("year.finalize", "mark a year's adjustment and balance final (a new version)", A, f_year_finalize,
+        year_finalize),
 };
 
 const cmd_spec *jcm__specs(size_t *count) {

@@ -60,7 +60,7 @@ int jcm__is_key(const char *s);
 int jcm__is_version(const char *s);
 int jcm__is_sha256(const char *s);
 
-/* The commands (refdata.c, accounts.c, cycle.c, units.c). */
+/* The commands (refdata.c, accounts.c, cycle.c, units.c, adjust.c). */
 #define JCM_COMMAND(n)                                                                                                 \
   int jcm__check_##n(jcm_ctx *c);                                                                                      \
   int jcm__apply_##n(jcm_ctx *c);
@@ -91,6 +91,9 @@ JCM_COMMAND(registry_key)
 JCM_COMMAND(xfer_propose)
 JCM_COMMAND(xfer_terminate)
 JCM_COMMAND(link_receive)
+JCM_COMMAND(ndc_set)
+JCM_COMMAND(emissions_report)
+JCM_COMMAND(year_finalize)
 #undef JCM_COMMAND
 
 #endif

@@ -263,6 +263,10 @@ static const struct {
     {"link.receive", "{\"cmd\":\"link.receive\",\"msg\":\"{}\",\"sig\":"
                      "\"0000000000000000000000000000000000000000000000000000000000000000"
                      "0000000000000000000000000000000000000000000000000000000000000000\"}"},
+    {"ndc.set", "{\"cmd\":\"ndc.set\",\"party\":\"THA\",\"kind\":\"single-year\",\"first_year\":2021,"
+                "\"last_year\":2030,\"method\":\"averaging\",\"fiscal_start_month\":1}"},
+    {"emissions.report", "{\"cmd\":\"emissions.report\",\"party\":\"THA\",\"year\":2021,\"quantity\":1000}"},
+    {"year.finalize", "{\"cmd\":\"year.finalize\",\"party\":\"THA\",\"year\":2021}"},
 };
 
 const char *t_sample(const char *cmd) {

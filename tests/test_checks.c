@@ -763,6 +763,46 @@ static const rcase permission_cases[] = {
 
 /* ---- tests ---- */
 
+/* 61xx: corresponding adjustments. The store has no NDC at first; the
+ * cases that need one set it, report 2021 and finalize it (tests/test_adjust.c
+ * covers the figures). */
+#define NDC(party, kind, first, last, method)                                                                          \
+  "{\"cmd\":\"ndc.set\",\"party\":\"" party "\",\"kind\":\"" kind "\",\"first_year\":" first ",\"last_year\":" last    \
+  ",\"method\":\"" method "\"}"
+#define FINALIZE(year) "{\"cmd\":\"year.finalize\",\"party\":\"THA\",\"year\":" year "}"
+static const rcase a6_cases[] = {
+    {"6101 NDC of another Party", NULL, NDC("JPN", "single-year", "2021", "2030", "trajectory"), C_FOREIGN_PARTY,
+     "party"},
+    {"6101 emissions of another Party", NULL,
+     "{\"cmd\":\"emissions.report\",\"party\":\"JPN\",\"year\":2021,\"quantity\":1}", C_FOREIGN_PARTY, "party"},
+    {"1016 NDC of an unknown Party", NULL, NDC("XXX", "single-year", "2021", "2030", "trajectory"), C_UNKNOWN_PARTY,
+     "party"},
+    {"6102 finalize without an NDC", NULL, FINALIZE("2021"), C_NO_NDC, "party"},
+    {"6103 inverted NDC period", NULL, NDC("THA", "multi-year", "2030", "2021", "trajectory"), C_NDC_PERIOD,
+     "last_year"},
+    {"6104 averaging for a multi-year NDC", NULL, NDC("THA", "multi-year", "2021", "2030", "averaging"), C_NDC_METHOD,
+     "method"},
+    {"6104 budget for a single-year NDC", NULL, NDC("THA", "single-year", "2021", "2030", "multi-year budget"),
+     C_NDC_METHOD, "method"},
+    {"8001 NDC by the secretariat", &T_JCS, NDC("THA", "single-year", "2021", "2030", "trajectory"), C_ROLE, "role"},
+};
+static const rcase a6_ndc_cases[] = {
+    {"6105 finalize a year after the period", NULL, FINALIZE("2031"), C_YEAR_OUTSIDE_NDC, "year"},
+    {"6107 finalize a year without emissions", NULL, FINALIZE("2021"), C_NO_EMISSIONS, "year"},
+};
+
+static void a6_refusals(world *w) {
+  run_cases(w, a6_cases, sizeof a6_cases / sizeof a6_cases[0]);
+  refuse_query(w, "6102 balance of a Party without NDC", "a6.balance", "{\"party\":\"JPN\"}", C_NO_NDC, "party");
+  must_ok(w, NULL, NDC("THA", "single-year", "2021", "2030", "trajectory"));
+  rebase(w);
+  run_cases(w, a6_ndc_cases, sizeof a6_ndc_cases / sizeof a6_ndc_cases[0]);
+  must_ok(w, NULL, "{\"cmd\":\"emissions.report\",\"party\":\"THA\",\"year\":2021,\"quantity\":5}");
+  must_ok(w, NULL, FINALIZE("2021"));
+  rebase(w);
+  refuse(w, "6106 finalize twice with nothing changed", NULL, FINALIZE("2021"), C_FINAL_UNCHANGED, "year");
+}
+
 static void populated_store_refusals(void **state) {
   (void)state;
   world w;
@@ -784,6 +824,7 @@ static void populated_store_refusals(void **state) {
   rebase(&w);
   refuse(&w, "8002 holder B after a transfer", &HOLDER_B, TRANSFER("@A", "@B", ",\"quantity\":1"), C_NOT_HOLDER,
          "from");
+  a6_refusals(&w);
   int failures = w.failures;
   world_close(&w);
   assert_int_equal(failures, 0);

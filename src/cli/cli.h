@@ -21,6 +21,7 @@ typedef struct cli {
 void print_result(const cli *c, json_t *result); /* a command's result */
 void print_rows(const cli *c, json_t *result);   /* a list query's rows */
 void print_statement(const cli *c, json_t *st);
+void print_a6_balance(const cli *c, json_t *bal);
 void print_verify(const cli *c, json_t *report);
 void print_json_line(FILE *f, json_t *v);
 int print_refusal(const cli *c, const char *what, const jcm_check *chk);

@@ -42,6 +42,9 @@ static const write_cmd writes[] = {
     {"transfer", "transfer", NULL},
     {"cancel", "cancel", NULL},
     {"retire", "retire", NULL},
+    {"ndc set", "ndc.set", NULL},
+    {"emissions report", "emissions.report", NULL},
+    {"year finalize", "year.finalize", NULL},
 };
 
 /* CLI flag of a field: first_day -> --first-day; lists take one item a flag. */
@@ -239,6 +242,7 @@ static const read_cmd reads[] = {
     {"auth list", "authorizations", "id", "Article 6 authorizations, every version [--id]"},
     {"action list", "actions", "type", "Article 6 actions as AEF Table 3 reports them [--type]"},
     {"xfer list", "xfers", NULL, "transfers between registries, both directions [--status]"},
+    {"a6 balance", "a6.balance", "party", "Article 6 emissions balance per year, with adjustments [--party]"},
 };
 
 static int run_read(cli *c, const read_cmd *r, int argc, char **argv) {
@@ -279,6 +283,8 @@ static int run_read(cli *c, const read_cmd *r, int argc, char **argv) {
     rc = print_refusal(c, r->words, &chk);
   else if (strcmp(r->query, "statement") == 0)
     print_statement(c, result);
+  else if (strcmp(r->query, "a6.balance") == 0)
+    print_a6_balance(c, result);
   else if (json_object_get(result, "rows"))
     print_rows(c, result);
   else if (c->json)

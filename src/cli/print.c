@@ -173,3 +173,63 @@ void print_verify(const cli *c, json_t *report) {
            json_string_value(json_object_get(p, "where")), json_string_value(json_object_get(p, "what")));
   }
 }
+
+/* The trace of a row, "+1009 ft 12/1 v2021, -7 use 14/1": what the
+ * adjustment comes from, each action by its journal entry and number. */
+static void trace_text(json_t *actions, char *out, size_t n) {
+  size_t used = 0, i;
+  json_t *a;
+  out[0] = 0;
+  json_array_foreach(actions, i, a) {
+    if (used + 48 >= n) {
+      snprintf(out + used, n - used, ", ...");
+      return;
+    }
+    int use = json_object_get(a, "ndc_year") != NULL;
+    used += (size_t)snprintf(out + used, n - used, "%s%+lld %s %lld/%lld", i ? ", " : "",
+                             (long long)json_integer_value(json_object_get(a, "effect")), use ? "use" : "ft",
+                             (long long)json_integer_value(json_object_get(a, "seq")),
+                             (long long)json_integer_value(json_object_get(a, "n")));
+  }
+}
+
+void print_a6_balance(const cli *c, json_t *bal) {
+  if (c->json) {
+    print_json_line(stdout, bal);
+    return;
+  }
+  printf("Emissions balance of %s: %s NDC %lld-%lld, %s (NDC version %lld, year starts in month %lld)\n",
+         json_string_value(json_object_get(bal, "party")), json_string_value(json_object_get(bal, "kind")),
+         (long long)json_integer_value(json_object_get(bal, "first_year")),
+         (long long)json_integer_value(json_object_get(bal, "last_year")),
+         json_string_value(json_object_get(bal, "method")),
+         (long long)json_integer_value(json_object_get(bal, "ndc_version")),
+         (long long)json_integer_value(json_object_get(bal, "fiscal_start_month")));
+  json_t *rows = json_array(), *r;
+  size_t i;
+  json_array_foreach(json_object_get(bal, "rows"), i, r) {
+    char trace[512], final[32] = "-";
+    trace_text(json_object_get(r, "actions"), trace, sizeof trace);
+    if (json_is_integer(json_object_get(r, "final_version")))
+      snprintf(final, sizeof final, "v%lld%s", (long long)json_integer_value(json_object_get(r, "final_version")),
+               json_is_true(json_object_get(r, "differs_from_final")) ? " (live differs)" : "");
+    json_array_append_new(rows,
+                          json_pack("{s:O,s:s,s:O,s:O,s:O,s:O,s:s,s:s}", "year", json_object_get(r, "year"), "ndc",
+                                    json_is_true(json_object_get(r, "in_period")) ? "yes" : "no", "emissions",
+                                    json_object_get(r, "emissions"), "net", json_object_get(r, "net"), "adjustment",
+                                    json_object_get(r, "adjustment"), "balance", json_object_get(r, "balance"), "final",
+                                    final, "actions", trace[0] ? trace : "-"));
+  }
+  table(rows);
+  json_decref(rows);
+  json_t *cum = json_object_get(bal, "cumulative");
+  char e[32], b[32];
+  if (json_is_object(cum)) {
+    value_text(json_object_get(cum, "emissions"), e, sizeof e);
+    value_text(json_object_get(cum, "balance"), b, sizeof b);
+    printf("cumulative %lld-%lld: emissions %s, adjustment %s, balance %s\n",
+           (long long)json_integer_value(json_object_get(cum, "first_year")),
+           (long long)json_integer_value(json_object_get(cum, "last_year")), e,
+           json_string_value(json_object_get(cum, "adjustment")), b);
+  }
+}
