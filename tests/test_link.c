@@ -200,6 +200,7 @@ static const char *xfer_status(jcm *j, const char *tx, int *code) {
   json_array_foreach(rows, i, r) {
     if (strcmp(json_string_value(json_object_get(r, "id")), tx) == 0) {
       snprintf(status, sizeof status, "%s", json_string_value(json_object_get(r, "status")));
+      note((int)json_integer_value(json_object_get(r, "code")));
       if (code) *code = (int)json_integer_value(json_object_get(r, "code"));
     }
   }
@@ -332,10 +333,375 @@ static void test_th014_adjustments(void **state) {
   pair_close(&p);
 }
 
+/* ---- messages one by one ---- */
+
+/* The next message `from` has for `to` that `to` has not received, or NULL. */
+static json_t *next_message(jcm *from, jcm *to) {
+  int64_t last = 0;
+  json_t *msgs = NULL;
+  assert_int_equal(jcm_link_last_received(to, jcm_registry(from), &last), JCM_OK);
+  assert_int_equal(jcm_link_outbox(from, jcm_registry(to), last, 1, &msgs), JCM_OK);
+  json_t *m = json_incref(json_array_get(msgs, 0));
+  json_decref(msgs);
+  return m;
+}
+
+static int receive(jcm *j, const char *msg, const char *sig) {
+  json_t *cmd = json_pack("{s:s,s:s,s:s}", "cmd", "link.receive", "msg", msg, "sig", sig), *r = NULL;
+  int rc = jcm_submit(j, cmd, &PEER, &r);
+  int code = rc == JCM_OK ? 0 : (int)json_integer_value(json_object_get(json_object_get(r, "error"), "code"));
+  json_decref(cmd);
+  json_decref(r);
+  note(code);
+  return code;
+}
+
+/* Delivers one message, THA01's first: 1 when one went. */
+static int step_once(pair *p) {
+  jcm *order[2][2] = {{p->tha, p->jpn}, {p->jpn, p->tha}};
+  for (int k = 0; k < 2; k++) {
+    json_t *m = next_message(order[k][0], order[k][1]);
+    if (!m) continue;
+    assert_int_equal(receive(order[k][1], json_string_value(json_object_get(m, "msg")),
+                             json_string_value(json_object_get(m, "sig"))),
+                     0);
+    json_decref(m);
+    return 1;
+  }
+  return 0;
+}
+
+/* Signs text with the secret key in the store at path (a test may act as
+ * that registry, to send what a correct registry never would). */
+static void sign_as(const char *path, const char *text, char sig_hex[129]) {
+  sqlite3 *db;
+  sqlite3_stmt *s;
+  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT v FROM node_secret", -1, &s, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  unsigned char sig[crypto_sign_BYTES];
+  crypto_sign_detached(sig, NULL, (const unsigned char *)text, strlen(text), sqlite3_column_blob(s, 0));
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  sodium_bin2hex(sig_hex, 129, sig, sizeof sig);
+}
+
+/* A message as THA01 would sign it: fields replaced in a delivered one. */
+static int forge(pair *p, json_t *base, const char *key, json_t *value, int64_t n) {
+  json_t *m = json_loads(json_string_value(json_object_get(base, "msg")), 0, NULL);
+  if (key) json_object_set(m, key, value);
+  json_object_set_new(m, "n", json_integer(n));
+  char *text = json_dumps(m, JSON_SORT_KEYS | JSON_COMPACT), sig[129];
+  sign_as(p->tha_path, text, sig);
+  char *before = t_dump(p->jpn_path);
+  int code = receive(p->jpn, text, sig);
+  char *after = t_dump(p->jpn_path);
+  if (code) assert_string_equal(before, after);
+  free(before);
+  free(after);
+  free(text);
+  json_decref(m);
+  json_decref(value);
+  return code;
+}
+
+static void test_messages(void **state) {
+  (void)state;
+  pair p;
+  pair_open(&p, "link-messages");
+  authorize(&p, "[\"JPN\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
+  char *tx = propose(&p, p.acc.gov, p.jpn_gov, 1009);
+  json_t *m = next_message(p.tha, p.jpn);
+  assert_non_null(m);
+  const char *msg = json_string_value(json_object_get(m, "msg")), *sig = json_string_value(json_object_get(m, "sig"));
+  char *before = t_dump(p.jpn_path);
+  /* altered: one byte of the signed bytes */
+  char *altered = strdup(msg);
+  char *q = strstr(altered, "\"quantity\":1009");
+  q[strlen("\"quantity\":100")] = '8';
+  assert_int_equal(receive(p.jpn, altered, sig), C_LINK_SIGNATURE);
+  /* forged: signed by a key that is not THA01's */
+  unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES], raw[crypto_sign_BYTES];
+  char forged[129];
+  crypto_sign_keypair(pk, sk);
+  crypto_sign_detached(raw, NULL, (const unsigned char *)msg, strlen(msg), sk);
+  sodium_bin2hex(forged, sizeof forged, raw, sizeof raw);
+  assert_int_equal(receive(p.jpn, msg, forged), C_LINK_SIGNATURE);
+  /* malformed, and addressed elsewhere */
+  assert_int_equal(receive(p.jpn, "{}", sig), C_LINK_MALFORMED);
+  assert_int_equal(forge(&p, m, "to", json_string("KOR01"), 1), C_LINK_MALFORMED);
+  /* from an unknown registry */
+  assert_int_equal(forge(&p, m, "from", json_string("KOR01"), 1), C_LINK_UNKNOWN_REGISTRY);
+  /* out of order: number 2 before number 1 */
+  assert_int_equal(forge(&p, m, NULL, NULL, 2), C_LINK_SEQUENCE);
+  char *after = t_dump(p.jpn_path);
+  assert_string_equal(before, after);
+  free(before);
+  free(after);
+  /* delivered once; again is a harmless duplicate; another number 1 is a conflict */
+  assert_int_equal(receive(p.jpn, msg, sig), 0);
+  assert_int_equal(receive(p.jpn, msg, sig), C_LINK_DUPLICATE);
+  assert_int_equal(forge(&p, m, "quantity", json_integer(5), 1), C_LINK_CONFLICT);
+  /* a second proposal of the same transaction */
+  assert_int_equal(forge(&p, m, NULL, NULL, 2), C_LINK_CONFLICT);
+  sync(&p);
+  assert_string_equal(xfer_status(p.jpn, tx, NULL), "completed");
+  /* after completion: complete again is out of place; a proposal of units
+   * Japan holds is rejected (7009) */
+  json_t *complete = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s}", "type", "complete", "from", "THA01", "to", "JPN01", "tx",
+                               tx, "n", (json_int_t)0, "msg", "");
+  char *ctext = json_dumps(complete, JSON_SORT_KEYS | JSON_COMPACT);
+  json_t *wrap = json_pack("{s:s}", "msg", ctext);
+  assert_int_equal(forge(&p, wrap, NULL, NULL, 3), C_LINK_STATUS);
+  json_t *again = json_loads(msg, 0, NULL);
+  json_object_set_new(again, "tx", json_string("THA01-X-000099"));
+  char *atext = json_dumps(again, JSON_SORT_KEYS | JSON_COMPACT);
+  json_t *wrap2 = json_pack("{s:s}", "msg", atext);
+  assert_int_equal(forge(&p, wrap2, NULL, NULL, 3), 0);
+  int code = 0;
+  assert_string_equal(xfer_status(p.jpn, "THA01-X-000099", &code), "rejected");
+  assert_int_equal(code, C_LINK_HELD_HERE);
+  note(code);
+  each_unit_once(&p);
+  verify_ok(p.tha);
+  verify_ok(p.jpn);
+  free(atext);
+  free(ctext);
+  json_decref(wrap);
+  json_decref(wrap2);
+  json_decref(again);
+  json_decref(complete);
+  free(altered);
+  free(tx);
+  json_decref(m);
+  pair_close(&p);
+}
+
+/* A rejection releases the reservation: the units are free again. */
+static void test_reject_releases(void **state) {
+  (void)state;
+  pair p;
+  pair_open(&p, "link-reject");
+  authorize(&p, "[\"JPN\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
+  char nowhere[32];
+  t_account_id("JPN01", 110, 99, nowhere); /* well-formed, never opened */
+  char *tx = propose(&p, p.acc.gov, nowhere, 600);
+  refuse(&p, p.tha, &T_ADMIN, C_INSUFFICIENT, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":500}",
+         p.acc.gov, p.acc.hold_b);
+  sync(&p);
+  int code = 0;
+  assert_string_equal(xfer_status(p.tha, tx, &code), "terminated");
+  assert_int_equal(code, C_DST_UNKNOWN);
+  assert_string_equal(xfer_status(p.jpn, tx, NULL), "rejected");
+  assert_int_equal(t_balance(p.tha, p.acc.gov), 1009);
+  assert_int_equal(t_balance(p.jpn, p.jpn_gov), 0);
+  json_decref(must(p.tha, &T_ADMIN, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":1009}", p.acc.gov,
+                   p.acc.hold_b));
+  each_unit_once(&p);
+  verify_ok(p.tha);
+  verify_ok(p.jpn);
+  free(tx);
+  pair_close(&p);
+}
+
+static void reopen(pair *p) {
+  pair_close(p);
+  p->tha = t_open(p->tha_path);
+  p->jpn = t_open(p->jpn_path);
+}
+
+/* Dropping both processes' memory after any number of delivered messages
+ * (and, when terminate is set, the sender then giving up): both sides end
+ * completed, or both terminated, never half. */
+static void crash_at(int cut, int terminate) {
+  pair p;
+  char name[64];
+  snprintf(name, sizeof name, "link-crash-%d-%d", cut, terminate);
+  pair_open(&p, name);
+  authorize(&p, "[\"JPN\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
+  char *tx = propose(&p, p.acc.gov, p.jpn_gov, 700);
+  for (int k = 0; k < cut; k++)
+    step_once(&p);
+  reopen(&p);
+  if (terminate) {
+    int code = 0;
+    t_submitf(p.tha, &T_ADMIN, &code, NULL, "{\"cmd\":\"xfer.terminate\",\"tx\":\"%s\",\"reason\":\"timeout\"}", tx);
+    note(code);
+    assert_true(code == 0 || code == C_LINK_STATUS);
+  }
+  sync(&p);
+  reopen(&p);
+  const char *st = xfer_status(p.tha, tx, NULL);
+  char tha_status[32];
+  snprintf(tha_status, sizeof tha_status, "%s", st);
+  const char *jst = xfer_status(p.jpn, tx, NULL);
+  if (strcmp(tha_status, "completed") == 0) {
+    assert_string_equal(jst, "completed");
+    assert_int_equal(t_balance(p.jpn, p.jpn_gov), 700);
+    assert_int_equal(t_balance(p.tha, p.acc.gov), 309);
+  } else {
+    assert_string_equal(tha_status, "terminated");
+    assert_true(strcmp(jst, "terminated") == 0 || strcmp(jst, "rejected") == 0);
+    assert_int_equal(t_balance(p.jpn, p.jpn_gov), 0);
+    assert_int_equal(t_balance(p.tha, p.acc.gov), 1009);
+  }
+  each_unit_once(&p);
+  verify_ok(p.tha);
+  verify_ok(p.jpn);
+  free(tx);
+  pair_close(&p);
+}
+
+static void test_crash_anywhere(void **state) {
+  (void)state;
+  for (int cut = 0; cut <= 3; cut++) {
+    crash_at(cut, 0);
+    crash_at(cut, 1);
+  }
+  assert_true(triggered[C_LINK_STATUS]); /* terminating after completion is refused */
+}
+
+/* Back and forth: the first transfer happens once; later moves are
+ * transfers and acquisitions. */
+static void test_back_and_forth(void **state) {
+  (void)state;
+  pair p;
+  pair_open(&p, "link-back");
+  authorize(&p, "[\"JPN\",\"THA\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
+  free(propose(&p, p.acc.gov, p.jpn_gov, 1009));
+  sync(&p);
+  json_decref(must(p.jpn, &T_ADMIN, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":1009}",
+                   p.jpn_gov, p.acc.gov));
+  sync(&p);
+  assert_int_equal(t_balance(p.tha, p.acc.gov), 1009);
+  assert_int_equal(t_balance(p.jpn, p.jpn_gov), 0);
+  free(propose(&p, p.acc.gov, p.jpn_gov, 400));
+  sync(&p);
+  assert_int_equal(action_units(p.tha, "First transfer"), 1009);
+  assert_int_equal(action_units(p.tha, "Transfer"), 400);
+  assert_int_equal(action_units(p.tha, "Acquisition"), 1009);
+  assert_int_equal(action_units(p.jpn, "Acquisition"), 1409);
+  assert_int_equal(action_units(p.jpn, "Transfer"), 1009);
+  assert_int_equal(action_units(p.jpn, "First transfer"), 0);
+  /* the units that came back keep their first transfer: no second one */
+  refuse(&p, p.tha, &T_ADMIN, C_A6_FIRST_TRANSFERRED,
+         "{\"cmd\":\"authorize\",\"id\":\"THA-A6-0001\",\"date\":\"2025-12-01\",\"coop\":\"JCM-JPN-THA\","
+         "\"quantity\":2000,\"sectors\":[\"Energy generation\"],\"purposes\":\"NDC\",\"parties\":[\"JPN\"],"
+         "\"ranges\":[{\"first\":1,\"last\":10}]}");
+  each_unit_once(&p);
+  verify_ok(p.tha);
+  verify_ok(p.jpn);
+  pair_close(&p);
+}
+
+static const char *const AUTH =
+    "{\"cmd\":\"authorize\",\"id\":\"%s\",\"date\":\"2025-11-01\",\"coop\":\"%s\",\"quantity\":%d,"
+    "\"sectors\":[\"Energy "
+    "generation\"],\"purposes\":\"%s\",\"parties\":[%s],\"first_year\":2021,\"last_year\":2030%s,%s}";
+
+/* Every Article 6 and link refusal with its code, both stores unchanged. */
+static void test_codes(void **state) {
+  (void)state;
+  pair p;
+  pair_open(&p, "link-codes");
+  jcm *t = p.tha;
+  const char *r1009 = "\"ranges\":[{\"first\":1,\"last\":1009}]";
+  refuse(&p, t, &T_ADMIN, C_UNKNOWN_COOP, AUTH, "A1", "JCM-XXX", 1009, "NDC", "\"JPN\"", "", r1009);
+  refuse(&p, t, &T_ADMIN, C_A6_NOT_IN_COOP, AUTH, "A1", "JCM-JPN-THA", 1009, "NDC", "\"KOR\"", "", r1009);
+  refuse(&p, t, &T_ADMIN, C_A6_OIMP_DEFINITION, AUTH, "A1", "JCM-JPN-THA", 1009, "OIMP", "\"JPN\"", "", r1009);
+  refuse(&p, t, &T_ADMIN, C_A6_OIMP_DEFINITION, AUTH, "A1", "JCM-JPN-THA", 1009, "NDC", "\"JPN\"",
+         ",\"oimp_first_transfer\":\"Issuance\"", r1009);
+  refuse(&p, t, &T_ADMIN, C_A6_OVER_AUTHORIZED, AUTH, "A1", "JCM-JPN-THA", 1000, "NDC", "\"JPN\"", "", r1009);
+  refuse(&p, t, &T_ADMIN, C_CONFLICT, AUTH, "A1", "JCM-JPN-THA", 1009, "NDC", "\"JPN\"", "",
+         "\"project\":\"TH014\",\"ranges\":[{\"first\":1,\"last\":2}]");
+  refuse(&p, t, &T_ADMIN, C_NOT_HELD, AUTH, "A1", "JCM-JPN-THA", 5000, "NDC", "\"JPN\"", "",
+         "\"ranges\":[{\"first\":2000,\"last\":3000}]");
+  json_decref(must(t, &T_ADMIN,
+                   "{\"cmd\":\"project.import\",\"project\":\"JP099\",\"title\":\"t\",\"host\":\"JPN\","
+                   "\"status\":\"registered\",\"source\":\"s\"}"));
+  refuse(&p, t, &T_ADMIN, C_A6_NOT_HOST, AUTH, "A1", "JCM-JPN-THA", 5000, "NDC", "\"JPN\"", "",
+         "\"project\":\"JP099\"");
+  /* units not authorized cannot leave; an unauthorized Party cannot acquire */
+  refuse(&p, t, &T_ADMIN, C_A6_NOT_AUTHORIZED,
+         "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":5}", p.acc.hold_a, p.jpn_gov);
+  json_decref(must(t, &T_ADMIN, AUTH, "A1", "JCM-JPN-THA", 1009, "NDC", "\"THA\"", "", r1009));
+  refuse(&p, t, &T_ADMIN, C_A6_PARTY_NOT_AUTHORIZED,
+         "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":5}", p.acc.gov, p.jpn_gov);
+  refuse(&p, t, &T_ADMIN, C_A6_ATTACHED, AUTH, "A2", "JCM-JPN-THA", 1009, "NDC", "\"JPN\"", "", r1009);
+  /* a new version of A1 for Japan, then the link's own refusals */
+  json_decref(must(t, &T_ADMIN, AUTH, "A1", "JCM-JPN-THA", 1009, "NDC", "\"JPN\"", "", r1009));
+  char vnm[32], own[32];
+  t_account_id("VNM01", 100, 1, vnm);
+  refuse(&p, t, &T_ADMIN, C_LINK_UNKNOWN_REGISTRY,
+         "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":5}", p.acc.gov, vnm);
+  json_decref(
+      must(t, &T_ADMIN,
+           "{\"cmd\":\"registry.add\",\"id\":\"VNM01\",\"party\":\"VNM\",\"name\":\"K\",\"role\":\"national\"}"));
+  refuse(&p, t, &T_ADMIN, C_LINK_NO_KEY, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":5}",
+         p.acc.gov, vnm);
+  t_account_id("THA01", 100, 77, own);
+  refuse(&p, t, &T_ADMIN, C_LINK_SELF, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":5}",
+         p.acc.gov, own);
+  refuse(&p, t, &T_ADMIN, C_LINK_SELF, "{\"cmd\":\"registry.key\",\"id\":\"THA01\",\"public_key\":\"%064d\"}", 0);
+  refuse(&p, t, &T_ADMIN, C_EXISTS, "{\"cmd\":\"key.generate\"}");
+  refuse(&p, t, &T_ADMIN, C_UNKNOWN_TX, "{\"cmd\":\"xfer.terminate\",\"tx\":\"THA01-X-000042\",\"reason\":\"r\"}");
+  /* reserved units: neither re-authorized nor moved */
+  char *tx = propose(&p, p.acc.gov, p.jpn_gov, 9);
+  refuse(&p, t, &T_ADMIN, C_RESERVED, AUTH, "A1", "JCM-JPN-THA", 1009, "NDC", "\"JPN\"", "", r1009);
+  refuse(&p, t, &T_ADMIN, C_RESERVED,
+         "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"ranges\":[{\"first\":1001,\"last\":1009}]}", p.acc.gov,
+         p.acc.hold_b);
+  sync(&p);
+  refuse(&p, t, &T_ADMIN, C_LINK_STATUS, "{\"cmd\":\"xfer.terminate\",\"tx\":\"%s\",\"reason\":\"late\"}", tx);
+  /* Japan: the authorization is Thailand's; use needs a government account,
+   * the timeframe, an NDC purpose */
+  jcm *j = p.jpn;
+  refuse(&p, j, &T_ADMIN, C_A6_FOREIGN_AUTH, AUTH, "A1", "JCM-JPN-THA", 9, "NDC", "\"JPN\"", "", r1009);
+  json_decref(
+      must(j, &T_ADMIN, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":2}", p.jpn_gov, p.jpn_hold));
+  refuse(&p, j, &T_ADMIN, C_A6_USE_ACCOUNT, "{\"cmd\":\"use\",\"from\":\"%s\",\"year\":2030,\"quantity\":1}",
+         p.jpn_hold);
+  refuse(&p, j, &T_ADMIN, C_A6_TIMEFRAME, "{\"cmd\":\"use\",\"from\":\"%s\",\"year\":2031,\"quantity\":1}", p.jpn_gov);
+  /* Thailand's own: OIMP units used toward an NDC, and units never authorized */
+  json_decref(must(t, &T_ADMIN, AUTH, "A3", "JCM-JPN-THA", 1008, "OIMP", "\"THA\"",
+                   ",\"oimp_first_transfer\":\"Use or Cancellation\"", "\"ranges\":[{\"first\":1010,\"last\":2017}]"));
+  json_decref(must(t, &T_ADMIN, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":5}", p.acc.hold_a,
+                   p.acc.gov));
+  refuse(&p, t, &T_ADMIN, C_A6_PURPOSE, "{\"cmd\":\"use\",\"from\":\"%s\",\"year\":2030,\"quantity\":5}", p.acc.gov);
+  /* cancelling OIMP units is their first transfer (the authorization says so) */
+  json_decref(must(t, &T_ADMIN,
+                   "{\"cmd\":\"cancel\",\"from\":\"%s\",\"kind\":\"omge\",\"reason\":\"OMGE\","
+                   "\"quantity\":3}",
+                   p.acc.hold_a));
+  assert_int_equal(action_units(t, "First transfer"), 9 + 3);
+  assert_int_equal(action_units(t, "Cancellation"), 3);
+  verify_ok(t);
+  verify_ok(j);
+  free(tx);
+  pair_close(&p);
+}
+
+/* Every code of 6001-6099 and 7xxx was triggered by some case above. */
+static void test_every_code(void **state) {
+  (void)state;
+  size_t n;
+  const jcm_code_info *codes = jcm_codes(&n);
+  int missing = 0;
+  for (size_t i = 0; i < n; i++) {
+    int c = codes[i].code;
+    if (!((c >= 6000 && c < 6100) || (c >= 7000 && c < 8000)) || triggered[c]) continue;
+    fprintf(stderr, "code %d (%s) was not triggered\n", c, codes[i].name);
+    missing++;
+  }
+  assert_int_equal(missing, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_th014_story),
-      cmocka_unit_test(test_th014_adjustments),
+      cmocka_unit_test(test_th014_story),    cmocka_unit_test(test_th014_adjustments),
+      cmocka_unit_test(test_messages),       cmocka_unit_test(test_reject_releases),
+      cmocka_unit_test(test_crash_anywhere), cmocka_unit_test(test_back_and_forth),
+      cmocka_unit_test(test_codes),          cmocka_unit_test(test_every_code),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
