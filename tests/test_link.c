@@ -223,13 +223,40 @@ static void held_map(jcm *j, unsigned char *map, int64_t n) {
   json_decref(rows);
 }
 
-/* DOMAIN.md §7.7: every unit issued is held in exactly one registry. */
+/* DOMAIN.md §7.7: every unit issued is held in exactly one registry, read
+ * twice: by a bit map of the blocks queries here, and by jcm_reconcile. */
 static void each_unit_once(pair *p) {
   unsigned char map[2017] = {0};
   held_map(p->tha, map, 2017);
   held_map(p->jpn, map, 2017);
   for (int k = 0; k < 2017; k++)
     if (map[k] != 1) fail_msg("serial %d is held in %d registries", k + 1, map[k]);
+  jcm *nodes[] = {p->tha, p->jpn};
+  json_t *rep = NULL;
+  int rc = jcm_reconcile(nodes, 2, &rep);
+  if (rc != JCM_OK) {
+    char *s = json_dumps(rep, 0);
+    fail_msg("reconcile: %s", s);
+  }
+  assert_int_equal(json_integer_value(json_object_get(rep, "units_held")), 2017);
+  json_decref(rep);
+}
+
+static void sql(const char *path, const char *stmt) {
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, stmt, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+}
+
+static const char *reconcile_problem(pair *p) {
+  static char first[300];
+  jcm *nodes[] = {p->tha, p->jpn};
+  json_t *rep = NULL;
+  assert_int_equal(jcm_reconcile(nodes, 2, &rep), JCM_REFUSED);
+  snprintf(first, sizeof first, "%s", json_string_value(json_array_get(json_object_get(rep, "problems"), 0)));
+  json_decref(rep);
+  return first;
 }
 
 static char *propose(pair *p, const char *from, const char *to, int64_t quantity) {
@@ -238,6 +265,31 @@ static char *propose(pair *p, const char *from, const char *to, int64_t quantity
   char *tx = strdup(json_string_value(json_object_get(r, "tx")));
   json_decref(r);
   return tx;
+}
+
+/* Reconciliation names a unit held twice and a unit held nowhere. */
+static void test_reconcile_catches(void **state) {
+  (void)state;
+  pair p;
+  pair_open(&p, "link-reconcile");
+  authorize(&p, "[\"JPN\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
+  free(propose(&p, p.acc.gov, p.jpn_gov, 1009));
+  sync(&p);
+  each_unit_once(&p);
+  pair_close(&p);
+  char upd[300];
+  snprintf(upd, sizeof upd, "UPDATE block SET account = '%s' WHERE account IS NULL", p.acc.gov);
+  sql(p.tha_path, upd);
+  p.tha = t_open(p.tha_path);
+  p.jpn = t_open(p.jpn_path);
+  assert_string_equal(reconcile_problem(&p), "THA01 serial 1 is held in THA01 and in JPN01");
+  pair_close(&p);
+  sql(p.tha_path, "UPDATE block SET account = NULL WHERE first = 1");
+  sql(p.jpn_path, "DELETE FROM block WHERE first = 1");
+  p.tha = t_open(p.tha_path);
+  p.jpn = t_open(p.jpn_path);
+  assert_string_equal(reconcile_problem(&p), "THA01 serial 1 of an issuance is held in none of the registries");
+  pair_close(&p);
 }
 
 static void test_th014_story(void **state) {
@@ -698,10 +750,15 @@ static void test_every_code(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_th014_story),    cmocka_unit_test(test_th014_adjustments),
-      cmocka_unit_test(test_messages),       cmocka_unit_test(test_reject_releases),
-      cmocka_unit_test(test_crash_anywhere), cmocka_unit_test(test_back_and_forth),
-      cmocka_unit_test(test_codes),          cmocka_unit_test(test_every_code),
+      cmocka_unit_test(test_th014_story),
+      cmocka_unit_test(test_th014_adjustments),
+      cmocka_unit_test(test_messages),
+      cmocka_unit_test(test_reject_releases),
+      cmocka_unit_test(test_crash_anywhere),
+      cmocka_unit_test(test_back_and_forth),
+      cmocka_unit_test(test_codes),
+      cmocka_unit_test(test_every_code),
+      cmocka_unit_test(test_reconcile_catches),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

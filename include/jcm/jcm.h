@@ -97,6 +97,13 @@ int jcm_link_outbox(jcm *j, const char *peer, int64_t after, int64_t limit, json
  * the first refusal, returned in *refusal (NULL when all went). */
 int jcm_link_deliver(jcm *from, jcm *to, const jcm_actor *actor, int *delivered, json_t **refusal);
 
+/* Across registries (DOMAIN.md §7.7): every unit issued by any of nodes is
+ * held (in an account, including cancellation and retirement ones) in
+ * exactly one of them. *report: {"ok","registries","units_held","problems"}.
+ * JCM_OK when so, JCM_REFUSED with the problems, JCM_ERROR when a store
+ * cannot be read. */
+int jcm_reconcile(jcm *const *nodes, size_t n, json_t **report);
+
 /* The check-code table, for documentation and tests. */
 typedef struct jcm_code_info {
   int code;
