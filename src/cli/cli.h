@@ -13,7 +13,8 @@ typedef struct cli {
   const char *db;
   bool json;
   jcm_actor actor;
-  int argc; /* what follows the subcommand words */
+  bool actor_set; /* named by --actor or $JCM_ACTOR, not the default */
+  int argc;       /* what follows the subcommand words */
   char **argv;
 } cli;
 

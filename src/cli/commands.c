@@ -45,6 +45,13 @@ static const write_cmd writes[] = {
     {"ndc set", "ndc.set", NULL},
     {"emissions report", "emissions.report", NULL},
     {"year finalize", "year.finalize", NULL},
+    {"authorize", "authorize", NULL},
+    {"use", "use", NULL},
+    {"key generate", "key.generate", NULL},
+    {"registry key", "registry.key", NULL},
+    {"xfer propose", "xfer.propose", NULL},
+    {"xfer terminate", "xfer.terminate", NULL},
+    {"link receive", "link.receive", NULL},
 };
 
 /* CLI flag of a field: first_day -> --first-day; lists take one item a flag. */
@@ -56,6 +63,12 @@ static void flag_of(const field_spec *f, char *out, size_t n) {
     name = "participant";
   else if (strcmp(name, "parties") == 0)
     name = "party";
+  else if (strcmp(name, "sectors") == 0)
+    name = "sector";
+  else if (strcmp(name, "activities") == 0)
+    name = "activity";
+  else if (strcmp(name, "entities") == 0)
+    name = "entity";
   snprintf(out, n, "--%s", name);
   for (char *p = out + 2; *p; p++)
     if (*p == '_') *p = '-';
@@ -107,8 +120,8 @@ static json_t *list_item(const field_spec *f, const char *v) {
 
 static void command_help(FILE *f, const write_cmd *w, const cmd_spec *s) {
   fprintf(f, "usage: jcm %s [options]\n  %s (roles: ", w->words, s->help);
-  const char *names[] = {"admin", "jc_secretariat", "holder", "tpe", "auditor"};
-  for (int i = 0, first = 1; i < 5; i++)
+  const char *names[] = {"admin", "jc_secretariat", "holder", "tpe", "auditor", "peer"};
+  for (int i = 0, first = 1; i < 6; i++)
     if (s->roles & (1u << i)) fprintf(f, "%s%s", first ? "" : ", ", names[i]), first = 0;
   fprintf(f, ")\n");
   for (const field_spec *fl = s->fields; fl->name; fl++) {
@@ -118,17 +131,17 @@ static void command_help(FILE *f, const write_cmd *w, const cmd_spec *s) {
     const char *arg = fl->type == F_INT ? "N" : fl->type == F_DATE ? "YYYY-MM-DD" : "VALUE";
     if (strcmp(fl->name, "allocation") == 0)
       arg = "ACCOUNT=QUANTITY (repeat)";
-    else if (strcmp(fl->name, "ranges") == 0)
-      arg = "FIRST-LAST[@ORIGIN] (repeat)";
+    else if (strcmp(fl->name, "ranges") == 0) /* authorize's ranges have no origin */
+      arg = fl->sub[2].name ? "FIRST-LAST[@ORIGIN] (repeat)" : "FIRST-LAST (repeat)";
     else if (strcmp(fl->name, "participants") == 0)
       arg = "ORG=SIDE (repeat)";
     else if (fl->type == F_IDS)
-      arg = "CODE (repeat)";
-    fprintf(f, "  %-16s %-30s %s%s\n", flag, arg, fl->help, fl->required ? " (required)" : "");
-    if (fl->type == F_ENUM) {
-      fprintf(f, "  %-16s %-30s one of:", "", "");
+      arg = "TEXT (repeat)";
+    fprintf(f, "  %-21s %-30s %s%s\n", flag, arg, fl->help, fl->required ? " (required)" : "");
+    if (fl->type == F_ENUM) { /* commas: some choices have spaces ("NDC and OIMP") */
+      fprintf(f, "  %-21s %-30s one of:", "", "");
       for (const char *const *ch = fl->choices; *ch; ch++)
-        fprintf(f, " %s", *ch);
+        fprintf(f, "%s %s", ch == fl->choices ? "" : ",", *ch);
       fprintf(f, "\n");
     }
   }
@@ -433,6 +446,169 @@ static int run_codes(cli *c, int argc, char **argv) {
   return EXIT_OK;
 }
 
+/* ---- link: moving signed messages between registries through files ---- */
+
+typedef struct {
+  const char *peer, *file;
+  int64_t after;
+} link_args;
+
+static int link_usage(FILE *f) {
+  fprintf(f, "usage: jcm link export --peer REG [--after N]\n"
+             "         prints the outbox messages for REG numbered above N (default 0), one JSON line each\n"
+             "         {\"msg\":...,\"sig\":...}\n"
+             "       jcm link import FILE|- [--actor NAME]\n"
+             "         submits each line as link.receive (actor NAME, default \"link\", role peer); prints one\n"
+             "         result line each; a duplicate (7003) counts as done; stops with exit 1 at another refusal\n"
+             "       jcm link status --peer REG\n"
+             "         the last message number received from REG and the last one written for it\n");
+  return EXIT_OK;
+}
+
+/* Parses the options of a link subcommand; EXIT_USAGE on a bad one. */
+static int link_parse(cli *c, const char *sub, int argc, char **argv, link_args *a) {
+  for (int i = 0; i < argc; i++) {
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(argv[i], "--peer") == 0 && v)
+      a->peer = argv[++i];
+    else if (strcmp(argv[i], "--after") == 0 && v && is_integer_text(v) && v[0] != '-')
+      a->after = strtoll(argv[++i], NULL, 10);
+    else if (strcmp(argv[i], "--actor") == 0 && v)
+      c->actor.name = argv[++i], c->actor_set = true;
+    else if (strcmp(sub, "import") == 0 && !a->file && (strncmp(argv[i], "-", 1) != 0 || !argv[i][1]))
+      a->file = argv[i];
+    else {
+      fprintf(stderr, "jcm link %s: unexpected '%s' (see jcm link --help)\n", sub, argv[i]);
+      return EXIT_USAGE;
+    }
+  }
+  if (strcmp(sub, "import") == 0 ? !a->file : !a->peer) {
+    fprintf(stderr, "jcm link %s: %s (see jcm link --help)\n", sub,
+            a->file || strcmp(sub, "import") != 0 ? "name the peer registry: --peer REG" : "name a file, or -");
+    return EXIT_USAGE;
+  }
+  return EXIT_OK;
+}
+
+/* The outbox in pages, so that a long history is never held at once. */
+static int link_export(jcm *j, const link_args *a) {
+  int64_t after = a->after;
+  for (;;) {
+    json_t *msgs = NULL, *m;
+    if (jcm_link_outbox(j, a->peer, after, 1000, &msgs) != JCM_OK) {
+      json_decref(msgs);
+      fprintf(stderr, "jcm link export: cannot read the outbox\n");
+      return EXIT_USAGE;
+    }
+    size_t i, n = json_array_size(msgs);
+    json_array_foreach(msgs, i, m) {
+      json_t *line = json_pack("{s:O,s:O}", "msg", json_object_get(m, "msg"), "sig", json_object_get(m, "sig"));
+      print_json_line(stdout, line);
+      json_decref(line);
+      after = json_integer_value(json_object_get(m, "n"));
+    }
+    json_decref(msgs);
+    if (n < 1000) return EXIT_OK;
+  }
+}
+
+/* One line of an export file: prints its outcome; 1 when it was refused
+ * (other than as a duplicate), 2 when the store failed. */
+static int link_receive_line(const cli *c, jcm *j, const char *line, size_t len) {
+  json_t *in = json_loadb(line, len, 0, NULL), *result = NULL;
+  json_t *cmd = json_pack("{s:s,s:O?,s:O?}", "cmd", "link.receive", "msg", json_object_get(in, "msg"), "sig",
+                          json_object_get(in, "sig"));
+  json_t *m = json_loads(
+      json_string_value(json_object_get(in, "msg")) ? json_string_value(json_object_get(in, "msg")) : "{}", 0, NULL);
+  int st = cmd ? jcm_submit(j, cmd, &c->actor, &result) : JCM_ERROR;
+  json_t *e = json_object_get(result, "error");
+  int code = (int)json_integer_value(json_object_get(e, "code"));
+  if (c->json)
+    print_json_line(stdout, result);
+  else if (st == JCM_OK || code == 7003)
+    printf("%s #%lld %-10s %s: %s\n", json_string_value(json_object_get(m, "from")),
+           (long long)json_integer_value(json_object_get(m, "n")), json_string_value(json_object_get(m, "type")),
+           json_string_value(json_object_get(m, "tx")),
+           st == JCM_OK ? "received" : "duplicate, received before [7003]");
+  else
+    fprintf(stderr, "jcm link import: refused [%d] %s\n", code,
+            e ? json_string_value(json_object_get(e, "message")) : "the line is not a link message");
+  int rc = st == JCM_OK || code == 7003 ? EXIT_OK : st == JCM_ERROR && code == 0 && e ? EXIT_USAGE : EXIT_REFUSED;
+  json_decref(m);
+  json_decref(result);
+  json_decref(cmd);
+  json_decref(in);
+  return rc;
+}
+
+static int link_import(const cli *c, jcm *j, FILE *in) {
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t len;
+  int rc = EXIT_OK;
+  while (rc == EXIT_OK && (len = getline(&line, &cap, in)) >= 0) {
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+      line[--len] = 0;
+    if (len > 0) rc = link_receive_line(c, j, line, (size_t)len);
+    fflush(stdout);
+  }
+  free(line);
+  return rc;
+}
+
+/* "Sent" is what the outbox holds: the outbox is never marked delivered. */
+static int link_status(const cli *c, jcm *j, const link_args *a) {
+  int64_t received = 0, sent = 0;
+  json_t *msgs = NULL;
+  if (jcm_link_last_received(j, a->peer, &received) != JCM_OK) return EXIT_USAGE;
+  for (int more = 1; more;) {
+    if (jcm_link_outbox(j, a->peer, sent, 1000, &msgs) != JCM_OK) return json_decref(msgs), EXIT_USAGE;
+    size_t n = json_array_size(msgs);
+    if (n) sent = json_integer_value(json_object_get(json_array_get(msgs, n - 1), "n"));
+    more = n == 1000;
+    json_decref(msgs);
+  }
+  if (c->json) {
+    json_t *o = json_pack("{s:s,s:s,s:I,s:I}", "registry", jcm_registry(j), "peer", a->peer, "last_received",
+                          (json_int_t)received, "last_sent", (json_int_t)sent);
+    print_json_line(stdout, o);
+    json_decref(o);
+  } else {
+    printf("%s and peer %s\n  last message received from %s: %lld\n  last message written for %s: %lld\n",
+           jcm_registry(j), a->peer, a->peer, (long long)received, a->peer, (long long)sent);
+  }
+  return EXIT_OK;
+}
+
+static int run_link(cli *c, int argc, char **argv) {
+  const char *sub = argc > 0 ? argv[0] : "";
+  for (int i = 0; i < argc; i++)
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return link_usage(stdout);
+  if (strcmp(sub, "export") != 0 && strcmp(sub, "import") != 0 && strcmp(sub, "status") != 0) {
+    link_usage(stderr);
+    return EXIT_USAGE;
+  }
+  link_args a = {0};
+  if (!c->actor_set) c->actor.name = "link";
+  c->actor.role = "peer"; /* link.receive is the peer's command, whoever carries it */
+  int rc = link_parse(c, sub, argc - 1, argv + 1, &a);
+  if (rc != EXIT_OK) return rc;
+  FILE *in = NULL;
+  if (a.file && !(in = strcmp(a.file, "-") == 0 ? stdin : fopen(a.file, "r"))) {
+    fprintf(stderr, "jcm link import: cannot open %s: %s\n", a.file, strerror(errno));
+    return EXIT_USAGE;
+  }
+  jcm *j = NULL;
+  rc = cli_open(c, &j);
+  if (rc == EXIT_OK)
+    rc = strcmp(sub, "export") == 0   ? link_export(j, &a)
+         : strcmp(sub, "import") == 0 ? link_import(c, j, in)
+                                      : link_status(c, j, &a);
+  jcm_close(j);
+  if (in && in != stdin) fclose(in);
+  return rc;
+}
+
 /* ---- dispatch ---- */
 
 int cli_open(const cli *c, jcm **j) {
@@ -460,7 +636,7 @@ void cli_usage(FILE *f) {
              "  --db PATH     the store (default ./jcm.db, or $JCM_DB)\n"
              "  --json        machine output: one JSON object per line\n"
              "  --actor NAME  who acts (default $JCM_ACTOR, or cli:$USER)\n"
-             "  --role ROLE   admin, jc_secretariat, holder, tpe or auditor (default $JCM_ROLE, or admin)\n\n"
+             "  --role ROLE   admin, jc_secretariat, holder, tpe, auditor or peer (default $JCM_ROLE, or admin)\n\n"
              "Commands that change the registry:\n");
   for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++)
     fprintf(f, "  %-20s %s\n", writes[i].words, jcm__spec_find(writes[i].cmd)->help);
@@ -471,10 +647,13 @@ void cli_usage(FILE *f) {
           "\nOther:\n"
           "  %-20s check the journal's hash chain, replay it and compare, check invariants\n"
           "  %-20s submit JSON commands, one per line (FILE or -), [--batch N]\n"
-          "  %-20s build Thailand's registry and replay the 7th Japan-Thailand JC meeting\n"
+          "  %-20s the TH014 story on two registries: Thailand's issuance, the transfer to Japan, use\n"
+          "  %-20s print a peer's signed messages as JSON lines: --peer REG [--after N]\n"
+          "  %-20s receive a file of signed messages from a peer: FILE|- [--actor NAME]\n"
+          "  %-20s the last message numbers received from and written for a peer: --peer REG\n"
           "  %-20s list the check codes [--markdown]\n\n"
           "Run 'jcm COMMAND --help' for a command's options. Exit status: 0 done, 1 refused, 2 bad usage.\n",
-          "verify", "apply", "demo", "check-codes");
+          "verify", "apply", "demo", "link export", "link import", "link status", "check-codes");
 }
 
 int cli_dispatch(cli *c, int argc, char **argv) {
@@ -490,6 +669,9 @@ int cli_dispatch(cli *c, int argc, char **argv) {
     return cli_demo(c);
   }
   if (strcmp(argv[0], "check-codes") == 0) return run_codes(c, argc - 1, argv + 1);
+  /* link receive is the generic write command; the others move messages */
+  if (strcmp(argv[0], "link") == 0 && !(argc > 1 && strcmp(argv[1], "receive") == 0))
+    return run_link(c, argc - 1, argv + 1);
   int best = 0;
   const read_cmd *rd = NULL;
   const write_cmd *wr = NULL;

@@ -13,6 +13,7 @@ int main(int argc, char **argv) {
   const char *user = getenv("USER");
   snprintf(actor_buf, sizeof actor_buf, "cli:%s", user && *user ? user : "operator");
   c.actor.name = (env = getenv("JCM_ACTOR")) && *env ? env : actor_buf;
+  c.actor_set = c.actor.name != actor_buf;
   c.actor.role = (env = getenv("JCM_ROLE")) && *env ? env : "admin";
   int i = 1;
   for (; i < argc && strncmp(argv[i], "-", 1) == 0; i++) {
@@ -21,7 +22,7 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
       c.db = argv[++i];
     else if (strcmp(argv[i], "--actor") == 0 && i + 1 < argc)
-      c.actor.name = argv[++i];
+      c.actor.name = argv[++i], c.actor_set = true;
     else if (strcmp(argv[i], "--role") == 0 && i + 1 < argc)
       c.actor.role = argv[++i];
     else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -39,6 +40,10 @@ int main(int argc, char **argv) {
    * --role may not: registry add has a --role of its own) */
   int n = 0;
   char **rest = calloc((size_t)argc + 1, sizeof *rest);
+  if (!rest) {
+    fprintf(stderr, "jcm: out of memory\n");
+    return EXIT_USAGE;
+  }
   for (int k = i; k < argc; k++) {
     if (strcmp(argv[k], "--json") == 0)
       c.json = true;
