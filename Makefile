@@ -20,8 +20,8 @@ build: $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: deps build
-	rm -f demo-THA01.db demo-THA01.db-wal demo-THA01.db-shm
-	./$(BUILD)/jcm demo --db demo-THA01.db
+	rm -f demo-THA01.db demo-THA01.db-wal demo-THA01.db-shm demo-JPN01.db demo-JPN01.db-wal demo-JPN01.db-shm
+	./$(BUILD)/jcm demo --db demo-THA01.db --peer-db demo-JPN01.db
 
 $(SAN_BUILD)/build.ninja:
 	cmake -S . -B $(SAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DJCM_SANITIZE=ON
