@@ -385,6 +385,88 @@ static void test_th014_adjustments(void **state) {
   pair_close(&p);
 }
 
+/* The adjustment of year in the Party's balance table, as text. */
+static void expect_adjustment(jcm *j, const char *party, int year, const char *want) {
+  json_t *rows = query(j, "a6.balance", "party", party);
+  const char *got = NULL;
+  size_t i;
+  json_t *r;
+  json_array_foreach(rows, i, r) {
+    if (json_integer_value(json_object_get(r, "year")) == year && json_is_string(json_object_get(r, "adjustment")))
+      got = json_string_value(json_object_get(r, "adjustment"));
+  }
+  if (!got || strcmp(got, want) != 0)
+    fail_msg("%s %d: adjustment %s, expected %s", party, year, got ? got : "none", want);
+  json_decref(rows);
+}
+
+static void set_ndc(jcm *j, const char *party, const char *method) {
+  json_decref(must(j, &T_ADMIN,
+                   "{\"cmd\":\"ndc.set\",\"party\":\"%s\",\"kind\":\"single-year\",\"first_year\":2021,"
+                   "\"last_year\":2030,\"method\":\"%s\"}",
+                   party, method));
+}
+
+/* Several vintages under two versions of one authorization (the second
+ * made mid-period), first transferred and used through the protocol.
+ * Hand-computed: Thailand first transfers 1,009 (2021), 500 (2022) and
+ * 183 (2023): trajectory +1009, +500, +183 in those years; averaging over
+ * 2021-2030: (1009 + 500 + 183) / 10 = 169.2 in 2030. Japan uses 1,009 for
+ * 2025 and 683 for 2030: trajectory -1009 (2025), -683 (2030); averaging
+ * -1692 / 10 = -169.2 in 2030. */
+static void test_vintages_and_versions(void **state) {
+  (void)state;
+  pair p;
+  pair_open(&p, "link-vintages");
+  const char *gov[] = {p.acc.gov, NULL};
+  const int64_t q22[] = {500}, q23[] = {301};
+  assert_int_equal(t_issue(p.tha, 2022, 500, 500, gov, q22), JCM_OK); /* serials 2018-2517 */
+  assert_int_equal(t_issue(p.tha, 2023, 301, 301, gov, q23), JCM_OK); /* serials 2518-2818 */
+  const char *av = "{\"cmd\":\"authorize\",\"id\":\"THA-AV\",\"date\":\"%s\",\"coop\":\"JCM-JPN-THA\",\"quantity\":%d,"
+                   "\"sectors\":[\"Energy generation\"],\"purposes\":\"NDC\",\"parties\":[\"JPN\"],"
+                   "\"first_year\":2021,\"last_year\":2030,\"ranges\":[{\"first\":%d,\"last\":%d}]}";
+  json_decref(must(p.tha, &T_ADMIN, av, "2025-11-01", 1009, 1, 1009));
+  const char *xr = "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"ranges\":[{\"first\":%d,\"last\":%d}]}";
+  json_decref(must(p.tha, &T_ADMIN, xr, p.acc.gov, p.jpn_gov, 1, 1009));
+  sync(&p);
+  json_t *r = must(p.tha, &T_ADMIN, av, "2026-01-15", 2000, 2018, 2818);
+  assert_int_equal(json_integer_value(json_object_get(r, "version")), 2);
+  json_decref(r);
+  json_decref(must(p.tha, &T_ADMIN, xr, p.acc.gov, p.jpn_gov, 2018, 2700));
+  sync(&p);
+  json_t *rows = query(p.tha, "actions", "type", "First transfer");
+  int64_t v1 = 0, v2 = 0;
+  size_t i;
+  json_t *a;
+  json_array_foreach(rows, i, a) {
+    int64_t qn = json_integer_value(json_object_get(a, "quantity"));
+    if (json_integer_value(json_object_get(a, "auth_version")) == 1)
+      v1 += qn;
+    else
+      v2 += qn;
+  }
+  json_decref(rows);
+  assert_int_equal(v1, 1009);
+  assert_int_equal(v2, 683);
+  set_ndc(p.tha, "THA", "trajectory");
+  expect_adjustment(p.tha, "THA", 2021, "1009");
+  expect_adjustment(p.tha, "THA", 2022, "500");
+  expect_adjustment(p.tha, "THA", 2023, "183");
+  set_ndc(p.tha, "THA", "averaging");
+  expect_adjustment(p.tha, "THA", 2030, "169.2");
+  const char *use = "{\"cmd\":\"use\",\"from\":\"%s\",\"year\":%d,\"quantity\":%d}";
+  json_decref(must(p.jpn, &T_ADMIN, use, p.jpn_gov, 2025, 1009));
+  json_decref(must(p.jpn, &T_ADMIN, use, p.jpn_gov, 2030, 683));
+  set_ndc(p.jpn, "JPN", "trajectory");
+  expect_adjustment(p.jpn, "JPN", 2025, "-1009");
+  expect_adjustment(p.jpn, "JPN", 2030, "-683");
+  set_ndc(p.jpn, "JPN", "averaging");
+  expect_adjustment(p.jpn, "JPN", 2030, "-169.2");
+  verify_ok(p.tha);
+  verify_ok(p.jpn);
+  pair_close(&p);
+}
+
 /* ---- messages one by one ---- */
 
 /* The next message `from` has for `to` that `to` has not received, or NULL. */
@@ -759,6 +841,7 @@ int main(void) {
       cmocka_unit_test(test_codes),
       cmocka_unit_test(test_every_code),
       cmocka_unit_test(test_reconcile_catches),
+      cmocka_unit_test(test_vintages_and_versions),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
