@@ -227,7 +227,8 @@ typedef struct {
   int overflow;
   jcm_replay rp;
   int replaying;
-  char replay_error[400]; /* why the state at a cutoff could not be had */
+  json_t *replay_problems; /* the replay's own, not AEF problems */
+  char replay_error[400];  /* why the state at a cutoff could not be had */
 } aef;
 
 static const char *code_name(int code) {
@@ -255,6 +256,11 @@ static void problem(aef *a, int code, int t, size_t row, const char *fmt, ...) {
     snprintf(msg, sizeof msg, "%s: %s", key, what);
   json_t *p = json_pack("{s:i,s:s,s:s,s:I,s:s}", "code", code, "name", code_name(code), "table", key, "row",
                         (json_int_t)row, "message", msg);
+  /* a %.40s may cut a character of a quoted value in two: the problem is
+   * kept, without its text */
+  if (!p)
+    p = json_pack("{s:i,s:s,s:s,s:I,s:s}", "code", code, "name", code_name(code), "table", key, "row", (json_int_t)row,
+                  "message", "(the message quotes text that is not valid UTF-8)");
   if (!p || json_array_append_new(a->problems, p) != 0) a->oom = 1;
 }
 
@@ -653,13 +659,14 @@ static int snapshot(aef *a, const char *cutoff, jcm **out) {
   db_reset(a->st, s);
   *out = before == all ? a->j : NULL;
   if (before == 0 || before == all) return 0;
-  if (!a->replaying && jcm__replay_open(&a->rp, a->j, a->problems) != 0) return -1;
+  if (!a->replaying &&
+      (!(a->replay_problems = json_array()) || jcm__replay_open(&a->rp, a->j, a->replay_problems) != 0))
+    return -1;
   a->replaying = 1;
-  size_t had = json_array_size(a->problems);
   jcm__replay_until(&a->rp, cutoff);
   if (!a->rp.chain_ok || !a->rp.replay_ok) {
     /* the replay's own problem says which entry; it is not an AEF check */
-    json_t *p = json_array_get(a->problems, had);
+    json_t *p = json_array_get(a->replay_problems, 0);
     snprintf(a->replay_error, sizeof a->replay_error, "the journal does not replay up to %s (%s: %s); run jcm verify",
              cutoff, json_string_value(json_object_get(p, "where")), json_string_value(json_object_get(p, "what")));
     return -1;
@@ -796,7 +803,7 @@ static void check_overlap(aef *a) {
     int t = r->kind == A_HOLDINGS ? T_HOLDINGS : T_ACTIONS;
     problem(a, C_AEF_OVERLAP, t, r->row, "serials %s %lld..%lld overlap those of row %zu%s%s", r->origin,
             (long long)r->first, (long long)r->last, p->row, t == T_ACTIONS ? ", another " : "",
-            t == T_ACTIONS ? action_types[r->kind] : "");
+            t == T_ACTIONS ? (r->kind >= 0 ? action_types[r->kind] : "action of an unknown type") : "");
   }
 }
 
@@ -922,6 +929,7 @@ static void teardown(aef *a) {
   for (int t = 0; t < JCM_AEF_TABLES; t++)
     json_decref(a->tables[t]);
   json_decref(a->problems);
+  json_decref(a->replay_problems);
   if (a->replaying) jcm__replay_close(&a->rp);
   free(a->keys);
   free(a->ranges);

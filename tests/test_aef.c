@@ -498,6 +498,14 @@ static void year_end_replay(void **state) {
   assert_int_equal(jcm_aef_build(f->j, &o, &report, &problems, &chk), JCM_REFUSED);
   assert_true(has_problem(problems, 6207, "2009 units are held"));
   json_decref(problems);
+  /* a journal that does not replay gives no report, and says so */
+  sql(f->j, "UPDATE journal SET hash = zeroblob(32) WHERE seq = 2");
+  o.year = f->year;
+  assert_int_equal(jcm_aef_build(f->j, &o, &report, &problems, &chk), JCM_ERROR);
+  assert_null(report);
+  assert_non_null(strstr(chk.message, "journal entry 2"));
+  assert_non_null(strstr(chk.message, "run jcm verify"));
+  json_decref(problems);
 }
 
 int main(void) {
