@@ -296,8 +296,8 @@ static int add_row(aef *a, int t, json_t *row) {
   return 0;
 }
 
-/* A JSON array of strings (as the auth table keeps lists) joined with "; ".
- * Each item must be in `allowed` when that is given. */
+/* A JSON array of strings (as the auth table keeps lists) joined with "; ",
+ * NA when empty. Each item must be in `allowed` when that is given. */
 static json_t *joined(aef *a, const char *json_text, const char *const *allowed, size_t row, const char *col) {
   json_t *list = json_loads(json_text ? json_text : "[]", 0, NULL), *item;
   if (!json_is_array(list)) {
@@ -315,7 +315,7 @@ static json_t *joined(aef *a, const char *json_text, const char *const *allowed,
       problem(a, C_AEF_CONTROLLED, T_AUTH, row, "%s '%.80s' is not one of the AEF's values", col, v ? v : "?");
     if (buf && v) p += sprintf(p, "%s%s", p == buf ? "" : "; ", v);
   }
-  json_t *out = buf ? json_string(buf) : NULL;
+  json_t *out = buf ? json_string(*buf ? buf : "NA") : NULL; /* nothing listed: not applicable */
   free(buf);
   json_decref(list);
   return out;
