@@ -11,132 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
-#include "spec.h"
-
-#define MAX_PROBLEMS 20
-
-static void problem(json_t *list, const char *check, const char *where, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void problem(json_t *list, const char *check, const char *where, const char *fmt, ...) {
-  if (json_array_size(list) >= MAX_PROBLEMS) return;
-  char what[400];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(what, sizeof what, fmt, ap);
-  va_end(ap);
-  json_t *p = json_pack("{s:s,s:s,s:s}", "check", check, "where", where, "what", what);
-  /* what may quote tampered bytes; a problem is never dropped for its text */
-  if (!p) p = json_pack("{s:s,s:s,s:s}", "check", check, "where", "(unprintable)", "what", "(unprintable)");
-  json_array_append_new(list, p);
-}
-
-typedef struct {
-  jcm *j;      /* the store verified */
-  jcm *replay; /* the fresh store */
-  json_t *problems;
-  int64_t events;
-  int chain_ok, replay_ok;
-  unsigned char head[JCM_HASH_LEN];
-} verifier;
-
-static int column_matches(json_t *ev, const char *key, const char *col) {
-  const char *v = jcm__s(ev, key);
-  return v && strcmp(v, col) == 0;
-}
-
-/* Checks one entry's place in the chain; returns 0 when it may be replayed. */
-static int check_entry(verifier *v, jcm_store *st, jcm_stmt *s, int64_t expect, json_t **event) {
-  char where[48];
-  int64_t seq = col_int(st, s, 0);
-  snprintf(where, sizeof where, "journal entry %lld", (long long)seq);
-  if (seq != expect) {
-    problem(v->problems, "chain", where, "expected entry %lld here: entries are missing or reordered",
-            (long long)expect);
-    return -1;
-  }
-  const void *bytes = st->ops->column_blob(s, 5);
-  size_t n = (size_t)st->ops->column_bytes(s, 5);
-  unsigned char h[JCM_HASH_LEN];
-  if (st->ops->column_bytes(s, 6) != JCM_HASH_LEN || memcmp(st->ops->column_blob(s, 6), v->head, JCM_HASH_LEN) != 0) {
-    problem(v->problems, "chain", where, "its previous hash is not the hash of entry %lld", (long long)(seq - 1));
-    return -1;
-  }
-  jcm__hash_event(v->head, bytes ? bytes : "", n, h);
-  if (st->ops->column_bytes(s, 7) != JCM_HASH_LEN || memcmp(st->ops->column_blob(s, 7), h, JCM_HASH_LEN) != 0) {
-    problem(v->problems, "chain", where, "its bytes do not hash to its stored hash: the entry was altered");
-    return -1;
-  }
-  json_t *ev = json_loadb(bytes ? bytes : "", n, JSON_REJECT_DUPLICATES, NULL);
-  if (!ev || jcm__i(ev, "seq", -1) != seq || !column_matches(ev, "time", col_text(st, s, 1)) ||
-      !column_matches(ev, "actor", col_text(st, s, 2)) || !column_matches(ev, "role", col_text(st, s, 3)) ||
-      !column_matches(ev, "cmd", col_text(st, s, 4)) || !json_is_object(json_object_get(ev, "args")) ||
-      !json_is_object(json_object_get(ev, "out"))) {
-    problem(v->problems, "chain", where, "its columns disagree with its hashed bytes");
-    json_decref(ev);
-    return -1;
-  }
-  memcpy(v->head, h, JCM_HASH_LEN);
-  *event = ev;
-  return 0;
-}
-
-static int replay_event(verifier *v, json_t *ev) {
-  jcm_check chk = {0};
-  jcm_actor actor = {jcm__s(ev, "actor"), jcm__s(ev, "role")};
-  const cmd_spec *spec = jcm__spec_find(jcm__s(ev, "cmd"));
-  jcm_ctx c = {.j = v->replay,
-               .st = jcm__store(v->replay),
-               .actor = &actor,
-               .role = jcm__role_bit(actor.role),
-               .args = json_object_get(ev, "args"),
-               .out = json_object_get(ev, "out"),
-               .chk = &chk,
-               .seq = jcm__i(ev, "seq", 0),
-               .replay = true};
-  snprintf(c.time, sizeof c.time, "%s", jcm__s(ev, "time"));
-  char where[48];
-  snprintf(where, sizeof where, "journal entry %lld", (long long)c.seq);
-  if (!spec) {
-    problem(v->problems, "replay", where, "unknown command %s", jcm__s(ev, "cmd"));
-    return -1;
-  }
-  if (!(spec->roles & c.role)) {
-    problem(v->problems, "replay", where, "role '%s' may not %s", actor.role ? actor.role : "", spec->help);
-    return -1;
-  }
-  if (jcm__apply_event(&c, spec) != JCM_OK) {
-    problem(v->problems, "replay", where, "cannot be applied: %s", chk.message);
-    return -1;
-  }
-  return 0;
-}
-
-static void walk_journal(verifier *v) {
-  jcm_store *st = jcm__store(v->j);
-  jcm_stmt *s =
-      st->ops->prepare_temp(st, "SELECT seq, time, actor, role, cmd, bytes, prev_hash, hash FROM journal ORDER BY seq");
-  jcm_store *rs = jcm__store(v->replay);
-  if (!s || rs->ops->exec(rs, "BEGIN") != 0) {
-    problem(v->problems, "chain", "journal", "cannot read the journal: %s", st->ops->errmsg(st));
-    v->chain_ok = v->replay_ok = 0;
-    if (s) st->ops->finalize(s);
-    return;
-  }
-  memset(v->head, 0, sizeof v->head);
-  while (db_step(st, s) == JCM_ROW) {
-    json_t *ev = NULL;
-    if (check_entry(v, st, s, v->events + 1, &ev) != 0) {
-      v->chain_ok = 0;
-      break;
-    }
-    v->events++;
-    if (v->replay_ok && replay_event(v, ev) != 0) v->replay_ok = 0;
-    json_decref(ev);
-  }
-  st->ops->finalize(s);
-  rs->ops->exec(rs, "COMMIT");
-}
+#include "replay.h"
 
 static int value_equal(jcm_store *a, jcm_stmt *sa, jcm_store *b, jcm_stmt *sb, int i) {
   int t = a->ops->column_type(sa, i);
@@ -188,24 +63,24 @@ static void describe_row(jcm_store *st, jcm_stmt *s, char *out, size_t n) {
 }
 
 /* Compares one table row by row; reports the first difference. */
-static void compare_table(verifier *v, const char *table, const char *order) {
+static void compare_table(jcm_replay *v, const char *table, const char *order) {
   char sql[200];
   snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY %s", table, order);
-  jcm_store *a = jcm__store(v->j), *b = jcm__store(v->replay);
+  jcm_store *a = jcm__store(v->src), *b = jcm__store(v->dst);
   jcm_stmt *sa = a->ops->prepare_temp(a, sql), *sb = b->ops->prepare_temp(b, sql);
   char where[300];
   if (!sa || !sb)
-    problem(v->problems, "replay", table, "cannot read the table in the %s: %s", sa ? "replayed store" : "store",
-            sa ? b->ops->errmsg(b) : a->ops->errmsg(a));
+    jcm__problem(v->problems, "replay", table, "cannot read the table in the %s: %s", sa ? "replayed store" : "store",
+                 sa ? b->ops->errmsg(b) : a->ops->errmsg(a));
   for (int64_t row = 1; sa && sb; row++) {
     int ra = db_step(a, sa), rb = db_step(b, sb);
     if (ra != JCM_ROW && rb != JCM_ROW) break;
     if (ra != JCM_ROW || rb != JCM_ROW) {
       jcm_store *st = ra == JCM_ROW ? a : b;
       describe_row(st, ra == JCM_ROW ? sa : sb, where, sizeof where);
-      problem(v->problems, "replay", table, "row %s is %s", where,
-              ra == JCM_ROW ? "in the store but not produced by the journal"
-                            : "produced by the journal but missing from the store");
+      jcm__problem(v->problems, "replay", table, "row %s is %s", where,
+                   ra == JCM_ROW ? "in the store but not produced by the journal"
+                                 : "produced by the journal but missing from the store");
       break;
     }
     int cols = a->ops->column_count(sa), i = 0;
@@ -216,8 +91,8 @@ static void compare_table(verifier *v, const char *table, const char *order) {
       describe_row(a, sa, where, sizeof where);
       printable(a, sa, i, va, sizeof va);
       printable(b, sb, i, vb, sizeof vb);
-      problem(v->problems, "replay", table, "row %s: column %s is '%s' in the store, '%s' by the journal", where,
-              a->ops->column_name(sa, i), va, vb);
+      jcm__problem(v->problems, "replay", table, "row %s: column %s is '%s' in the store, '%s' by the journal", where,
+                   a->ops->column_name(sa, i), va, vb);
       break;
     }
   }
@@ -226,28 +101,28 @@ static void compare_table(verifier *v, const char *table, const char *order) {
 }
 
 /* Runs an invariant query; each row it returns is a violation. */
-static void invariant(verifier *v, const char *name, const char *sql, const char *what) {
-  jcm_store *st = jcm__store(v->j);
+static void invariant(jcm_replay *v, const char *name, const char *sql, const char *what) {
+  jcm_store *st = jcm__store(v->src);
   jcm_stmt *s = st->ops->prepare_temp(st, sql);
   if (!s) {
-    problem(v->problems, "invariant", name, "cannot run: %s", st->ops->errmsg(st));
+    jcm__problem(v->problems, "invariant", name, "cannot run: %s", st->ops->errmsg(st));
     return;
   }
   char where[300];
   if (db_step(st, s) == JCM_ROW) {
     describe_row(st, s, where, sizeof where);
-    problem(v->problems, "invariant", name, "%s: %s", what, where);
+    jcm__problem(v->problems, "invariant", name, "%s: %s", what, where);
   }
   st->ops->finalize(s);
 }
 
 /* One pass over the blocks in serial order: each starts after the one before
  * it of the same origin ends (a self-join would be quadratic). */
-static void no_overlap(verifier *v) {
-  jcm_store *st = jcm__store(v->j);
+static void no_overlap(jcm_replay *v) {
+  jcm_store *st = jcm__store(v->src);
   jcm_stmt *s = st->ops->prepare_temp(st, "SELECT origin, first, last FROM block ORDER BY origin, first");
   if (!s) {
-    problem(v->problems, "invariant", "no overlap", "cannot run: %s", st->ops->errmsg(st));
+    jcm__problem(v->problems, "invariant", "no overlap", "cannot run: %s", st->ops->errmsg(st));
     return;
   }
   char origin[32] = "", where[300];
@@ -257,7 +132,7 @@ static void no_overlap(verifier *v) {
     int same = strcmp(origin, col_text(st, s, 0)) == 0;
     if (first > last || first < 1 || (same && first <= prev_last)) {
       describe_row(st, s, where, sizeof where);
-      problem(v->problems, "invariant", "no overlap", "blocks overlap or are inverted: %s", where);
+      jcm__problem(v->problems, "invariant", "no overlap", "blocks overlap or are inverted: %s", where);
       break;
     }
     snprintf(origin, sizeof origin, "%s", col_text(st, s, 0));
@@ -266,7 +141,7 @@ static void no_overlap(verifier *v) {
   st->ops->finalize(s);
 }
 
-static void check_invariants(verifier *v) {
+static void check_invariants(jcm_replay *v) {
   /* the blocks are grouped once, not scanned once per issuance */
   invariant(v, "conservation",
             "SELECT i.id AS issuance, i.total, COALESCE(g.units, 0) AS in_blocks FROM issuance i LEFT JOIN"
@@ -299,25 +174,22 @@ static void check_invariants(verifier *v) {
 }
 
 int jcm_verify(jcm *j, json_t **report) {
-  verifier v = {.j = j, .problems = json_array(), .chain_ok = 1, .replay_ok = 1};
-  char err[256] = "";
+  jcm_replay v;
+  json_t *problems = json_array();
   *report = NULL;
-  if (jcm_open(":memory:", NULL, &v.replay, err, sizeof err) != JCM_OK) {
-    json_decref(v.problems);
+  if (!problems || jcm__replay_open(&v, j, problems) != 0) {
+    json_decref(problems);
     return JCM_ERROR;
   }
-  /* The replay store is thrown away and never rolled back: no undo journal. */
-  jcm__store(v.replay)->ops->exec(jcm__store(v.replay), "PRAGMA journal_mode=OFF");
-  walk_journal(&v);
+  jcm__replay_until(&v, NULL);
   if (v.chain_ok && v.replay_ok)
     for (int i = 0; jcm__state_tables[i]; i++)
       compare_table(&v, jcm__state_tables[i], jcm__state_order[i]);
   check_invariants(&v);
-  jcm_close(v.replay);
+  jcm__replay_close(&v);
   char hex[2 * JCM_HASH_LEN + 1];
   jcm__hex(v.head, JCM_HASH_LEN, hex);
-  int ok = json_array_size(v.problems) == 0;
-  *report =
-      json_pack("{s:b,s:I,s:s,s:o}", "ok", ok, "events", (json_int_t)v.events, "head", hex, "problems", v.problems);
+  int ok = json_array_size(problems) == 0;
+  *report = json_pack("{s:b,s:I,s:s,s:o}", "ok", ok, "events", (json_int_t)v.events, "head", hex, "problems", problems);
   return ok ? JCM_OK : JCM_REFUSED;
 }

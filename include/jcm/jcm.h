@@ -103,6 +103,28 @@ int jcm_link_deliver(jcm *from, jcm *to, const jcm_actor *actor, int *delivered,
  * JCM_OK when so, JCM_REFUSED with the problems, JCM_ERROR when a store
  * cannot be read. */
 int jcm_reconcile(jcm *const *nodes, size_t n, json_t **report);
+/* The AEF report (Agreed Electronic Format, decision 4/CMA.6 annex II) of
+ * this registry's Party for a reported year: Tables 1-5, Holdings as they
+ * stood at 31 December 23:59:59.999 UTC (docs/aef.md). */
+typedef struct jcm_aef_options {
+  int year;           /* the reported year, 1990..9998 */
+  int version;        /* of the submission; 0 means 1 */
+  const char *date;   /* date of submission, YYYY-MM-DD; NULL: today by the store's clock */
+  const char *format; /* "csv" (default), "json" or "xlsx" */
+  const char *path;   /* file written whole or not at all; NULL: standard output (not for xlsx) */
+} jcm_aef_options;
+
+/* Builds the report and runs the consistency checks of aef_columns.md.
+ * JCM_OK: *report is the JSON form (an object with one array of row objects
+ * per table). JCM_REFUSED: bad options (chk says which), or an inconsistent
+ * report: chk names the first problem and *problems (when problems is not
+ * NULL) lists them all as {"code","name","table","row","message"}.
+ * JCM_ERROR: the store or the replay failed (chk says why). The caller owns
+ * *report and *problems. */
+int jcm_aef_build(jcm *j, const jcm_aef_options *opt, json_t **report, json_t **problems, jcm_check *chk);
+/* The same, then writes the report as opt->format; nothing is written
+ * unless the report is consistent. */
+int jcm_aef(jcm *j, const jcm_aef_options *opt, json_t **problems, jcm_check *chk);
 
 /* The check-code table, for documentation and tests. */
 typedef struct jcm_code_info {

@@ -609,6 +609,109 @@ static int run_link(cli *c, int argc, char **argv) {
   return rc;
 }
 
+/* ---- aef ---- */
+
+static void aef_help(void) {
+  printf("usage: jcm aef --year YEAR [--version N] [--date YYYY-MM-DD] [--format csv|json|xlsx] [--out PATH]\n"
+         "  the AEF report (Tables 1-5) of this registry's Party for YEAR; Holdings as at 31 December.\n"
+         "  The consistency checks run first: an inconsistent report is refused (exit 1), its problems\n"
+         "  listed, and nothing is written.\n"
+         "  --year YEAR       the reported year (required)\n"
+         "  --version N       version of the submission (default 1)\n"
+         "  --date DATE       date of submission (default today)\n"
+         "  --format FORMAT   csv (default: the five tables stacked), json, or xlsx (a sheet per table)\n"
+         "  --out PATH        file to write (default standard output; required for xlsx)\n");
+}
+
+/* A whole number in lo..hi, else -1. */
+static long number_arg(const char *v, long lo, long hi) {
+  char *end;
+  errno = 0;
+  long x = strtol(v, &end, 10);
+  return errno || *end || end == v || x < lo || x > hi ? -1 : x;
+}
+
+/* Fills o from the flags; EXIT_USAGE with a message on a bad one. */
+static int aef_options(int argc, char **argv, jcm_aef_options *o) {
+  for (int i = 0; i < argc; i++) {
+    const char *flag = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!v) {
+      fprintf(stderr, "jcm aef: %s '%s' (see jcm aef --help)\n", "missing value or unknown option", flag);
+      return EXIT_USAGE;
+    }
+    i++;
+    if (strcmp(flag, "--year") == 0)
+      o->year = (int)number_arg(v, 1990, 9998);
+    else if (strcmp(flag, "--version") == 0)
+      o->version = (int)number_arg(v, 1, 9999);
+    else if (strcmp(flag, "--date") == 0)
+      o->date = v;
+    else if (strcmp(flag, "--format") == 0)
+      o->format = v;
+    else if (strcmp(flag, "--out") == 0)
+      o->path = v;
+    else {
+      fprintf(stderr, "jcm aef: unknown option '%s' (see jcm aef --help)\n", flag);
+      return EXIT_USAGE;
+    }
+  }
+  const char *bad = o->year <= 0     ? "--year takes a year 1990..9998 and is required"
+                    : o->version < 0 ? "--version takes 1..9999"
+                    : o->format && strcmp(o->format, "csv") && strcmp(o->format, "json") && strcmp(o->format, "xlsx")
+                        ? "--format takes csv, json or xlsx"
+                    : o->format && strcmp(o->format, "xlsx") == 0 && !o->path ? "--format xlsx needs --out PATH"
+                                                                              : NULL;
+  if (bad) fprintf(stderr, "jcm aef: %s\n", bad);
+  return bad ? EXIT_USAGE : EXIT_OK;
+}
+
+static void print_aef_problems(const cli *c, const jcm_check *chk, json_t *problems) {
+  if (c->json) {
+    json_t *e = json_pack("{s:b,s:{s:i,s:s,s:s},s:O}", "ok", 0, "error", "code", chk->code, "message", chk->message,
+                          "field", chk->field, "problems", problems ? problems : json_null());
+    print_json_line(stdout, e);
+    json_decref(e);
+    return;
+  }
+  fprintf(stderr, "jcm aef: refused [%d] %s\n", chk->code, chk->message);
+  size_t i;
+  json_t *p;
+  json_array_foreach(problems, i, p) {
+    fprintf(stderr, "  [%lld] %s\n", (long long)json_integer_value(json_object_get(p, "code")),
+            json_string_value(json_object_get(p, "message")));
+  }
+}
+
+static int run_aef(cli *c, int argc, char **argv) {
+  jcm_aef_options o = {0};
+  for (int i = 0; i < argc; i++)
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      aef_help();
+      return EXIT_OK;
+    }
+  int rc = aef_options(argc, argv, &o);
+  if (rc != EXIT_OK) return rc;
+  jcm *j;
+  if ((rc = cli_open(c, &j)) != EXIT_OK) return rc;
+  json_t *problems = NULL;
+  jcm_check chk;
+  int st = jcm_aef(j, &o, &problems, &chk);
+  if (st == JCM_OK && o.path && c->json) {
+    json_t *r = json_pack("{s:b,s:s,s:i}", "ok", 1, "path", o.path, "year", o.year);
+    print_json_line(stdout, r);
+    json_decref(r);
+  } else if (st == JCM_OK && o.path) {
+    printf("ok: the AEF report for %d is in %s\n", o.year, o.path);
+  } else if (st == JCM_REFUSED && json_array_size(problems) > 0) {
+    print_aef_problems(c, &chk, problems);
+  } else if (st != JCM_OK) {
+    print_refusal(c, "aef", &chk);
+  }
+  json_decref(problems);
+  jcm_close(j);
+  return st == JCM_OK ? EXIT_OK : st == JCM_REFUSED ? EXIT_REFUSED : EXIT_USAGE;
+}
+
 /* ---- dispatch ---- */
 
 int cli_open(const cli *c, jcm **j) {
@@ -651,9 +754,10 @@ void cli_usage(FILE *f) {
           "  %-20s print a peer's signed messages as JSON lines: --peer REG [--after N]\n"
           "  %-20s receive a file of signed messages from a peer: FILE|- [--actor NAME]\n"
           "  %-20s the last message numbers received from and written for a peer: --peer REG\n"
-          "  %-20s list the check codes [--markdown]\n\n"
+          "  %-20s list the check codes [--markdown]\n"
+          "  %-20s the AEF report of a year as CSV, JSON or XLSX, after its consistency checks\n\n"
           "Run 'jcm COMMAND --help' for a command's options. Exit status: 0 done, 1 refused, 2 bad usage.\n",
-          "verify", "apply", "demo", "link export", "link import", "link status", "check-codes");
+          "verify", "apply", "demo", "link export", "link import", "link status", "check-codes", "aef");
 }
 
 int cli_dispatch(cli *c, int argc, char **argv) {
@@ -672,6 +776,7 @@ int cli_dispatch(cli *c, int argc, char **argv) {
   /* link receive is the generic write command; the others move messages */
   if (strcmp(argv[0], "link") == 0 && !(argc > 1 && strcmp(argv[1], "receive") == 0))
     return run_link(c, argc - 1, argv + 1);
+  if (strcmp(argv[0], "aef") == 0) return run_aef(c, argc - 1, argv + 1);
   int best = 0;
   const read_cmd *rd = NULL;
   const write_cmd *wr = NULL;
