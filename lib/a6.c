@@ -407,6 +407,9 @@ int jcm__a6_add_actions(jcm_ctx *c, const jcm_pieces *p, int (*pick)(const jcm_p
     } else if (take) {
       last_row = action_row(x, auth, type, subtype);
       if (extra) json_object_update(last_row, extra);
+      /* a first transfer reports the purposes the units were authorized for */
+      if (strcmp(type, "First transfer") == 0 && !json_object_get(last_row, "purpose"))
+        json_object_set_new(last_row, "purpose", json_string(jcm__s(auth, "purposes")));
       json_array_append_new(actions, last_row);
     }
     json_decref(auth);

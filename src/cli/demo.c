@@ -672,12 +672,13 @@ static void report(demo *d, const char *host, const char *partner, int year) {
 /* ---- the command ---- */
 
 static int usage(const char *arg) {
-  printf("usage: jcm [--db PATH] demo [--case FILE] [--peer-db PATH]\n"
+  printf("usage: jcm [--db PATH] demo [--case FILE] [--peer-db PATH] [--at YYYY-MM-DDThh:mm:ssZ]\n"
          "  builds the host Party's registry on a fresh store (--db, default demo-THA01.db), replays the\n"
          "  Joint Committee meeting of the case file (default %s), then builds\n"
          "  the acquiring Party's registry on a second fresh store (--peer-db, default demo-JPN01.db beside\n"
          "  --db), links the two, authorizes and transfers its share, uses it toward its NDC and shows\n"
-         "  both registries' holdings, Article 6 actions and emissions balances\n",
+         "  both registries' holdings, Article 6 actions and emissions balances. --at replays it as if it\n"
+         "  began at that time, a second per journal entry (the same journals on every run)\n",
          JCM_DATA_DIR "/th014_case.json");
   return arg && strcmp(arg, "--help") == 0 ? EXIT_OK : EXIT_USAGE;
 }
@@ -710,10 +711,39 @@ static void host_side(demo *d, json_t *cs, const char *host, char coop[40]) {
   if (!d->failed) show(d);
 }
 
-static int open_both(demo *d, const char *peer_db) {
+/* --at: both registries read one clock that starts at the given time and
+ * moves a second per reading, so a demo's journals, and the reports made
+ * from them, are the same on every run (golden files, training). Only the
+ * demo has it: a registry's journal times come from the system clock. */
+typedef struct {
+  int64_t ms;
+} step_clock;
+
+static int64_t step_tick(void *ud) {
+  step_clock *s = ud;
+  return s->ms += 1000;
+}
+
+/* "YYYY-MM-DDThh:mm:ssZ" as milliseconds since 1970 (UTC), or -1. */
+static int64_t parse_at(const char *t) {
+  int y, mo, d, h, mi, se;
+  char z = 0;
+  if (!t || sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &se, &z) != 7 || z != 'Z' || strlen(t) != 20 ||
+      y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59)
+    return -1;
+  /* days from civil (Howard Hinnant's algorithm) */
+  int64_t yy = mo <= 2 ? y - 1 : y, era = yy / 400, yoe = yy - era * 400;
+  int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1, doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  int64_t days = era * 146097 + doe - 719468;
+  return ((days * 24 + h) * 60 + mi) * 60000 + se * 1000;
+}
+
+static int open_both(demo *d, const char *peer_db, step_clock *clock) {
   char err[512] = "";
-  if (cli_open(d->c, &d->j) != EXIT_OK) return 0;
-  if (jcm_open(peer_db, NULL, &d->peer, err, sizeof err) != JCM_OK) {
+  jcm_options opt = {.clock = step_tick, .clock_ud = clock};
+  const jcm_options *o = clock ? &opt : NULL;
+  if (jcm_open(d->c->db, o, &d->j, err, sizeof err) != JCM_OK ||
+      jcm_open(peer_db, o, &d->peer, err, sizeof err) != JCM_OK) {
     fprintf(stderr, "jcm demo: %s\n", err);
     return 0;
   }
@@ -722,9 +752,12 @@ static int open_both(demo *d, const char *peer_db) {
 
 int cli_demo(cli *c) {
   const char *case_file = JCM_DATA_DIR "/th014_case.json", *peer_db = NULL;
+  step_clock clock = {-1}, *fixed = NULL;
   for (int i = 0; i < c->argc; i++) {
     if (strcmp(c->argv[i], "--case") == 0 && i + 1 < c->argc)
       case_file = c->argv[++i];
+    else if (strcmp(c->argv[i], "--at") == 0 && i + 1 < c->argc && (clock.ms = parse_at(c->argv[++i])) >= 0)
+      fixed = &clock;
     else if (strcmp(c->argv[i], "--peer-db") == 0 && i + 1 < c->argc)
       peer_db = c->argv[++i];
     else
@@ -743,7 +776,7 @@ int cli_demo(cli *c) {
   int rc = EXIT_USAGE;
   if (!host || !partner || !registry_of(cs, host) || !registry_of(cs, partner))
     fprintf(stderr, "jcm demo: %s names no host Party, partner Party and their registries\n", case_file);
-  else if (fresh(c->db) && fresh(peer_db) && open_both(&d, peer_db)) {
+  else if (fresh(c->db) && fresh(peer_db) && open_both(&d, peer_db, fixed)) {
     host_side(&d, cs, host, coop);
     if (!d.failed) acquiring_side(&d, cs, host, partner, coop);
     if (!d.failed) report(&d, host, partner, target_year(cs));
