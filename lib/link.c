@@ -433,6 +433,23 @@ static int message_pieces(json_t *blocks, jcm_pieces *p, int64_t *total) {
   return 1;
 }
 
+/* 1 when this registry knows the authorization's id and version with other
+ * terms (another Party, registry, approach, purposes or Parties): the units
+ * would otherwise fall under an authorization they were never given. */
+static int known_differently(jcm_ctx *c, json_t *auth) {
+  static const char *const keys[] = {"party", "registry", "coop", "purposes", "parties"};
+  int err = 0;
+  json_t *here = jcm__a6_auth(c->st, jcm__s(auth, "id"), jcm__i(auth, "version", 0), &err);
+  if (err) return -1;
+  int differs = 0;
+  for (size_t k = 0; here && k < sizeof keys / sizeof keys[0]; k++) {
+    const char *a = jcm__s(here, keys[k]), *b = jcm__s(auth, keys[k]);
+    differs |= !a || !b || strcmp(a, b) != 0;
+  }
+  json_decref(here);
+  return differs;
+}
+
 /* What the acquiring registry checks of a proposal; a failure is not a
  * refusal of the message but the reason of the `reject` answering it. */
 static int judge_proposal(jcm_ctx *c, json_t *m, const jcm_pieces *p, char *reason, size_t n) {
@@ -450,6 +467,12 @@ static int judge_proposal(jcm_ctx *c, json_t *m, const jcm_pieces *p, char *reas
     if (!jcm__a6_listed(jcm__s(auth, "parties"), c->j->party))
       return snprintf(reason, n, "authorization %s does not authorize %s", jcm__s(auth, "id"), c->j->party),
              C_A6_PARTY_NOT_AUTHORIZED;
+    int differs = known_differently(c, auth);
+    if (differs < 0) return -1;
+    if (differs)
+      return snprintf(reason, n, "authorization %s version %lld is known here with other terms", jcm__s(auth, "id"),
+                      (long long)jcm__i(auth, "version", 0)),
+             C_LINK_CONFLICT;
   }
   for (size_t k = 0; k < p->n; k++) {
     json_t *r = json_pack("[{s:s,s:I,s:I}]", "origin", p->v[k].origin, "first", (json_int_t)p->v[k].first, "last",

@@ -596,6 +596,21 @@ static void test_messages(void **state) {
   assert_string_equal(xfer_status(p.jpn, "THA01-X-000099", &code), "rejected");
   assert_int_equal(code, C_LINK_HELD_HERE);
   note(code);
+  /* units claimed to fall under an authorization Japan knows with other terms */
+  json_t *other = json_loads(msg, 0, NULL);
+  json_object_set_new(other, "tx", json_string("THA01-X-000098"));
+  json_t *blk = json_array_get(json_object_get(other, "blocks"), 0);
+  json_object_set_new(blk, "first", json_integer(1010));
+  json_object_set_new(blk, "last", json_integer(2018));
+  json_object_set_new(json_array_get(json_object_get(other, "auths"), 0), "parties", json_string("[\"JPN\",\"VNM\"]"));
+  char *otext = json_dumps(other, JSON_SORT_KEYS | JSON_COMPACT);
+  json_t *wrap3 = json_pack("{s:s}", "msg", otext);
+  assert_int_equal(forge(&p, wrap3, NULL, NULL, 4), 0);
+  assert_string_equal(xfer_status(p.jpn, "THA01-X-000098", &code), "rejected");
+  assert_int_equal(code, C_LINK_CONFLICT);
+  free(otext);
+  json_decref(wrap3);
+  json_decref(other);
   each_unit_once(&p);
   verify_ok(p.tha);
   verify_ok(p.jpn);
