@@ -147,6 +147,26 @@ static const list_query lists[] = {
      " WHERE (? IS NULL OR status = ?) ORDER BY seq LIMIT ? OFFSET ?",
      {"status", NULL, NULL, NULL},
      NULL},
+    /* the public reports the Japanese JCM registry publishes (DOMAIN.md §11) */
+    {"public_accounts",
+     "SELECT a.id, a.type, a.name, o.name AS holder, o.country, a.status FROM account a JOIN org o ON o.id = a.holder"
+     " WHERE a.type IN ('holding', 'government-holding') AND (? IS NULL OR a.type = ?) ORDER BY a.id LIMIT ? OFFSET ?",
+     {"type", NULL, NULL, NULL},
+     NULL},
+    {"units_by_type",
+     "SELECT a.type, COUNT(DISTINCT a.id) AS accounts, SUM(b.last - b.first + 1) AS units FROM block b"
+     " JOIN account a ON a.id = b.account WHERE (? IS NULL OR b.vintage = ?) GROUP BY a.type ORDER BY a.type"
+     " LIMIT ? OFFSET ?",
+     {"#vintage", NULL, NULL, NULL},
+     NULL},
+    {"tx_summary",
+     "SELECT year, type, COUNT(*) AS transactions, SUM(quantity) AS units FROM ("
+     " SELECT substr(j.time, 1, 4) AS year, t.type, t.quantity FROM tx t JOIN journal j ON j.seq = t.seq"
+     " UNION ALL SELECT substr(j.time, 1, 4), 'external ' || x.dir, x.quantity FROM xtx x"
+     " JOIN journal j ON j.seq = x.updated_seq WHERE x.status = 'completed') s"
+     " WHERE (? IS NULL OR year = ?) GROUP BY year, type ORDER BY year, type LIMIT ? OFFSET ?",
+     {"year", NULL, NULL, NULL},
+     NULL},
     {"journal",
      "SELECT seq, time, actor, role, cmd, hash FROM journal WHERE (? IS NULL OR seq < ?)"
      " ORDER BY seq DESC LIMIT ? OFFSET ?",

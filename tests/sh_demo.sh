@@ -60,6 +60,22 @@ grep -q "refused \[5007\]" "$TMP/sh_demo.err" || fail "second issuance code: $(c
 "$JCM" --db "$DB" verify >/dev/null || fail "verify after refusal"
 "$JCM" --db "$PEER" verify >/dev/null || fail "verify JPN01"
 
+# The public reports (DOMAIN.md §11): units per account type, transactions per year and type,
+# holding accounts with their holders.
+units=$("$JCM" --db "$DB" --json report units)
+echo "$units" | grep -q '"accounts":1,"type":"holding","units":1008' || fail "units per type THA01: $units"
+units=$("$JCM" --db "$PEER" --json report units)
+echo "$units" | grep -q '"accounts":1,"type":"retirement","units":1009' || fail "units per type JPN01: $units"
+txs=$("$JCM" --db "$DB" --json report transactions)
+echo "$txs" | grep -q '"transactions":1,"type":"issuance","units":2017' || fail "issuance in the summary: $txs"
+echo "$txs" | grep -q '"transactions":1,"type":"external out","units":1009' || fail "transfer out in the summary: $txs"
+txs=$("$JCM" --db "$PEER" --json report transactions)
+echo "$txs" | grep -q '"transactions":1,"type":"external in","units":1009' || fail "transfer in: $txs"
+echo "$txs" | grep -q '"transactions":1,"type":"use","units":1009' || fail "use: $txs"
+accts=$("$JCM" --db "$DB" --json report accounts)
+[ "$(echo "$accts" | grep -o '"id":' | wc -l)" -eq 2 ] || fail "two holding accounts in THA01: $accts"
+echo "$accts" | grep -q '"holder":"Government of Thailand"' || fail "holder named: $accts"
+
 # A second demo is refused when either store exists: it needs fresh ones.
 set +e
 "$JCM" --db "$DB" demo --peer-db "$TMP/sh_demo-other.db" >/dev/null 2>&1

@@ -255,6 +255,9 @@ static const read_cmd reads[] = {
     {"auth list", "authorizations", "id", "Article 6 authorizations, every version [--id]"},
     {"action list", "actions", "type", "Article 6 actions as AEF Table 3 reports them [--type]"},
     {"xfer list", "xfers", NULL, "transfers between registries, both directions [--status]"},
+    {"report accounts", "public_accounts", NULL, "public report: holding accounts and their holders [--type]"},
+    {"report units", "units_by_type", NULL, "public report: units held per account type [--vintage]"},
+    {"report transactions", "tx_summary", NULL, "public report: transactions and units per year and type [--year]"},
     {"a6 balance", "a6.balance", "party", "Article 6 emissions balance per year, with adjustments [--party]"},
 };
 
