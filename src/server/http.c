@@ -272,6 +272,31 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
   atomic_fetch_sub(&in_flight, 1);
 }
 
+/* Percent-decoding of paths and parameters, except %00: a NUL would cut a
+ * C string short ("accounts%00.json" read as "accounts"), so it stays as
+ * the three characters and names nothing. Returns the new length. */
+static int hex_digit(char ch) {
+  int c = ch | 32;
+  return ch >= '0' && ch <= '9' ? ch - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
+  (void)cls;
+  (void)c;
+  char *o = s;
+  for (const char *p = s; *p; p++) {
+    int hi = *p == '%' && p[1] ? hex_digit(p[1]) : -1, lo = hi >= 0 && p[2] ? hex_digit(p[2]) : -1;
+    if (lo >= 0 && (hi | lo)) {
+      *o++ = (char)(hi * 16 + lo);
+      p += 2;
+    } else {
+      *o++ = *p;
+    }
+  }
+  *o = 0;
+  return (size_t)(o - s);
+}
+
 /* ---- start, wait for a signal, stop ---- */
 
 static struct MHD_Daemon *start(sigset_t *signals) {
@@ -292,7 +317,8 @@ static struct MHD_Daemon *start(sigset_t *signals) {
                           on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
                           opts->threads, MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u,
                           MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+                          MHD_OPTION_END);
 }
 
 static uint16_t bound_port(struct MHD_Daemon *d) {
