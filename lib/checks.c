@@ -29,6 +29,8 @@ static const jcm_code_info codes[] = {
     {C_STATUS_CHANGE, "status_change", "the account cannot change to that status from its current one"},
     {C_UNKNOWN_TX, "unknown_transaction", "no such transaction"},
     {C_CONFLICT, "conflict", "fields were given together that exclude each other"},
+    {C_WEAK_PASSWORD, "weak_password", "the password is too short or too simple (at least 12 characters)"},
+    {C_UNKNOWN_USER, "unknown_user", "no such user"},
     {C_SRC_UNKNOWN, "source_unknown", "the source account does not exist"},
     {C_SRC_NOT_OPEN, "source_not_open", "the source account is blocked or closed"},
     {C_SRC_TYPE, "source_type", "units cannot leave an account of this type"},
@@ -116,6 +118,8 @@ static const jcm_code_info codes[] = {
     {C_ROLE, "role", "the actor's role may not do this"},
     {C_NOT_HOLDER, "not_holder", "the actor does not hold the account"},
     {C_UNKNOWN_ROLE, "unknown_role", "no such role"},
+    {C_FIRST_USER, "first_user_admin", "the first user of a registry must be an administrator"},
+    {C_AUTH, "authentication", "authentication is required, or the credentials are wrong"},
 };
 
 const jcm_code_info *jcm_codes(size_t *count) {

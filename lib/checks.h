@@ -29,6 +29,8 @@ enum {
   C_STATUS_CHANGE = 1022,
   C_UNKNOWN_TX = 1023,
   C_CONFLICT = 1024,
+  C_WEAK_PASSWORD = 1025,
+  C_UNKNOWN_USER = 1026,
   /* 2xxx the source account */
   C_SRC_UNKNOWN = 2001,
   C_SRC_NOT_OPEN = 2002,
@@ -114,6 +116,8 @@ enum {
   C_ROLE = 8001,
   C_NOT_HOLDER = 8002,
   C_UNKNOWN_ROLE = 8003,
+  C_FIRST_USER = 8004,
+  C_AUTH = 8005,
 };
 
 #endif

@@ -220,7 +220,13 @@ int jcm_submit(jcm *j, json_t *cmd, const jcm_actor *actor, json_t **result) {
   const char *cmd_name = json_is_object(cmd) ? jcm__s(cmd, "cmd") : NULL;
   jcm_ctx c = {.j = j, .st = j->st, .actor = actor, .chk = &chk};
   *result = NULL;
-  int rc = jcm__validate(cmd, &spec, &args, &chk);
+  /* a role that may not submit the command at all learns nothing more,
+   * whatever the fields: 8001 before validation */
+  const cmd_spec *early = jcm__spec_find(cmd_name);
+  unsigned bit = jcm__role_bit(actor->role);
+  int rc = early && bit && !(early->roles & bit)
+               ? jcm__refuse(&c, C_ROLE, "role", "a %s may not %s", actor->role, early->help)
+               : jcm__validate(cmd, &spec, &args, &chk);
   if (rc == JCM_OK) {
     c.args = args;
     c.role = jcm__role_bit(actor->role);

@@ -19,7 +19,8 @@ enum {
   R_HOLDER = 1u << 2,
   R_TPE = 1u << 3,
   R_AUDITOR = 1u << 4,
-  R_PEER = 1u << 5, /* a peer registry's messages, delivered by the link */
+  R_PEER = 1u << 5,   /* a peer registry's messages, delivered by the link */
+  R_SERVER = 1u << 6, /* the HTTP server itself: security events only */
 };
 
 struct jcm {
@@ -57,9 +58,14 @@ void jcm__hex(const unsigned char *p, size_t n, char *out); /* out: 2n+1 */
 char *jcm__canonical(json_t *v);                            /* sorted keys, compact; malloc'd */
 void jcm__format_time(int64_t ms, char out[32]);
 unsigned jcm__role_bit(const char *role);
+/* The organisation a holder actor speaks for: its name up to a '/' ("ORG/USER"). */
+void jcm__actor_org(const jcm_actor *a, char out[72]);
 int jcm__date_valid(const char *s);
 int jcm__year_of(const char *date);
 int jcm__decimal(const char *s, int places, int64_t *out);
+
+/* access.c */
+int jcm__query_public(const char *name);
 
 /* ids.c */
 int jcm__account_make(const char *registry, int type_code, int64_t seq, char out[32]);

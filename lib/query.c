@@ -4,6 +4,7 @@
  * Every list is paged (limit at most 1000, offset), so no query's answer
  * grows without bound.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -174,6 +175,11 @@ static const list_query lists[] = {
      NULL},
 };
 
+/* The parameters of the queries that are not lists. */
+static const char *const statement_params[] = {"account", "#after_seq", "#limit"};
+static const char *const tx_params[] = {"id"};
+static const char *const a6_params[] = {"party"};
+
 /* Refuses parameters a query does not take, of the wrong type, too long, or
  * (limit, offset, after_seq) out of range. names: '#' marks an integer. */
 static int check_params(json_t *params, const char *const *names, size_t n, jcm_check *chk) {
@@ -293,8 +299,7 @@ static int statement(jcm *j, json_t *params, json_t **result, jcm_check *chk) {
                           " FROM movement m JOIN tx t ON t.id = m.tx JOIN journal jn ON jn.seq = m.seq"
                           " WHERE m.account = ? AND m.seq > ? ORDER BY m.seq LIMIT ?";
   jcm_store *st = jcm__store(j);
-  static const char *const names[] = {"account", "#after_seq", "#limit"};
-  if (check_params(params, names, 3, chk) != JCM_OK) return JCM_REFUSED;
+  if (check_params(params, statement_params, 3, chk) != JCM_OK) return JCM_REFUSED;
   const char *account = jcm__s(params, "account");
   jcm_account a;
   if (!account || jcm__account_form(account) != 0) {
@@ -337,8 +342,7 @@ static int tx(jcm *j, json_t *params, json_t **result, jcm_check *chk) {
   static const char qr[] = "SELECT account, quantity, ranges FROM movement WHERE seq = ? AND tx = ? AND dir > 0"
                            " ORDER BY account";
   jcm_store *st = jcm__store(j);
-  static const char *const names[] = {"id"};
-  if (check_params(params, names, 1, chk) != JCM_OK) return JCM_REFUSED;
+  if (check_params(params, tx_params, 1, chk) != JCM_OK) return JCM_REFUSED;
   const char *id = jcm__s(params, "id");
   if (!id) {
     jcm__set_check(chk, C_MISSING, "id", "give a transaction id");
@@ -374,8 +378,7 @@ static int tx(jcm *j, json_t *params, json_t **result, jcm_check *chk) {
 
 /* The Article 6 balance table of a Party (default: this registry's). */
 static int a6_balance(jcm *j, json_t *params, json_t **result, jcm_check *chk) {
-  static const char *const names[] = {"party"};
-  if (check_params(params, names, 1, chk) != JCM_OK) return JCM_REFUSED;
+  if (check_params(params, a6_params, 1, chk) != JCM_OK) return JCM_REFUSED;
   const char *party = jcm__s(params, "party") ? jcm__s(params, "party") : j->party;
   if (!party[0]) {
     jcm__set_check(chk, C_NOT_INITIALIZED, "", "initialize the registry first (jcm init)");
@@ -404,4 +407,42 @@ int jcm_query(jcm *j, const char *name, json_t *params, json_t **result, jcm_che
     if (strcmp(lists[i].name, name) == 0) return run_list(j, &lists[i], params, result, chk);
   jcm__set_check(chk, C_UNKNOWN_CMD, "", "no query '%.40s'", name);
   return JCM_REFUSED;
+}
+
+/* ---- the list of queries, for front ends (the OpenAPI document) ---- */
+
+#define N_LISTS (sizeof lists / sizeof lists[0])
+static jcm_query_info infos[N_LISTS + 4];
+static pthread_once_t infos_once = PTHREAD_ONCE_INIT;
+
+static void add_info(size_t i, const char *name, const char *const *params, size_t n, int paged) {
+  jcm_query_info *q = &infos[i];
+  size_t k = 0;
+  q->name = name;
+  q->paged = paged;
+  q->public_read = jcm__query_public(name);
+  for (size_t p = 0; p < n && params[p] && k < 7; p++)
+    q->params[k++] = params[p];
+  if (paged) q->params[k++] = "#limit", q->params[k++] = "#offset";
+}
+
+/* Built from the same tables the queries check their parameters against,
+ * so that what the front ends describe cannot drift from what runs. */
+static void fill_infos(void) {
+  static const char *const req_account[] = {"!account", "#after_seq", "#limit"};
+  static const char *const req_id[] = {"!id"};
+  (void)statement_params;
+  (void)tx_params;
+  add_info(0, "head", NULL, 0, 0);
+  add_info(1, "statement", req_account, 3, 0);
+  add_info(2, "tx", req_id, 1, 0);
+  add_info(3, "a6.balance", a6_params, 1, 0);
+  for (size_t i = 0; i < N_LISTS; i++)
+    add_info(4 + i, lists[i].name, lists[i].filters, 4, 1);
+}
+
+const jcm_query_info *jcm_queries(size_t *count) {
+  pthread_once(&infos_once, fill_infos);
+  *count = N_LISTS + 4;
+  return infos;
 }

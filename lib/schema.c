@@ -121,6 +121,16 @@ static const char *const migrations[] = {
     "CREATE TABLE a6_final(party TEXT NOT NULL, year INTEGER NOT NULL, version INTEGER NOT NULL,"
     " emissions INTEGER, adjustment_milli INTEGER NOT NULL, balance_milli INTEGER,"
     " actions TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(party, year, version));",
+    /* 4: users and API tokens of the HTTP server. Who they are is state
+     * (user.add, token.create are journaled); their secrets are not: the
+     * credential table is written beside the command, never journaled,
+     * compared or replayed (docs/server.md). */
+    "CREATE TABLE app_user(name TEXT PRIMARY KEY, role TEXT NOT NULL, org TEXT REFERENCES org(id),"
+    " seq INTEGER NOT NULL);"
+    "CREATE TABLE app_token(id TEXT PRIMARY KEY, user TEXT NOT NULL REFERENCES app_user(name),"
+    " seq INTEGER NOT NULL);"
+    "CREATE TABLE credential(kind TEXT NOT NULL, id TEXT NOT NULL, user TEXT NOT NULL, hash TEXT NOT NULL,"
+    " PRIMARY KEY(kind, id));",
 };
 
 /* State tables and the order verify compares them in (whole-row order, so
@@ -129,7 +139,7 @@ const char *const jcm__state_tables[] = {
     "meta",     "counter",        "idem",        "party",     "registry",    "coop",         "coop_party", "org",
     "account",  "account_status", "methodology", "project",   "participant", "project_step", "period",     "decision",
     "issuance", "allocation",     "block",       "tx",        "movement",    "auth",         "a6_action",  "xtx",
-    "outbox",   "inbox",          "ndc",         "emissions", "a6_final",    NULL,
+    "outbox",   "inbox",          "ndc",         "emissions", "a6_final",    "app_user",     "app_token",  NULL,
 };
 const char *const jcm__state_order[] = {
     "k",
@@ -161,6 +171,8 @@ const char *const jcm__state_order[] = {
     "party, version",
     "party, year, version",
     "party, year, version",
+    "name",
+    "id",
     NULL,
 };
 

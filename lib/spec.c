@@ -51,6 +51,11 @@ int jcm__is_version(const char *s) {
   return n >= 1 && n <= 16 && span(s, 0, n, UPPER LOWER DIGIT "._-");
 }
 int jcm__is_sha256(const char *s) { return strlen(s) == 64 && span(s, 0, 64, DIGIT "abcdef"); }
+int jcm__is_user(const char *s) {
+  size_t n = strlen(s);
+  return n >= 1 && n <= 64 && span(s, 0, 1, LOWER DIGIT) && span(s, 0, n, LOWER DIGIT "._@-");
+}
+int jcm__is_token_id(const char *s) { return strlen(s) == 16 && span(s, 0, 16, DIGIT "abcdef"); }
 static int is_mwh(const char *s) {
   int64_t v;
   return jcm__decimal(s, 3, &v) == 0;
@@ -284,6 +289,20 @@ static const field_spec f_emissions_report[] = {
 static const field_spec f_year_finalize[] = {ID("party", true, jcm__is_party, "this registry's Party"),
                                              YEAR("year", "the NDC year to mark final"), KEY, END};
 
+/* Users of the HTTP server (users.c); their secrets never enter the journal. */
+static const char *const user_roles[] = {"admin", "jc_secretariat", "holder", "tpe", "auditor", "peer", NULL};
+static const char *const security_kinds[] = {"login", "login_failed", "refused", "token_refused", NULL};
+static const field_spec f_user_add[] = {ID("name", true, jcm__is_user, "user name: lower case, digits, . _ @ -"),
+                                        ENUM("role", true, user_roles, "the user's role (DOMAIN.md 2)"),
+                                        ID("org", false, jcm__is_org, "organisation (required for a holder)"), KEY,
+                                        END};
+static const field_spec f_token_create[] = {
+    ID("user", true, jcm__is_user, "the user the token acts as"),
+    ID("id", false, jcm__is_token_id, "the token's public id (made by the library, never chosen)"), KEY, END};
+static const field_spec f_security_event[] = {ENUM("kind", true, security_kinds, "what happened"),
+                                              STR("user", false, 200, "the user named, if any"),
+                                              STR("detail", true, 1000, "route, client, reason"), END};
+
 static const char *const purposes[] = {"NDC", "OIMP", "IMP", "OP", "NDC and OIMP", "NDC and IMP", "NDC and OP", NULL};
 static const char *const oimp_defs[] = {"Authorisation", "Issuance", "Use or Cancellation", NULL};
 static const char *const metrics[] = {"GHG", "non-GHG", NULL};
@@ -337,6 +356,7 @@ static const field_spec f_link_receive[] = {
 #define J R_JCS
 #define H R_HOLDER
 #define T R_TPE
+#define S R_SERVER
 #define CMD(name, help, roles, f, fn)                                                                                  \
   { name, help, roles, f, jcm__check_##fn, jcm__apply_##fn }
 static const cmd_spec specs[] = {
@@ -373,6 +393,9 @@ static const cmd_spec specs[] = {
         emissions_report),
     CMD("year.finalize", "mark a year's adjustment and balance final (a new version)", A, f_year_finalize,
         year_finalize),
+    CMD("user.add", "add a user of the HTTP server (the first must be an admin)", A, f_user_add, user_add),
+    CMD("token.create", "create an API token for a user (shown once)", A, f_token_create, token_create),
+    CMD("security.event", "record a login, failed login or permission refusal", S, f_security_event, security_event),
 };
 
 const cmd_spec *jcm__specs(size_t *count) {

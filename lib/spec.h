@@ -59,6 +59,8 @@ int jcm__is_coop(const char *s);
 int jcm__is_key(const char *s);
 int jcm__is_version(const char *s);
 int jcm__is_sha256(const char *s);
+int jcm__is_user(const char *s);
+int jcm__is_token_id(const char *s);
 
 /* The commands (refdata.c, accounts.c, cycle.c, units.c, adjust.c). */
 #define JCM_COMMAND(n)                                                                                                 \
@@ -94,6 +96,9 @@ JCM_COMMAND(link_receive)
 JCM_COMMAND(ndc_set)
 JCM_COMMAND(emissions_report)
 JCM_COMMAND(year_finalize)
+JCM_COMMAND(user_add)
+JCM_COMMAND(token_create)
+JCM_COMMAND(security_event)
 #undef JCM_COMMAND
 
 #endif

@@ -22,12 +22,16 @@ int jcm__check_source(jcm_ctx *c, const char *from) {
   int e = jcm__account_get(c->st, from, &a);
   if (e < 0) return jcm__dberr(c, "source");
   if (!e) {
+    if (c->role == R_HOLDER) /* as for another's account: guessing ids tells a holder nothing */
+      return jcm__refuse(c, C_NOT_HOLDER, "from", "%s does not hold account %s", c->actor->name, from);
     if (strncmp(from, c->j->registry, 5) != 0)
       return jcm__refuse(c, C_SRC_FOREIGN, "from", "%s belongs to registry %.5s, not %s", from, from, c->j->registry);
     return jcm__refuse(c, C_SRC_UNKNOWN, "from", "no account %s", from);
   }
-  if (c->role == R_HOLDER && strcmp(a.holder, c->actor->name) != 0)
-    return jcm__refuse(c, C_NOT_HOLDER, "from", "%s does not hold account %s", c->actor->name, from);
+  char org[72];
+  jcm__actor_org(c->actor, org);
+  if (c->role == R_HOLDER && strcmp(a.holder, org) != 0)
+    return jcm__refuse(c, C_NOT_HOLDER, "from", "%s does not hold account %s", org, from);
   if (strcmp(a.status, "open") != 0) return jcm__refuse(c, C_SRC_NOT_OPEN, "from", "account %s is %s", from, a.status);
   if (!is_one_of(a.type, senders)) return jcm__refuse(c, C_SRC_TYPE, "from", "units never leave a %s account", a.type);
   return JCM_OK;

@@ -68,11 +68,19 @@ unsigned jcm__role_bit(const char *role) {
   static const struct {
     const char *name;
     unsigned bit;
-  } roles[] = {{"admin", R_ADMIN}, {"jc_secretariat", R_JCS}, {"holder", R_HOLDER},
-               {"tpe", R_TPE},     {"auditor", R_AUDITOR},    {"peer", R_PEER}};
+  } roles[] = {{"admin", R_ADMIN},     {"jc_secretariat", R_JCS}, {"holder", R_HOLDER}, {"tpe", R_TPE},
+               {"auditor", R_AUDITOR}, {"peer", R_PEER},          {"server", R_SERVER}};
   for (size_t i = 0; role && i < sizeof roles / sizeof roles[0]; i++)
     if (strcmp(role, roles[i].name) == 0) return roles[i].bit;
   return 0;
+}
+
+/* A holder acts as its organisation; a named user of it as "ORG/USER", so
+ * the journal says who while the holder checks still see the organisation. */
+void jcm__actor_org(const jcm_actor *a, char out[72]) {
+  const char *name = a && a->name ? a->name : "";
+  size_t n = strcspn(name, "/");
+  snprintf(out, 72, "%.*s", (int)(n < 71 ? n : 71), name);
 }
 
 static int leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }

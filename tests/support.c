@@ -267,6 +267,9 @@ static const struct {
                 "\"last_year\":2030,\"method\":\"averaging\",\"fiscal_start_month\":1}"},
     {"emissions.report", "{\"cmd\":\"emissions.report\",\"party\":\"THA\",\"year\":2021,\"quantity\":1000}"},
     {"year.finalize", "{\"cmd\":\"year.finalize\",\"party\":\"THA\",\"year\":2021}"},
+    {"user.add", "{\"cmd\":\"user.add\",\"name\":\"alice\",\"role\":\"admin\"}"},
+    {"token.create", "{\"cmd\":\"token.create\",\"user\":\"alice\",\"id\":\"0123456789abcdef\"}"},
+    {"security.event", "{\"cmd\":\"security.event\",\"kind\":\"login\",\"user\":\"alice\",\"detail\":\"d\"}"},
 };
 
 const char *t_sample(const char *cmd) {

@@ -155,9 +155,15 @@ static void refuse_bytes(world *w, const char *label, const jcm_actor *actor, co
   check_unchanged(w, label);
 }
 
+static const jcm_actor *allowed(const cmd_spec *s);
+
+/* As an actor the command allows, so that the refusal is validation's. */
 static void refuse(world *w, const char *label, const char *tmpl, int code, const char *field) {
   char *text = expand(w, tmpl);
-  refuse_bytes(w, label, NULL, text, strlen(text), code, field);
+  json_t *v = json_loads(text, 0, NULL);
+  const cmd_spec *s = jcm__spec_find(json_string_value(json_object_get(v, "cmd")));
+  json_decref(v);
+  refuse_bytes(w, label, s ? allowed(s) : NULL, text, strlen(text), code, field);
   free(text);
 }
 
@@ -250,11 +256,14 @@ static const char *list_item(const char *field) {
   return NULL;
 }
 
-/* An actor the command's spec allows (validation comes before the role). */
+/* An actor the command's spec allows (a role that may not submit the
+ * command is refused before validation). */
 static const jcm_actor *allowed(const cmd_spec *s) {
+  static const jcm_actor peer = {"peer", "peer"}, server = {"jcm-serve", "server"};
   if (s->roles & R_ADMIN) return &T_ADMIN;
   if (s->roles & R_JCS) return &T_JCS;
-  return &T_TPE;
+  if (s->roles & R_SERVER) return &server;
+  return s->roles & R_TPE ? &T_TPE : &peer;
 }
 
 /* Values of each wrong type for a field of type t. */

@@ -126,6 +126,50 @@ int jcm_aef_build(jcm *j, const jcm_aef_options *opt, json_t **report, json_t **
  * unless the report is consistent. */
 int jcm_aef(jcm *j, const jcm_aef_options *opt, json_t **problems, jcm_check *chk);
 
+/* ---- users of the HTTP server (docs/server.md) ----
+ * user.add and token.create are journaled commands; their secrets are not
+ * journaled. jcm_submit_secret() is jcm_submit() for every command, except
+ * that for user.add it takes a "password" member out of the command and
+ * stores its Argon2id hash, and for token.create it makes a random token,
+ * journals only its public id, stores its SHA-256 and returns the token
+ * once in result.token. Both in the command's own transaction. */
+#define JCM_TOKEN_LEN 68   /* "jcm_" + 64 hex digits */
+#define JCM_PWHASH_LEN 128 /* an Argon2id hash string */
+typedef struct jcm_user {
+  char name[72];
+  char role[24];
+  char org[72]; /* "" unless the user speaks for an organisation */
+} jcm_user;
+int jcm_submit_secret(jcm *j, json_t *cmd, const jcm_actor *actor, json_t **result);
+/* JCM_OK and *u when the user exists, JCM_REFUSED when not. */
+int jcm_user_get(jcm *j, const char *name, jcm_user *u);
+/* The stored password hash of a user (JCM_REFUSED when none). Verifying
+ * is separate so that a server need not hold the store while it hashes. */
+int jcm_password_hash(jcm *j, const char *name, char hash[JCM_PWHASH_LEN]);
+int jcm_password_verify(const char *hash, const char *password); /* JCM_OK when it matches */
+/* JCM_OK and *u when token is a live API token. */
+int jcm_token_check(jcm *j, const char *token, jcm_user *u);
+/* The actor a user acts as: its name; for a holder "ORG/NAME", so that the
+ * library's holder checks see the organisation and the journal the user.
+ * out->name points into buf. */
+void jcm_user_actor(const jcm_user *u, char *buf, size_t n, jcm_actor *out);
+
+/* Reads as an actor (NULL: the public, not signed in): the public reads
+ * only public reports; a holder only its own accounts (8002 for another's
+ * or an unknown one, so that guessing ids tells nothing); the auditor,
+ * administrator, JC secretariat and TPE everything; 8005 when the query
+ * needs a signed-in actor. Otherwise as jcm_query(). */
+int jcm_query_as(jcm *j, const jcm_actor *actor, const char *name, json_t *params, json_t **result, jcm_check *chk);
+/* The queries and their parameters, for front ends: params end with NULL;
+ * a leading '#' marks an integer, '!' a required text. */
+typedef struct jcm_query_info {
+  const char *name;
+  const char *params[8];
+  int paged;       /* takes limit and offset and answers {"rows",...} */
+  int public_read; /* readable without signing in */
+} jcm_query_info;
+const jcm_query_info *jcm_queries(size_t *count);
+
 /* The check-code table, for documentation and tests. */
 typedef struct jcm_code_info {
   int code;

@@ -35,4 +35,8 @@ void cli_usage(FILE *f);
 /* demo.c */
 int cli_demo(cli *c);
 
+/* serve.c */
+int cli_serve(cli *c, int argc, char **argv);
+int cli_users(cli *c, int argc, char **argv); /* user add, token create */
+
 #endif

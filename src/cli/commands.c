@@ -758,9 +758,13 @@ void cli_usage(FILE *f) {
           "  %-20s receive a file of signed messages from a peer: FILE|- [--actor NAME]\n"
           "  %-20s the last message numbers received from and written for a peer: --peer REG\n"
           "  %-20s list the check codes [--markdown]\n"
-          "  %-20s the AEF report of a year as CSV, JSON or XLSX, after its consistency checks\n\n"
+          "  %-20s the AEF report of a year as CSV, JSON or XLSX, after its consistency checks\n"
+          "  %-20s serve the JSON REST API: --listen HOST:PORT (see jcm serve --help)\n"
+          "  %-20s add a user of the server: NAME --role ROLE [--org ORG] [--password-stdin]\n"
+          "  %-20s print a new API token for a user, once: USER\n\n"
           "Run 'jcm COMMAND --help' for a command's options. Exit status: 0 done, 1 refused, 2 bad usage.\n",
-          "verify", "apply", "demo", "link export", "link import", "link status", "check-codes", "aef");
+          "verify", "apply", "demo", "link export", "link import", "link status", "check-codes", "aef", "serve",
+          "user add", "token create");
 }
 
 int cli_dispatch(cli *c, int argc, char **argv) {
@@ -776,6 +780,8 @@ int cli_dispatch(cli *c, int argc, char **argv) {
     return cli_demo(c);
   }
   if (strcmp(argv[0], "check-codes") == 0) return run_codes(c, argc - 1, argv + 1);
+  if (strcmp(argv[0], "serve") == 0) return cli_serve(c, argc - 1, argv + 1);
+  if (strcmp(argv[0], "user") == 0 || strcmp(argv[0], "token") == 0) return cli_users(c, argc, argv);
   /* link receive is the generic write command; the others move messages */
   if (strcmp(argv[0], "link") == 0 && !(argc > 1 && strcmp(argv[1], "receive") == 0))
     return run_link(c, argc - 1, argv + 1);

@@ -1,0 +1,169 @@
+/*
+ * The OpenAPI 3 document of the API, generated from the library's command
+ * table (lib/spec.c: fields, types, limits, roles) and query list
+ * (jcm_queries), so that it cannot drift from what the server does. A test
+ * (tests/sh_api.sh) walks it against a running server.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+#include "spec.h"
+
+static const char *const role_names[] = {"admin", "jc_secretariat", "holder", "tpe", "auditor", "peer", "server"};
+
+static json_t *ref(const char *name) {
+  char path[96];
+  snprintf(path, sizeof path, "#/components/schemas/%s", name);
+  return json_pack("{s:s}", "$ref", path);
+}
+
+static json_t *field_schema(const field_spec *f);
+
+static json_t *object_schema(const field_spec *fs) {
+  json_t *props = json_object(), *req = json_array();
+  for (const field_spec *f = fs; f->name; f++) {
+    json_object_set_new(props, f->name, field_schema(f));
+    if (f->required) json_array_append_new(req, json_string(f->name));
+  }
+  json_t *o = json_pack("{s:s,s:o,s:b}", "type", "object", "properties", props, "additionalProperties", 0);
+  if (json_array_size(req))
+    json_object_set_new(o, "required", req);
+  else
+    json_decref(req);
+  return o;
+}
+
+static json_t *field_schema(const field_spec *f) {
+  json_t *s;
+  switch (f->type) {
+  case F_INT:
+    return json_pack("{s:s,s:s,s:I,s:I,s:s}", "type", "integer", "format", "int64", "minimum", (json_int_t)f->min,
+                     "maximum", (json_int_t)(f->max ? f->max : INT64_MAX), "description", f->help);
+  case F_DATE: return json_pack("{s:s,s:s,s:s}", "type", "string", "format", "date", "description", f->help);
+  case F_ENUM:
+    s = json_pack("{s:s,s:[],s:s}", "type", "string", "enum", "description", f->help);
+    for (const char *const *c = f->choices; *c; c++)
+      json_array_append_new(json_object_get(s, "enum"), json_string(*c));
+    return s;
+  case F_ARRAY:
+    return json_pack("{s:s,s:o,s:I,s:s}", "type", "array", "items", object_schema(f->sub), "maxItems",
+                     (json_int_t)f->max, "description", f->help);
+  case F_IDS:
+    return json_pack("{s:s,s:{s:s,s:i},s:I,s:s}", "type", "array", "items", "type", "string", "maxLength", 64,
+                     "maxItems", (json_int_t)f->max, "description", f->help);
+  case F_ACCOUNT:
+    return json_pack("{s:s,s:s,s:s}", "type", "string", "pattern", "^[A-Z]{3}[0-9]{2}-[0-9]{3}-[0-9]{6}-[0-9]{2}$",
+                     "description", f->help);
+  default:
+    return json_pack("{s:s,s:i,s:i,s:s}", "type", "string", "minLength", 1, "maxLength",
+                     (int)(f->max             ? f->max
+                           : f->type == F_STR ? 200
+                                              : 64),
+                     "description", f->help);
+  }
+}
+
+static json_t *responses(const int *codes, size_t n, const char *ok_schema) {
+  json_t *r = json_object();
+  for (size_t i = 0; i < n; i++) {
+    char k[8];
+    snprintf(k, sizeof k, "%d", codes[i]);
+    int ok = codes[i] < 300;
+    json_t *schema = ok ? ref(ok_schema) : ref("Error");
+    json_object_set_new(r, k,
+                        json_pack("{s:s,s:{s:{s:o}}}", "description", ok ? "done" : "refused, with the check code",
+                                  "content",
+                                  ok && strcmp(ok_schema, "Lines") == 0 ? "application/x-ndjson" : "application/json",
+                                  "schema", schema));
+  }
+  return r;
+}
+
+static json_t *command_op(const cmd_spec *s) {
+  static const int codes[] = {200, 400, 401, 403, 413, 415, 422, 429};
+  json_t *roles = json_array();
+  for (size_t i = 0; i < sizeof role_names / sizeof role_names[0]; i++)
+    if (s->roles & (1u << i)) json_array_append_new(roles, json_string(role_names[i]));
+  json_t *body = object_schema(s->fields);
+  if (strcmp(s->name, "user.add") == 0) /* taken out and hashed before the command is journaled */
+    json_object_set_new(json_object_get(body, "properties"), "password",
+                        json_pack("{s:s,s:i,s:i,s:s}", "type", "string", "minLength", 12, "maxLength", 1024,
+                                  "description", "Argon2id-hashed, never journaled; without it: tokens only"));
+  json_t *op =
+      json_pack("{s:s,s:s,s:[s],s:o,s:{s:b,s:{s:{s:o}}},s:o}", "operationId", s->name, "summary", s->help, "tags",
+                "commands", "x-roles", roles, "requestBody", "required", 1, "content", "application/json", "schema",
+                body, "responses", responses(codes, sizeof codes / sizeof codes[0], "CommandResult"));
+  return json_pack("{s:o}", "post", op);
+}
+
+static json_t *query_op(const jcm_query_info *q) {
+  static const int codes[] = {200, 400, 401, 403, 422, 429};
+  json_t *params = json_array();
+  for (int i = 0; i < 8 && q->params[i]; i++) {
+    const char *p = q->params[i];
+    int integer = p[0] == '#', required = p[0] == '!';
+    json_array_append_new(params, json_pack("{s:s,s:s,s:b,s:{s:s}}", "name", p + (integer || required), "in", "query",
+                                            "required", required, "schema", "type", integer ? "integer" : "string"));
+  }
+  json_t *op = json_pack("{s:s,s:s,s:[s],s:b,s:o,s:o}", "operationId", q->name, "summary", q->name, "tags", "queries",
+                         "x-public", q->public_read, "parameters", params, "responses",
+                         responses(codes, sizeof codes / sizeof codes[0], q->paged ? "Page" : "Object"));
+  return json_pack("{s:o}", "get", op);
+}
+
+static json_t *schemas(void) {
+  return json_pack(
+      "{s:{s:s,s:{s:{s:s,s:{s:{s:s},s:{s:s},s:{s:s}}}}},s:{s:s},s:{s:s,s:{s:{s:s},s:{s:s},s:{s:s}}},s:{s:s},s:{s:s}}",
+      "Error", "type", "object", "properties", "error", "type", "object", "properties", "code", "type", "integer",
+      "message", "type", "string", "field", "type", "string", "Object", "type", "object", "Page", "type", "object",
+      "properties", "rows", "type", "array", "limit", "type", "integer", "offset", "type", "integer", "CommandResult",
+      "type", "object", "Lines", "type", "string");
+}
+
+static void fixed_paths(json_t *paths) {
+  static const int login[] = {200, 400, 401, 415}, batch[] = {200, 400, 401, 413, 415, 429}, plain[] = {200};
+  json_object_set_new(paths, "/api/v1/login",
+                      json_pack("{s:{s:s,s:s,s:{s:b,s:{s:{s:{s:s,s:[s,s]}}}},s:o}}", "post", "operationId", "login",
+                                "summary", "sign in with name and password; returns a session token", "requestBody",
+                                "required", 1, "content", "application/json", "schema", "type", "object", "required",
+                                "name", "password", "responses", responses(login, 4, "Object")));
+  json_object_set_new(paths, "/api/v1/batch",
+                      json_pack("{s:{s:s,s:s,s:{s:b,s:{s:{s:{s:s}}}},s:o}}", "post", "operationId", "batch", "summary",
+                                "JSON lines as jcm apply takes them, in one transaction; results as JSON lines",
+                                "requestBody", "required", 1, "content", "application/x-ndjson", "schema", "type",
+                                "string", "responses", responses(batch, 6, "Lines")));
+  const char *gets[][2] = {{"/api/v1/openapi.json", "this document"},
+                           {"/healthz", "liveness and the journal head"},
+                           {"/metrics", "Prometheus metrics (text)"}};
+  for (size_t i = 0; i < 3; i++)
+    json_object_set_new(paths, gets[i][0],
+                        json_pack("{s:{s:s,s:s,s:o}}", "get", "operationId", gets[i][0], "summary", gets[i][1],
+                                  "responses", responses(plain, 1, "Object")));
+}
+
+char *srv_openapi(void) {
+  json_t *paths = json_object();
+  size_t n;
+  const cmd_spec *specs = jcm__specs(&n);
+  char p[96];
+  for (size_t i = 0; i < n; i++) {
+    snprintf(p, sizeof p, "/api/v1/commands/%s", specs[i].name);
+    json_object_set_new(paths, p, command_op(&specs[i]));
+  }
+  const jcm_query_info *q = jcm_queries(&n);
+  for (size_t i = 0; i < n; i++) {
+    snprintf(p, sizeof p, "/api/v1/queries/%s", q[i].name);
+    json_object_set_new(paths, p, query_op(&q[i]));
+  }
+  fixed_paths(paths);
+  json_t *doc = json_pack("{s:s,s:{s:s,s:s,s:s},s:o,s:{s:o,s:{s:{s:s,s:s}}},s:[{s:[]}]}", "openapi", "3.0.3", "info",
+                          "title", "jcm registry API", "version", "1", "description",
+                          "JCM credits and Article 6.2 ITMOs: every command and query of the jcm command", "paths",
+                          paths, "components", "schemas", schemas(), "securitySchemes", "bearer", "type", "http",
+                          "scheme", "bearer", "security", "bearer");
+  char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+  json_decref(doc);
+  return text;
+}

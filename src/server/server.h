@@ -1,0 +1,81 @@
+/*
+ * jcm serve: a JSON REST API over libjcm (docs/server.md). The server turns
+ * HTTP requests into library calls and library results into HTTP responses;
+ * every rule (checks, roles, who reads what, credentials) is the library's.
+ */
+#ifndef JCM_SERVER_H
+#define JCM_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jcm/jcm.h"
+
+typedef struct srv_options {
+  const char *db;         /* the store (a file: each worker thread opens it) */
+  const char *host;       /* listen address, e.g. 127.0.0.1 */
+  uint16_t port;          /* 0: any free port (printed on start) */
+  unsigned threads;       /* worker threads, each with its own store handle */
+  size_t body_max;        /* bytes; larger requests get 413 */
+  unsigned rate_per_min;  /* requests per client per minute under /api; 0: no limit */
+  unsigned session_ttl_s; /* lifetime of a login session */
+  const char *access_log; /* file, or NULL for stderr */
+  const char *port_file;  /* if set, the bound port is written there once listening */
+} srv_options;
+
+/* Runs until SIGTERM or SIGINT; 0 after a clean shutdown. */
+int srv_run(const srv_options *o);
+
+/* ---- what a route sees and answers (routes.c) ---- */
+
+typedef struct srv_req {
+  const char *method, *path, *query_string;
+  const char *content_type;
+  const char *authorization;
+  const char *body;
+  size_t body_len;
+  char client[64];
+  jcm *j;     /* this worker thread's store handle */
+  void *conn; /* struct MHD_Connection *, for query parameters */
+  /* who asks: signed in (by token or session) or the public */
+  int signed_in;
+  jcm_user user;
+  char actor_name[160];
+  jcm_actor actor;
+  const char *route; /* label for metrics and the access log */
+} srv_req;
+
+typedef struct srv_resp {
+  int status;
+  char *body; /* malloc'd */
+  const char *type;
+  int retry_after_s; /* 429 */
+} srv_resp;
+
+void srv_route(srv_req *rq, srv_resp *rs);
+/* An error body {"error":{code,message,field}} with an HTTP status. */
+void srv_error(srv_resp *rs, int status, int code, const char *field, const char *message);
+/* The HTTP status for a library refusal. */
+int srv_status_of(int rc, int code);
+/* The query parameters of the request as a JSON object, typed as the
+ * query takes them; NULL and rs set on a malformed one. */
+
+/* ---- auth.c ---- */
+void srv_auth_init(unsigned session_ttl_s);
+void srv_auth_shutdown(void);
+/* Reads the Authorization header: 0 (public or signed in) or -1 with rs set (401). */
+int srv_authenticate(srv_req *rq, srv_resp *rs);
+void srv_login(srv_req *rq, srv_resp *rs);
+/* Journals a security event (kind: login, login_failed, refused, token_refused). */
+void srv_security_event(srv_req *rq, const char *kind, const char *user, const char *detail);
+
+/* ---- openapi.c ---- */
+char *srv_openapi(void); /* malloc'd JSON text */
+
+/* ---- metrics.c ---- */
+void srv_metrics_init(void);
+void srv_metrics_record(const char *route, int status, double ms);
+void srv_metrics_commit(unsigned n);
+char *srv_metrics_text(void); /* malloc'd Prometheus text */
+
+#endif
