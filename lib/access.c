@@ -18,8 +18,10 @@
 #include "spec.h"
 
 static const char *const public_queries[] = {
-    "head",    "projects",   "project_steps",   "periods",        "decisions", "issuances",  "allocations",
-    "parties", "registries", "registries_keys", "authorizations", "actions",   "a6.balance", NULL,
+    "head",           "projects",    "project_steps", "periods",         "decisions",
+    "issuances",      "allocations", "parties",       "registries",      "registries_keys",
+    "authorizations", "actions",     "a6.balance",    "public_accounts", "units_by_type",
+    "tx_summary",     NULL,
 };
 /* What a holder reads beyond the public reports, each narrowed to its own. */
 static const char *const holder_queries[] = {"orgs", "accounts", "balance", "blocks", "statement", "tx", NULL};

@@ -20,7 +20,8 @@ static int serve_usage(FILE *f) {
              "  --rate N               requests per client per minute under /api (default 600; 0: no limit)\n"
              "  --session-ttl SECONDS  lifetime of a login session (default 28800)\n"
              "  --access-log FILE      one JSON line per request (default: standard error)\n"
-             "  --port-file FILE       write the bound port there once listening\n");
+             "  --port-file FILE       write the bound port there once listening\n"
+             "  --web DIR              serve the web UI from DIR at / and /web/ (default " JCM_WEB_DIR "; '': none)\n");
   return EXIT_OK;
 }
 
@@ -46,6 +47,7 @@ static int parse_listen(const char *v, srv_options *o) {
 
 int cli_serve(cli *c, int argc, char **argv) {
   srv_options o = {c->db, "127.0.0.1", 8080, 4, 1u << 20, 600, 8 * 3600, NULL, NULL};
+  const char *web = NULL;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     unsigned long x = 0;
@@ -67,6 +69,8 @@ int cli_serve(cli *c, int argc, char **argv) {
       o.access_log = v;
     else if (strcmp(a, "--port-file") == 0)
       o.port_file = v;
+    else if (strcmp(a, "--web") == 0)
+      web = v;
     else
       bad = 1;
     if (bad) {
@@ -75,6 +79,12 @@ int cli_serve(cli *c, int argc, char **argv) {
     }
     i++;
   }
+  /* A web directory asked for must exist; the default may be missing (an API-only install). */
+  if (srv_static_init(web ? web : JCM_WEB_DIR) != 0 && web && web[0]) {
+    fprintf(stderr, "jcm serve: --web %s: not a directory\n", web);
+    return EXIT_USAGE;
+  }
+  if (!srv_static_dir()) fprintf(stderr, "jcm serve: no web UI (API only)\n");
   return srv_run(&o) == 0 ? EXIT_OK : EXIT_USAGE;
 }
 

@@ -163,7 +163,10 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, conn_state *s, srv_re
   rs->body = NULL; /* MHD owns it now */
   MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rs->type ? rs->type : "application/json");
   MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-  MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+  for (const char *const *h = rs->headers; h && h[0] && h[1]; h += 2)
+    MHD_add_response_header(r, h[0], h[1]);
+  if (!MHD_get_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL))
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
   if (rs->retry_after_s) {
     char v[16];
     snprintf(v, sizeof v, "%d", rs->retry_after_s);

@@ -296,6 +296,7 @@ void srv_route(srv_req *rq, srv_resp *rs) {
   int is_cmd = strncmp(rq->path, cmds, sizeof cmds - 1) == 0, is_q = strncmp(rq->path, qs, sizeof qs - 1) == 0;
   if (srv_authenticate(rq, rs) != 0) return;
   if (fixed_route(rq, rs)) return;
+  if (!is_cmd && !is_q && srv_static(rq, rs)) return; /* the web UI (static.c) */
   const char *name = is_cmd ? rq->path + sizeof cmds - 1 : is_q ? rq->path + sizeof qs - 1 : NULL;
   if (!name || !plain_name(name)) FAIL(rs, 404, 0, "", "no such route");
   if (is_cmd && !method_is(rq, "POST")) FAIL(rs, 405, 0, "", "commands are POSTed");

@@ -49,7 +49,8 @@ typedef struct srv_resp {
   int status;
   char *body; /* malloc'd */
   const char *type;
-  int retry_after_s; /* 429 */
+  int retry_after_s;          /* 429 */
+  const char *const *headers; /* extra name, value, ..., NULL (static.c) */
 } srv_resp;
 
 void srv_route(srv_req *rq, srv_resp *rs);
@@ -68,6 +69,13 @@ int srv_authenticate(srv_req *rq, srv_resp *rs);
 void srv_login(srv_req *rq, srv_resp *rs);
 /* Journals a security event (kind: login, login_failed, refused, token_refused). */
 void srv_security_event(srv_req *rq, const char *kind, const char *user, const char *detail);
+
+/* ---- static.c: the web UI's files ---- */
+/* Serves DIR's files (its real path is taken now); NULL or "": no UI. -1 if DIR is no directory. */
+int srv_static_init(const char *dir);
+const char *srv_static_dir(void);
+/* 1 when the request was for a file of the UI (answered, perhaps 404); 0 when it is not one. */
+int srv_static(srv_req *rq, srv_resp *rs);
 
 /* ---- openapi.c ---- */
 char *srv_openapi(void); /* malloc'd JSON text */

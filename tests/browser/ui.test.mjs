@@ -1,0 +1,145 @@
+// Browser test of the web UI (docs/web.md), run by tests/sh_browser.sh
+// against a jcm serve on the TH014 demo store:
+//   node ui.test.mjs BASE_URL SCREENSHOT_DIR
+// Environment: JCM_ADMIN_PASSWORD, JCM_SECOND_ACCOUNT (an empty holding
+// account), JCM_CHROMIUM (default /usr/bin/chromium).
+import { chromium } from 'playwright-core';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+
+const [base, shots] = process.argv.slice(2);
+const password = process.env.JCM_ADMIN_PASSWORD;
+const second = process.env.JCM_SECOND_ACCOUNT;
+const thai = 'THA01-100-000004-52'; // the Thai side's holding account, 1008 units after the demo
+mkdirSync(shots, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.JCM_CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+});
+const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+const problems = [];
+// A refused command is an HTTP 422, which the browser logs: only other errors count.
+page.on('console', (m) => m.type() === 'error' && !/status of 422/.test(m.text()) && problems.push('console: ' + m.text()));
+page.on('pageerror', (e) => problems.push('page error: ' + e.message));
+
+let n = 0;
+async function shot(name) {
+  const file = `${shots}/${String(++n).padStart(2, '0')}-${name}.png`;
+  await page.screenshot({ path: file, fullPage: true });
+  console.log('screenshot', file);
+}
+async function go(hash) {
+  await page.goto(base + '/' + hash);
+  // this navigation's content, not the previous page's still on screen
+  const route = hash.startsWith('#/') ? hash.slice(2) : '';
+  await page.waitForSelector(`#main > div[data-route="${route}"]:not([aria-busy])`);
+}
+const main = () => page.locator('#main');
+
+// ---- public pages, no sign-in ----
+await go('#/');
+assert.equal(await page.getAttribute('html', 'lang'), 'en');
+await shot('home');
+
+await go('#/projects');
+await main().getByRole('cell', { name: 'TH014', exact: true }).waitFor();
+await shot('projects');
+
+await go('#/decisions');
+await main().locator('table').waitFor();
+await shot('decisions');
+
+await go('#/issuances');
+const alloc = main().locator('section', { hasText: 'THA01-I-000001' }).locator('table');
+// the TH014 issuance: 1009 to Japan's share (government holding), 1008 to the Thai side
+const cells = async (account) => alloc.locator('tr', { hasText: account }).locator('td').allTextContents();
+await alloc.waitFor();
+assert.deepEqual(await cells('THA01-110-000003-21'), ['THA01-110-000003-21', '1009', '1', '1009']);
+assert.deepEqual(await cells(thai), [thai, '1008', '1010', '2017']);
+await shot('issuances');
+
+await go('#/reports');
+for (const r of ['public_accounts', 'units_by_type', 'tx_summary']) await page.locator('#report-' + r + ' h2').waitFor();
+await shot('reports');
+
+await go('#/head');
+const hash = await main().locator('td').filter({ hasText: /^[0-9a-f]{64}$/ }).first().textContent();
+assert.match(hash, /^[0-9a-f]{64}$/);
+assert.equal(await page.locator('#foot-head').textContent(), hash);
+await shot('journal-head');
+
+await go('#/article6');
+await shot('article6');
+
+// the signed-in pages ask for a sign-in
+await go('#/accounts');
+await main().getByRole('link', { name: 'Sign in' }).waitFor();
+
+// ---- sign in as the administrator ----
+await go('#/login');
+await page.getByLabel('User name').fill('root');
+await page.getByLabel('Password').fill(password);
+await page.getByRole('button', { name: 'Sign in' }).click();
+await page.waitForURL(/#\/accounts$/);
+await main().getByRole('link', { name: second }).waitFor();
+await page.locator('#who').getByText('registry administrator').waitFor();
+await shot('accounts');
+
+// the statement of the second account: empty before the transfer
+await go('#/statement/' + second);
+assert.equal(await page.locator('#statement-closing').textContent(), '0');
+
+// ---- a refusal: a mistyped destination shows its code next to the field ----
+await go('#/act/transfer');
+await page.getByLabel(/^From/).fill(thai);
+await page.getByLabel(/^To/).fill(second.slice(0, -1) + (second.endsWith('9') ? '0' : '9'));
+await page.getByLabel(/^Quantity/).fill('100');
+await page.getByRole('button', { name: 'Submit' }).click();
+const toError = page.locator('#f-to-error');
+await toError.filter({ hasText: 'check 1011' }).waitFor();
+assert.match(await toError.textContent(), /check digits/);
+assert.equal(await page.getAttribute('#f-to', 'aria-invalid'), 'true');
+await shot('transfer-refused');
+
+// ---- the transfer itself ----
+await page.getByLabel(/^To/).fill(second);
+await page.getByRole('button', { name: 'Submit' }).click();
+await page.locator('#status .ok').waitFor();
+assert.equal(await toError.textContent(), '');
+await shot('transfer-done');
+
+// wait for this page's figure: the previous page's element can still be on screen
+await go('#/statement/' + second);
+await page.locator('#statement-closing').filter({ hasText: /^100$/ }).waitFor();
+assert.equal(await page.locator('#statement-closing').textContent(), '100');
+await main().getByRole('cell', { name: 'THA01 1918–2017', exact: true }).waitFor(); // taken from the end
+await shot('statement-after');
+
+await go('#/statement/' + thai);
+await page.locator('#statement-closing').filter({ hasText: /^908$/ }).waitFor();
+assert.equal(await page.locator('#statement-closing').textContent(), '908');
+
+// ---- the Japanese interface ----
+await page.getByRole('button', { name: 'Switch to Japanese' }).click();
+await page.locator('html[lang="ja"]').waitFor({ state: 'attached' }); // no eval: the CSP forbids it
+await page.locator('#main h1', { hasText: '口座取引明細' }).waitFor();
+await page.locator('#statement-closing').waitFor();
+await main().getByText('期末残高').waitFor();
+await main().getByText('保有口座').first().waitFor();
+await page.getByRole('link', { name: '合同委員会の決定' }).waitFor();
+await shot('statement-ja');
+await go('#/act/transfer');
+await page.getByLabel(/^移転元口座/).waitFor();
+await page.getByLabel(/^移転先口座/).waitFor();
+await shot('transfer-ja');
+await go('#/issuances');
+await page.locator('#main h1', { hasText: '発行及び割当' }).waitFor();
+await shot('issuances-ja');
+// the choice survives a reload
+await page.reload();
+await page.locator('html[lang="ja"]').waitFor({ state: 'attached' }); // no eval: the CSP forbids it
+
+await browser.close();
+assert.deepEqual(problems, []);
+console.log('browser test: ok');

@@ -1,0 +1,545 @@
+// The web UI of jcm serve (docs/web.md): a small single-page app with hash
+// routes over the JSON API (/api/v1). No framework and no build step. Every
+// value from the server reaches the page through textContent or an
+// attribute, never as HTML. Command forms are generated from the server's
+// OpenAPI document (fields, types, enums, roles), which the server builds
+// from the library's own command table, so the UI cannot drift from it.
+import { t, tv, lang, setLang } from './i18n.js';
+
+const state = { session: null, api: null };
+const MAIN_COMMANDS = ['transfer', 'cancel', 'retire', 'xfer.propose', 'account.open', 'decide', 'issue', 'authorize', 'use'];
+const HIDDEN_COMMANDS = ['security.event', 'link.receive', 'init'];
+
+// ---- small helpers ----
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'text') e.textContent = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+function cap(s) {
+  return lang() === 'en' && s ? s[0].toUpperCase() + s.slice(1) : s;
+}
+
+function announce(text, kind) {
+  const s = document.getElementById('status');
+  s.replaceChildren(el('p', { class: kind || '' }, text));
+}
+
+async function api(method, path, body) {
+  const headers = {};
+  if (state.session) headers.Authorization = 'Bearer ' + state.session.token;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let res;
+  try {
+    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (e) {
+    return { ok: false, status: 0, data: { error: { code: 0, message: String(e), field: '' } } };
+  }
+  let data = null;
+  try {
+    data = await res.json();
+  } catch (e) {
+    data = { error: { code: 0, message: res.statusText, field: '' } };
+  }
+  if (res.status === 401 && state.session) signOut(false);
+  return { ok: res.ok, status: res.status, data };
+}
+
+function query(name, params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) if (v !== undefined && v !== '') q.set(k, v);
+  const s = q.toString();
+  return api('GET', '/api/v1/queries/' + encodeURIComponent(name) + (s ? '?' + s : ''));
+}
+
+function errorText(err) {
+  const e = (err && err.error) || {};
+  return t('form.code', { code: e.code ?? '?' }) + ': ' + (e.message || '');
+}
+
+// ---- rendering rows ----
+
+function cell(key, v) {
+  if (v === null || v === undefined) return '';
+  if (key === 'ranges' && Array.isArray(v))
+    return v.map((r) => (r.origin ? r.origin + ' ' : '') + r.first + '–' + r.last).join(', ');
+  if (Array.isArray(v)) return v.map((x) => (typeof x === 'object' ? JSON.stringify(x) : tv(x))).join(', ');
+  if (typeof v === 'object') return JSON.stringify(v);
+  if (['type', 'status', 'kind', 'role', 'subtype'].includes(key)) return tv(v);
+  return v;
+}
+
+// A table of rows; columns: the keys of the first row unless given;
+// link(key, row) may return an href for a cell.
+function table(rows, caption, columns, link) {
+  if (!rows || rows.length === 0) return el('p', { class: 'note' }, t('empty'));
+  const cols = columns || Object.keys(rows[0]);
+  return el(
+    'table',
+    {},
+    caption ? el('caption', {}, caption) : null,
+    el('thead', {}, el('tr', {}, cols.map((c) => el('th', { scope: 'col' }, cap(t('col.' + c)))))),
+    el(
+      'tbody',
+      {},
+      rows.map((r) =>
+        el(
+          'tr',
+          {},
+          cols.map((c) => {
+            const v = cell(c, r[c]);
+            const href = link && link(c, r);
+            return el('td', { class: typeof r[c] === 'number' ? 'num' : null }, href ? el('a', { href }, v) : v);
+          }),
+        ),
+      ),
+    ),
+  );
+}
+
+async function listInto(container, name, params, caption, columns, link) {
+  const r = await query(name, Object.assign({ limit: 1000 }, params));
+  if (!r.ok) container.append(el('p', { class: 'form-error' }, t('error.load') + ' (' + name + '): ' + errorText(r.data)));
+  else container.append(table(r.data.rows, caption, columns, link));
+  return r;
+}
+
+// ---- public pages ----
+
+async function pageHome(main) {
+  main.append(el('h1', {}, t('home.title')), el('p', {}, t('home.intro')));
+  const r = await query('head');
+  if (r.ok) {
+    main.append(
+      el('h2', {}, t('home.registry')),
+      el('dl', { class: 'box' }, el('dt', {}, cap(t('col.registry'))), el('dd', {}, r.data.registry),
+        el('dt', {}, cap(t('col.party'))), el('dd', {}, r.data.party)),
+    );
+  }
+}
+
+async function pageProjects(main) {
+  main.append(el('h1', {}, t('projects.title')));
+  await listInto(main, 'projects', {}, null);
+}
+
+async function pageDecisions(main) {
+  main.append(el('h1', {}, t('decisions.title')));
+  await listInto(main, 'decisions', {}, null);
+}
+
+async function pageIssuances(main) {
+  main.append(el('h1', {}, t('issuances.title')));
+  const r = await listInto(main, 'issuances', {}, null);
+  if (!r.ok) return;
+  const a = await query('allocations', { limit: 1000 });
+  if (!a.ok) return main.append(el('p', { class: 'form-error' }, errorText(a.data)));
+  for (const iss of r.data.rows) {
+    const rows = a.data.rows.filter((x) => x.issuance === iss.id);
+    const sec = el('section', { 'aria-label': t('issuances.alloc', { id: iss.id }) });
+    sec.append(el('h2', {}, t('issuances.alloc', { id: iss.id })), table(rows, null, ['account', 'quantity', 'first', 'last']));
+    main.append(sec);
+  }
+}
+
+function offered(kind, name) {
+  const paths = (state.api && state.api.paths) || {};
+  const p = paths['/api/v1/' + kind + '/' + name];
+  return p ? p.get || p.post : null;
+}
+
+async function pageReports(main) {
+  main.append(el('h1', {}, t('reports.title')));
+  for (const name of ['public_accounts', 'units_by_type', 'tx_summary']) {
+    const sec = el('section', { id: 'report-' + name }, el('h2', {}, t('reports.' + name)));
+    main.append(sec);
+    const op = offered('queries', name);
+    if (!op || (!op['x-public'] && !state.session)) sec.append(el('p', { class: 'note' }, t('reports.unavailable')));
+    else await listInto(sec, name, {}, null);
+  }
+}
+
+async function pageArticle6(main) {
+  main.append(el('h1', {}, t('article6.title')));
+  main.append(el('h2', {}, t('article6.authorizations')));
+  await listInto(main, 'authorizations', {}, null, ['id', 'version', 'date', 'coop', 'quantity', 'purposes', 'parties', 'first_year', 'last_year']);
+  main.append(el('h2', {}, t('article6.actions')));
+  await listInto(main, 'actions', {}, null, ['seq', 'time', 'type', 'subtype', 'auth_id', 'origin', 'first', 'last', 'quantity', 'vintage', 'transferring', 'acquiring', 'purpose', 'ndc_year']);
+  main.append(el('h2', {}, t('article6.balance')));
+  const b = await query('a6.balance');
+  if (!b.ok) main.append(el('p', { class: 'note' }, errorText(b.data)));
+  else {
+    const rows = Array.isArray(b.data.years) ? b.data.years : null;
+    main.append(rows ? table(rows) : el('pre', { class: 'mono' }, JSON.stringify(b.data, null, 2)));
+  }
+  main.append(el('p', { class: 'note' }, t('article6.aef')));
+}
+
+async function pageHead(main) {
+  main.append(el('h1', {}, t('head.title')), el('p', {}, t('head.intro')));
+  const r = await query('head');
+  if (!r.ok) return main.append(el('p', { class: 'form-error' }, errorText(r.data)));
+  main.append(table([r.data], null, ['registry', 'party', 'seq', 'hash']));
+}
+
+// ---- signing in ----
+
+function loadSession() {
+  try {
+    const s = JSON.parse(sessionStorage.getItem('jcm.session') || 'null');
+    if (s && s.token && s.expires_at > Date.now()) state.session = s;
+  } catch (e) {
+    state.session = null;
+  }
+}
+
+function signOut(go) {
+  state.session = null;
+  try {
+    sessionStorage.removeItem('jcm.session');
+  } catch (e) {
+    // nothing kept
+  }
+  chrome();
+  if (go) location.hash = '#/';
+}
+
+function pageLogin(main) {
+  main.append(el('h1', {}, t('login.title')));
+  const err = el('p', { class: 'form-error', id: 'login-error' });
+  const name = el('input', { id: 'login-name', name: 'name', autocomplete: 'username', required: true, spellcheck: 'false' });
+  const pw = el('input', { id: 'login-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+  const form = el(
+    'form',
+    { class: 'cmd', 'aria-describedby': 'login-error' },
+    el('div', { class: 'field' }, el('label', { for: 'login-name' }, t('login.name')), name),
+    el('div', { class: 'field' }, el('label', { for: 'login-password' }, t('login.password')), pw),
+    err,
+    el('button', { type: 'submit' }, t('login.submit')),
+    el('p', { class: 'note' }, t('login.note')),
+  );
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    err.textContent = '';
+    const r = await api('POST', '/api/v1/login', { name: name.value, password: pw.value });
+    pw.value = '';
+    if (!r.ok) {
+      err.textContent = t('login.failed') + ' — ' + errorText(r.data);
+      name.focus();
+      return;
+    }
+    const d = r.data;
+    state.session = { token: d.token, user: d.user, role: d.role, org: d.org, expires_at: Date.now() + 1000 * (d.expires_in || 3600) };
+    try {
+      sessionStorage.setItem('jcm.session', JSON.stringify(state.session));
+    } catch (e) {
+      // kept in memory only
+    }
+    chrome();
+    location.hash = '#/accounts';
+  });
+  main.append(form);
+}
+
+// ---- signed-in pages ----
+
+async function pageAccounts(main) {
+  main.append(el('h1', {}, t('accounts.title')));
+  await listInto(main, 'accounts', {}, null, ['id', 'type', 'holder_name', 'name', 'status', 'balance'], (c, r) =>
+    c === 'id' ? '#/statement/' + encodeURIComponent(r.id) : null,
+  );
+}
+
+async function pageStatement(main, arg) {
+  main.append(el('h1', {}, t('statement.title')));
+  const input = el('input', { id: 'statement-account', name: 'account', value: arg || '', spellcheck: 'false', list: 'account-ids' });
+  const form = el(
+    'form',
+    { class: 'cmd' },
+    el('div', { class: 'field' }, el('label', { for: 'statement-account' }, t('statement.choose')), input),
+    el('button', { type: 'submit' }, t('statement.show')),
+  );
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    location.hash = '#/statement/' + encodeURIComponent(input.value.trim());
+  });
+  main.append(form, await accountList());
+  if (!arg) return;
+  const r = await query('statement', { account: arg });
+  if (!r.ok) return main.append(el('p', { class: 'form-error' }, errorText(r.data)));
+  const s = r.data;
+  main.append(
+    el('h2', {}, s.account),
+    el('dl', { class: 'box' },
+      el('dt', {}, cap(t('col.type'))), el('dd', {}, tv(s.type)),
+      el('dt', {}, cap(t('col.holder'))), el('dd', {}, s.holder),
+      el('dt', {}, cap(t('col.status'))), el('dd', {}, tv(s.status)),
+      el('dt', {}, t('statement.opening')), el('dd', { id: 'statement-opening' }, s.opening),
+      el('dt', {}, t('statement.closing')), el('dd', { id: 'statement-closing' }, s.closing)),
+  );
+  const rows = s.entries.map((e) => Object.assign({}, e, { quantity: (e.dir < 0 ? '−' : '+') + e.quantity }));
+  main.append(rows.length ? table(rows, null, ['seq', 'time', 'tx', 'type', 'quantity', 'ranges', 'counterparty', 'balance']) : el('p', {}, t('statement.none')));
+}
+
+// The accounts the user reads, as suggestions for account fields.
+async function accountList() {
+  const list = el('datalist', { id: 'account-ids' });
+  const r = await query('accounts', { limit: 1000 });
+  if (r.ok) for (const a of r.data.rows) list.append(el('option', { value: a.id }, a.name));
+  return list;
+}
+
+function commandsFor(role) {
+  const out = [];
+  for (const [path, item] of Object.entries((state.api && state.api.paths) || {})) {
+    if (!path.startsWith('/api/v1/commands/') || !item.post) continue;
+    const name = path.slice('/api/v1/commands/'.length);
+    if (HIDDEN_COMMANDS.includes(name) || !(item.post['x-roles'] || []).includes(role)) continue;
+    out.push(name);
+  }
+  return out;
+}
+
+function pageActions(main) {
+  main.append(el('h1', {}, t('act.title')));
+  const cmds = commandsFor(state.session.role);
+  if (!cmds.length) main.append(el('p', {}, t('act.none')));
+  const link = (c) => el('li', {}, el('a', { href: '#/act/' + c }, cap(t('cmd.' + c) === c ? summary(c) : t('cmd.' + c))));
+  const main_ = MAIN_COMMANDS.filter((c) => cmds.includes(c));
+  const other = cmds.filter((c) => !MAIN_COMMANDS.includes(c)).sort();
+  if (main_.length) main.append(el('h2', {}, t('act.main')), el('ul', { class: 'actions' }, main_.map(link)));
+  if (other.length) main.append(el('h2', {}, t('act.other')), el('ul', { class: 'actions' }, other.map(link)));
+  // Four-eyes approval: shown only when the API offers a command for it.
+  if (!cmds.some((c) => c.startsWith('approve') || c.endsWith('.approve'))) main.append(el('p', { class: 'note' }, t('act.approve')));
+}
+
+function summary(cmd) {
+  const op = offered('commands', cmd);
+  return (op && op.summary) || cmd;
+}
+
+function commandTitle(cmd) {
+  const k = 'cmd.' + cmd;
+  const s = t(k);
+  return s === cmd || s === cmd.replace(/_/g, ' ') ? cap(summary(cmd)) : cap(s);
+}
+
+// One form control for a field of a command's schema.
+function control(name, sch, id, value) {
+  const common = { id, name, 'data-field': name, spellcheck: 'false' };
+  if (sch.enum) {
+    const s = el('select', common, el('option', { value: '' }, '—'));
+    for (const v of sch.enum) s.append(el('option', { value: v, selected: v === value }, tv(v) === v ? v : tv(v) + ' (' + v + ')'));
+    return s;
+  }
+  if (sch.type === 'array' && sch.items && sch.items.type === 'object') return el('textarea', common, value || '');
+  if (sch.maxLength > 300 && sch.type === 'string') return el('textarea', common, value || '');
+  const a = Object.assign({}, common, { value: value ?? '' });
+  if (name === 'password') Object.assign(a, { type: 'password', autocomplete: 'new-password' });
+  else if (sch.type === 'integer') Object.assign(a, { type: 'text', inputmode: 'numeric' });
+  else if (sch.format === 'date') a.type = 'date';
+  else if (sch.pattern) Object.assign(a, { list: 'account-ids', autocomplete: 'off' });
+  return el('input', a);
+}
+
+function hintFor(name, sch) {
+  if (sch.type === 'array' && sch.items && sch.items.type === 'object') {
+    const cols = Object.keys(sch.items.properties || {});
+    return cols.includes('first') && cols.includes('last') ? t('form.ranges') : t('form.lines', { cols: cols.join(', ') });
+  }
+  if (sch.type === 'array') return t('form.list');
+  return '';
+}
+
+// The value to send for a control, or undefined to leave the field out.
+function valueOf(ctrl, sch) {
+  const raw = ctrl.value.trim();
+  if (raw === '') return undefined;
+  if (sch.type === 'integer') return /^-?\d{1,15}$/.test(raw) ? Number(raw) : raw; // else the library refuses it
+  if (sch.type === 'array' && sch.items && sch.items.type === 'object') {
+    const props = Object.entries(sch.items.properties || {});
+    return raw.split('\n').map((l) => l.trim()).filter(Boolean).map((line) => {
+      const m = /^(\d+)\s*[-–]\s*(\d+)(?:\s*@\s*(\S+))?$/.exec(line);
+      if (m && sch.items.properties.first) return m[3] ? { first: +m[1], last: +m[2], origin: m[3] } : { first: +m[1], last: +m[2] };
+      const parts = line.split(/\s*[,=:]\s*/);
+      const o = {};
+      props.forEach(([k, p], i) => {
+        if (parts[i] === undefined || parts[i] === '') return;
+        o[k] = p.type === 'integer' && /^\d{1,15}$/.test(parts[i]) ? Number(parts[i]) : parts[i];
+      });
+      return o;
+    });
+  }
+  if (sch.type === 'array') return raw.split(',').map((x) => x.trim()).filter(Boolean);
+  return raw;
+}
+
+function randomKey() {
+  const b = new Uint8Array(12);
+  crypto.getRandomValues(b);
+  return 'web-' + Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+async function pageCommand(main, cmd, params) {
+  const op = offered('commands', cmd);
+  if (!op || !(op['x-roles'] || []).includes(state.session.role) || HIDDEN_COMMANDS.includes(cmd)) {
+    main.append(el('h1', {}, cmd), el('p', { class: 'form-error' }, t('act.none')));
+    return;
+  }
+  const sch = op.requestBody.content['application/json'].schema;
+  const required = sch.required || [];
+  const formErr = el('p', { class: 'form-error', id: 'form-error' });
+  const form = el('form', { class: 'cmd', novalidate: true, 'aria-describedby': 'form-error', id: 'cmd-form' });
+  const controls = {};
+  const adv = el('details', {}, el('summary', {}, t('form.advanced')));
+  // required fields first, then the optional ones; the idempotency key last, folded away
+  const names = Object.keys(sch.properties || {}).sort((a, b) => (a === 'key') - (b === 'key') || required.includes(b) - required.includes(a));
+  for (const name of names) {
+    const fs = sch.properties[name];
+    const id = 'f-' + name;
+    const value = name === 'key' ? randomKey() : params.get(name) || '';
+    const c = control(name, fs, id, value);
+    const hint = [fs.description, hintFor(name, fs)].filter(Boolean).join(' — ');
+    const req = required.includes(name);
+    c.setAttribute('aria-describedby', id + '-hint ' + id + '-error');
+    if (req) c.setAttribute('aria-required', 'true');
+    const label = (lang() === 'ja' ? t('field.' + name) : cap(name.replace(/_/g, ' '))) + (req ? ' (' + t('form.required') + ')' : '');
+    const box = el('div', { class: 'field' }, el('label', { for: id }, label), el('span', { class: 'hint', id: id + '-hint' }, hint), c,
+      el('p', { class: 'error', id: id + '-error' }));
+    controls[name] = { c, fs };
+    (name === 'key' ? adv : form).append(box);
+  }
+  form.append(adv, formErr, el('button', { type: 'submit' }, t('form.submit')));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    formErr.textContent = '';
+    for (const { c } of Object.values(controls)) {
+      c.removeAttribute('aria-invalid');
+      document.getElementById(c.id + '-error').textContent = '';
+    }
+    const body = {};
+    for (const [name, { c, fs }] of Object.entries(controls)) {
+      const v = valueOf(c, fs);
+      if (v !== undefined) body[name] = v;
+    }
+    const r = await api('POST', '/api/v1/commands/' + cmd, body);
+    if (r.ok) {
+      const res = r.data.result || {};
+      announce(t('form.done') + ': ' + commandTitle(cmd) + (res.tx || res.id ? ' — ' + (res.tx || res.id) : ''), 'ok');
+      controls.key && (controls.key.c.value = randomKey()); // a new action gets a new key
+      return;
+    }
+    const e = r.data.error || {};
+    const base = String(e.field || '').split(/[.[]/)[0];
+    const target = controls[base];
+    const text = t('form.refused') + ' — ' + errorText(r.data);
+    if (target) {
+      target.c.setAttribute('aria-invalid', 'true');
+      document.getElementById(target.c.id + '-error').textContent = text;
+      if (base === 'key') adv.open = true;
+      target.c.focus();
+    } else {
+      formErr.textContent = text;
+    }
+    announce(text, 'bad');
+  });
+  main.append(el('h1', {}, commandTitle(cmd)), el('p', { class: 'note' }, summary(cmd)), form, await accountList());
+}
+
+// ---- the frame: navigation, language, routes ----
+
+function chrome() {
+  document.documentElement.lang = lang();
+  for (const n of document.querySelectorAll('[data-i18n]')) n.textContent = t(n.getAttribute('data-i18n'));
+  const b = document.getElementById('lang');
+  b.textContent = t('lang.switch');
+  b.setAttribute('lang', lang() === 'en' ? 'ja' : 'en');
+  b.setAttribute('aria-label', t('lang.switchLabel'));
+  const s = state.session;
+  document.getElementById('nav-signed').hidden = !s;
+  document.getElementById('signin').hidden = !!s;
+  document.getElementById('signout').hidden = !s;
+  document.getElementById('who').textContent = s ? t('who.as', { user: s.user, role: t('role.' + s.role) }) : '';
+}
+
+const routes = {
+  '': pageHome,
+  projects: pageProjects,
+  decisions: pageDecisions,
+  issuances: pageIssuances,
+  reports: pageReports,
+  article6: pageArticle6,
+  head: pageHead,
+  login: pageLogin,
+  accounts: pageAccounts,
+  statement: pageStatement,
+  act: pageActions,
+};
+const SIGNED = ['accounts', 'statement', 'act'];
+let renderSeq = 0;
+
+async function render(focus) {
+  const hash = location.hash.startsWith('#/') ? location.hash.slice(2) : '';
+  const [path, qs] = hash.split('?');
+  const [name, ...rest] = path.split('/');
+  const arg = rest.length ? decodeURIComponent(rest.join('/')) : '';
+  const main = document.getElementById('main');
+  const seq = ++renderSeq;
+  // data-route says which navigation this content answers (tests wait on it)
+  const page = el('div', { 'aria-busy': 'true', 'data-route': hash });
+  if (SIGNED.includes(name) && !state.session) {
+    page.append(el('p', {}, t('signin.needed') + ' '), el('a', { href: '#/login' }, t('nav.login')));
+  } else if (name === 'act' && arg) {
+    await pageCommand(page, arg, new URLSearchParams(qs || ''));
+  } else {
+    await (routes[name] || pageHome)(page, arg);
+  }
+  if (seq !== renderSeq) return; // a later navigation won
+  page.removeAttribute('aria-busy');
+  main.replaceChildren(page);
+  const h1 = page.querySelector('h1');
+  document.title = (h1 ? h1.textContent + ' — ' : '') + t('brand');
+  for (const a of document.querySelectorAll('nav a')) {
+    if (a.getAttribute('href') === '#/' + name) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  if (focus) main.focus();
+  const head = await query('head');
+  if (head.ok) {
+    document.getElementById('foot-head').textContent = head.data.hash;
+    document.getElementById('registry').textContent = head.data.registry + ' (' + head.data.party + ')';
+  }
+}
+
+async function start() {
+  loadSession();
+  const r = await api('GET', '/api/v1/openapi.json');
+  state.api = r.ok ? r.data : { paths: {} };
+  document.getElementById('lang').addEventListener('click', () => {
+    setLang(lang() === 'en' ? 'ja' : 'en');
+    document.getElementById('status').replaceChildren(); // it spoke the other language
+    chrome();
+    render(false);
+  });
+  document.getElementById('signout').addEventListener('click', () => signOut(true));
+  window.addEventListener('hashchange', () => {
+    if (!location.hash.startsWith('#/') && location.hash !== '') return; // #main: the skip link
+    document.getElementById('status').replaceChildren();
+    render(true);
+  });
+  chrome();
+  await render(false);
+}
+
+start();
