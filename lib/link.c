@@ -433,6 +433,27 @@ static int message_pieces(json_t *blocks, jcm_pieces *p, int64_t *total) {
   return 1;
 }
 
+static int piece_order(const void *a, const void *b) {
+  const jcm_piece *x = a, *y = b;
+  int o = strcmp(x->origin, y->origin);
+  return o ? o : x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* 1 when no serial is in two of the pieces (0 also when out of memory): the
+ * acquirer credits every piece, so a serial named twice would be held twice. */
+static int pieces_disjoint(const jcm_pieces *p) {
+  if (p->n < 2) return 1;
+  jcm_piece *v = malloc(p->n * sizeof *v);
+  if (!v) return 0;
+  memcpy(v, p->v, p->n * sizeof *v);
+  qsort(v, p->n, sizeof *v, piece_order);
+  int ok = 1;
+  for (size_t i = 1; i < p->n; i++)
+    ok &= strcmp(v[i].origin, v[i - 1].origin) != 0 || v[i].first > v[i - 1].last;
+  free(v);
+  return ok;
+}
+
 /* 1 when this registry knows the authorization's id and version with other
  * terms (another Party, registry, approach, purposes or Parties): the units
  * would otherwise fall under an authorization they were never given. */
@@ -481,14 +502,22 @@ static int judge_proposal(jcm_ctx *c, json_t *m, const jcm_pieces *p, char *reas
     int rc = jcm__a6_pieces(c, r, &here);
     json_decref(r);
     int held = 0;
-    for (size_t h = 0; h < here.n; h++)
+    int64_t known = 0; /* serials with a row here (held or transferred out) */
+    for (size_t h = 0; h < here.n; h++) {
       held |= here.v[h].account[0] != 0;
+      known += here.v[h].last - here.v[h].first + 1;
+    }
     jcm__a6_pieces_free(&here);
     if (rc != JCM_OK) return -1;
     if (held)
       return snprintf(reason, n, "%s serials %lld-%lld are held here already", p->v[k].origin, (long long)p->v[k].first,
                       (long long)p->v[k].last),
              C_LINK_HELD_HERE;
+    /* units issued here come back only after leaving: a peer cannot mint them */
+    if (strcmp(p->v[k].origin, c->j->registry) == 0 && known != p->v[k].last - p->v[k].first + 1)
+      return snprintf(reason, n, "%s serials %lld-%lld were never issued here or never left", p->v[k].origin,
+                      (long long)p->v[k].first, (long long)p->v[k].last),
+             C_LINK_CONFLICT;
   }
   return 0;
 }
@@ -518,8 +547,9 @@ static int on_proposal(jcm_ctx *c, json_t *m) {
   jcm_pieces p = {0};
   int64_t total = 0;
   int rc = JCM_OK;
-  if (!message_pieces(json_object_get(m, "blocks"), &p, &total) || total != jcm__i(m, "quantity", -1) ||
-      !jcm__s(m, "from_account") || !jcm__s(m, "to_account") || !auths_complete(m, &p))
+  if (!message_pieces(json_object_get(m, "blocks"), &p, &total) || !pieces_disjoint(&p) ||
+      total != jcm__i(m, "quantity", -1) || !jcm__s(m, "from_account") || !jcm__s(m, "to_account") ||
+      !auths_complete(m, &p))
     rc = malformed(c, "is a proposal without consistent blocks, accounts and authorizations");
   char reason[300] = "";
   int code = rc == JCM_OK ? judge_proposal(c, m, &p, reason, sizeof reason) : 0;
@@ -664,6 +694,11 @@ static int on_reject(jcm_ctx *c, json_t *m) {
 /* Splits each proposed piece into the serials this registry has seen
  * before (rows left when they were transferred out: updated) and those it
  * never held (inserted). */
+static void plan_step(json_t *plan, size_t piece, int64_t first, int64_t last, int seen) {
+  json_array_append_new(plan, json_pack("{s:I,s:I,s:I,s:b}", "piece", (json_int_t)piece, "first", (json_int_t)first,
+                                        "last", (json_int_t)last, "seen", seen));
+}
+
 static int credit_plan(jcm_ctx *c, const jcm_pieces *p, json_t *plan) {
   for (size_t k = 0; k < p->n; k++) {
     const jcm_piece *x = &p->v[k];
@@ -672,21 +707,21 @@ static int credit_plan(jcm_ctx *c, const jcm_pieces *p, json_t *plan) {
     jcm_pieces here = {0};
     int rc = jcm__a6_pieces(c, r, &here);
     json_decref(r);
+    /* next is the first serial not planned yet; `done` rather than
+     * next > last, since next cannot pass 2^63-1 */
     int64_t next = x->first;
-    for (size_t h = 0; rc == JCM_OK && h <= here.n; h++) {
-      int64_t hf = h < here.n ? here.v[h].first : x->last + 1;
-      if (h < here.n && here.v[h].account[0])
-        rc = jcm__refuse(c, C_LINK_HELD_HERE, "msg", "serial %lld of %s is held here already",
-                         (long long)here.v[h].first, x->origin);
-      if (rc == JCM_OK && hf > next)
-        json_array_append_new(plan, json_pack("{s:I,s:I,s:I,s:b}", "piece", (json_int_t)k, "first", (json_int_t)next,
-                                              "last", (json_int_t)(hf - 1), "seen", 0));
-      if (rc == JCM_OK && h < here.n)
-        json_array_append_new(plan,
-                              json_pack("{s:I,s:I,s:I,s:b}", "piece", (json_int_t)k, "first",
-                                        (json_int_t)here.v[h].first, "last", (json_int_t)here.v[h].last, "seen", 1));
-      if (h < here.n) next = here.v[h].last + 1;
+    bool done = false;
+    for (size_t h = 0; rc == JCM_OK && h < here.n; h++) {
+      const jcm_piece *y = &here.v[h]; /* within [x->first, x->last] */
+      if (y->account[0])
+        rc = jcm__refuse(c, C_LINK_HELD_HERE, "msg", "serial %lld of %s is held here already", (long long)y->first,
+                         x->origin);
+      if (rc == JCM_OK && y->first > next) plan_step(plan, k, next, y->first - 1, 0);
+      if (rc == JCM_OK) plan_step(plan, k, y->first, y->last, 1);
+      done = y->last == x->last;
+      if (!done) next = y->last + 1;
     }
+    if (rc == JCM_OK && !done) plan_step(plan, k, next, x->last, 0);
     jcm__a6_pieces_free(&here);
     if (rc != JCM_OK) return rc;
   }
