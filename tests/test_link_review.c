@@ -1,0 +1,354 @@
+/* Review of the link between registries: what a misbehaving or hostile
+ * (but correctly signed) peer registry can make the acquirer do, Article 6
+ * scopes, and reconciliation. Each case is a defect found in review; the
+ * helpers are copied from test_link.c so that file stays as it is. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "checks.h"
+#include "support.h"
+
+static const jcm_actor PEER = {"link", "peer"};
+
+typedef struct pair {
+  char tha_path[512], jpn_path[512];
+  jcm *tha, *jpn;
+  t_accounts acc; /* THA01's */
+  char jpn_gov[32], jpn_hold[32], jpn_retire[32];
+} pair;
+
+static json_t *must(jcm *j, const jcm_actor *a, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static json_t *must(jcm *j, const jcm_actor *a, const char *fmt, ...) {
+  char buf[8192];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  json_t *r = NULL;
+  int code = 0;
+  if (t_submit(j, a, buf, &code, &r) != JCM_OK) {
+    char *s = json_dumps(r, 0);
+    fail_msg("%s -> %s", buf, s);
+  }
+  json_t *out = json_incref(json_object_get(r, "result"));
+  json_decref(r);
+  return out;
+}
+
+/* The check code of submitting text (0 when it succeeded). */
+static int code_of(jcm *j, const jcm_actor *a, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int code_of(jcm *j, const jcm_actor *a, const char *fmt, ...) {
+  char buf[8192];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  int code = 0;
+  t_submit(j, a, buf, &code, NULL);
+  return code;
+}
+
+static void key_exchange(jcm *a, const char *a_id, jcm *b, const char *b_id) {
+  json_t *ka = must(a, &T_ADMIN, "{\"cmd\":\"key.generate\"}"), *kb = must(b, &T_ADMIN, "{\"cmd\":\"key.generate\"}");
+  json_decref(must(a, &T_ADMIN, "{\"cmd\":\"registry.key\",\"id\":\"%s\",\"public_key\":\"%s\"}", b_id,
+                   json_string_value(json_object_get(kb, "public_key"))));
+  json_decref(must(b, &T_ADMIN, "{\"cmd\":\"registry.key\",\"id\":\"%s\",\"public_key\":\"%s\"}", a_id,
+                   json_string_value(json_object_get(ka, "public_key"))));
+  json_decref(ka);
+  json_decref(kb);
+}
+
+static void account_of(jcm *j, const char *fmt, char out[32]) {
+  json_t *r = must(j, &T_ADMIN, "%s", fmt);
+  snprintf(out, 32, "%s", json_string_value(json_object_get(r, "account")));
+  json_decref(r);
+}
+
+/* Both registries, keys exchanged, TH014's 2021 issuance in THA01:
+ * 1009 [1-1009] to the government, 1008 [1010-2017] to org-a. */
+static void pair_open(pair *p, const char *name) {
+  char n[64];
+  snprintf(n, sizeof n, "%s-tha", name);
+  t_db_path(p->tha_path, sizeof p->tha_path, n);
+  snprintf(n, sizeof n, "%s-jpn", name);
+  t_db_path(p->jpn_path, sizeof p->jpn_path, n);
+  p->tha = t_registry(p->tha_path, &p->acc);
+  p->jpn = t_open(p->jpn_path);
+  jcm *t = p->tha, *j = p->jpn;
+  json_decref(must(j, &T_ADMIN, "{\"cmd\":\"init\",\"registry\":\"JPN01\",\"party\":\"JPN\",\"name\":\"Japan\"}"));
+  json_decref(
+      must(j, &T_ADMIN, "{\"cmd\":\"org.add\",\"id\":\"goj\",\"name\":\"Government of Japan\",\"country\":\"JPN\"}"));
+  json_decref(must(j, &T_ADMIN, "{\"cmd\":\"org.add\",\"id\":\"tsb\",\"name\":\"TSB Green Nex\",\"country\":\"JPN\"}"));
+  account_of(j, "{\"cmd\":\"account.open\",\"type\":\"government-holding\",\"holder\":\"goj\",\"name\":\"GoJ\"}",
+             p->jpn_gov);
+  account_of(j, "{\"cmd\":\"account.open\",\"type\":\"holding\",\"holder\":\"tsb\",\"name\":\"TSB\"}", p->jpn_hold);
+  account_of(j, "{\"cmd\":\"account.open\",\"type\":\"retirement\",\"holder\":\"goj\",\"name\":\"NDC use\"}",
+             p->jpn_retire);
+  const char *coop = "{\"cmd\":\"coop.add\",\"id\":\"JCM-JPN-THA\",\"name\":\"JCM\",\"parties\":[\"JPN\",\"THA\"]}";
+  json_decref(must(t, &T_ADMIN, "%s", coop));
+  json_decref(must(j, &T_ADMIN, "%s", coop));
+  json_decref(
+      must(t, &T_ADMIN,
+           "{\"cmd\":\"registry.add\",\"id\":\"JPN01\",\"party\":\"JPN\",\"name\":\"J\",\"role\":\"national\"}"));
+  json_decref(
+      must(j, &T_ADMIN,
+           "{\"cmd\":\"registry.add\",\"id\":\"THA01\",\"party\":\"THA\",\"name\":\"T\",\"role\":\"national\"}"));
+  key_exchange(t, "THA01", j, "JPN01");
+  const char *acc[] = {p->acc.gov, p->acc.hold_a, NULL};
+  const int64_t q[] = {1009, 1008};
+  assert_int_equal(t_issue(t, 2021, 2017, 2017, acc, q), JCM_OK);
+}
+
+static void pair_close(pair *p) {
+  jcm_close(p->tha);
+  jcm_close(p->jpn);
+}
+
+static void authorize(pair *p, const char *parties, const char *scope) {
+  json_decref(must(p->tha, &T_ADMIN,
+                   "{\"cmd\":\"authorize\",\"id\":\"THA-A6-0001\",\"date\":\"2025-11-01\",\"coop\":\"JCM-JPN-THA\","
+                   "\"quantity\":1009,\"sectors\":[\"Energy generation\"],\"purposes\":\"NDC\",\"parties\":%s,"
+                   "\"first_year\":2021,\"last_year\":2030,%s}",
+                   parties, scope));
+}
+
+/* Delivers both ways until nothing is left. */
+static void sync(pair *p) {
+  for (int round = 0; round < 10; round++) {
+    int a = 0, b = 0;
+    json_t *ref = NULL;
+    if (jcm_link_deliver(p->tha, p->jpn, &PEER, &a, &ref) != JCM_OK ||
+        jcm_link_deliver(p->jpn, p->tha, &PEER, &b, &ref) != JCM_OK) {
+      char *s = json_dumps(ref, 0);
+      fail_msg("delivery refused: %s", s ? s : "(store error)");
+    }
+    if (!a && !b) return;
+  }
+  fail_msg("the link does not settle");
+}
+
+static void verify_ok(jcm *j) {
+  json_t *rep = NULL;
+  int rc = jcm_verify(j, &rep);
+  if (rc != JCM_OK) {
+    char *s = json_dumps(rep, 0);
+    fail_msg("verify: %s", s);
+  }
+  json_decref(rep);
+}
+
+static json_t *query(jcm *j, const char *name, const char *param, const char *value) {
+  json_t *params = param ? json_pack("{s:s}", param, value) : json_object(), *r = NULL;
+  json_object_set_new(params, "limit", json_integer(1000));
+  jcm_check chk;
+  if (jcm_query(j, name, params, &r, &chk) != JCM_OK) fail_msg("query %s: %s", name, chk.message);
+  json_decref(params);
+  json_t *rows = json_incref(json_object_get(r, "rows"));
+  json_decref(r);
+  return rows;
+}
+
+/* Units of the given action type, summed over the store's Article 6 actions. */
+static int64_t action_units(jcm *j, const char *type) {
+  json_t *rows = query(j, "actions", "type", type);
+  int64_t n = 0;
+  size_t i;
+  json_t *r;
+  json_array_foreach(rows, i, r) n += json_integer_value(json_object_get(r, "quantity"));
+  json_decref(rows);
+  return n;
+}
+
+static int receive(jcm *j, const char *msg, const char *sig) {
+  json_t *cmd = json_pack("{s:s,s:s,s:s}", "cmd", "link.receive", "msg", msg, "sig", sig), *r = NULL;
+  int rc = jcm_submit(j, cmd, &PEER, &r);
+  int code = rc == JCM_OK ? 0 : (int)json_integer_value(json_object_get(json_object_get(r, "error"), "code"));
+  json_decref(cmd);
+  json_decref(r);
+  return code;
+}
+
+/* Signs text with the secret key in the store at path (a test may act as
+ * that registry, to send what a correct registry never would). */
+static void sign_as(const char *path, const char *text, char sig_hex[129]) {
+  sqlite3 *db;
+  sqlite3_stmt *s;
+  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT v FROM node_secret", -1, &s, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  unsigned char sig[crypto_sign_BYTES];
+  crypto_sign_detached(sig, NULL, (const unsigned char *)text, strlen(text), sqlite3_column_blob(s, 0));
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  sodium_bin2hex(sig_hex, 129, sig, sizeof sig);
+}
+
+/* Sends body from `from` (its store at path) to `to` as that registry would
+ * sign it, numbered next after what `to` received from it; the check code.
+ * When refused, `to` must be unchanged. Takes body. */
+static int send_as(const char *from_path, const char *from, jcm *to, const char *to_path, json_t *body) {
+  int64_t last = 0;
+  assert_int_equal(jcm_link_last_received(to, from, &last), JCM_OK);
+  json_object_set_new(body, "from", json_string(from));
+  json_object_set_new(body, "to", json_string(jcm_registry(to)));
+  json_object_set_new(body, "n", json_integer(last + 1));
+  char *text = json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT), sig[129];
+  sign_as(from_path, text, sig);
+  char *before = t_dump(to_path);
+  int code = receive(to, text, sig);
+  char *after = t_dump(to_path);
+  if (code) assert_string_equal(before, after);
+  free(before);
+  free(after);
+  free(text);
+  json_decref(body);
+  return code;
+}
+
+/* THA01's authorization THA-A6-0001 v1 as a proposal carries it. */
+static json_t *tha_auth(void) {
+  return json_pack("{s:s,s:i,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:s}", "id", "THA-A6-0001", "version",
+                   1, "registry", "THA01", "party", "THA", "date", "2025-11-01", "coop", "JCM-JPN-THA", "quantity",
+                   (json_int_t)1009, "metric", "GHG", "sectors", "[\"Energy generation\"]", "activities", "[]",
+                   "purposes", "NDC", "parties", "[\"JPN\"]", "entities", "[]", "first_year", 2021, "last_year", 2030,
+                   "scope", "{}");
+}
+
+static json_t *block(const char *origin, int64_t first, int64_t last) {
+  return json_pack("{s:s,s:I,s:I,s:s,s:s,s:i,s:s,s:s,s:i,s:b}", "origin", origin, "first", (json_int_t)first, "last",
+                   (json_int_t)last, "issuance", "THA01-I-000001", "project", "TH014", "vintage", 2021, "unit_type",
+                   "JCM credit", "auth_id", "THA-A6-0001", "auth_version", 1, "first_transferred", 0);
+}
+
+/* A proposal from THA01 of blocks (taken) into account `to`, then (when it
+ * was accepted) its `complete`: what a hostile THA01 can make JPN01 credit
+ * without having reserved anything. Returns the proposal's check code, or
+ * -1 when it was answered with a reject. */
+static int hostile_transfer(pair *p, const char *tx, json_t *blocks, json_t *auths, const char *to) {
+  int64_t total = 0;
+  size_t i;
+  json_t *b;
+  json_array_foreach(blocks, i, b) total +=
+      json_integer_value(json_object_get(b, "last")) - json_integer_value(json_object_get(b, "first")) + 1;
+  json_t *prop = json_pack("{s:s,s:s,s:s,s:s,s:I,s:o,s:o}", "type", "proposal", "tx", tx, "from_account", p->acc.gov,
+                           "to_account", to, "quantity", (json_int_t)total, "blocks", blocks, "auths", auths);
+  int code = send_as(p->tha_path, "THA01", p->jpn, p->jpn_path, prop);
+  if (code) return code;
+  json_t *rows = query(p->jpn, "xfers", NULL, NULL);
+  const char *status = "";
+  json_array_foreach(rows, i, b) if (strcmp(json_string_value(json_object_get(b, "id")), tx) == 0) status =
+      json_string_value(json_object_get(b, "status"));
+  int accepted = strcmp(status, "accepted") == 0;
+  json_decref(rows);
+  if (!accepted) return -1;
+  json_t *complete = json_pack("{s:s,s:s}", "type", "complete", "tx", tx);
+  assert_int_equal(send_as(p->tha_path, "THA01", p->jpn, p->jpn_path, complete), 0);
+  return 0;
+}
+
+/* ---- a hostile peer ---- */
+
+/* Two blocks of one proposal that overlap: the acquirer must not credit the
+ * serials they share twice (found: it inserted both rows, [1-10] and [5-14],
+ * so JPN01 held serials 5-10 twice and verify failed on "no overlap"). */
+static void test_overlapping_blocks(void **state) {
+  (void)state;
+  pair p;
+  pair_open(&p, "review-overlap");
+  json_t *blocks = json_pack("[o,o]", block("THA01", 1, 10), block("THA01", 5, 14));
+  int code = hostile_transfer(&p, "THA01-X-000050", blocks, json_pack("[o]", tha_auth()), p.jpn_gov);
+  assert_int_equal(code, C_LINK_MALFORMED);
+  assert_int_equal(t_balance(p.jpn, p.jpn_gov), 0);
+  verify_ok(p.jpn);
+  pair_close(&p);
+}
+
+/* Units that claim to originate in the acquiring registry itself but were
+ * never issued there (or never left it) cannot come from a peer: found, a
+ * peer could mint JPN01 serials into JPN01 (verify then failed on
+ * conservation: a block of this registry belongs to no issuance). */
+static void test_own_origin_minted(void **state) {
+  (void)state;
+  pair p;
+  pair_open(&p, "review-mint");
+  json_t *blocks = json_pack("[o]", block("JPN01", 1, 100));
+  int code = hostile_transfer(&p, "THA01-X-000051", blocks, json_pack("[o]", tha_auth()), p.jpn_gov);
+  assert_int_equal(code, -1); /* answered with a reject */
+  assert_int_equal(t_balance(p.jpn, p.jpn_gov), 0);
+  verify_ok(p.jpn);
+  pair_close(&p);
+}
+
+/* Serials at the very end of the serial space (2^63-1): found, the credit
+ * plan computed last + 1 (signed overflow) and credited nothing while the
+ * movement said 10 (verify: holdings disagree with movements). */
+static void test_serials_at_the_end(void **state) {
+  (void)state;
+  pair p;
+  pair_open(&p, "review-max");
+  /* then serials 1-5: the action rows must not join them to the last one */
+  json_t *blocks = json_pack("[o,o]", block("KOR01", INT64_MAX - 9, INT64_MAX), block("KOR01", 1, 5));
+  assert_int_equal(hostile_transfer(&p, "THA01-X-000052", blocks, json_pack("[o]", tha_auth()), p.jpn_gov), 0);
+  assert_int_equal(t_balance(p.jpn, p.jpn_gov), 15);
+  assert_int_equal(action_units(p.jpn, "Acquisition"), 15);
+  json_t *rows = query(p.jpn, "blocks", "account", p.jpn_gov);
+  assert_int_equal(json_array_size(rows), 2);
+  assert_int_equal(json_integer_value(json_object_get(json_array_get(rows, 1), "last")), INT64_MAX);
+  json_decref(rows);
+  verify_ok(p.jpn);
+  pair_close(&p);
+}
+
+/* ---- authorization ---- */
+
+/* Overlapping ranges in one authorization: found, the serials they share
+ * were counted twice against the quantity and reported twice as
+ * Authorization actions (AEF Table 3: 20 units for 14 serials). */
+static void test_authorize_overlapping_ranges(void **state) {
+  (void)state;
+  pair p;
+  pair_open(&p, "review-auth-overlap");
+  const char *fmt = "{\"cmd\":\"authorize\",\"id\":\"THA-A6-0002\",\"date\":\"2025-11-01\",\"coop\":\"JCM-JPN-THA\","
+                    "\"quantity\":%d,\"sectors\":[\"Energy generation\"],\"purposes\":\"NDC\",\"parties\":[\"JPN\"],"
+                    "\"ranges\":[{\"first\":1,\"last\":10},{\"first\":5,\"last\":14}]}";
+  assert_int_equal(code_of(p.tha, &T_ADMIN, fmt, 20), C_OVERLAP);
+  assert_int_equal(action_units(p.tha, "Authorization"), 0);
+  /* and two ranges of 2^63-1 serials each: their sum does not overflow */
+  assert_int_equal(code_of(p.tha, &T_ADMIN,
+                           "{\"cmd\":\"authorize\",\"id\":\"THA-A6-0002\",\"date\":\"2025-11-01\","
+                           "\"coop\":\"JCM-JPN-THA\",\"quantity\":1,\"sectors\":[\"Energy generation\"],"
+                           "\"purposes\":\"NDC\",\"parties\":[\"JPN\"],\"ranges\":[{\"first\":1,\"last\":%lld},"
+                           "{\"first\":2,\"last\":%lld}]}",
+                           (long long)INT64_MAX, (long long)INT64_MAX),
+                   C_OVERLAP);
+  /* the honest path still works: authorized, first transferred, acquired */
+  authorize(&p, "[\"JPN\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
+  json_decref(must(p.tha, &T_ADMIN, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":9}",
+                   p.acc.gov, p.jpn_gov));
+  sync(&p);
+  assert_int_equal(action_units(p.tha, "Authorization"), 1009);
+  assert_int_equal(action_units(p.jpn, "Acquisition"), 9);
+  verify_ok(p.tha);
+  verify_ok(p.jpn);
+  pair_close(&p);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_overlapping_blocks),
+      cmocka_unit_test(test_own_origin_minted),
+      cmocka_unit_test(test_serials_at_the_end),
+      cmocka_unit_test(test_authorize_overlapping_ranges),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
