@@ -455,14 +455,16 @@ static int pieces_disjoint(const jcm_pieces *p) {
 }
 
 /* 1 when this registry knows the authorization's id and version with other
- * terms (another Party, registry, approach, purposes or Parties): the units
- * would otherwise fall under an authorization they were never given. */
+ * terms (another Party, registry, approach, purposes or Parties), or does
+ * not know one said to be its own Party's: the units would otherwise fall
+ * under an authorization they were never given. */
 static int known_differently(jcm_ctx *c, json_t *auth) {
   static const char *const keys[] = {"party", "registry", "coop", "purposes", "parties"};
   int err = 0;
   json_t *here = jcm__a6_auth(c->st, jcm__s(auth, "id"), jcm__i(auth, "version", 0), &err);
   if (err) return -1;
-  int differs = 0;
+  /* one of this Party's own that its registry never recorded is forged */
+  int differs = !here && jcm__s(auth, "party") && strcmp(jcm__s(auth, "party"), c->j->party) == 0;
   for (size_t k = 0; here && k < sizeof keys / sizeof keys[0]; k++) {
     const char *a = jcm__s(here, keys[k]), *b = jcm__s(auth, keys[k]);
     differs |= !a || !b || strcmp(a, b) != 0;
@@ -491,7 +493,7 @@ static int judge_proposal(jcm_ctx *c, json_t *m, const jcm_pieces *p, char *reas
     int differs = known_differently(c, auth);
     if (differs < 0) return -1;
     if (differs)
-      return snprintf(reason, n, "authorization %s version %lld is known here with other terms", jcm__s(auth, "id"),
+      return snprintf(reason, n, "authorization %s version %lld is not known here with these terms", jcm__s(auth, "id"),
                       (long long)jcm__i(auth, "version", 0)),
              C_LINK_CONFLICT;
   }
@@ -522,19 +524,36 @@ static int judge_proposal(jcm_ctx *c, json_t *m, const jcm_pieces *p, char *reas
   return 0;
 }
 
-/* Each authorization a proposal refers to, carried with it. */
+static int refers_to(json_t *a, const jcm_piece *x) {
+  return jcm__s(a, "id") && strcmp(jcm__s(a, "id"), x->auth_id) == 0 && jcm__i(a, "version", 0) == x->auth_version;
+}
+
+/* Each authorization a proposal refers to, carried with it, and no other:
+ * the acquirer copies them all, and must not store one no unit is under. */
 static int auths_complete(json_t *m, const jcm_pieces *p) {
+  size_t i;
+  json_t *a;
   for (size_t k = 0; k < p->n; k++) {
     int found = 0;
-    size_t i;
-    json_t *a;
     json_array_foreach(json_object_get(m, "auths"), i, a) found |=
-        jcm__s(a, "id") && strcmp(jcm__s(a, "id"), p->v[k].auth_id) == 0 &&
-        jcm__i(a, "version", 0) == p->v[k].auth_version && jcm__s(a, "parties") && jcm__s(a, "party") &&
-        jcm__s(a, "coop");
+        refers_to(a, &p->v[k]) && jcm__s(a, "parties") && jcm__s(a, "party") && jcm__s(a, "coop");
     if (!found) return 0;
   }
+  json_array_foreach(json_object_get(m, "auths"), i, a) {
+    int used = 0;
+    for (size_t k = 0; k < p->n && !used; k++)
+      used = refers_to(a, &p->v[k]);
+    if (!used) return 0;
+  }
   return 1;
+}
+
+/* A proposal's transaction id is the sender's own (REG01-X-nnnnnn): ids
+ * are unique per registry, so one peer must not take another's id (nor the
+ * one this registry gives its own next transfer). */
+static int senders_tx(const char *tx, const char *from) {
+  return strlen(tx) == 14 && strncmp(tx, from, 5) == 0 && strncmp(tx + 5, "-X-", 3) == 0 &&
+         strspn(tx + 8, "0123456789") == 6;
 }
 
 static int on_proposal(jcm_ctx *c, json_t *m) {
@@ -544,6 +563,7 @@ static int on_proposal(jcm_ctx *c, json_t *m) {
   json_decref(x.proposal);
   if (e < 0) return jcm__dberr(c, "transfer");
   if (e) return jcm__refuse(c, C_LINK_CONFLICT, "msg", "transfer %s was proposed before", tx);
+  if (!senders_tx(tx, jcm__s(m, "from"))) return malformed(c, "names a transaction id that is not its sender's");
   jcm_pieces p = {0};
   int64_t total = 0;
   int rc = JCM_OK;
