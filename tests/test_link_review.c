@@ -309,6 +309,68 @@ static void test_serials_at_the_end(void **state) {
   pair_close(&p);
 }
 
+/* A proposal's transaction id must be the sender's: found, THA01 could
+ * propose under "JPN01-X-000001", the id JPN01 gives its own first external
+ * transfer, and JPN01 could then never propose one (its insert failed on
+ * the id taken); under a third registry's id it would stop that
+ * registry's channel (7007, "proposed before"). */
+static void test_foreign_transaction_id(void **state) {
+  (void)state;
+  pair p;
+  pair_open(&p, "review-txid");
+  authorize(&p, "[\"JPN\",\"THA\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
+  json_t *blocks = json_pack("[o]", block("THA01", 1, 10));
+  assert_int_equal(hostile_transfer(&p, "JPN01-X-000001", blocks, json_pack("[o]", tha_auth()), p.jpn_gov),
+                   C_LINK_MALFORMED);
+  blocks = json_pack("[o]", block("THA01", 1, 10));
+  assert_int_equal(hostile_transfer(&p, "THA01-T-000001", blocks, json_pack("[o]", tha_auth()), p.jpn_gov),
+                   C_LINK_MALFORMED);
+  /* the honest path: THA01 sends 9, JPN01 sends 1 back with its own first id */
+  json_decref(must(p.tha, &T_ADMIN, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":9}",
+                   p.acc.gov, p.jpn_gov));
+  sync(&p);
+  json_t *r = must(p.jpn, &T_ADMIN, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":1}",
+                   p.jpn_gov, p.acc.hold_b);
+  assert_string_equal(json_string_value(json_object_get(r, "tx")), "JPN01-X-000001");
+  json_decref(r);
+  sync(&p);
+  assert_int_equal(t_balance(p.jpn, p.jpn_gov), 8);
+  assert_int_equal(t_balance(p.tha, p.acc.hold_b), 1);
+  verify_ok(p.tha);
+  verify_ok(p.jpn);
+  pair_close(&p);
+}
+
+/* An authorization attributed to the acquiring Party itself that its
+ * registry never recorded is forged: found, JPN01 accepted and stored
+ * "JPN-A6-0001" of Party JPN, credited THA01's unauthorized units under it
+ * and let Japan use them toward its NDC. Authorizations no block refers to
+ * were stored too. */
+static void test_forged_own_authorization(void **state) {
+  (void)state;
+  pair p;
+  pair_open(&p, "review-ownauth");
+  json_t *auth = tha_auth();
+  json_object_set_new(auth, "id", json_string("JPN-A6-0001"));
+  json_object_set_new(auth, "party", json_string("JPN"));
+  json_object_set_new(auth, "registry", json_string("JPN01"));
+  json_t *b = block("THA01", 1010, 1019);
+  json_object_set_new(b, "auth_id", json_string("JPN-A6-0001"));
+  assert_int_equal(hostile_transfer(&p, "THA01-X-000060", json_pack("[o]", b), json_pack("[o]", auth), p.jpn_gov), -1);
+  assert_int_equal(t_balance(p.jpn, p.jpn_gov), 0);
+  /* an extra authorization that none of the blocks refers to */
+  json_t *extra = tha_auth();
+  json_object_set_new(extra, "id", json_string("THA-A6-0099"));
+  assert_int_equal(hostile_transfer(&p, "THA01-X-000061", json_pack("[o]", block("THA01", 1010, 1019)),
+                                    json_pack("[o,o]", tha_auth(), extra), p.jpn_gov),
+                   C_LINK_MALFORMED);
+  json_t *rows = query(p.jpn, "authorizations", NULL, NULL);
+  assert_int_equal(json_array_size(rows), 0);
+  json_decref(rows);
+  verify_ok(p.jpn);
+  pair_close(&p);
+}
+
 /* ---- authorization ---- */
 
 /* Overlapping ranges in one authorization: found, the serials they share
@@ -345,10 +407,9 @@ static void test_authorize_overlapping_ranges(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_overlapping_blocks),
-      cmocka_unit_test(test_own_origin_minted),
-      cmocka_unit_test(test_serials_at_the_end),
-      cmocka_unit_test(test_authorize_overlapping_ranges),
+      cmocka_unit_test(test_overlapping_blocks),     cmocka_unit_test(test_own_origin_minted),
+      cmocka_unit_test(test_serials_at_the_end),     cmocka_unit_test(test_authorize_overlapping_ranges),
+      cmocka_unit_test(test_foreign_transaction_id), cmocka_unit_test(test_forged_own_authorization),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
