@@ -371,6 +371,57 @@ static void test_forged_own_authorization(void **state) {
   pair_close(&p);
 }
 
+/* ---- invariants across registries ---- */
+
+/* Serials an originating registry never issued, held in another: found,
+ * jcm_reconcile reported nothing (only gaps and overlaps within issuances
+ * were looked at), although DOMAIN.md §7.7 wants the held units of all
+ * registries to be exactly what was issued. A peer can send such serials
+ * of its own origin; the acquirer cannot know, reconciliation must. */
+static void test_reconcile_unissued(void **state) {
+  (void)state;
+  pair p;
+  pair_open(&p, "review-unissued");
+  json_t *blocks = json_pack("[o]", block("THA01", 5000, 5009));
+  assert_int_equal(hostile_transfer(&p, "THA01-X-000070", blocks, json_pack("[o]", tha_auth()), p.jpn_gov), 0);
+  verify_ok(p.tha);
+  verify_ok(p.jpn);
+  jcm *nodes[] = {p.tha, p.jpn};
+  json_t *rep = NULL;
+  assert_int_equal(jcm_reconcile(nodes, 2, &rep), JCM_REFUSED);
+  assert_string_equal(json_string_value(json_array_get(json_object_get(rep, "problems"), 0)),
+                      "THA01 serials 5000-5009 are held in JPN01 but were never issued");
+  json_decref(rep);
+  /* units of a registry not among those reconciled are not judged */
+  jcm *jpn_only[] = {p.jpn};
+  assert_int_equal(jcm_reconcile(jpn_only, 1, &rep), JCM_OK);
+  json_decref(rep);
+  pair_close(&p);
+}
+
+/* An account that an accepted incoming transfer will credit cannot be
+ * closed in between: found, JPN01 closed its empty account after accepting
+ * and the `complete` then credited 9 units into the closed account. */
+static void test_close_pending_destination(void **state) {
+  (void)state;
+  pair p;
+  pair_open(&p, "review-close");
+  authorize(&p, "[\"JPN\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
+  json_decref(must(p.tha, &T_ADMIN, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":9}",
+                   p.acc.gov, p.jpn_hold));
+  int n = 0;
+  json_t *ref = NULL;
+  assert_int_equal(jcm_link_deliver(p.tha, p.jpn, &PEER, &n, &ref), JCM_OK);
+  assert_int_equal(n, 1); /* the proposal: accepted, the accept not delivered yet */
+  const char *close = "{\"cmd\":\"account.status\",\"account\":\"%s\",\"status\":\"closed\",\"reason\":\"r\"}";
+  assert_int_equal(code_of(p.jpn, &T_ADMIN, close, p.jpn_hold), C_STATUS_CHANGE);
+  sync(&p);
+  assert_int_equal(t_balance(p.jpn, p.jpn_hold), 9);
+  verify_ok(p.tha);
+  verify_ok(p.jpn);
+  pair_close(&p);
+}
+
 /* ---- authorization ---- */
 
 /* Overlapping ranges in one authorization: found, the serials they share
@@ -410,6 +461,8 @@ int main(void) {
       cmocka_unit_test(test_overlapping_blocks),     cmocka_unit_test(test_own_origin_minted),
       cmocka_unit_test(test_serials_at_the_end),     cmocka_unit_test(test_authorize_overlapping_ranges),
       cmocka_unit_test(test_foreign_transaction_id), cmocka_unit_test(test_forged_own_authorization),
+      cmocka_unit_test(test_reconcile_unissued),     cmocka_unit_test(test_close_pending_destination),
+      /* one per line */
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
