@@ -420,12 +420,17 @@ static int message_pieces(json_t *blocks, jcm_pieces *p, int64_t *total) {
       return 0;
     jcm_piece x = {
         .first = f, .last = l, .vintage = jcm__i(b, "vintage", 0), .auth_version = jcm__i(b, "auth_version", 0)};
-    snprintf(x.origin, sizeof x.origin, "%s", origin);
-    snprintf(x.auth_id, sizeof x.auth_id, "%s", auth);
-    snprintf(x.issuance, sizeof x.issuance, "%s", jcm__s(b, "issuance"));
-    snprintf(x.project, sizeof x.project, "%s", jcm__s(b, "project"));
-    snprintf(x.unit_type, sizeof x.unit_type, "%s", jcm__s(b, "unit_type"));
-    snprintf(x.ft_to, sizeof x.ft_to, "%s", jcm__s(b, "ft_to") ? jcm__s(b, "ft_to") : "");
+    /* a text too long for the piece would be cut here but credited whole:
+     * the units would then fall under an authorization not carried */
+    size_t cut = 0;
+    cut |= (size_t)snprintf(x.origin, sizeof x.origin, "%s", origin) >= sizeof x.origin;
+    cut |= (size_t)snprintf(x.auth_id, sizeof x.auth_id, "%s", auth) >= sizeof x.auth_id;
+    cut |= (size_t)snprintf(x.issuance, sizeof x.issuance, "%s", jcm__s(b, "issuance")) >= sizeof x.issuance;
+    cut |= (size_t)snprintf(x.project, sizeof x.project, "%s", jcm__s(b, "project")) >= sizeof x.project;
+    cut |= (size_t)snprintf(x.unit_type, sizeof x.unit_type, "%s", jcm__s(b, "unit_type")) >= sizeof x.unit_type;
+    const char *ft_to = jcm__s(b, "ft_to") ? jcm__s(b, "ft_to") : "";
+    cut |= (size_t)snprintf(x.ft_to, sizeof x.ft_to, "%s", ft_to) >= sizeof x.ft_to;
+    if (cut) return 0;
     x.first_transferred = json_is_true(json_object_get(b, "first_transferred"));
     if (jcm__a6_push_piece(p, &x) != 0) return 0;
     *total += l - f + 1;
