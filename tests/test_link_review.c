@@ -371,6 +371,32 @@ static void test_forged_own_authorization(void **state) {
   pair_close(&p);
 }
 
+/* A block's texts longer than the acquirer keeps them: found, an auth_id
+ * of 60 characters was cut to 47 for the checks (matching an authorization
+ * carried under the cut id) but credited whole, so JPN01 held units under
+ * an authorization id it has no record of. */
+static void test_long_texts(void **state) {
+  (void)state;
+  pair p;
+  pair_open(&p, "review-long");
+  char id[61];
+  memset(id, 'A', 60);
+  id[60] = 0;
+  json_t *b = block("THA01", 1, 10), *auth = tha_auth();
+  json_object_set_new(b, "auth_id", json_string(id));
+  id[47] = 0;
+  json_object_set_new(auth, "id", json_string(id));
+  assert_int_equal(hostile_transfer(&p, "THA01-X-000080", json_pack("[o]", b), json_pack("[o]", auth), p.jpn_gov),
+                   C_LINK_MALFORMED);
+  b = block("THA01", 1, 10);
+  json_object_set_new(b, "project", json_string("TH014-AND-A-LONG-TAIL"));
+  assert_int_equal(hostile_transfer(&p, "THA01-X-000081", json_pack("[o]", b), json_pack("[o]", tha_auth()), p.jpn_gov),
+                   C_LINK_MALFORMED);
+  assert_int_equal(t_balance(p.jpn, p.jpn_gov), 0);
+  verify_ok(p.jpn);
+  pair_close(&p);
+}
+
 /* ---- invariants across registries ---- */
 
 /* Serials an originating registry never issued, held in another: found,
@@ -458,10 +484,15 @@ static void test_authorize_overlapping_ranges(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_overlapping_blocks),     cmocka_unit_test(test_own_origin_minted),
-      cmocka_unit_test(test_serials_at_the_end),     cmocka_unit_test(test_authorize_overlapping_ranges),
-      cmocka_unit_test(test_foreign_transaction_id), cmocka_unit_test(test_forged_own_authorization),
-      cmocka_unit_test(test_reconcile_unissued),     cmocka_unit_test(test_close_pending_destination),
+      cmocka_unit_test(test_overlapping_blocks),
+      cmocka_unit_test(test_own_origin_minted),
+      cmocka_unit_test(test_serials_at_the_end),
+      cmocka_unit_test(test_authorize_overlapping_ranges),
+      cmocka_unit_test(test_foreign_transaction_id),
+      cmocka_unit_test(test_forged_own_authorization),
+      cmocka_unit_test(test_reconcile_unissued),
+      cmocka_unit_test(test_close_pending_destination),
+      cmocka_unit_test(test_long_texts),
       /* one per line */
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
