@@ -198,7 +198,7 @@ static int next_version(jcm_ctx *c, const char *id, int64_t *version) {
   return JCM_OK;
 }
 
-/* The ranges a project or issuance scope covers: its blocks in this registry. */
+/* The ranges a project or issuance scope covers: its unused blocks here. */
 static int scope_ranges(jcm_ctx *c, json_t *ranges) {
   const char *project = jcm__s(c->args, "project"), *issuance = jcm__s(c->args, "issuance");
   static const char q_host[] = "SELECT p.host FROM project p WHERE p.id = ? UNION ALL"
@@ -215,8 +215,11 @@ static int scope_ranges(jcm_ctx *c, json_t *ranges) {
   if (!host_ok)
     return jcm__refuse(c, C_A6_NOT_HOST, project ? "project" : "issuance", "%s is not hosted by %s",
                        project ? project : issuance, c->j->party);
-  static const char q[] = "SELECT first, last FROM block WHERE origin = ? AND (project = ? OR issuance = ?)"
-                          " AND account IS NOT NULL ORDER BY first";
+  /* held here and unused: cancelled and retired units are out of scope (one
+   * of them would otherwise refuse the whole scope), as are units that left */
+  static const char q[] = "SELECT b.first, b.last FROM block b JOIN account a ON a.id = b.account"
+                          " WHERE b.origin = ? AND (b.project = ? OR b.issuance = ?)"
+                          " AND a.type NOT IN ('cancellation', 'retirement') ORDER BY b.first";
   s = db_q(c->st, q, "sss", c->j->registry, project, issuance);
   if (!s) return jcm__dberr(c, "scope");
   while ((step = db_step(c->st, s)) == JCM_ROW)
