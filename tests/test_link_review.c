@@ -482,6 +482,35 @@ static void test_authorize_overlapping_ranges(void **state) {
   pair_close(&p);
 }
 
+/* A project or issuance scope covers the units of it held here and still
+ * unused: found, one cancelled or retired unit of the issuance made the
+ * whole authorization fail (4002, "not an unused unit held here"), so once
+ * any unit was cancelled the scope could not be used at all. */
+static void test_scope_skips_cancelled(void **state) {
+  (void)state;
+  pair p;
+  pair_open(&p, "review-scope");
+  json_decref(must(p.tha, &T_ADMIN,
+                   "{\"cmd\":\"cancel\",\"from\":\"%s\",\"kind\":\"voluntary\",\"reason\":\"r\",\"quantity\":3}",
+                   p.acc.hold_a));
+  json_decref(must(p.tha, &T_ADMIN, "{\"cmd\":\"retire\",\"from\":\"%s\",\"quantity\":2}", p.acc.hold_a));
+  json_t *r = must(p.tha, &T_ADMIN,
+                   "{\"cmd\":\"authorize\",\"id\":\"THA-A6-0003\",\"date\":\"2025-11-01\",\"coop\":\"JCM-JPN-THA\","
+                   "\"quantity\":2012,\"sectors\":[\"Energy generation\"],\"purposes\":\"NDC\",\"parties\":[\"JPN\"],"
+                   "\"issuance\":\"THA01-I-000001\"}");
+  assert_int_equal(json_integer_value(json_object_get(r, "units")), 2012);
+  json_decref(r);
+  assert_int_equal(action_units(p.tha, "Authorization"), 2012);
+  /* the cancelled and retired units stay outside the authorization */
+  json_t *rows = query(p.tha, "blocks", "account", p.acc.cancel);
+  assert_int_equal(json_array_size(rows), 1);
+  assert_true(json_is_null(json_object_get(json_array_get(rows, 0), "auth_id")) ||
+              !json_object_get(json_array_get(rows, 0), "auth_id"));
+  json_decref(rows);
+  verify_ok(p.tha);
+  pair_close(&p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_overlapping_blocks),
@@ -493,6 +522,7 @@ int main(void) {
       cmocka_unit_test(test_reconcile_unissued),
       cmocka_unit_test(test_close_pending_destination),
       cmocka_unit_test(test_long_texts),
+      cmocka_unit_test(test_scope_skips_cancelled),
       /* one per line */
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
