@@ -511,6 +511,154 @@ static void test_scope_skips_cancelled(void **state) {
   pair_close(&p);
 }
 
+/* ---- many steps in random order ---- */
+
+#ifndef RND_SEED
+#define RND_SEED 88172645463325252u
+#endif
+#ifndef RND_STEPS
+#define RND_STEPS 300
+#endif
+
+static uint64_t rnd_state = RND_SEED;
+static int64_t rnd(int64_t n) {
+  rnd_state ^= rnd_state << 13;
+  rnd_state ^= rnd_state >> 7;
+  rnd_state ^= rnd_state << 17;
+  return (int64_t)(rnd_state % (uint64_t)n);
+}
+
+/* Submits, accepting a refusal but never a store error. */
+static void try_cmd(jcm *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void try_cmd(jcm *j, const char *fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  int code = 0;
+  json_t *r = NULL;
+  if (t_submit(j, &T_ADMIN, buf, &code, &r) == JCM_ERROR) {
+    char *e = json_dumps(r, 0);
+    fail_msg("%s -> %s", buf, e);
+  }
+  json_decref(r);
+}
+
+/* Delivers the next message one way (side 0: THA01 to JPN01): 1 when one went. */
+static int deliver_one(pair *p, int side) {
+  jcm *from = side ? p->jpn : p->tha, *to = side ? p->tha : p->jpn;
+  int64_t last = 0;
+  json_t *msgs = NULL;
+  assert_int_equal(jcm_link_last_received(to, jcm_registry(from), &last), JCM_OK);
+  assert_int_equal(jcm_link_outbox(from, jcm_registry(to), last, 1, &msgs), JCM_OK);
+  json_t *m = json_array_get(msgs, 0);
+  if (m)
+    assert_int_equal(
+        receive(to, json_string_value(json_object_get(m, "msg")), json_string_value(json_object_get(m, "sig"))), 0);
+  int went = m != NULL;
+  json_decref(msgs);
+  return went;
+}
+
+static void terminate_some(jcm *j) {
+  json_t *rows = query(j, "xfers", NULL, NULL);
+  size_t i;
+  json_t *r;
+  json_array_foreach(rows, i, r) {
+    if (strcmp(json_string_value(json_object_get(r, "status")), "proposed") == 0 && rnd(2))
+      try_cmd(j, "{\"cmd\":\"xfer.terminate\",\"tx\":\"%s\",\"reason\":\"r\"}",
+              json_string_value(json_object_get(r, "id")));
+  }
+  json_decref(rows);
+}
+
+static void each_unit_once(pair *p) {
+  jcm *nodes[] = {p->tha, p->jpn};
+  json_t *rep = NULL;
+  int rc = jcm_reconcile(nodes, 2, &rep);
+  if (rc != JCM_OK) {
+    char *e = json_dumps(rep, 0);
+    fail_msg("reconcile: %s", e);
+  }
+  assert_int_equal(json_integer_value(json_object_get(rep, "units_held")), 2017);
+  json_decref(rep);
+}
+
+/* Proposals both ways, terminations, deliveries one message at a time,
+ * internal transfers, cancellations (OIMP first transferred on
+ * cancellation) and uses, in a random order: after every few steps each
+ * store verifies (its journal replays to the same state) and, once all is
+ * delivered, every unit is held in exactly one registry. */
+static void test_random_steps(void **state) {
+  (void)state;
+  pair p;
+  pair_open(&p, "review-random");
+  authorize(&p, "[\"JPN\",\"THA\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
+  json_decref(
+      must(p.tha, &T_ADMIN,
+           "{\"cmd\":\"authorize\",\"id\":\"THA-A6-0002\",\"date\":\"2025-11-01\",\"coop\":\"JCM-JPN-THA\","
+           "\"quantity\":1008,\"sectors\":[\"Energy generation\"],\"purposes\":\"OIMP\",\"parties\":[\"JPN\","
+           "\"THA\"],\"oimp_first_transfer\":\"Use or Cancellation\",\"ranges\":[{\"first\":1010,\"last\":2017}]}"));
+  char jpn_cancel[32];
+  account_of(p.jpn, "{\"cmd\":\"account.open\",\"type\":\"cancellation\",\"holder\":\"goj\",\"name\":\"C\"}",
+             jpn_cancel);
+  const char *kinds[] = {"voluntary", "omge", "other"};
+  for (int step = 1; step <= RND_STEPS; step++) {
+    int64_t q = 1 + rnd(60);
+    switch (rnd(9)) {
+    case 0:
+      try_cmd(p.tha, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":%lld}",
+              rnd(2) ? p.acc.gov : p.acc.hold_a, rnd(2) ? p.jpn_gov : p.jpn_hold, (long long)q);
+      break;
+    case 1:
+      try_cmd(p.jpn, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":%lld}",
+              rnd(2) ? p.jpn_gov : p.jpn_hold, rnd(2) ? p.acc.gov : p.acc.hold_b, (long long)q);
+      break;
+    case 2: terminate_some(rnd(2) ? p.tha : p.jpn); break;
+    case 3:
+    case 4:
+      for (int k = (int)rnd(4); k >= 0; k--)
+        deliver_one(&p, (int)rnd(2));
+      break;
+    case 5:
+      try_cmd(p.jpn, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":%lld}", p.jpn_hold, p.jpn_gov,
+              (long long)q);
+      break;
+    case 6:
+      try_cmd(rnd(2) ? p.tha : p.jpn,
+              "{\"cmd\":\"cancel\",\"from\":\"%s\",\"kind\":\"%s\",\"reason\":\"r\",\"quantity\":%lld}",
+              rnd(2) ? p.acc.hold_b : p.jpn_hold, kinds[rnd(3)], (long long)(1 + rnd(5)));
+      break;
+    case 7:
+      try_cmd(p.jpn, "{\"cmd\":\"use\",\"from\":\"%s\",\"year\":2030,\"quantity\":%lld}", p.jpn_gov,
+              (long long)(1 + rnd(5)));
+      break;
+    default:
+      try_cmd(p.tha, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":%lld}", p.acc.hold_b,
+              rnd(2) ? p.acc.gov : p.acc.hold_a, (long long)q);
+    }
+    if (step % 50 == 0) {
+      verify_ok(p.tha);
+      verify_ok(p.jpn);
+    }
+    if (step % 100 == 0) { /* units in flight are held nowhere until delivered */
+      sync(&p);
+      each_unit_once(&p);
+    }
+  }
+  sync(&p);
+  verify_ok(p.tha);
+  verify_ok(p.jpn);
+  each_unit_once(&p);
+  /* something happened on every path */
+  assert_true(action_units(p.jpn, "Acquisition") > 0);
+  assert_true(action_units(p.tha, "Acquisition") > 0);
+  assert_true(action_units(p.jpn, "Use") > 0);
+  assert_true(action_units(p.jpn, "Cancellation") > 0);
+  pair_close(&p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_overlapping_blocks),
@@ -523,6 +671,7 @@ int main(void) {
       cmocka_unit_test(test_close_pending_destination),
       cmocka_unit_test(test_long_texts),
       cmocka_unit_test(test_scope_skips_cancelled),
+      cmocka_unit_test(test_random_steps),
       /* one per line */
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
