@@ -406,6 +406,13 @@ static int check_sequence(jcm_ctx *c, json_t *m, const unsigned char hash[32]) {
                             from);
 }
 
+/* An issuance id of the originating registry (ORIGN-I-nnnnnn): an issuance
+ * of another registry would be counted in its conservation check. */
+static int origins_issuance(const char *issuance, const char *origin) {
+  return strlen(issuance) == 14 && strncmp(issuance, origin, 5) == 0 && strncmp(issuance + 5, "-I-", 3) == 0 &&
+         strspn(issuance + 8, "0123456789") == 6;
+}
+
 /* The blocks of a proposal as pieces (0 when they are malformed). */
 static int message_pieces(json_t *blocks, jcm_pieces *p, int64_t *total) {
   size_t i;
@@ -430,7 +437,7 @@ static int message_pieces(json_t *blocks, jcm_pieces *p, int64_t *total) {
     cut |= (size_t)snprintf(x.unit_type, sizeof x.unit_type, "%s", jcm__s(b, "unit_type")) >= sizeof x.unit_type;
     const char *ft_to = jcm__s(b, "ft_to") ? jcm__s(b, "ft_to") : "";
     cut |= (size_t)snprintf(x.ft_to, sizeof x.ft_to, "%s", ft_to) >= sizeof x.ft_to;
-    if (cut) return 0;
+    if (cut || !origins_issuance(x.issuance, origin)) return 0;
     x.first_transferred = json_is_true(json_object_get(b, "first_transferred"));
     if (jcm__a6_push_piece(p, &x) != 0) return 0;
     *total += l - f + 1;
