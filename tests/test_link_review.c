@@ -224,9 +224,12 @@ static json_t *tha_auth(void) {
                    "scope", "{}");
 }
 
+/* A block as a proposal carries it, of the origin's first issuance. */
 static json_t *block(const char *origin, int64_t first, int64_t last) {
+  char issuance[32];
+  snprintf(issuance, sizeof issuance, "%s-I-000001", origin);
   return json_pack("{s:s,s:I,s:I,s:s,s:s,s:i,s:s,s:s,s:i,s:b}", "origin", origin, "first", (json_int_t)first, "last",
-                   (json_int_t)last, "issuance", "THA01-I-000001", "project", "TH014", "vintage", 2021, "unit_type",
+                   (json_int_t)last, "issuance", issuance, "project", "TH014", "vintage", 2021, "unit_type",
                    "JCM credit", "auth_id", "THA-A6-0001", "auth_version", 1, "first_transferred", 0);
 }
 
@@ -394,6 +397,29 @@ static void test_long_texts(void **state) {
                    C_LINK_MALFORMED);
   assert_int_equal(t_balance(p.jpn, p.jpn_gov), 0);
   verify_ok(p.jpn);
+  pair_close(&p);
+}
+
+/* A block's issuance belongs to its originating registry: found, JPN01
+ * could send KOR01 units labelled with THA01's own issuance id
+ * THA01-I-000001, and THA01's verify then failed on conservation (the
+ * issuance's blocks added up to more than was issued). */
+static void test_issuance_of_another_origin(void **state) {
+  (void)state;
+  pair p;
+  pair_open(&p, "review-issuance");
+  json_t *b = block("KOR01", 1, 10), *auth = tha_auth();
+  json_object_set_new(b, "issuance", json_string("THA01-I-000001"));
+  json_object_set_new(auth, "parties", json_string("[\"THA\"]"));
+  json_object_set_new(auth, "id", json_string("KOR-A6-0001"));
+  json_object_set_new(auth, "party", json_string("KOR"));
+  json_object_set_new(b, "auth_id", json_string("KOR-A6-0001"));
+  json_t *prop =
+      json_pack("{s:s,s:s,s:s,s:s,s:i,s:[o],s:[o]}", "type", "proposal", "tx", "JPN01-X-000001", "from_account",
+                p.jpn_gov, "to_account", p.acc.hold_b, "quantity", 10, "blocks", b, "auths", auth);
+  assert_int_equal(send_as(p.jpn_path, "JPN01", p.tha, p.tha_path, prop), C_LINK_MALFORMED);
+  assert_int_equal(t_balance(p.tha, p.acc.hold_b), 0);
+  verify_ok(p.tha);
   pair_close(&p);
 }
 
@@ -670,6 +696,7 @@ int main(void) {
       cmocka_unit_test(test_reconcile_unissued),
       cmocka_unit_test(test_close_pending_destination),
       cmocka_unit_test(test_long_texts),
+      cmocka_unit_test(test_issuance_of_another_origin),
       cmocka_unit_test(test_scope_skips_cancelled),
       cmocka_unit_test(test_random_steps),
       /* one per line */
