@@ -485,6 +485,33 @@ static int known_differently(jcm_ctx *c, json_t *auth) {
   return differs;
 }
 
+/* 1 when a piece of p shares a serial with a transfer this registry has
+ * accepted and not yet been sent `complete` for (-1: store error): that
+ * `complete` will credit those serials, and a second one for them could
+ * then only be refused, stopping the channel with the units moved out. */
+static int pending_overlap(jcm_ctx *c, const jcm_pieces *p, char *reason, size_t n) {
+  static const char q[] = "SELECT id, proposal FROM xtx WHERE dir = 'in' AND status = 'accepted'";
+  jcm_stmt *s = db_q(c->st, q, "");
+  if (!s) return -1;
+  int step, found = 0;
+  while (!found && (step = db_step(c->st, s)) == JCM_ROW) {
+    json_t *m = json_loads(col_text(c->st, s, 1), 0, NULL);
+    jcm_pieces other = {0};
+    int64_t total;
+    if (m && message_pieces(json_object_get(m, "blocks"), &other, &total))
+      for (size_t i = 0; i < p->n && !found; i++)
+        for (size_t k = 0; k < other.n && !found; k++)
+          found = strcmp(p->v[i].origin, other.v[k].origin) == 0 && p->v[i].first <= other.v[k].last &&
+                  other.v[k].first <= p->v[i].last;
+    if (found)
+      snprintf(reason, n, "transfer %s accepted here will credit some of these serials", col_text(c->st, s, 0));
+    jcm__a6_pieces_free(&other);
+    json_decref(m);
+  }
+  db_reset(c->st, s);
+  return found ? 1 : step == JCM_STEP_ERROR ? -1 : 0;
+}
+
 /* What the acquiring registry checks of a proposal; a failure is not a
  * refusal of the message but the reason of the `reject` answering it. */
 static int judge_proposal(jcm_ctx *c, json_t *m, const jcm_pieces *p, char *reason, size_t n) {
@@ -533,7 +560,8 @@ static int judge_proposal(jcm_ctx *c, json_t *m, const jcm_pieces *p, char *reas
                       (long long)p->v[k].first, (long long)p->v[k].last),
              C_LINK_CONFLICT;
   }
-  return 0;
+  int pending = pending_overlap(c, p, reason, n);
+  return pending < 0 ? -1 : pending ? C_LINK_HELD_HERE : 0;
 }
 
 static int refers_to(json_t *a, const jcm_piece *x) {
