@@ -423,6 +423,29 @@ static void test_issuance_of_another_origin(void **state) {
   pair_close(&p);
 }
 
+/* Two proposals of the same serials, both accepted before either is
+ * complete: found, the acquirer accepted both (neither was held yet), the
+ * first `complete` credited the units and the second was then refused
+ * (7009), which stops the channel from that peer for good while the sender
+ * has moved the units out. The second proposal must be rejected instead. */
+static void test_pending_overlap(void **state) {
+  (void)state;
+  pair p;
+  pair_open(&p, "review-pending");
+  json_t *prop = json_pack("{s:s,s:s,s:s,s:s,s:i,s:[o],s:[o]}", "type", "proposal", "tx", "THA01-X-000090",
+                           "from_account", p.acc.gov, "to_account", p.jpn_gov, "quantity", 10, "blocks",
+                           block("THA01", 1, 10), "auths", tha_auth());
+  assert_int_equal(send_as(p.tha_path, "THA01", p.jpn, p.jpn_path, prop), 0);
+  json_t *blocks = json_pack("[o]", block("THA01", 5, 14));
+  assert_int_equal(hostile_transfer(&p, "THA01-X-000091", blocks, json_pack("[o]", tha_auth()), p.jpn_hold), -1);
+  json_t *complete = json_pack("{s:s,s:s}", "type", "complete", "tx", "THA01-X-000090");
+  assert_int_equal(send_as(p.tha_path, "THA01", p.jpn, p.jpn_path, complete), 0);
+  assert_int_equal(t_balance(p.jpn, p.jpn_gov), 10);
+  assert_int_equal(t_balance(p.jpn, p.jpn_hold), 0);
+  verify_ok(p.jpn);
+  pair_close(&p);
+}
+
 /* ---- invariants across registries ---- */
 
 /* Serials an originating registry never issued, held in another: found,
@@ -697,6 +720,7 @@ int main(void) {
       cmocka_unit_test(test_close_pending_destination),
       cmocka_unit_test(test_long_texts),
       cmocka_unit_test(test_issuance_of_another_origin),
+      cmocka_unit_test(test_pending_overlap),
       cmocka_unit_test(test_scope_skips_cancelled),
       cmocka_unit_test(test_random_steps),
       /* one per line */
