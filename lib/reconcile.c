@@ -139,8 +139,10 @@ int jcm_reconcile(jcm *const *nodes, size_t n, json_t **report) {
   for (size_t i = 0; i < n && rc == JCM_OK; i++)
     if (collect(nodes[i], i, q_held, &h) != 0 || collect(nodes[i], i, q_issued, &issued) != 0) rc = JCM_ERROR;
   if (rc == JCM_OK) {
-    qsort(h.v, h.n, sizeof *h.v, by_serial);
-    qsort(issued.v, issued.n, sizeof *issued.v, by_serial);
+    /* qsort must not get NULL, which an empty list has: a registry that
+     * issued nothing, or stores that hold nothing */
+    if (h.n) qsort(h.v, h.n, sizeof *h.v, by_serial);
+    if (issued.n) qsort(issued.v, issued.n, sizeof *issued.v, by_serial);
     json_t *problems = json_array(), *names = json_array();
     int64_t units = 0;
     overlaps(nodes, &h, problems);
