@@ -422,8 +422,9 @@ static int message_pieces(json_t *blocks, jcm_pieces *p, int64_t *total) {
   json_array_foreach(blocks, i, b) {
     const char *origin = jcm__s(b, "origin"), *auth = jcm__s(b, "auth_id");
     int64_t f = jcm__i(b, "first", 0), l = jcm__i(b, "last", 0);
-    if (!origin || !jcm__is_registry(origin) || !auth || f < 1 || l < f || !jcm__s(b, "issuance") ||
-        !jcm__s(b, "project") || !jcm__s(b, "unit_type") || *total > INT64_MAX - (l - f + 1))
+    /* versions start at 1: version 0 looks up the latest one */
+    if (!origin || !jcm__is_registry(origin) || !auth || f < 1 || l < f || jcm__i(b, "auth_version", 0) < 1 ||
+        !jcm__s(b, "issuance") || !jcm__s(b, "project") || !jcm__s(b, "unit_type") || *total > INT64_MAX - (l - f + 1))
       return 0;
     jcm_piece x = {
         .first = f, .last = l, .vintage = jcm__i(b, "vintage", 0), .auth_version = jcm__i(b, "auth_version", 0)};
