@@ -446,6 +446,30 @@ static void test_pending_overlap(void **state) {
   pair_close(&p);
 }
 
+/* Authorization versions start at 1; 0 means "the latest" when the store
+ * looks one up: found, a proposal of units under version 0 (carrying a
+ * version 0 with the terms of the known version 1) was accepted and
+ * recorded a version 0 of THA-A6-0001 in JPN01. */
+static void test_auth_version_zero(void **state) {
+  (void)state;
+  pair p;
+  pair_open(&p, "review-version0");
+  authorize(&p, "[\"JPN\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
+  json_decref(must(p.tha, &T_ADMIN, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":9}",
+                   p.acc.gov, p.jpn_gov));
+  sync(&p);
+  json_t *b = block("THA01", 1, 10), *auth = tha_auth();
+  json_object_set_new(b, "auth_version", json_integer(0));
+  json_object_set_new(auth, "version", json_integer(0));
+  assert_int_equal(hostile_transfer(&p, "THA01-X-000095", json_pack("[o]", b), json_pack("[o]", auth), p.jpn_hold),
+                   C_LINK_MALFORMED);
+  json_t *rows = query(p.jpn, "authorizations", NULL, NULL);
+  assert_int_equal(json_array_size(rows), 1);
+  json_decref(rows);
+  verify_ok(p.jpn);
+  pair_close(&p);
+}
+
 /* ---- invariants across registries ---- */
 
 /* Serials an originating registry never issued, held in another: found,
@@ -721,6 +745,7 @@ int main(void) {
       cmocka_unit_test(test_long_texts),
       cmocka_unit_test(test_issuance_of_another_origin),
       cmocka_unit_test(test_pending_overlap),
+      cmocka_unit_test(test_auth_version_zero),
       cmocka_unit_test(test_scope_skips_cancelled),
       cmocka_unit_test(test_random_steps),
       /* one per line */
