@@ -198,7 +198,7 @@ static int next_version(jcm_ctx *c, const char *id, int64_t *version) {
   return JCM_OK;
 }
 
-/* The ranges a project or issuance scope covers: its blocks in this registry. */
+/* The ranges a project or issuance scope covers: its unused blocks here. */
 static int scope_ranges(jcm_ctx *c, json_t *ranges) {
   const char *project = jcm__s(c->args, "project"), *issuance = jcm__s(c->args, "issuance");
   static const char q_host[] = "SELECT p.host FROM project p WHERE p.id = ? UNION ALL"
@@ -215,8 +215,11 @@ static int scope_ranges(jcm_ctx *c, json_t *ranges) {
   if (!host_ok)
     return jcm__refuse(c, C_A6_NOT_HOST, project ? "project" : "issuance", "%s is not hosted by %s",
                        project ? project : issuance, c->j->party);
-  static const char q[] = "SELECT first, last FROM block WHERE origin = ? AND (project = ? OR issuance = ?)"
-                          " AND account IS NOT NULL ORDER BY first";
+  /* held here and unused: cancelled and retired units are out of scope (one
+   * of them would otherwise refuse the whole scope), as are units that left */
+  static const char q[] = "SELECT b.first, b.last FROM block b JOIN account a ON a.id = b.account"
+                          " WHERE b.origin = ? AND (b.project = ? OR b.issuance = ?)"
+                          " AND a.type NOT IN ('cancellation', 'retirement') ORDER BY b.first";
   s = db_q(c->st, q, "sss", c->j->registry, project, issuance);
   if (!s) return jcm__dberr(c, "scope");
   while ((step = db_step(c->st, s)) == JCM_ROW)
@@ -253,6 +256,30 @@ static int check_scope_pieces(jcm_ctx *c, const jcm_pieces *p, const char *id, i
   return JCM_OK;
 }
 
+static int serial_order(const void *a, const void *b) {
+  const jcm_range *x = a, *y = b;
+  return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* No serial named by two of the ranges (all of this registry): it would be
+ * counted twice against the quantity and reported twice in AEF Table 3.
+ * Disjoint ranges within [1, 2^63-1] also cannot add up past 2^63-1. */
+static int check_disjoint(jcm_ctx *c, json_t *ranges) {
+  size_t n = json_array_size(ranges);
+  jcm_range *v = calloc(n ? n : 1, sizeof *v);
+  if (!v) return jcm__refuse(c, C_TOO_MANY, "ranges", "out of memory");
+  for (size_t i = 0; i < n; i++) {
+    v[i].first = jcm__i(json_array_get(ranges, i), "first", 0);
+    v[i].last = jcm__i(json_array_get(ranges, i), "last", 0);
+  }
+  qsort(v, n, sizeof *v, serial_order);
+  int64_t at = 0;
+  for (size_t i = 1; i < n && !at; i++)
+    if (v[i].first <= v[i - 1].last) at = v[i].first;
+  free(v);
+  return at ? jcm__refuse(c, C_OVERLAP, "ranges", "ranges overlap at serial %lld", (long long)at) : JCM_OK;
+}
+
 /* Ranges given explicitly must be covered by blocks without gaps. */
 static int check_no_gaps(jcm_ctx *c, json_t *ranges, const jcm_pieces *p) {
   int64_t want = 0, have = 0;
@@ -262,8 +289,10 @@ static int check_no_gaps(jcm_ctx *c, json_t *ranges, const jcm_pieces *p) {
     if (jcm__i(r, "first", 0) > jcm__i(r, "last", 0))
       return jcm__refuse(c, C_BAD_RANGE, "ranges", "range %lld-%lld is inverted", (long long)jcm__i(r, "first", 0),
                          (long long)jcm__i(r, "last", 0));
-    want += jcm__i(r, "last", 0) - jcm__i(r, "first", 0) + 1;
   }
+  int rc = check_disjoint(c, ranges);
+  if (rc != JCM_OK) return rc;
+  json_array_foreach(ranges, i, r) want += jcm__i(r, "last", 0) - jcm__i(r, "first", 0) + 1;
   for (size_t k = 0; k < p->n; k++)
     have += p->v[k].last - p->v[k].first + 1;
   if (have != want) return jcm__refuse(c, C_NOT_HELD, "ranges", "some of the serials named were never issued here");
@@ -382,7 +411,8 @@ static json_t *action_row(const jcm_piece *x, json_t *auth, const char *type, co
 }
 
 static int same_run(const json_t *row, const jcm_piece *x) {
-  return strcmp(jcm__s((json_t *)row, "origin"), x->origin) == 0 && jcm__i((json_t *)row, "last", 0) + 1 == x->first &&
+  /* first - 1, not last + 1: last may be 2^63-1, first is at least 1 */
+  return strcmp(jcm__s((json_t *)row, "origin"), x->origin) == 0 && jcm__i((json_t *)row, "last", 0) == x->first - 1 &&
          jcm__i((json_t *)row, "vintage", 0) == x->vintage &&
          strcmp(jcm__s((json_t *)row, "auth_id"), x->auth_id) == 0 &&
          jcm__i((json_t *)row, "auth_version", 0) == x->auth_version;

@@ -77,6 +77,21 @@ static int account_units(jcm_ctx *c, const char *id, int64_t *n) {
   return JCM_OK;
 }
 
+/* External transfers this registry accepted into account id and that the
+ * sender has yet to complete: the `complete` will credit the account, and
+ * cannot be refused without losing the units the sender moved out. */
+static int incoming(jcm_ctx *c, const char *id, int64_t *n) {
+  static const char q[] = "SELECT COUNT(*) FROM xtx WHERE dir = 'in' AND status = 'accepted' AND to_account = ?";
+  jcm_stmt *s = db_q(c->st, q, "s", id);
+  if (!s || db_step(c->st, s) != JCM_ROW) {
+    if (s) db_reset(c->st, s);
+    return jcm__dberr(c, "incoming transfers");
+  }
+  *n = col_int(c->st, s, 0);
+  db_reset(c->st, s);
+  return JCM_OK;
+}
+
 int jcm__check_account_status(jcm_ctx *c) {
   const char *id = jcm__s(c->args, "account"), *to = jcm__s(c->args, "status");
   jcm_account a;
@@ -91,6 +106,9 @@ int jcm__check_account_status(jcm_ctx *c) {
     int rc = account_units(c, id, &blocks);
     if (rc != JCM_OK) return rc;
     if (blocks) return jcm__refuse(c, C_STATUS_CHANGE, "status", "account %s still holds units; move them first", id);
+    if ((rc = incoming(c, id, &blocks)) != JCM_OK) return rc;
+    if (blocks)
+      return jcm__refuse(c, C_STATUS_CHANGE, "status", "an accepted external transfer will credit account %s", id);
   }
   json_object_set_new(c->out, "from", json_string(a.status));
   return JCM_OK;

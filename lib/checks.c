@@ -110,9 +110,11 @@ static const jcm_code_info codes[] = {
     {C_LINK_SIGNATURE, "bad_signature", "the message's signature does not verify with the sender's key"},
     {C_LINK_MALFORMED, "malformed_message", "the message is malformed or not addressed to this registry"},
     {C_LINK_CONFLICT, "conflicting_message",
-     "a different message was received under the same sequence number or transaction"},
+     "a different message was received under the same sequence number or transaction, or a proposal contradicts "
+     "this registry's records (an authorization it knows otherwise, or units of its own origin that never left it)"},
     {C_LINK_STATUS, "transfer_status", "the external transfer is not in a state that allows this"},
-    {C_LINK_HELD_HERE, "held_here", "units with these serials are held in the acquiring registry already"},
+    {C_LINK_HELD_HERE, "held_here",
+     "units with these serials are held in the acquiring registry already, or a transfer it accepted will credit them"},
     {C_LINK_SELF, "same_registry", "the destination is in this registry: use an internal transfer"},
     {C_LINK_TERMINATED, "terminated_by_sender", "the sending registry terminated the transfer"},
     {C_ROLE, "role", "the actor's role may not do this"},

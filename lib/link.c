@@ -406,6 +406,13 @@ static int check_sequence(jcm_ctx *c, json_t *m, const unsigned char hash[32]) {
                             from);
 }
 
+/* An issuance id of the originating registry (ORIGN-I-nnnnnn): an issuance
+ * of another registry would be counted in its conservation check. */
+static int origins_issuance(const char *issuance, const char *origin) {
+  return strlen(issuance) == 14 && strncmp(issuance, origin, 5) == 0 && strncmp(issuance + 5, "-I-", 3) == 0 &&
+         strspn(issuance + 8, "0123456789") == 6;
+}
+
 /* The blocks of a proposal as pieces (0 when they are malformed). */
 static int message_pieces(json_t *blocks, jcm_pieces *p, int64_t *total) {
   size_t i;
@@ -415,17 +422,23 @@ static int message_pieces(json_t *blocks, jcm_pieces *p, int64_t *total) {
   json_array_foreach(blocks, i, b) {
     const char *origin = jcm__s(b, "origin"), *auth = jcm__s(b, "auth_id");
     int64_t f = jcm__i(b, "first", 0), l = jcm__i(b, "last", 0);
-    if (!origin || !jcm__is_registry(origin) || !auth || f < 1 || l < f || !jcm__s(b, "issuance") ||
-        !jcm__s(b, "project") || !jcm__s(b, "unit_type") || *total > INT64_MAX - (l - f + 1))
+    /* versions start at 1: version 0 looks up the latest one */
+    if (!origin || !jcm__is_registry(origin) || !auth || f < 1 || l < f || jcm__i(b, "auth_version", 0) < 1 ||
+        !jcm__s(b, "issuance") || !jcm__s(b, "project") || !jcm__s(b, "unit_type") || *total > INT64_MAX - (l - f + 1))
       return 0;
     jcm_piece x = {
         .first = f, .last = l, .vintage = jcm__i(b, "vintage", 0), .auth_version = jcm__i(b, "auth_version", 0)};
-    snprintf(x.origin, sizeof x.origin, "%s", origin);
-    snprintf(x.auth_id, sizeof x.auth_id, "%s", auth);
-    snprintf(x.issuance, sizeof x.issuance, "%s", jcm__s(b, "issuance"));
-    snprintf(x.project, sizeof x.project, "%s", jcm__s(b, "project"));
-    snprintf(x.unit_type, sizeof x.unit_type, "%s", jcm__s(b, "unit_type"));
-    snprintf(x.ft_to, sizeof x.ft_to, "%s", jcm__s(b, "ft_to") ? jcm__s(b, "ft_to") : "");
+    /* a text too long for the piece would be cut here but credited whole:
+     * the units would then fall under an authorization not carried */
+    size_t cut = 0;
+    cut |= (size_t)snprintf(x.origin, sizeof x.origin, "%s", origin) >= sizeof x.origin;
+    cut |= (size_t)snprintf(x.auth_id, sizeof x.auth_id, "%s", auth) >= sizeof x.auth_id;
+    cut |= (size_t)snprintf(x.issuance, sizeof x.issuance, "%s", jcm__s(b, "issuance")) >= sizeof x.issuance;
+    cut |= (size_t)snprintf(x.project, sizeof x.project, "%s", jcm__s(b, "project")) >= sizeof x.project;
+    cut |= (size_t)snprintf(x.unit_type, sizeof x.unit_type, "%s", jcm__s(b, "unit_type")) >= sizeof x.unit_type;
+    const char *ft_to = jcm__s(b, "ft_to") ? jcm__s(b, "ft_to") : "";
+    cut |= (size_t)snprintf(x.ft_to, sizeof x.ft_to, "%s", ft_to) >= sizeof x.ft_to;
+    if (cut || !origins_issuance(x.issuance, origin)) return 0;
     x.first_transferred = json_is_true(json_object_get(b, "first_transferred"));
     if (jcm__a6_push_piece(p, &x) != 0) return 0;
     *total += l - f + 1;
@@ -433,21 +446,71 @@ static int message_pieces(json_t *blocks, jcm_pieces *p, int64_t *total) {
   return 1;
 }
 
+static int piece_order(const void *a, const void *b) {
+  const jcm_piece *x = a, *y = b;
+  int o = strcmp(x->origin, y->origin);
+  return o ? o : x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* 1 when no serial is in two of the pieces (0 also when out of memory): the
+ * acquirer credits every piece, so a serial named twice would be held twice. */
+static int pieces_disjoint(const jcm_pieces *p) {
+  if (p->n < 2) return 1;
+  jcm_piece *v = malloc(p->n * sizeof *v);
+  if (!v) return 0;
+  memcpy(v, p->v, p->n * sizeof *v);
+  qsort(v, p->n, sizeof *v, piece_order);
+  int ok = 1;
+  for (size_t i = 1; i < p->n; i++)
+    ok &= strcmp(v[i].origin, v[i - 1].origin) != 0 || v[i].first > v[i - 1].last;
+  free(v);
+  return ok;
+}
+
 /* 1 when this registry knows the authorization's id and version with other
- * terms (another Party, registry, approach, purposes or Parties): the units
- * would otherwise fall under an authorization they were never given. */
+ * terms (another Party, registry, approach, purposes or Parties), or does
+ * not know one said to be its own Party's: the units would otherwise fall
+ * under an authorization they were never given. */
 static int known_differently(jcm_ctx *c, json_t *auth) {
   static const char *const keys[] = {"party", "registry", "coop", "purposes", "parties"};
   int err = 0;
   json_t *here = jcm__a6_auth(c->st, jcm__s(auth, "id"), jcm__i(auth, "version", 0), &err);
   if (err) return -1;
-  int differs = 0;
+  /* one of this Party's own that its registry never recorded is forged */
+  int differs = !here && jcm__s(auth, "party") && strcmp(jcm__s(auth, "party"), c->j->party) == 0;
   for (size_t k = 0; here && k < sizeof keys / sizeof keys[0]; k++) {
     const char *a = jcm__s(here, keys[k]), *b = jcm__s(auth, keys[k]);
     differs |= !a || !b || strcmp(a, b) != 0;
   }
   json_decref(here);
   return differs;
+}
+
+/* 1 when a piece of p shares a serial with a transfer this registry has
+ * accepted and not yet been sent `complete` for (-1: store error): that
+ * `complete` will credit those serials, and a second one for them could
+ * then only be refused, stopping the channel with the units moved out. */
+static int pending_overlap(jcm_ctx *c, const jcm_pieces *p, char *reason, size_t n) {
+  static const char q[] = "SELECT id, proposal FROM xtx WHERE dir = 'in' AND status = 'accepted'";
+  jcm_stmt *s = db_q(c->st, q, "");
+  if (!s) return -1;
+  int step, found = 0;
+  while (!found && (step = db_step(c->st, s)) == JCM_ROW) {
+    json_t *m = json_loads(col_text(c->st, s, 1), 0, NULL);
+    jcm_pieces other = {0};
+    int64_t total;
+    if (m && message_pieces(json_object_get(m, "blocks"), &other, &total))
+      for (size_t i = 0; i < p->n && !found; i++)
+        for (size_t k = 0; k < other.n && !found; k++)
+          found = strcmp(p->v[i].origin, other.v[k].origin) == 0 && p->v[i].first <= other.v[k].last &&
+                  other.v[k].first <= p->v[i].last;
+    if (found)
+      snprintf(reason, n, "transfer %s accepted here will credit some of these serials", col_text(c->st, s, 0));
+    jcm__a6_pieces_free(&other);
+    json_decref(m);
+  }
+  db_reset(c->st, s);
+  return found ? 1 : step == JCM_STEP_ERROR ? -1 : 0;
 }
 
 /* What the acquiring registry checks of a proposal; a failure is not a
@@ -470,7 +533,7 @@ static int judge_proposal(jcm_ctx *c, json_t *m, const jcm_pieces *p, char *reas
     int differs = known_differently(c, auth);
     if (differs < 0) return -1;
     if (differs)
-      return snprintf(reason, n, "authorization %s version %lld is known here with other terms", jcm__s(auth, "id"),
+      return snprintf(reason, n, "authorization %s version %lld is not known here with these terms", jcm__s(auth, "id"),
                       (long long)jcm__i(auth, "version", 0)),
              C_LINK_CONFLICT;
   }
@@ -481,31 +544,57 @@ static int judge_proposal(jcm_ctx *c, json_t *m, const jcm_pieces *p, char *reas
     int rc = jcm__a6_pieces(c, r, &here);
     json_decref(r);
     int held = 0;
-    for (size_t h = 0; h < here.n; h++)
+    int64_t known = 0; /* serials with a row here (held or transferred out) */
+    for (size_t h = 0; h < here.n; h++) {
       held |= here.v[h].account[0] != 0;
+      known += here.v[h].last - here.v[h].first + 1;
+    }
     jcm__a6_pieces_free(&here);
     if (rc != JCM_OK) return -1;
     if (held)
       return snprintf(reason, n, "%s serials %lld-%lld are held here already", p->v[k].origin, (long long)p->v[k].first,
                       (long long)p->v[k].last),
              C_LINK_HELD_HERE;
+    /* units issued here come back only after leaving: a peer cannot mint them */
+    if (strcmp(p->v[k].origin, c->j->registry) == 0 && known != p->v[k].last - p->v[k].first + 1)
+      return snprintf(reason, n, "%s serials %lld-%lld were never issued here or never left", p->v[k].origin,
+                      (long long)p->v[k].first, (long long)p->v[k].last),
+             C_LINK_CONFLICT;
   }
-  return 0;
+  int pending = pending_overlap(c, p, reason, n);
+  return pending < 0 ? -1 : pending ? C_LINK_HELD_HERE : 0;
 }
 
-/* Each authorization a proposal refers to, carried with it. */
+static int refers_to(json_t *a, const jcm_piece *x) {
+  return jcm__s(a, "id") && strcmp(jcm__s(a, "id"), x->auth_id) == 0 && jcm__i(a, "version", 0) == x->auth_version;
+}
+
+/* Each authorization a proposal refers to, carried with it, and no other:
+ * the acquirer copies them all, and must not store one no unit is under. */
 static int auths_complete(json_t *m, const jcm_pieces *p) {
+  size_t i;
+  json_t *a;
   for (size_t k = 0; k < p->n; k++) {
     int found = 0;
-    size_t i;
-    json_t *a;
     json_array_foreach(json_object_get(m, "auths"), i, a) found |=
-        jcm__s(a, "id") && strcmp(jcm__s(a, "id"), p->v[k].auth_id) == 0 &&
-        jcm__i(a, "version", 0) == p->v[k].auth_version && jcm__s(a, "parties") && jcm__s(a, "party") &&
-        jcm__s(a, "coop");
+        refers_to(a, &p->v[k]) && jcm__s(a, "parties") && jcm__s(a, "party") && jcm__s(a, "coop");
     if (!found) return 0;
   }
+  json_array_foreach(json_object_get(m, "auths"), i, a) {
+    int used = 0;
+    for (size_t k = 0; k < p->n && !used; k++)
+      used = refers_to(a, &p->v[k]);
+    if (!used) return 0;
+  }
   return 1;
+}
+
+/* A proposal's transaction id is the sender's own (REG01-X-nnnnnn): ids
+ * are unique per registry, so one peer must not take another's id (nor the
+ * one this registry gives its own next transfer). */
+static int senders_tx(const char *tx, const char *from) {
+  return strlen(tx) == 14 && strncmp(tx, from, 5) == 0 && strncmp(tx + 5, "-X-", 3) == 0 &&
+         strspn(tx + 8, "0123456789") == 6;
 }
 
 static int on_proposal(jcm_ctx *c, json_t *m) {
@@ -515,11 +604,13 @@ static int on_proposal(jcm_ctx *c, json_t *m) {
   json_decref(x.proposal);
   if (e < 0) return jcm__dberr(c, "transfer");
   if (e) return jcm__refuse(c, C_LINK_CONFLICT, "msg", "transfer %s was proposed before", tx);
+  if (!senders_tx(tx, jcm__s(m, "from"))) return malformed(c, "names a transaction id that is not its sender's");
   jcm_pieces p = {0};
   int64_t total = 0;
   int rc = JCM_OK;
-  if (!message_pieces(json_object_get(m, "blocks"), &p, &total) || total != jcm__i(m, "quantity", -1) ||
-      !jcm__s(m, "from_account") || !jcm__s(m, "to_account") || !auths_complete(m, &p))
+  if (!message_pieces(json_object_get(m, "blocks"), &p, &total) || !pieces_disjoint(&p) ||
+      total != jcm__i(m, "quantity", -1) || !jcm__s(m, "from_account") || !jcm__s(m, "to_account") ||
+      !auths_complete(m, &p))
     rc = malformed(c, "is a proposal without consistent blocks, accounts and authorizations");
   char reason[300] = "";
   int code = rc == JCM_OK ? judge_proposal(c, m, &p, reason, sizeof reason) : 0;
@@ -664,6 +755,11 @@ static int on_reject(jcm_ctx *c, json_t *m) {
 /* Splits each proposed piece into the serials this registry has seen
  * before (rows left when they were transferred out: updated) and those it
  * never held (inserted). */
+static void plan_step(json_t *plan, size_t piece, int64_t first, int64_t last, int seen) {
+  json_array_append_new(plan, json_pack("{s:I,s:I,s:I,s:b}", "piece", (json_int_t)piece, "first", (json_int_t)first,
+                                        "last", (json_int_t)last, "seen", seen));
+}
+
 static int credit_plan(jcm_ctx *c, const jcm_pieces *p, json_t *plan) {
   for (size_t k = 0; k < p->n; k++) {
     const jcm_piece *x = &p->v[k];
@@ -672,21 +768,21 @@ static int credit_plan(jcm_ctx *c, const jcm_pieces *p, json_t *plan) {
     jcm_pieces here = {0};
     int rc = jcm__a6_pieces(c, r, &here);
     json_decref(r);
+    /* next is the first serial not planned yet; `done` rather than
+     * next > last, since next cannot pass 2^63-1 */
     int64_t next = x->first;
-    for (size_t h = 0; rc == JCM_OK && h <= here.n; h++) {
-      int64_t hf = h < here.n ? here.v[h].first : x->last + 1;
-      if (h < here.n && here.v[h].account[0])
-        rc = jcm__refuse(c, C_LINK_HELD_HERE, "msg", "serial %lld of %s is held here already",
-                         (long long)here.v[h].first, x->origin);
-      if (rc == JCM_OK && hf > next)
-        json_array_append_new(plan, json_pack("{s:I,s:I,s:I,s:b}", "piece", (json_int_t)k, "first", (json_int_t)next,
-                                              "last", (json_int_t)(hf - 1), "seen", 0));
-      if (rc == JCM_OK && h < here.n)
-        json_array_append_new(plan,
-                              json_pack("{s:I,s:I,s:I,s:b}", "piece", (json_int_t)k, "first",
-                                        (json_int_t)here.v[h].first, "last", (json_int_t)here.v[h].last, "seen", 1));
-      if (h < here.n) next = here.v[h].last + 1;
+    bool done = false;
+    for (size_t h = 0; rc == JCM_OK && h < here.n; h++) {
+      const jcm_piece *y = &here.v[h]; /* within [x->first, x->last] */
+      if (y->account[0])
+        rc = jcm__refuse(c, C_LINK_HELD_HERE, "msg", "serial %lld of %s is held here already", (long long)y->first,
+                         x->origin);
+      if (rc == JCM_OK && y->first > next) plan_step(plan, k, next, y->first - 1, 0);
+      if (rc == JCM_OK) plan_step(plan, k, y->first, y->last, 1);
+      done = y->last == x->last;
+      if (!done) next = y->last + 1;
     }
+    if (rc == JCM_OK && !done) plan_step(plan, k, next, x->last, 0);
     jcm__a6_pieces_free(&here);
     if (rc != JCM_OK) return rc;
   }

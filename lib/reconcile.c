@@ -5,7 +5,8 @@
  * account: units in cancellation and retirement accounts are held there for
  * good. This reads each store's blocks once, sorts the held ranges of all of
  * them by serial, and walks them against each originating registry's
- * issuances: an overlap is a unit in two registries, a gap one in none.
+ * issuances: an overlap is a unit in two registries, a gap one in none, and
+ * a held serial outside its registry's issuances one that was never issued.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -100,6 +101,35 @@ static void gaps(const span_list *issued, const span_list *h, json_t *problems, 
   }
 }
 
+/* The last issuance sorting at or before x (by origin and first serial). */
+static const held *issuance_before(const span_list *issued, const held *x) {
+  size_t lo = 0, hi = issued->n; /* the answer is lo - 1 */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (by_serial(&issued->v[mid], x) <= 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo ? &issued->v[lo - 1] : NULL;
+}
+
+/* Every held serial of a registry given was issued by it: a peer can send
+ * serials of its own origin that it never issued, and only here, where its
+ * issuances are known, does that show. (A block lies in one issuance.) */
+static void unissued(jcm *const *nodes, size_t n, const span_list *issued, const span_list *h, json_t *problems) {
+  for (size_t i = 0; i < h->n; i++) {
+    const held *x = &h->v[i];
+    int known = 0;
+    for (size_t k = 0; k < n && !known; k++)
+      known = strcmp(jcm_registry(nodes[k]), x->origin) == 0;
+    const held *is = known ? issuance_before(issued, x) : NULL;
+    if (known && !(is && strcmp(is->origin, x->origin) == 0 && x->last <= is->last))
+      problem(problems, "%s serials %lld-%lld are held in %s but were never issued", x->origin, (long long)x->first,
+              (long long)x->last, jcm_registry(nodes[x->node]));
+  }
+}
+
 int jcm_reconcile(jcm *const *nodes, size_t n, json_t **report) {
   static const char q_held[] = "SELECT origin, first, last FROM block WHERE account IS NOT NULL";
   static const char q_issued[] = "SELECT r.id, i.first, i.last FROM issuance i, registry r WHERE r.self = 1";
@@ -109,12 +139,15 @@ int jcm_reconcile(jcm *const *nodes, size_t n, json_t **report) {
   for (size_t i = 0; i < n && rc == JCM_OK; i++)
     if (collect(nodes[i], i, q_held, &h) != 0 || collect(nodes[i], i, q_issued, &issued) != 0) rc = JCM_ERROR;
   if (rc == JCM_OK) {
-    qsort(h.v, h.n, sizeof *h.v, by_serial);
-    qsort(issued.v, issued.n, sizeof *issued.v, by_serial);
+    /* qsort must not get NULL, which an empty list has: a registry that
+     * issued nothing, or stores that hold nothing */
+    if (h.n) qsort(h.v, h.n, sizeof *h.v, by_serial);
+    if (issued.n) qsort(issued.v, issued.n, sizeof *issued.v, by_serial);
     json_t *problems = json_array(), *names = json_array();
     int64_t units = 0;
     overlaps(nodes, &h, problems);
     gaps(&issued, &h, problems, &units);
+    unissued(nodes, n, &issued, &h, problems);
     for (size_t i = 0; i < n; i++)
       json_array_append_new(names, json_string(jcm_registry(nodes[i])));
     int ok = json_array_size(problems) == 0;
