@@ -1,6 +1,6 @@
 # The two commands of the README, and the build they need.
 #   make        build build/jcm
-#   make run    install what is missing, build, run the main job (the TH014 story)
+#   make run    install what is missing, build, run the main job (the TH014 story), then serve it
 #   make test   install what is missing, build, run every test (plain and ASan/UBSan)
 BUILD ?= build
 SAN_BUILD ?= build-san
@@ -19,9 +19,11 @@ $(BUILD)/build.ninja:
 build: $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
+# scripts/run-demo: fresh demo stores, `jcm demo`, one user per role with a new
+# random password each, the URL and the table of users, then `jcm serve` on
+# demo-THA01.db (127.0.0.1:8080; JCM_LISTEN=HOST:PORT for another) until Ctrl-C.
 run: deps build
-	rm -f demo-THA01.db demo-THA01.db-wal demo-THA01.db-shm demo-JPN01.db demo-JPN01.db-wal demo-JPN01.db-shm
-	./$(BUILD)/jcm demo --db demo-THA01.db --peer-db demo-JPN01.db
+	JCM=./$(BUILD)/jcm ./scripts/run-demo
 
 $(SAN_BUILD)/build.ninja:
 	cmake -S . -B $(SAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DJCM_SANITIZE=ON

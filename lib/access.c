@@ -11,6 +11,8 @@
  *     guessing account or transaction ids tells nothing;
  *   - administrator, JC secretariat, TPE and auditor read everything;
  *   - a peer registry and the server role read what the public reads.
+ * The AEF report (jcm_aef) is a public report too: it is what the Party
+ * submits, built from the public Article 6 tables (authorizations, actions).
  */
 #include <string.h>
 
@@ -23,6 +25,8 @@ static const char *const public_queries[] = {
     "authorizations", "actions",     "a6.balance",    "public_accounts", "units_by_type",
     "tx_summary",     NULL,
 };
+/* Public reports that are not queries. */
+static const char *const public_reports[] = {"aef", NULL};
 /* What a holder reads beyond the public reports, each narrowed to its own. */
 static const char *const holder_queries[] = {"orgs", "accounts", "balance", "blocks", "statement", "tx", NULL};
 
@@ -84,12 +88,11 @@ static int holder_scope(jcm *j, const char *org, const char *name, json_t *param
   return JCM_OK;
 }
 
-int jcm_query_as(jcm *j, const jcm_actor *actor, const char *name, json_t *params, json_t **result, jcm_check *chk) {
+int jcm_may_read(const jcm_actor *actor, const char *name, jcm_check *chk) {
   memset(chk, 0, sizeof *chk);
-  *result = NULL;
   unsigned role = actor ? jcm__role_bit(actor->role) : 0;
-  if (listed(public_queries, name) || (role & (R_ADMIN | R_JCS | R_TPE | R_AUDITOR)))
-    return jcm_query(j, name, params, result, chk);
+  if (listed(public_queries, name) || listed(public_reports, name) || (role & (R_ADMIN | R_JCS | R_TPE | R_AUDITOR)))
+    return JCM_OK;
   if (!actor) {
     jcm__set_check(chk, C_AUTH, "", "sign in to read %.40s", name);
     return JCM_REFUSED;
@@ -99,11 +102,22 @@ int jcm_query_as(jcm *j, const jcm_actor *actor, const char *name, json_t *param
                    actor->role ? actor->role : "", name);
     return JCM_REFUSED;
   }
+  return JCM_OK; /* a holder: narrowed to its own by jcm_query_as */
+}
+
+int jcm_query_as(jcm *j, const jcm_actor *actor, const char *name, json_t *params, json_t **result, jcm_check *chk) {
+  memset(chk, 0, sizeof *chk);
+  *result = NULL;
+  unsigned role = actor ? jcm__role_bit(actor->role) : 0;
+  if (listed(public_queries, name) || (role & (R_ADMIN | R_JCS | R_TPE | R_AUDITOR)))
+    return jcm_query(j, name, params, result, chk);
+  int rc = jcm_may_read(actor, name, chk); /* what is left: a holder's own, or a refusal */
+  if (rc != JCM_OK) return rc;
   if (params && !json_is_object(params)) return jcm_query(j, name, params, result, chk);
   json_t *p = params ? json_copy(params) : json_object(); /* the caller's object stays as it was */
   char org[72];
   jcm__actor_org(actor, org);
-  int rc = p ? holder_scope(j, org, name, p, chk) : JCM_ERROR;
+  rc = p ? holder_scope(j, org, name, p, chk) : JCM_ERROR;
   if (rc == JCM_OK) rc = jcm_query(j, name, p, result, chk);
   json_decref(p);
   return rc;

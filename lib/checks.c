@@ -122,6 +122,7 @@ static const jcm_code_info codes[] = {
     {C_UNKNOWN_ROLE, "unknown_role", "no such role"},
     {C_FIRST_USER, "first_user_admin", "the first user of a registry must be an administrator"},
     {C_AUTH, "authentication", "authentication is required, or the credentials are wrong"},
+    {C_CSRF, "csrf", "a browser session's change lacks its anti-CSRF token, or comes from another origin"},
 };
 
 const jcm_code_info *jcm_codes(size_t *count) {

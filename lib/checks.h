@@ -118,6 +118,7 @@ enum {
   C_UNKNOWN_ROLE = 8003,
   C_FIRST_USER = 8004,
   C_AUTH = 8005,
+  C_CSRF = 8006,
 };
 
 #endif

@@ -291,7 +291,8 @@ static const field_spec f_year_finalize[] = {ID("party", true, jcm__is_party, "t
 
 /* Users of the HTTP server (users.c); their secrets never enter the journal. */
 static const char *const user_roles[] = {"admin", "jc_secretariat", "holder", "tpe", "auditor", "peer", NULL};
-static const char *const security_kinds[] = {"login", "login_failed", "refused", "token_refused", NULL};
+static const char *const security_kinds[] = {"login",         "login_failed", "logout", "refused",
+                                             "token_refused", "csrf_refused", NULL};
 static const field_spec f_user_add[] = {ID("name", true, jcm__is_user, "user name: lower case, digits, . _ @ -"),
                                         ENUM("role", true, user_roles, "the user's role (DOMAIN.md 2)"),
                                         ID("org", false, jcm__is_org, "organisation (required for a holder)"), KEY,

@@ -6,6 +6,10 @@
 // from the library's own command table, so the UI cannot drift from it.
 import { t, tv, lang, setLang } from './i18n.js';
 
+// The session lives in an HttpOnly cookie the page cannot read; what the page
+// keeps (in memory only) is who is signed in and the session's anti-CSRF
+// token, sent as X-CSRF-Token with every change. After a reload both come
+// back from GET /api/v1/session.
 const state = { session: null, api: null };
 const MAIN_COMMANDS = ['transfer', 'cancel', 'retire', 'xfer.propose', 'account.open', 'decide', 'issue', 'authorize', 'use'];
 const HIDDEN_COMMANDS = ['security.event', 'link.receive', 'init'];
@@ -38,11 +42,11 @@ function announce(text, kind) {
 
 async function api(method, path, body) {
   const headers = {};
-  if (state.session) headers.Authorization = 'Bearer ' + state.session.token;
+  if (state.session && method !== 'GET') headers['X-CSRF-Token'] = state.session.csrf;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let res;
   try {
-    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
   } catch (e) {
     return { ok: false, status: 0, data: { error: { code: 0, message: String(e), field: '' } } };
   }
@@ -52,7 +56,7 @@ async function api(method, path, body) {
   } catch (e) {
     data = { error: { code: 0, message: res.statusText, field: '' } };
   }
-  if (res.status === 401 && state.session) signOut(false);
+  if (res.status === 401 && state.session) forget(false);
   return { ok: res.ok, status: res.status, data };
 }
 
@@ -183,7 +187,23 @@ async function pageArticle6(main) {
     const rows = Array.isArray(b.data.years) ? b.data.years : null;
     main.append(rows ? table(rows) : el('pre', { class: 'mono' }, JSON.stringify(b.data, null, 2)));
   }
-  main.append(el('p', { class: 'note' }, t('article6.aef')));
+  main.append(aefDownload());
+}
+
+// Links to GET /api/v1/reports/aef for a year (a public report); the browser downloads the file.
+function aefDownload() {
+  const sec = el('section', { id: 'aef' }, el('h2', {}, t('article6.aef')), el('p', { class: 'note' }, t('article6.aefNote')));
+  const year = el('input', { id: 'aef-year', name: 'year', type: 'text', inputmode: 'numeric', value: String(new Date().getUTCFullYear()), size: 6 });
+  const links = el('ul', { class: 'actions' });
+  const update = () => {
+    const y = year.value.trim();
+    links.replaceChildren(...['csv', 'json', 'xlsx'].map((f) =>
+      el('li', {}, el('a', { id: 'aef-' + f, href: '/api/v1/reports/aef?' + new URLSearchParams({ year: y, format: f }).toString(), download: '' }, 'AEF ' + y + ' (' + f.toUpperCase() + ')'))));
+  };
+  year.addEventListener('input', update);
+  update();
+  sec.append(el('div', { class: 'field' }, el('label', { for: 'aef-year' }, t('article6.aefYear')), year), links);
+  return sec;
 }
 
 async function pageHead(main) {
@@ -195,24 +215,29 @@ async function pageHead(main) {
 
 // ---- signing in ----
 
-function loadSession() {
-  try {
-    const s = JSON.parse(sessionStorage.getItem('jcm.session') || 'null');
-    if (s && s.token && s.expires_at > Date.now()) state.session = s;
-  } catch (e) {
-    state.session = null;
-  }
-}
-
-function signOut(go) {
+// Who the cookie (if any) signs in, with its CSRF token; a reload keeps you signed in.
+async function loadSession() {
   state.session = null;
   try {
-    sessionStorage.removeItem('jcm.session');
+    sessionStorage.removeItem('jcm.session'); // where an older version kept a bearer token
   } catch (e) {
-    // nothing kept
+    // no storage: nothing kept
   }
+  const r = await api('GET', '/api/v1/session');
+  if (r.ok && r.data.signed_in && r.data.csrf) state.session = { user: r.data.user, role: r.data.role, org: r.data.org, csrf: r.data.csrf };
+}
+
+function forget(go) {
+  state.session = null;
   chrome();
   if (go) location.hash = '#/';
+}
+
+// Ends the session on the server (which clears the cookie), then here.
+async function signOut() {
+  if (state.session) await api('POST', '/api/v1/logout');
+  forget(true);
+  render(false);
 }
 
 function pageLogin(main) {
@@ -232,7 +257,7 @@ function pageLogin(main) {
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     err.textContent = '';
-    const r = await api('POST', '/api/v1/login', { name: name.value, password: pw.value });
+    const r = await api('POST', '/api/v1/login', { name: name.value, password: pw.value, cookie: true });
     pw.value = '';
     if (!r.ok) {
       err.textContent = t('login.failed') + ' — ' + errorText(r.data);
@@ -240,12 +265,7 @@ function pageLogin(main) {
       return;
     }
     const d = r.data;
-    state.session = { token: d.token, user: d.user, role: d.role, org: d.org, expires_at: Date.now() + 1000 * (d.expires_in || 3600) };
-    try {
-      sessionStorage.setItem('jcm.session', JSON.stringify(state.session));
-    } catch (e) {
-      // kept in memory only
-    }
+    state.session = { user: d.user, role: d.role, org: d.org, csrf: d.csrf };
     chrome();
     location.hash = '#/accounts';
   });
@@ -523,7 +543,7 @@ async function render(focus) {
 }
 
 async function start() {
-  loadSession();
+  await loadSession();
   const r = await api('GET', '/api/v1/openapi.json');
   state.api = r.ok ? r.data : { paths: {} };
   document.getElementById('lang').addEventListener('click', () => {
@@ -532,7 +552,7 @@ async function start() {
     chrome();
     render(false);
   });
-  document.getElementById('signout').addEventListener('click', () => signOut(true));
+  document.getElementById('signout').addEventListener('click', () => signOut());
   window.addEventListener('hashchange', () => {
     if (!location.hash.startsWith('#/') && location.hash !== '') return; // #main: the skip link
     document.getElementById('status').replaceChildren();

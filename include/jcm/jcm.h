@@ -154,6 +154,11 @@ int jcm_token_check(jcm *j, const char *token, jcm_user *u);
  * out->name points into buf. */
 void jcm_user_actor(const jcm_user *u, char *buf, size_t n, jcm_actor *out);
 
+/* Whether actor (NULL: the public) may read name, a query of jcm_queries()
+ * or the report "aef" (lib/access.c): JCM_OK, or JCM_REFUSED with chk (8005
+ * for the public, 8001 for a role). A holder's reads are narrowed to its own
+ * by jcm_query_as(), not here. */
+int jcm_may_read(const jcm_actor *actor, const char *name, jcm_check *chk);
 /* Reads as an actor (NULL: the public, not signed in): the public reads
  * only public reports; a holder only its own accounts (8002 for another's
  * or an unknown one, so that guessing ids tells nothing); the auditor,

@@ -19,6 +19,7 @@ static int serve_usage(FILE *f) {
              "  --body-max BYTES       largest request body (default 1048576; larger: 413)\n"
              "  --rate N               requests per client per minute under /api (default 600; 0: no limit)\n"
              "  --session-ttl SECONDS  lifetime of a login session (default 28800)\n"
+             "  --secure-cookies       behind a TLS proxy: session cookies marked Secure, Origin https://HOST\n"
              "  --access-log FILE      one JSON line per request (default: standard error)\n"
              "  --port-file FILE       write the bound port there once listening\n"
              "  --web DIR              serve the web UI from DIR at / and /web/ (default " JCM_WEB_DIR "; '': none)\n");
@@ -46,13 +47,17 @@ static int parse_listen(const char *v, srv_options *o) {
 }
 
 int cli_serve(cli *c, int argc, char **argv) {
-  srv_options o = {c->db, "127.0.0.1", 8080, 4, 1u << 20, 600, 8 * 3600, NULL, NULL};
+  srv_options o = {c->db, "127.0.0.1", 8080, 4, 1u << 20, 600, 8 * 3600, NULL, NULL, 0};
   const char *web = NULL;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     unsigned long x = 0;
     int bad = 0;
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) return serve_usage(stdout);
+    if (strcmp(a, "--secure-cookies") == 0) {
+      o.secure_cookies = 1;
+      continue;
+    }
     if (!v)
       bad = 1;
     else if (strcmp(a, "--listen") == 0)

@@ -19,19 +19,23 @@
 
 #define SESSIONS_MAX 4096
 #define SESSION_PREFIX "jcs_"
+#define COOKIE_NAME "jcm_session"
 
 typedef struct {
   unsigned char digest[crypto_hash_sha256_BYTES];
   char user[72];
+  char csrf[65]; /* the anti-CSRF token of this session: 64 hex digits */
   time_t expires;
 } session;
 
 static session *sessions;
 static pthread_mutex_t sessions_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned ttl_s;
+static int secure;
 
-void srv_auth_init(unsigned session_ttl_s) {
+void srv_auth_init(unsigned session_ttl_s, int secure_cookies) {
   ttl_s = session_ttl_s ? session_ttl_s : 8 * 3600;
+  secure = secure_cookies;
   sessions = calloc(SESSIONS_MAX, sizeof *sessions);
   if (!sessions) fprintf(stderr, "jcm serve: no memory for sessions: logins will be refused\n");
 }
@@ -42,12 +46,19 @@ void srv_auth_shutdown(void) {
   sessions = NULL;
 }
 
-/* Stores a new session for user; the token (jcs_ + 64 hex) goes to out. */
-static int session_new(const char *user, char out[69]) {
+static void random_hex(char *out, size_t bytes) {
   unsigned char raw[32];
-  randombytes_buf(raw, sizeof raw);
+  randombytes_buf(raw, bytes);
+  sodium_bin2hex(out, bytes * 2 + 1, raw, bytes);
+  sodium_memzero(raw, sizeof raw);
+}
+
+/* Stores a new session for user; the token (jcs_ + 64 hex) goes to out,
+ * its anti-CSRF token to csrf. */
+static int session_new(const char *user, char out[69], char csrf[65]) {
   memcpy(out, SESSION_PREFIX, 4);
-  sodium_bin2hex(out + 4, 65, raw, sizeof raw);
+  random_hex(out + 4, 32);
+  random_hex(csrf, 32);
   time_t now = time(NULL);
   int rc = -1;
   pthread_mutex_lock(&sessions_lock);
@@ -55,29 +66,41 @@ static int session_new(const char *user, char out[69]) {
     if (sessions[i].expires > now) continue; /* live: keep; a full table refuses, never evicts */
     crypto_hash_sha256(sessions[i].digest, (const unsigned char *)out, 68);
     snprintf(sessions[i].user, sizeof sessions[i].user, "%s", user);
+    memcpy(sessions[i].csrf, csrf, 65);
     sessions[i].expires = now + (time_t)ttl_s;
     rc = 0;
     break;
   }
   pthread_mutex_unlock(&sessions_lock);
-  sodium_memzero(raw, sizeof raw);
   return rc;
 }
 
-static int session_user(const char *token, char user[72]) {
+/* Finds a live session by its token; end != 0 ends it. 0 when found. */
+static int session_find(const char *token, char user[72], char csrf[65], unsigned *left, int end) {
   unsigned char d[crypto_hash_sha256_BYTES];
-  if (strlen(token) != 68) return -1;
+  if (strlen(token) != 68 || strncmp(token, SESSION_PREFIX, 4) != 0) return -1;
   crypto_hash_sha256(d, (const unsigned char *)token, 68);
   time_t now = time(NULL);
   int rc = -1;
   pthread_mutex_lock(&sessions_lock);
   for (size_t i = 0; sessions && i < SESSIONS_MAX && rc; i++)
     if (sessions[i].expires > now && sodium_memcmp(sessions[i].digest, d, sizeof d) == 0) {
-      snprintf(user, 72, "%s", sessions[i].user);
+      if (user) snprintf(user, 72, "%s", sessions[i].user);
+      if (csrf) memcpy(csrf, sessions[i].csrf, 65);
+      if (left) *left = (unsigned)(sessions[i].expires - now);
+      if (end) sodium_memzero(&sessions[i], sizeof sessions[i]);
       rc = 0;
     }
   pthread_mutex_unlock(&sessions_lock);
   return rc;
+}
+
+/* Set-Cookie for a session (token) or clearing it (NULL). */
+static void set_cookie(srv_resp *rs, const char *token, unsigned max_age) {
+  char v[200];
+  snprintf(v, sizeof v, COOKIE_NAME "=%s; Path=/; Max-Age=%u; HttpOnly; SameSite=Strict%s", token ? token : "",
+           token ? max_age : 0, secure ? "; Secure" : "");
+  srv_add_header(rs, "Set-Cookie", v);
 }
 
 void srv_security_event(srv_req *rq, const char *kind, const char *user, const char *detail) {
@@ -103,18 +126,56 @@ static void set_user(srv_req *rq, const jcm_user *u) {
   jcm_user_actor(&rq->user, rq->actor_name, sizeof rq->actor_name, &rq->actor);
 }
 
+/* 1 when the request's Origin (if any) is this server's: the scheme
+ * (https with --secure-cookies) and the Host the client addressed. */
+static int same_origin(const srv_req *rq) {
+  if (!rq->origin) return 1; /* not sent (same-origin GETs, curl): the CSRF token is the guard */
+  if (!rq->host) return 0;
+  const char *scheme = secure ? "https://" : "http://";
+  size_t n = strlen(scheme);
+  return strncmp(rq->origin, scheme, n) == 0 && strcmp(rq->origin + n, rq->host) == 0;
+}
+
+int srv_csrf_check(srv_req *rq, srv_resp *rs, int need_token) {
+  const char *why = NULL;
+  if (!same_origin(rq))
+    why = "the Origin is not this server's";
+  else if (need_token && rq->by_cookie &&
+           (!rq->csrf_header || strlen(rq->csrf_header) != 64 || sodium_memcmp(rq->csrf_header, rq->csrf, 64) != 0))
+    why = rq->csrf_header ? "a wrong X-CSRF-Token" : "no X-CSRF-Token";
+  if (!why) return 0;
+  srv_security_event(rq, "csrf_refused", rq->signed_in ? rq->user.name : NULL, why);
+  srv_error(rs, 403, 8006, rq->origin && !same_origin(rq) ? "Origin" : "X-CSRF-Token", why);
+  return -1;
+}
+
 int srv_authenticate(srv_req *rq, srv_resp *rs) {
   const char *h = rq->authorization;
+  jcm_user u;
+  char user[72];
+  int rc = JCM_REFUSED;
+  if (!h && rq->cookie) { /* a browser session */
+    if (session_find(rq->cookie, user, rq->csrf, &rq->session_left_s, 0) == 0) rc = jcm_user_get(rq->j, user, &u);
+    if (rc == JCM_OK) {
+      set_user(rq, &u);
+      rq->by_cookie = 1;
+      return 0;
+    }
+    if (rc == JCM_ERROR) {
+      srv_error(rs, 500, 0, "", "the store cannot be read");
+      return -1;
+    }
+    /* expired, or from before a restart: the public, and the browser forgets it */
+    set_cookie(rs, NULL, 0);
+    return 0;
+  }
   if (!h) return 0; /* the public */
   if (strncmp(h, "Bearer ", 7) != 0) {
     srv_error(rs, 401, 8005, "Authorization", "use Authorization: Bearer TOKEN");
     return -1;
   }
   const char *token = h + 7;
-  jcm_user u;
-  char user[72];
-  int rc = JCM_REFUSED;
-  if (strncmp(token, SESSION_PREFIX, 4) == 0 && session_user(token, user) == 0)
+  if (strncmp(token, SESSION_PREFIX, 4) == 0 && session_find(token, user, NULL, &rq->session_left_s, 0) == 0)
     rc = jcm_user_get(rq->j, user, &u);
   else if (strncmp(token, "jcm_", 4) == 0)
     rc = jcm_token_check(rq->j, token, &u);
@@ -131,21 +192,31 @@ int srv_authenticate(srv_req *rq, srv_resp *rs) {
   return -1;
 }
 
-/* POST /api/v1/login {"name","password"} -> {"token","user","role","org","expires_in"} */
+static json_t *who(const jcm_user *u) {
+  return json_pack("{s:s,s:s,s:s?}", "user", u->name, "role", u->role, "org", u->org[0] ? u->org : NULL);
+}
+
+/* POST /api/v1/login {"name","password"} -> {"token","user","role","org","expires_in"};
+ * with "cookie":true (the web UI) the token goes to an HttpOnly cookie
+ * instead and the body carries the session's "csrf" token. */
 void srv_login(srv_req *rq, srv_resp *rs) {
   json_error_t e;
   json_t *in = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &e);
   const char *name = json_string_value(json_object_get(in, "name"));
   const char *password = json_string_value(json_object_get(in, "password"));
-  if (!json_is_object(in) || !name || !password || json_object_size(in) != 2) {
-    srv_error(rs, 400, in ? 1002 : 1001, in ? "name" : "", "give {\"name\":…, \"password\":…}");
+  json_t *cookie_v = json_object_get(in, "cookie");
+  size_t members = 2 + (cookie_v != NULL);
+  if (!json_is_object(in) || !name || !password || json_object_size(in) != members ||
+      (cookie_v && !json_is_boolean(cookie_v))) {
+    srv_error(rs, 400, in ? 1002 : 1001, in ? "name" : "", "give {\"name\":…, \"password\":…[, \"cookie\":true]}");
     json_decref(in);
     return;
   }
+  int cookie = json_is_true(cookie_v);
   char hash[JCM_PWHASH_LEN] = "";
   int rc = jcm_password_hash(rq->j, name, hash);
   jcm_user u;
-  char token[69];
+  char token[69], csrf[65];
   /* the hash is verified even for an unknown user, so timing does not tell */
   if (rc == JCM_ERROR) {
     srv_error(rs, 500, 0, "", "the store cannot be read");
@@ -153,19 +224,54 @@ void srv_login(srv_req *rq, srv_resp *rs) {
              jcm_user_get(rq->j, name, &u) != JCM_OK) {
     srv_security_event(rq, "login_failed", name, "wrong name or password");
     srv_error(rs, 401, 8005, "password", "wrong name or password");
-  } else if (session_new(u.name, token) != 0) {
+  } else if (session_new(u.name, token, csrf) != 0) {
     srv_error(rs, 503, 0, "", "too many sessions: try again later");
   } else {
-    srv_security_event(rq, "login", u.name, "signed in");
-    json_t *out = json_pack("{s:s,s:s,s:s,s:s?,s:i}", "token", token, "user", u.name, "role", u.role, "org",
-                            u.org[0] ? u.org : NULL, "expires_in", (int)ttl_s);
+    srv_security_event(rq, "login", u.name, cookie ? "signed in (browser session)" : "signed in");
+    json_t *out = who(&u);
+    json_object_set_new(out, "expires_in", json_integer(ttl_s));
+    if (cookie) {
+      json_object_set_new(out, "csrf", json_string(csrf));
+      set_cookie(rs, token, ttl_s);
+    } else {
+      json_object_set_new(out, "token", json_string(token));
+    }
     rs->status = 200;
     rs->body = json_dumps(out, JSON_COMPACT);
     json_decref(out);
     rq->route = "login";
     set_user(rq, &u);
     sodium_memzero(token, sizeof token);
+    sodium_memzero(csrf, sizeof csrf);
   }
   sodium_memzero(hash, sizeof hash);
   json_decref(in);
+}
+
+void srv_logout(srv_req *rq, srv_resp *rs) {
+  rq->route = "login";
+  if (!rq->signed_in) {
+    srv_error(rs, 401, 8005, "Authorization", "not signed in");
+    return;
+  }
+  const char *token = rq->by_cookie ? rq->cookie : rq->authorization + 7;
+  int ended = session_find(token, NULL, NULL, NULL, 1) == 0;
+  if (rq->by_cookie) set_cookie(rs, NULL, 0);
+  if (ended)
+    srv_security_event(rq, "logout", rq->user.name, rq->by_cookie ? "signed out (browser session)" : "signed out");
+  json_t *out = json_pack("{s:b}", "ended", ended); /* an API token is not ended by logout */
+  rs->status = 200;
+  rs->body = json_dumps(out, JSON_COMPACT);
+  json_decref(out);
+}
+
+void srv_session(srv_req *rq, srv_resp *rs) {
+  rq->route = "login";
+  json_t *out = rq->signed_in ? who(&rq->user) : json_object();
+  json_object_set_new(out, "signed_in", json_boolean(rq->signed_in));
+  if (rq->by_cookie) json_object_set_new(out, "csrf", json_string(rq->csrf));
+  if (rq->signed_in && rq->session_left_s) json_object_set_new(out, "expires_in", json_integer(rq->session_left_s));
+  rs->status = 200;
+  rs->body = json_dumps(out, JSON_COMPACT);
+  json_decref(out);
 }

@@ -151,16 +151,33 @@ static int append_body(conn_state *s, const char *data, size_t n) {
   return 0;
 }
 
+void srv_add_header(srv_resp *rs, const char *name, const char *value) {
+  if (rs->n_dyn >= 4) return;
+  char *v = strdup(value);
+  if (!v) return;
+  rs->dyn_name[rs->n_dyn] = name;
+  rs->dyn_value[rs->n_dyn++] = v;
+}
+
+static void free_dyn(srv_resp *rs) {
+  for (int i = 0; i < rs->n_dyn; i++)
+    free(rs->dyn_value[i]);
+  rs->n_dyn = 0;
+}
+
 static enum MHD_Result send_resp(struct MHD_Connection *c, conn_state *s, srv_resp *rs) {
-  size_t len = rs->body ? strlen(rs->body) : 0;
+  size_t len = rs->body ? (rs->body_len ? rs->body_len : strlen(rs->body)) : 0;
   struct MHD_Response *r =
       MHD_create_response_from_buffer(len, rs->body ? rs->body : (void *)"", MHD_RESPMEM_MUST_FREE);
   if (!rs->body) {
     MHD_destroy_response(r);
     r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
   }
-  if (!r) return MHD_NO;
+  if (!r) return free_dyn(rs), MHD_NO;
   rs->body = NULL; /* MHD owns it now */
+  for (int i = 0; i < rs->n_dyn; i++)
+    MHD_add_response_header(r, rs->dyn_name[i], rs->dyn_value[i]);
+  free_dyn(rs);
   MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rs->type ? rs->type : "application/json");
   MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
   for (const char *const *h = rs->headers; h && h[0] && h[1]; h += 2)
@@ -185,6 +202,10 @@ static void fill_request(struct MHD_Connection *c, conn_state *s, srv_req *rq, c
   rq->conn = c;
   rq->content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
   rq->authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+  rq->cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "jcm_session");
+  rq->origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+  rq->host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+  rq->csrf_header = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-CSRF-Token");
   rq->body = s->body ? s->body : "";
   rq->body_len = s->len;
   snprintf(rq->client, sizeof rq->client, "%s", s->client);
@@ -363,7 +384,7 @@ int srv_run(const srv_options *o) {
     return 2;
   }
   srv_metrics_init();
-  srv_auth_init(o->session_ttl_s);
+  srv_auth_init(o->session_ttl_s, o->secure_cookies);
   jcm *probe = store_for_thread(); /* refuse to start on a store that does not open */
   if (!probe) return 2;
   (void)jcm_queries(&(size_t){0}); /* built once, before the workers start */

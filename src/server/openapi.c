@@ -123,12 +123,46 @@ static json_t *schemas(void) {
 }
 
 static void fixed_paths(json_t *paths) {
-  static const int login[] = {200, 400, 401, 415}, batch[] = {200, 400, 401, 413, 415, 429}, plain[] = {200};
-  json_object_set_new(paths, "/api/v1/login",
-                      json_pack("{s:{s:s,s:s,s:{s:b,s:{s:{s:{s:s,s:[s,s]}}}},s:o}}", "post", "operationId", "login",
-                                "summary", "sign in with name and password; returns a session token", "requestBody",
-                                "required", 1, "content", "application/json", "schema", "type", "object", "required",
-                                "name", "password", "responses", responses(login, 4, "Object")));
+  static const int login[] = {200, 400, 401, 403, 415}, batch[] = {200, 400, 401, 413, 415, 429}, plain[] = {200},
+                   logout[] = {200, 401, 403}, aef[] = {200, 401, 403, 422, 429};
+  json_object_set_new(
+      paths, "/api/v1/login",
+      json_pack("{s:{s:s,s:s,s:{s:b,s:{s:{s:{s:s,s:[s,s],s:{s:{s:s},s:{s:s},s:{s:s}}}}}},s:o}}", "post", "operationId",
+                "login", "summary",
+                "sign in with name and password; returns a session token, or with \"cookie\":true sets an HttpOnly, "
+                "SameSite=Strict session cookie and returns the session's anti-CSRF token (send it as X-CSRF-Token)",
+                "requestBody", "required", 1, "content", "application/json", "schema", "type", "object", "required",
+                "name", "password", "properties", "name", "type", "string", "password", "type", "string", "cookie",
+                "type", "boolean", "responses", responses(login, 5, "Object")));
+  json_object_set_new(paths, "/api/v1/logout",
+                      json_pack("{s:{s:s,s:s,s:o}}", "post", "operationId", "logout", "summary",
+                                "ends the session the request is signed in with and clears the session cookie",
+                                "responses", responses(logout, 3, "Object")));
+  json_object_set_new(
+      paths, "/api/v1/session",
+      json_pack("{s:{s:s,s:s,s:o}}", "get", "operationId", "session", "summary",
+                "who is signed in (signed_in, user, role, org) and, for a cookie session, its csrf token", "responses",
+                responses(plain, 1, "Object")));
+  json_t *aef_r = responses(aef, 5, "Object");
+  json_object_set_new(json_object_get(aef_r, "200"), "content",
+                      json_pack("{s:{s:{s:s}},s:{s:{s:s}},s:{s:{s:s,s:s}}}", "text/csv", "schema", "type", "string",
+                                "application/json", "schema", "type", "object",
+                                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "schema", "type",
+                                "string", "format", "binary"));
+  json_object_set_new(
+      json_object_get(aef_r, "422"), "description",
+      json_string("refused: bad parameters, or an inconsistent report (the body's \"problems\" lists every problem)"));
+  json_object_set_new(
+      paths, "/api/v1/reports/aef",
+      json_pack("{s:{s:s,s:s,s:[s],s:b,s:[{s:s,s:s,s:b,s:{s:s}},{s:s,s:s,s:b,s:{s:s,s:[s,s,s]}},"
+                "{s:s,s:s,s:b,s:{s:s}},{s:s,s:s,s:b,s:{s:s,s:s}}],s:o}}",
+                "get", "operationId", "aef", "summary",
+                "the AEF report (decision 4/CMA.6 annex II) of this registry's Party for a year, as a download", "tags",
+                "reports", "x-public", 1, "parameters", "name", "year", "in", "query", "required", 1, "schema", "type",
+                "integer", "name", "format", "in", "query", "required", 0, "schema", "type", "string", "enum", "csv",
+                "json", "xlsx", "name", "version", "in", "query", "required", 0, "schema", "type", "integer", "name",
+                "date", "in", "query", "required", 0, "schema", "type", "string", "format", "date", "responses",
+                aef_r));
   json_object_set_new(paths, "/api/v1/batch",
                       json_pack("{s:{s:s,s:s,s:{s:b,s:{s:{s:{s:s}}}},s:o}}", "post", "operationId", "batch", "summary",
                                 "JSON lines as jcm apply takes them, in one transaction; results as JSON lines",
@@ -158,11 +192,12 @@ char *srv_openapi(void) {
     json_object_set_new(paths, p, query_op(&q[i]));
   }
   fixed_paths(paths);
-  json_t *doc = json_pack("{s:s,s:{s:s,s:s,s:s},s:o,s:{s:o,s:{s:{s:s,s:s}}},s:[{s:[]}]}", "openapi", "3.0.3", "info",
-                          "title", "jcm registry API", "version", "1", "description",
-                          "JCM credits and Article 6.2 ITMOs: every command and query of the jcm command", "paths",
-                          paths, "components", "schemas", schemas(), "securitySchemes", "bearer", "type", "http",
-                          "scheme", "bearer", "security", "bearer");
+  json_t *doc =
+      json_pack("{s:s,s:{s:s,s:s,s:s},s:o,s:{s:o,s:{s:{s:s,s:s},s:{s:s,s:s,s:s}}},s:[{s:[]},{s:[]}]}", "openapi",
+                "3.0.3", "info", "title", "jcm registry API", "version", "1", "description",
+                "JCM credits and Article 6.2 ITMOs: every command and query of the jcm command", "paths", paths,
+                "components", "schemas", schemas(), "securitySchemes", "bearer", "type", "http", "scheme", "bearer",
+                "cookie", "type", "apiKey", "in", "cookie", "name", "jcm_session", "security", "bearer", "cookie");
   char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   json_decref(doc);
   return text;

@@ -5,7 +5,9 @@
  *   POST /api/v1/commands/{name}   body: the command's fields (jcm_submit)
  *   GET  /api/v1/queries/{name}    ?param=…&limit=…&offset=… (jcm_query_as)
  *   POST /api/v1/batch             JSON lines, as `jcm apply` (one transaction)
- *   POST /api/v1/login             name + password -> session token
+ *   POST /api/v1/login             name + password -> session token (or cookie + CSRF token)
+ *   POST /api/v1/logout, GET /api/v1/session
+ *   GET  /api/v1/reports/aef       ?year=…&format=csv|json|xlsx (reports.c)
  *   GET  /api/v1/openapi.json, /healthz, /metrics
  */
 #include <microhttpd.h>
@@ -52,7 +54,7 @@ static void json_answer(srv_resp *rs, int status, json_t *v) {
 }
 
 /* Journals permission refusals: who tried what (DOMAIN.md §2). */
-static void note_refusal(srv_req *rq, int code, const char *field) {
+void srv_note_refusal(srv_req *rq, int code, const char *field) {
   if (code < 8000 || code >= 9000) return;
   char d[160];
   snprintf(d, sizeof d, "refused %d (%s) to %s", code, field, rq->signed_in ? rq->user.role : "the public");
@@ -72,7 +74,7 @@ static void command(srv_req *rq, srv_resp *rs, const char *name) {
   rq->route = "commands";
   if (!jcm__spec_find(name)) FAIL(rs, 404, 1006, "cmd", "no such command");
   if (!rq->signed_in) {
-    note_refusal(rq, 8005, "Authorization");
+    srv_note_refusal(rq, 8005, "Authorization");
     FAIL(rs, 401, 8005, "Authorization", "sign in to submit commands");
   }
   if (!json_type_ok(rq)) FAIL(rs, 415, 1001, "Content-Type", "send application/json");
@@ -99,7 +101,7 @@ static void command(srv_req *rq, srv_resp *rs, const char *name) {
     return;
   }
   const char *field = json_string_value(json_object_get(err, "field"));
-  note_refusal(rq, code, field ? field : "");
+  srv_note_refusal(rq, code, field ? field : "");
   json_t *out = json_pack("{s:O}", "error", err);
   json_answer(rs, srv_status_of(rc, code), out);
   json_decref(out);
@@ -163,7 +165,7 @@ static void query(srv_req *rq, srv_resp *rs, const char *name) {
   if (rc == JCM_OK) {
     json_answer(rs, 200, result);
   } else {
-    note_refusal(rq, chk.code, chk.field);
+    srv_note_refusal(rq, chk.code, chk.field);
     srv_error(rs, srv_status_of(rc, chk.code), chk.code, chk.field, chk.message);
   }
   json_decref(result);
@@ -189,7 +191,7 @@ static void batch_line(srv_req *rq, const char *line, size_t len, json_t *out, i
   json_t *err = json_object_get(result, "error");
   if (err) {
     const char *field = json_string_value(json_object_get(err, "field"));
-    note_refusal(rq, (int)json_integer_value(json_object_get(err, "code")), field ? field : "");
+    srv_note_refusal(rq, (int)json_integer_value(json_object_get(err, "code")), field ? field : "");
     (*refused)++;
   }
   json_array_append_new(out, result ? result : json_null());
@@ -214,7 +216,7 @@ static char *lines_text(json_t *results) {
 static void batch(srv_req *rq, srv_resp *rs) {
   rq->route = "batch";
   if (!rq->signed_in) {
-    note_refusal(rq, 8005, "Authorization");
+    srv_note_refusal(rq, 8005, "Authorization");
     FAIL(rs, 401, 8005, "Authorization", "sign in to submit commands");
   }
   if (!batch_type_ok(rq)) FAIL(rs, 415, 1001, "Content-Type", "send application/x-ndjson");
@@ -281,6 +283,9 @@ static int fixed_route(srv_req *rq, srv_resp *rs) {
     return srv_login(rq, rs), 1;
   }
   if (strcmp(p, "/api/v1/batch") == 0 && method_is(rq, "POST")) return batch(rq, rs), 1;
+  if (strcmp(p, "/api/v1/logout") == 0 && method_is(rq, "POST")) return srv_logout(rq, rs), 1;
+  if (strcmp(p, "/api/v1/session") == 0 && method_is(rq, "GET")) return srv_session(rq, rs), 1;
+  if (strcmp(p, "/api/v1/reports/aef") == 0 && method_is(rq, "GET")) return srv_report_aef(rq, rs), 1;
   return 0;
 }
 
@@ -295,6 +300,14 @@ void srv_route(srv_req *rq, srv_resp *rs) {
   static const char cmds[] = "/api/v1/commands/", qs[] = "/api/v1/queries/";
   int is_cmd = strncmp(rq->path, cmds, sizeof cmds - 1) == 0, is_q = strncmp(rq->path, qs, sizeof qs - 1) == 0;
   if (srv_authenticate(rq, rs) != 0) return;
+  /* Browser sessions: a state change signed in by the cookie carries the
+   * session's X-CSRF-Token and no foreign Origin; a login asking for a
+   * cookie, no foreign Origin. Bearer tokens are not sent by browsers on
+   * their own, so they need neither. */
+  int is_login = strcmp(rq->path, "/api/v1/login") == 0;
+  if (!method_is(rq, "GET") && !method_is(rq, "HEAD") && (rq->by_cookie || is_login) &&
+      srv_csrf_check(rq, rs, !is_login) != 0)
+    return;
   if (fixed_route(rq, rs)) return;
   if (!is_cmd && !is_q && srv_static(rq, rs)) return; /* the web UI (static.c) */
   const char *name = is_cmd ? rq->path + sizeof cmds - 1 : is_q ? rq->path + sizeof qs - 1 : NULL;

@@ -21,6 +21,7 @@ typedef struct srv_options {
   unsigned session_ttl_s; /* lifetime of a login session */
   const char *access_log; /* file, or NULL for stderr */
   const char *port_file;  /* if set, the bound port is written there once listening */
+  int secure_cookies;     /* session cookies marked Secure, origin https:// (behind a TLS proxy) */
 } srv_options;
 
 /* Runs until SIGTERM or SIGINT; 0 after a clean shutdown. */
@@ -32,6 +33,10 @@ typedef struct srv_req {
   const char *method, *path, *query_string;
   const char *content_type;
   const char *authorization;
+  const char *cookie;      /* the jcm_session cookie's value, or NULL */
+  const char *origin;      /* the Origin header, or NULL */
+  const char *host;        /* the Host header, or NULL */
+  const char *csrf_header; /* X-CSRF-Token, or NULL */
   const char *body;
   size_t body_len;
   char client[64];
@@ -42,7 +47,10 @@ typedef struct srv_req {
   jcm_user user;
   char actor_name[160];
   jcm_actor actor;
-  const char *route; /* label for metrics and the access log */
+  int by_cookie;           /* signed in by the session cookie: state changes need the CSRF token */
+  char csrf[65];           /* that session's anti-CSRF token */
+  unsigned session_left_s; /* seconds the session has left (cookie or jcs_ bearer) */
+  const char *route;       /* label for metrics and the access log */
 } srv_req;
 
 typedef struct srv_resp {
@@ -51,23 +59,40 @@ typedef struct srv_resp {
   const char *type;
   int retry_after_s;          /* 429 */
   const char *const *headers; /* extra name, value, ..., NULL (static.c) */
+  size_t body_len;            /* 0: strlen(body); else the body's bytes (binary downloads) */
+  const char *dyn_name[4];    /* headers made for this response (Set-Cookie, Content-Disposition) */
+  char *dyn_value[4];         /* malloc'd, freed when sent */
+  int n_dyn;
 } srv_resp;
+
+/* Adds a header made for this response (at most 4). */
+void srv_add_header(srv_resp *rs, const char *name, const char *value);
 
 void srv_route(srv_req *rq, srv_resp *rs);
 /* An error body {"error":{code,message,field}} with an HTTP status. */
 void srv_error(srv_resp *rs, int status, int code, const char *field, const char *message);
+/* Journals a permission refusal (8xxx) as a security event. */
+void srv_note_refusal(srv_req *rq, int code, const char *field);
 /* The HTTP status for a library refusal. */
 int srv_status_of(int rc, int code);
 /* The query parameters of the request as a JSON object, typed as the
  * query takes them; NULL and rs set on a malformed one. */
 
 /* ---- auth.c ---- */
-void srv_auth_init(unsigned session_ttl_s);
+void srv_auth_init(unsigned session_ttl_s, int secure_cookies);
 void srv_auth_shutdown(void);
 /* Reads the Authorization header: 0 (public or signed in) or -1 with rs set (401). */
 int srv_authenticate(srv_req *rq, srv_resp *rs);
 void srv_login(srv_req *rq, srv_resp *rs);
-/* Journals a security event (kind: login, login_failed, refused, token_refused). */
+/* POST /api/v1/logout: ends the session the request came with, clears the cookie. */
+void srv_logout(srv_req *rq, srv_resp *rs);
+/* GET /api/v1/session: who is signed in, and the CSRF token of a cookie session. */
+void srv_session(srv_req *rq, srv_resp *rs);
+/* For a state-changing request: 0 when it may go on; -1 with rs set (403, 8006)
+ * when signed in by cookie without the session's X-CSRF-Token, or when the
+ * Origin header names another site. need_token 0: the Origin alone (login). */
+int srv_csrf_check(srv_req *rq, srv_resp *rs, int need_token);
+/* Journals a security event (kind: login, login_failed, logout, refused, token_refused, csrf_refused). */
 void srv_security_event(srv_req *rq, const char *kind, const char *user, const char *detail);
 
 /* ---- static.c: the web UI's files ---- */
@@ -76,6 +101,10 @@ int srv_static_init(const char *dir);
 const char *srv_static_dir(void);
 /* 1 when the request was for a file of the UI (answered, perhaps 404); 0 when it is not one. */
 int srv_static(srv_req *rq, srv_resp *rs);
+
+/* ---- reports.c: downloads ---- */
+/* GET /api/v1/reports/aef?year=Y&format=csv|json|xlsx[&version=N&date=D] */
+void srv_report_aef(srv_req *rq, srv_resp *rs);
 
 /* ---- openapi.c ---- */
 char *srv_openapi(void); /* malloc'd JSON text */

@@ -17,7 +17,8 @@ const browser = await chromium.launch({
   executablePath: process.env.JCM_CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
 });
-const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+const page = await context.newPage();
 const problems = [];
 // A refused command is an HTTP 422, which the browser logs: only other errors count.
 page.on('console', (m) => m.type() === 'error' && !/status of 422/.test(m.text()) && problems.push('console: ' + m.text()));
@@ -70,6 +71,16 @@ assert.equal(await page.locator('#foot-head').textContent(), hash);
 await shot('journal-head');
 
 await go('#/article6');
+// the AEF download: a link per format for the year typed in; the file is what the API serves
+await page.getByLabel('Reported year').fill('2025');
+const csvHref = await page.locator('#aef-csv').getAttribute('href');
+assert.equal(csvHref, '/api/v1/reports/aef?year=2025&format=csv');
+await page.getByLabel('Reported year').fill(String(new Date().getUTCFullYear()));
+const aef = await page.request.get(base + (await page.locator('#aef-csv').getAttribute('href')));
+assert.equal(aef.status(), 200);
+assert.match(aef.headers()['content-type'], /^text\/csv/);
+assert.match(aef.headers()['content-disposition'], /^attachment; filename="aef-THA-\d{4}-v1\.csv"$/);
+assert.match(await aef.text(), /^Table 1: Submission/);
 await shot('article6');
 
 // the signed-in pages ask for a sign-in
@@ -85,6 +96,18 @@ await page.waitForURL(/#\/accounts$/);
 await main().getByRole('link', { name: second }).waitFor();
 await page.locator('#who').getByText('registry administrator').waitFor();
 await shot('accounts');
+// the session is an HttpOnly, SameSite=Strict cookie; nothing is left in the tab's storage
+const cookies = await context.cookies();
+const sess = cookies.find((c) => c.name === 'jcm_session');
+assert.ok(sess, 'no jcm_session cookie');
+assert.equal(sess.httpOnly, true);
+assert.equal(sess.sameSite, 'Strict');
+assert.match(sess.value, /^jcs_[0-9a-f]{64}$/);
+// a reload keeps you signed in (GET /api/v1/session gives the user and the CSRF token back)
+await page.reload();
+await page.waitForSelector('#main > div[data-route="accounts"]:not([aria-busy])');
+await page.locator('#who').getByText('registry administrator').waitFor();
+await main().getByRole('link', { name: second }).waitFor();
 
 // the statement of the second account: empty before the transfer
 await go('#/statement/' + second);
@@ -139,6 +162,20 @@ await shot('issuances-ja');
 // the choice survives a reload
 await page.reload();
 await page.locator('html[lang="ja"]').waitFor({ state: 'attached' }); // no eval: the CSP forbids it
+await page.getByRole('button', { name: '英語に切り替える' }).click();
+await page.locator('html[lang="en"]').waitFor({ state: 'attached' });
+
+// ---- sign out: the session ends on the server and the cookie goes ----
+await page.getByRole('button', { name: 'Sign out' }).click();
+await page.locator('#signin').waitFor();
+assert.equal(await page.locator('#who').textContent(), '');
+assert.equal((await context.cookies()).some((c) => c.name === 'jcm_session'), false);
+await go('#/accounts');
+await main().getByRole('link', { name: 'Sign in' }).waitFor();
+await page.reload();
+await page.waitForSelector('#main > div[data-route="accounts"]:not([aria-busy])');
+await main().getByRole('link', { name: 'Sign in' }).waitFor();
+await shot('signed-out');
 
 await browser.close();
 assert.deepEqual(problems, []);
