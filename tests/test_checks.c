@@ -54,9 +54,11 @@ static const struct {
  * tests/test_link.c (6001-6099, 7xxx), test_adjust.c (61xx), test_aef.c
  * (62xx) each assert that they trigger every code of their block. */
 /* Passwords and signing in are not commands: tests/test_users.c triggers
- * 1025 (weak password) and 8005 (authentication) and asserts it does. */
+ * 1025 (weak password) and 8005 (authentication) and asserts it does; 8006
+ * (csrf) is refused by jcm serve before any command runs, and
+ * tests/sh_sessions.sh asserts it. */
 static int covered_elsewhere(int code) {
-  return (code >= 6000 && code < 8000) || code == C_WEAK_PASSWORD || code == C_AUTH;
+  return (code >= 6000 && code < 8000) || code == C_WEAK_PASSWORD || code == C_AUTH || code == C_CSRF;
 }
 
 /* Codes that are not refusals of a command or query but problems a report
