@@ -9,7 +9,9 @@
  *     their balances, blocks, statements and transactions; another holder's
  *     account, or one that does not exist, is refused alike (8002), so
  *     guessing account or transaction ids tells nothing;
- *   - administrator, JC secretariat, TPE and auditor read everything;
+ *   - administrator, JC secretariat, TPE and auditor read everything, but
+ *     the transactions awaiting a second administrator's approval (pending)
+ *     only administrators, who decide them, and auditors;
  *   - a peer registry and the server role read what the public reads.
  */
 #include <string.h>
@@ -25,6 +27,9 @@ static const char *const public_queries[] = {
 };
 /* What a holder reads beyond the public reports, each narrowed to its own. */
 static const char *const holder_queries[] = {"orgs", "accounts", "balance", "blocks", "statement", "tx", NULL};
+
+/* Read by administrators and auditors alone. */
+static const char *const approver_queries[] = {"pending", NULL};
 
 static int listed(const char *const *list, const char *name) {
   for (; *list; list++)
@@ -88,6 +93,14 @@ int jcm_query_as(jcm *j, const jcm_actor *actor, const char *name, json_t *param
   memset(chk, 0, sizeof *chk);
   *result = NULL;
   unsigned role = actor ? jcm__role_bit(actor->role) : 0;
+  if (listed(approver_queries, name) && !(role & (R_ADMIN | R_AUDITOR))) {
+    jcm__set_check(chk,
+                   !actor ? C_AUTH
+                   : role ? C_ROLE
+                          : C_UNKNOWN_ROLE,
+                   actor ? "role" : "", "only administrators and auditors read %.40s", name);
+    return JCM_REFUSED;
+  }
   if (listed(public_queries, name) || (role & (R_ADMIN | R_JCS | R_TPE | R_AUDITOR)))
     return jcm_query(j, name, params, result, chk);
   if (!actor) {

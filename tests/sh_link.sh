@@ -67,8 +67,19 @@ expect 0 "auth list" -- t --json auth list
 has '"parties":"\[\\"JPN\\"\]"'
 has '"sectors":"\[\\"Energy generation\\"\]"'
 has '"ranges\\":\[{\\"first\\":1,\\"last\\":1009'
-expect 0 "xfer propose" -- t xfer propose --from "$TGOV" --to "$JGOV" --quantity 1009
+expect 0 "xfer propose" -- t --actor tgo-officer-1 xfer propose --from "$TGOV" --to "$JGOV" --quantity 1009
 has "tx: THA01-X-000001"
+has "status: awaiting approval"
+# four eyes: from a government account nothing is sent before a second
+# administrator approves; the proposer cannot approve its own proposal
+expect 0 "nothing sent before approval" -- t link export --peer JPN01
+[ -s "$OUT" ] && { echo "FAIL: a message before approval"; cat "$OUT"; fails=$((fails + 1)); }
+expect 0 "pending list" -- t pending list
+has "THA01-X-000001"
+expect 1 "the proposer approves" -- t --actor tgo-officer-1 tx approve --tx THA01-X-000001
+err_has "8006"
+expect 0 "a second administrator approves" -- t --actor tgo-officer-2 tx approve --tx THA01-X-000001
+has "status: proposed"
 
 # proposal: THA01 -> file -> JPN01
 expect 0 "export proposal" -- t link export --peer JPN01
