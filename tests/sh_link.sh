@@ -25,7 +25,7 @@ account() { "$@" --json | sed -n 's/.*"account":"\([^"]*\)".*/\1/p'; }
 pubkey() { "$JCM" --db "$1" --json key generate | sed -n 's/.*"public_key":"\([0-9a-f]*\)".*/\1/p'; }
 
 for c in "link export" "link import" "link status" "authorize" "xfer propose" "xfer terminate" "use" \
-  "key generate" "registry key" "link receive"; do
+  "key generate" "registry key" "link receive" "tx approve" "tx reject" "tx cancel" "pending list"; do
   # shellcheck disable=SC2086
   expect 0 "$c --help" -- t $c --help
   has "usage: jcm"
