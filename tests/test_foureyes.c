@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -464,6 +465,51 @@ static void pending_readers(void **state) {
   fe_close(&f);
 }
 
+/* ---- verify sees a reservation that is not what the journal says ---- */
+
+static void run_sql(const char *path, const char *sql) {
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+}
+
+static int verify_names(jcm *j, const char *check, const char *where) {
+  json_t *report = NULL;
+  int rc = jcm_verify(j, &report), found = 0;
+  size_t i;
+  json_t *p;
+  json_array_foreach(json_object_get(report, "problems"), i, p) found |=
+      strcmp(json_string_value(json_object_get(p, "check")), check) == 0 &&
+      strcmp(json_string_value(json_object_get(p, "where")), where) == 0;
+  json_decref(report);
+  return rc == JCM_REFUSED && found;
+}
+
+static void verify_catches_tampered_hold(void **state) {
+  (void)state;
+  fe f;
+  fe_open(&f, "foureyes-tamper", 1);
+  json_decref(
+      must(f.j, &T_ADMIN, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":5}", f.src, f.a.hold_b));
+  jcm_close(f.j);
+  /* the units freed behind the journal's back: the waiting transaction no
+   * longer reserves them */
+  run_sql(f.path, "UPDATE block SET reserved_tx = NULL");
+  f.j = t_open(f.path);
+  assert_true(verify_names(f.j, "invariant", "one state"));
+  jcm_close(f.j);
+  /* a reservation naming a transaction that is no longer waiting */
+  fe_open(&f, "foureyes-tamper", 1);
+  json_decref(
+      must(f.j, &T_ADMIN, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":5}", f.src, f.a.hold_b));
+  jcm_close(f.j);
+  run_sql(f.path, "UPDATE pending SET status = 'cancelled'");
+  f.j = t_open(f.path);
+  assert_true(verify_names(f.j, "invariant", "one state"));
+  jcm_close(f.j);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(held_then_approved_equals_direct),
@@ -474,6 +520,7 @@ int main(void) {
       cmocka_unit_test(reserved_units_refused),
       cmocka_unit_test(idempotent_approval),
       cmocka_unit_test(pending_readers),
+      cmocka_unit_test(verify_catches_tampered_hold),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
