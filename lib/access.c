@@ -9,7 +9,9 @@
  *     their balances, blocks, statements and transactions; another holder's
  *     account, or one that does not exist, is refused alike (8002), so
  *     guessing account or transaction ids tells nothing;
- *   - administrator, JC secretariat, TPE and auditor read everything;
+ *   - administrator, JC secretariat, TPE and auditor read everything, but
+ *     the transactions awaiting a second administrator's approval (pending)
+ *     only administrators, who decide them, and auditors;
  *   - a peer registry and the server role read what the public reads.
  * The AEF report (jcm_aef) is a public report too: it is what the Party
  * submits, built from the public Article 6 tables (authorizations, actions).
@@ -29,6 +31,9 @@ static const char *const public_queries[] = {
 static const char *const public_reports[] = {"aef", NULL};
 /* What a holder reads beyond the public reports, each narrowed to its own. */
 static const char *const holder_queries[] = {"orgs", "accounts", "balance", "blocks", "statement", "tx", NULL};
+
+/* Read by administrators and auditors alone. */
+static const char *const approver_queries[] = {"pending", NULL};
 
 static int listed(const char *const *list, const char *name) {
   for (; *list; list++)
@@ -91,6 +96,14 @@ static int holder_scope(jcm *j, const char *org, const char *name, json_t *param
 int jcm_may_read(const jcm_actor *actor, const char *name, jcm_check *chk) {
   memset(chk, 0, sizeof *chk);
   unsigned role = actor ? jcm__role_bit(actor->role) : 0;
+  if (listed(approver_queries, name) && !(role & (R_ADMIN | R_AUDITOR))) {
+    jcm__set_check(chk,
+                   !actor ? C_AUTH
+                   : role ? C_ROLE
+                          : C_UNKNOWN_ROLE,
+                   actor ? "role" : "", "only administrators and auditors read %.40s", name);
+    return JCM_REFUSED;
+  }
   if (listed(public_queries, name) || listed(public_reports, name) || (role & (R_ADMIN | R_JCS | R_TPE | R_AUDITOR)))
     return JCM_OK;
   if (!actor) {
@@ -109,10 +122,11 @@ int jcm_query_as(jcm *j, const jcm_actor *actor, const char *name, json_t *param
   memset(chk, 0, sizeof *chk);
   *result = NULL;
   unsigned role = actor ? jcm__role_bit(actor->role) : 0;
+  int rc = jcm_may_read(actor, name, chk);
+  if (rc != JCM_OK) return rc;
   if (listed(public_queries, name) || (role & (R_ADMIN | R_JCS | R_TPE | R_AUDITOR)))
     return jcm_query(j, name, params, result, chk);
-  int rc = jcm_may_read(actor, name, chk); /* what is left: a holder's own, or a refusal */
-  if (rc != JCM_OK) return rc;
+  /* what is left: a holder reading its own */
   if (params && !json_is_object(params)) return jcm_query(j, name, params, result, chk);
   json_t *p = params ? json_copy(params) : json_object(); /* the caller's object stays as it was */
   char org[72];

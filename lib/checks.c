@@ -31,6 +31,7 @@ static const jcm_code_info codes[] = {
     {C_CONFLICT, "conflict", "fields were given together that exclude each other"},
     {C_WEAK_PASSWORD, "weak_password", "the password is too short or too simple (at least 12 characters)"},
     {C_UNKNOWN_USER, "unknown_user", "no such user"},
+    {C_NOT_AWAITING, "not_awaiting_approval", "the transaction is not awaiting approval"},
     {C_SRC_UNKNOWN, "source_unknown", "the source account does not exist"},
     {C_SRC_NOT_OPEN, "source_not_open", "the source account is blocked or closed"},
     {C_SRC_TYPE, "source_type", "units cannot leave an account of this type"},
@@ -123,6 +124,8 @@ static const jcm_code_info codes[] = {
     {C_FIRST_USER, "first_user_admin", "the first user of a registry must be an administrator"},
     {C_AUTH, "authentication", "authentication is required, or the credentials are wrong"},
     {C_CSRF, "csrf", "a browser session's change lacks its anti-CSRF token, or comes from another origin"},
+    {C_SECOND_APPROVER, "second_approver_required", "a second registry administrator, not the proposer, must approve"},
+    {C_NOT_PROPOSER, "not_proposer", "only the proposer or a registry administrator may withdraw the transaction"},
 };
 
 const jcm_code_info *jcm_codes(size_t *count) {

@@ -31,6 +31,7 @@ enum {
   C_CONFLICT = 1024,
   C_WEAK_PASSWORD = 1025,
   C_UNKNOWN_USER = 1026,
+  C_NOT_AWAITING = 1027,
   /* 2xxx the source account */
   C_SRC_UNKNOWN = 2001,
   C_SRC_NOT_OPEN = 2002,
@@ -119,6 +120,8 @@ enum {
   C_FIRST_USER = 8004,
   C_AUTH = 8005,
   C_CSRF = 8006,
+  C_SECOND_APPROVER = 8007,
+  C_NOT_PROPOSER = 8008,
 };
 
 #endif

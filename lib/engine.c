@@ -160,7 +160,8 @@ static int idem_lookup(jcm_ctx *c, const char *cmd, int64_t *seq) {
 
 /* The part of applying an event that every command shares. */
 int jcm__apply_event(jcm_ctx *c, const cmd_spec *spec) {
-  int rc = spec->apply(c);
+  /* a command held for a second administrator reserves instead of moving */
+  int rc = jcm__fe_is_held(spec->name, c->out) ? jcm__fe_apply_hold(c) : spec->apply(c);
   if (rc != JCM_OK) return rc;
   const char *key = jcm__s(c->args, "key");
   if (key) {
@@ -200,6 +201,7 @@ static int run(jcm_ctx *c, const cmd_spec *spec, json_t **result) {
   if (rc != JCM_OK) return rc;
   if (seen) return result_of_seq(c, seen, result);
   rc = spec->check(c);
+  if (rc == JCM_OK) rc = jcm__fe_hold(c, spec->name);
   if (rc != JCM_OK) return rc;
   unsigned char hash[JCM_HASH_LEN];
   rc = jcm__journal_append(c, spec->name, hash);

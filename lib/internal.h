@@ -45,6 +45,9 @@ typedef struct jcm_ctx {
   int64_t seq;   /* journal sequence of this event */
   char time[32]; /* journal time of this event */
   bool replay;
+  /* set while tx.approve re-runs a held command: the transaction keeps the
+   * id it was given when proposed (foureyes.c) */
+  const char *fixed_tx;
 } jcm_ctx;
 
 /* util.c */
@@ -126,6 +129,20 @@ int jcm__blocks_split(jcm_ctx *c, const char *origin, int64_t s);
  * out.quantity, out.cut when taken by quantity). */
 int jcm__check_source(jcm_ctx *c, const char *from);
 int jcm__resolve_units(jcm_ctx *c, const char *from);
+
+/* foureyes.c: commands from a government holding account wait for a
+ * second administrator's approval. */
+/* After a command's check: turns c->out into a held (`awaiting approval`)
+ * result when the rule applies to it. */
+int jcm__fe_hold(jcm_ctx *c, const char *cmd);
+/* 1 when an event's out is a held result of cmd (apply holds, not moves). */
+int jcm__fe_is_held(const char *cmd, json_t *out);
+int jcm__fe_apply_hold(jcm_ctx *c);
+/* For new_tx/new_xtx while approving: the held id, counter left as it is. */
+int jcm__fe_fixed_tx(jcm_ctx *c, const char *counter);
+/* link.c: reserves ranges of `from` for tx, splitting blocks at their ends. */
+int jcm__reserve(jcm_ctx *c, const char *from, const char *tx, json_t *ranges);
+int jcm__release(jcm_ctx *c, const char *tx);
 
 /* a6.c: Article 6. A piece is the part of one block inside some range. */
 typedef struct jcm_piece {

@@ -192,7 +192,7 @@ static int xtx_set_status(jcm_ctx *c, const char *id, const char *status, int64_
   return db_x(c->st, q, "sisis", status, code, reason, c->seq, id) == 0 ? JCM_OK : jcm__dberr(c, "transfer");
 }
 
-static int release(jcm_ctx *c, const char *tx) {
+int jcm__release(jcm_ctx *c, const char *tx) {
   static const char q[] = "UPDATE block SET reserved_tx = NULL WHERE reserved_tx = ?";
   return db_x(c->st, q, "s", tx) == 0 ? JCM_OK : jcm__dberr(c, "release");
 }
@@ -234,6 +234,7 @@ static int check_outgoing(jcm_ctx *c, const jcm_pieces *p, const char *party, js
 }
 
 static int new_xtx(jcm_ctx *c) {
+  if (c->fixed_tx) return jcm__fe_fixed_tx(c, "xtx");
   int64_t n;
   int rc = jcm__next(c, "xtx", &n);
   if (rc != JCM_OK) return rc;
@@ -281,7 +282,7 @@ int jcm__check_xfer_propose(jcm_ctx *c) {
   return rc;
 }
 
-static int reserve(jcm_ctx *c, const char *from, const char *tx, json_t *ranges) {
+int jcm__reserve(jcm_ctx *c, const char *from, const char *tx, json_t *ranges) {
   static const char q[] =
       "UPDATE block SET reserved_tx = ? WHERE origin = ? AND first >= ? AND first <= ? AND account = ?";
   size_t i;
@@ -311,7 +312,7 @@ static int insert_xtx(jcm_ctx *c, const char *id, const char *dir, const char *p
 int jcm__apply_xfer_propose(jcm_ctx *c) {
   const char *tx = jcm__s(c->out, "tx");
   json_t *msg = json_array_get(json_object_get(c->out, "messages"), 0);
-  int rc = reserve(c, jcm__s(c->args, "from"), tx, json_object_get(c->out, "ranges"));
+  int rc = jcm__reserve(c, jcm__s(c->args, "from"), tx, json_object_get(c->out, "ranges"));
   if (rc == JCM_OK)
     rc = insert_xtx(c, tx, "out", jcm__s(c->out, "peer"), "proposed", jcm__s(c->args, "from"), jcm__s(c->args, "to"),
                     jcm__i(c->out, "quantity", 0), jcm__s(msg, "msg"), 0, NULL);
@@ -345,7 +346,7 @@ int jcm__check_xfer_terminate(jcm_ctx *c) {
 
 int jcm__apply_xfer_terminate(jcm_ctx *c) {
   const char *tx = jcm__s(c->args, "tx");
-  int rc = release(c, tx);
+  int rc = jcm__release(c, tx);
   if (rc == JCM_OK) rc = xtx_set_status(c, tx, "terminated", C_LINK_TERMINATED, jcm__s(c->args, "reason"));
   return rc == JCM_OK ? apply_messages(c) : rc;
 }
@@ -935,7 +936,7 @@ int jcm__apply_link_receive(jcm_ctx *c) {
   else if (strcmp(effect, "completed") == 0)
     rc = apply_completed(c, m);
   else if (strcmp(effect, "released") == 0) {
-    rc = release(c, jcm__s(m, "tx"));
+    rc = jcm__release(c, jcm__s(m, "tx"));
     if (rc == JCM_OK) rc = xtx_set_status(c, jcm__s(m, "tx"), "terminated", jcm__i(m, "code", 0), jcm__s(m, "reason"));
   } else if (strcmp(effect, "credited") == 0)
     rc = apply_credited(c, m);

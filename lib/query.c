@@ -148,6 +148,12 @@ static const list_query lists[] = {
      " WHERE (? IS NULL OR status = ?) ORDER BY seq LIMIT ? OFFSET ?",
      {"status", NULL, NULL, NULL},
      NULL},
+    /* transactions held for a second administrator's approval (foureyes.c) */
+    {"pending",
+     "SELECT id, status, cmd, proposer, proposer_role, from_account, to_account, quantity, ranges, args AS command,"
+     " decided_by, reason, seq, updated_seq FROM pending WHERE (? IS NULL OR status = ?) ORDER BY seq LIMIT ? OFFSET ?",
+     {"status", NULL, NULL, NULL},
+     NULL},
     /* the public reports the Japanese JCM registry publishes (DOMAIN.md §11) */
     {"public_accounts",
      "SELECT a.id, a.type, a.name, o.name AS holder, o.country, a.status FROM account a JOIN org o ON o.id = a.holder"

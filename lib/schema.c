@@ -131,6 +131,17 @@ static const char *const migrations[] = {
     " seq INTEGER NOT NULL);"
     "CREATE TABLE credential(kind TEXT NOT NULL, id TEXT NOT NULL, user TEXT NOT NULL, hash TEXT NOT NULL,"
     " PRIMARY KEY(kind, id));",
+    /* 5: four eyes (DOMAIN.md §2, §5). A command whose source is a
+     * government holding account waits here `awaiting approval`, its units
+     * reserved under its id (block.reserved_tx), until a second administrator
+     * approves it (status approved: the transaction then exists in tx or xtx
+     * under the same id) or it is rejected (terminated) or withdrawn
+     * (cancelled). args is the full command as proposed, ranges the units it
+     * resolved. */
+    "CREATE TABLE pending(id TEXT PRIMARY KEY, cmd TEXT NOT NULL, status TEXT NOT NULL,"
+    " from_account TEXT NOT NULL, to_account TEXT, quantity INTEGER NOT NULL, ranges TEXT NOT NULL,"
+    " args TEXT NOT NULL, proposer TEXT NOT NULL, proposer_role TEXT NOT NULL, decided_by TEXT, reason TEXT,"
+    " seq INTEGER NOT NULL, updated_seq INTEGER NOT NULL);",
 };
 
 /* State tables and the order verify compares them in (whole-row order, so
@@ -139,7 +150,8 @@ const char *const jcm__state_tables[] = {
     "meta",     "counter",        "idem",        "party",     "registry",    "coop",         "coop_party", "org",
     "account",  "account_status", "methodology", "project",   "participant", "project_step", "period",     "decision",
     "issuance", "allocation",     "block",       "tx",        "movement",    "auth",         "a6_action",  "xtx",
-    "outbox",   "inbox",          "ndc",         "emissions", "a6_final",    "app_user",     "app_token",  NULL,
+    "outbox",   "inbox",          "ndc",         "emissions", "a6_final",    "app_user",     "app_token",  "pending",
+    NULL,
 };
 const char *const jcm__state_order[] = {
     "k",
@@ -172,6 +184,7 @@ const char *const jcm__state_order[] = {
     "party, year, version",
     "party, year, version",
     "name",
+    "id",
     "id",
     NULL,
 };

@@ -348,6 +348,14 @@ static const field_spec f_xfer_propose[] = {
     ACCT("from", true, "source account"), ACCT("to", true, "destination account in another registry"), UNITS, KEY, END};
 static const field_spec f_xfer_terminate[] = {ID("tx", true, is_xtx, "the external transfer"),
                                               STR("reason", true, 1000, "why"), KEY, END};
+/* a held transaction: an internal (-T-) or external (-X-) transaction id */
+static int is_tx(const char *s) {
+  return strlen(s) == 14 && jcm__is_registry((char[6]){s[0], s[1], s[2], s[3], s[4], 0}) &&
+         (strncmp(s + 5, "-T-", 3) == 0 || strncmp(s + 5, "-X-", 3) == 0) && span(s, 8, 6, DIGIT);
+}
+static const field_spec f_tx_approve[] = {ID("tx", true, is_tx, "the transaction awaiting approval"), KEY, END};
+static const field_spec f_tx_reject[] = {ID("tx", true, is_tx, "the transaction awaiting approval"),
+                                         STR("reason", true, 1000, "why"), KEY, END};
 static const field_spec f_link_receive[] = {
     STR("msg", true, 4000000, "the message's exact bytes"),
     {"sig", F_ID, true, 0, 128, NULL, is_signature, NULL, "Ed25519 signature (128 hex)"},
@@ -388,6 +396,9 @@ static const cmd_spec specs[] = {
     CMD("registry.key", "record a peer registry's public key", A, f_registry_key, registry_key),
     CMD("xfer.propose", "propose an external transfer to another registry", A | H, f_xfer_propose, xfer_propose),
     CMD("xfer.terminate", "terminate an external transfer not yet completed", A, f_xfer_terminate, xfer_terminate),
+    CMD("tx.approve", "approve a transaction awaiting approval (a second administrator)", A, f_tx_approve, tx_approve),
+    CMD("tx.reject", "reject a transaction awaiting approval (terminated)", A, f_tx_reject, tx_reject),
+    CMD("tx.cancel", "withdraw a transaction awaiting approval (cancelled)", A | H, f_tx_reject, tx_cancel),
     CMD("link.receive", "handle a signed message from a peer registry", A | R_PEER, f_link_receive, link_receive),
     CMD("ndc.set", "set the Party's NDC: period, kind, adjustment method (a new version)", A, f_ndc_set, ndc_set),
     CMD("emissions.report", "report the Party's inventory emissions of a year (a new version)", A, f_emissions_report,

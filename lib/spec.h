@@ -62,7 +62,8 @@ int jcm__is_sha256(const char *s);
 int jcm__is_user(const char *s);
 int jcm__is_token_id(const char *s);
 
-/* The commands (refdata.c, accounts.c, cycle.c, units.c, adjust.c). */
+/* The commands (refdata.c, accounts.c, cycle.c, units.c, adjust.c,
+ * foureyes.c). */
 #define JCM_COMMAND(n)                                                                                                 \
   int jcm__check_##n(jcm_ctx *c);                                                                                      \
   int jcm__apply_##n(jcm_ctx *c);
@@ -93,6 +94,9 @@ JCM_COMMAND(registry_key)
 JCM_COMMAND(xfer_propose)
 JCM_COMMAND(xfer_terminate)
 JCM_COMMAND(link_receive)
+JCM_COMMAND(tx_approve)
+JCM_COMMAND(tx_reject)
+JCM_COMMAND(tx_cancel)
 JCM_COMMAND(ndc_set)
 JCM_COMMAND(emissions_report)
 JCM_COMMAND(year_finalize)

@@ -93,6 +93,7 @@ int jcm__resolve_units(jcm_ctx *c, const char *from) {
 }
 
 static int new_tx(jcm_ctx *c) {
+  if (c->fixed_tx) return jcm__fe_fixed_tx(c, "tx");
   int64_t n;
   int rc = jcm__next(c, "tx", &n);
   if (rc != JCM_OK) return rc;

@@ -154,13 +154,22 @@ static void check_invariants(jcm_replay *v) {
             " WHERE i.id IS NULL AND b.origin = (SELECT id FROM registry WHERE self = 1)",
             "a block of this registry belongs to no issuance");
   no_overlap(v);
+  /* a reservation is held by an external transfer still proposed, or by a
+   * transaction awaiting a second administrator's approval from that account */
   invariant(v, "one state",
             "SELECT b.origin, b.first, b.account, b.reserved_tx, b.out_tx FROM block b"
             " LEFT JOIN account a ON a.id = b.account LEFT JOIN xtx r ON r.id = b.reserved_tx"
+            " AND r.status = 'proposed' LEFT JOIN pending p ON p.id = b.reserved_tx"
+            " AND p.status = 'awaiting approval' AND p.from_account = b.account"
             " LEFT JOIN xtx o ON o.id = b.out_tx AND o.dir = 'out' AND o.status = 'completed'"
             " WHERE (b.account IS NULL) = (o.id IS NULL) OR (b.account IS NOT NULL AND a.id IS NULL)"
-            " OR (b.reserved_tx IS NOT NULL AND (r.id IS NULL OR r.status <> 'proposed' OR b.account IS NULL))",
-            "a block is in no account and not transferred out, or reserved by an unknown or finished transfer");
+            " OR (b.reserved_tx IS NOT NULL AND ((r.id IS NULL AND p.id IS NULL) OR b.account IS NULL))",
+            "a block is in no account and not transferred out, or reserved by an unknown or finished transaction");
+  invariant(v, "one state",
+            "SELECT p.id, p.quantity, (SELECT COALESCE(SUM(last - first + 1), 0) FROM block b"
+            " WHERE b.reserved_tx = p.id AND b.account = p.from_account) AS reserved FROM pending p"
+            " WHERE p.status = 'awaiting approval' AND reserved <> p.quantity",
+            "a transaction awaiting approval does not reserve exactly its units");
   invariant(
       v, "holdings agree with movements",
       "SELECT a.id AS account, (SELECT COALESCE(SUM(last - first + 1), 0) FROM block WHERE account = a.id) AS held,"

@@ -16,6 +16,11 @@ has "THA01-I-000001: 2017 = 1009 \[1-1009\] + 1008 \[1010-2017\]: adds up" "cons
 has "THA01 -> JPN01  message 1  proposal  THA01-X-000001" "proposal"
 has "JPN01 -> THA01  message 1  accept    THA01-X-000001" "accept"
 has "THA01 -> JPN01  message 2  complete  THA01-X-000001" "complete"
+# four eyes: each move out of a government account waits for a second administrator
+has "THA01-X-000001 awaits a second administrator's approval; its units are reserved" "THA01 proposal held"
+has "THA01 \[ 24\] tx.approve         by second registry administrator" "THA01 approval"
+has "JPN01-T-000001 awaits a second administrator's approval; its units are reserved" "JPN01 use held"
+has "JPN01 \[ 13\] tx.approve         by second registry administrator" "JPN01 approval"
 # holdings: Japan holds THA01's serials 1-1009 in the GoJ account, then in retirement after use
 has "^JPN01-110-000001-46  THA01   1      1009  1009      TH014    2021     THA-JCM-2025-001" "JPN01 GoJ holds 1-1009"
 has "^JPN01-400-000002-27  THA01   1      1009  1009      TH014    2021     THA-JCM-2025-001" "JPN01 used 1-1009"
@@ -24,18 +29,18 @@ has "^THA01-110-000003-21  government-holding  .*  0$" "THA01 government account
 has "^THA01-100-000004-52  THA01   1010   2017  1008      TH014    2021     -" "Thai side keeps 1010-2017"
 # AEF actions
 has "^22   Authorization   THA-JCM-2025-001  THA01   1      1009  1009      2021     THA" "Authorization row"
-has "^24   First transfer  THA-JCM-2025-001  THA01   1      1009  1009      2021     THA .* JPN" "First transfer row"
+has "^25   First transfer  THA-JCM-2025-001  THA01   1      1009  1009      2021     THA .* JPN" "First transfer row"
 has "^10   Acquisition  THA-JCM-2025-001  THA01   1      1009  1009      2021     THA" "Acquisition row"
-has "^12   Use          THA-JCM-2025-001  THA01   1      1009  1009      2021     THA .* NDC      JPN          2030" \
+has "^13   Use          THA-JCM-2025-001  THA01   1      1009  1009      2021     THA .* NDC      JPN          2030" \
   "Use row"
 # Article 6 balances
-has "^2021  yes  -          1009  1009 .* +1009 ft 24/1" "THA +1009 in 2021"
-has "^2030  yes  -          -1009  -1009 .* -1009 use 12/1" "JPN -1009 trajectory"
-has "^2030  yes  -          -1009  -100.9 .* -1009 use 12/1" "JPN -100.9 averaging"
+has "^2021  yes  -          1009  1009 .* +1009 ft 25/1" "THA +1009 in 2021"
+has "^2030  yes  -          -1009  -1009 .* -1009 use 13/1" "JPN -1009 trajectory"
+has "^2030  yes  -          -1009  -100.9 .* -1009 use 13/1" "JPN -100.9 averaging"
 has "Emissions balance of JPN: single-year NDC 2021-2030, averaging (NDC version 2" "averaging version"
 # both stores verify; every unit in exactly one registry
-has "^THA01 verify: ok: 25 journal entries" "THA01 verify"
-has "^JPN01 verify: ok: 13 journal entries" "JPN01 verify"
+has "^THA01 verify: ok: 26 journal entries" "THA01 verify"
+has "^JPN01 verify: ok: 14 journal entries" "JPN01 verify"
 has "^THA01 serials 1-2017: 1008 in THA01 + 1009 in JPN01 = 2017: disjoint, together exactly the issued units" \
   "one registry per unit"
 

@@ -25,7 +25,7 @@ account() { "$@" --json | sed -n 's/.*"account":"\([^"]*\)".*/\1/p'; }
 pubkey() { "$JCM" --db "$1" --json key generate | sed -n 's/.*"public_key":"\([0-9a-f]*\)".*/\1/p'; }
 
 for c in "link export" "link import" "link status" "authorize" "xfer propose" "xfer terminate" "use" \
-  "key generate" "registry key" "link receive"; do
+  "key generate" "registry key" "link receive" "tx approve" "tx reject" "tx cancel" "pending list"; do
   # shellcheck disable=SC2086
   expect 0 "$c --help" -- t $c --help
   has "usage: jcm"
@@ -67,8 +67,19 @@ expect 0 "auth list" -- t --json auth list
 has '"parties":"\[\\"JPN\\"\]"'
 has '"sectors":"\[\\"Energy generation\\"\]"'
 has '"ranges\\":\[{\\"first\\":1,\\"last\\":1009'
-expect 0 "xfer propose" -- t xfer propose --from "$TGOV" --to "$JGOV" --quantity 1009
+expect 0 "xfer propose" -- t --actor tgo-officer-1 xfer propose --from "$TGOV" --to "$JGOV" --quantity 1009
 has "tx: THA01-X-000001"
+has "status: awaiting approval"
+# four eyes: from a government account nothing is sent before a second
+# administrator approves; the proposer cannot approve its own proposal
+expect 0 "nothing sent before approval" -- t link export --peer JPN01
+[ -s "$OUT" ] && { echo "FAIL: a message before approval"; cat "$OUT"; fails=$((fails + 1)); }
+expect 0 "pending list" -- t pending list
+has "THA01-X-000001"
+expect 1 "the proposer approves" -- t --actor tgo-officer-1 tx approve --tx THA01-X-000001
+err_has "8007"
+expect 0 "a second administrator approves" -- t --actor tgo-officer-2 tx approve --tx THA01-X-000001
+has "status: proposed"
 
 # proposal: THA01 -> file -> JPN01
 expect 0 "export proposal" -- t link export --peer JPN01

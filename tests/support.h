@@ -9,6 +9,9 @@
 #include "jcm/jcm.h"
 
 extern const jcm_actor T_ADMIN, T_JCS, T_TPE, T_AUDITOR;
+/* A second registry administrator: approves what T_ADMIN proposes from a
+ * government account (four eyes, lib/foureyes.c). */
+extern const jcm_actor T_ADMIN2;
 
 /* A path for a fresh store under the build tree (removed first). */
 void t_db_path(char *out, size_t n, const char *name);
@@ -27,8 +30,14 @@ jcm *t_registry(const char *path, t_accounts *acc);
 int t_issue(jcm *j, int year, int64_t verified, int64_t total, const char *const *accounts, const int64_t *quantities);
 
 /* Submits text as actor; returns JCM_OK/REFUSED/ERROR, *code the check code
- * (0 on success). *result kept when out is non-NULL. */
+ * (0 on success). *result kept when out is non-NULL. A command held for a
+ * second administrator's approval (its source is a government account) is
+ * approved at once by T_ADMIN2 (by T_ADMIN when T_ADMIN2 proposed it) and the
+ * approval's result returned: tests of moves see the command's effect, two
+ * journal entries later. tests/test_foureyes.c tests the holding itself. */
 int t_submit(jcm *j, const jcm_actor *a, const char *text, int *code, json_t **out);
+/* The same without approving: the held result as it is. */
+int t_submit_held(jcm *j, const jcm_actor *a, const char *text, int *code, json_t **out);
 /* printf-style: builds the JSON text then submits it. */
 int t_submitf(jcm *j, const jcm_actor *a, int *code, json_t **out, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

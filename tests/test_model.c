@@ -181,6 +181,7 @@ typedef struct {
   run runs[MAX_RUNS];                           /* what a source holds */
   int nsel;
   char cmd[CMD_MAX];
+  char *held; /* the last accepted command's own result when it was held for approval */
 } world;
 
 /* ---- failing with the seed, the operation and the command ---- */
@@ -293,6 +294,33 @@ static const char *acc_id(world *w, int a) {
   }
 }
 
+/* Four eyes (lib/foureyes.c): a command from the government account waits
+ * for a second administrator. The model approves it at once, as an admin
+ * other than the proposer, and expects the approval (the next entry) to
+ * bring exactly the command's effect: its result in place of the held one,
+ * which an idempotent replay answers with (w->held). */
+static const jcm_actor SECOND_ADMIN = {"test-admin-2", "admin"};
+
+static json_t *approve_held(world *w, int actor, json_t *r) {
+  free(w->held);
+  w->held = NULL;
+  json_t *res = json_object_get(r, "result");
+  const char *status = json_string_value(json_object_get(res, "status"));
+  if (!status || strcmp(status, "awaiting approval") != 0) return r;
+  w->held = strdup(dump(r));
+  json_t *cmd = json_pack("{s:s,s:O}", "cmd", "tx.approve", "tx", json_object_get(res, "tx"));
+  json_t *a = NULL;
+  int rc = jcm_submit(w->j, cmd, actor == ACT_ADMIN ? &SECOND_ADMIN : &ACTORS[ACT_ADMIN], &a);
+  json_decref(cmd);
+  release(r);
+  keep(a);
+  if (rc != JCM_OK) failf(w, "the approval of a held command was refused: %s", dump(a));
+  int64_t seq = (int64_t)json_integer_value(json_object_get(a, "seq"));
+  if (seq != w->m.seq + 1) failf(w, "approved as journal entry %" PRId64 ", expected %" PRId64, seq, w->m.seq + 1);
+  w->m.seq = seq;
+  return a;
+}
+
 /* Submits w->cmd as actor. When e names no codes the command must be
  * accepted as the next journal entry and its result is returned (the caller
  * releases it); else it must be refused with one of e's codes. */
@@ -309,7 +337,7 @@ static json_t *submit_expect(world *w, int actor, const expect *e) {
       failf(w, "accepted as journal entry %" PRId64 ", the model expects %" PRId64, seq, w->m.seq + 1);
     w->m.seq = seq;
     w->accepted++;
-    return r;
+    return approve_held(w, actor, r);
   }
   char codes[200];
   codes_text(e, codes, sizeof codes);
@@ -522,7 +550,7 @@ static void record_idem(world *w, int actor, json_t *result) {
   free(r->text);
   free(r->result);
   r->text = strdup(w->cmd);
-  r->result = strdup(dump(result));
+  r->result = w->held ? strdup(w->held) : strdup(dump(result));
   r->actor = actor;
   r->seq = ival(result, "seq");
 }
@@ -1459,6 +1487,7 @@ static int seed_teardown(void **state) {
     free(w->rec[i].text);
     free(w->rec[i].result);
   }
+  free(w->held);
   free(w);
   dumps_free();
   return 0;

@@ -51,6 +51,9 @@ static const write_cmd writes[] = {
     {"registry key", "registry.key", NULL},
     {"xfer propose", "xfer.propose", NULL},
     {"xfer terminate", "xfer.terminate", NULL},
+    {"tx approve", "tx.approve", NULL},
+    {"tx reject", "tx.reject", NULL},
+    {"tx cancel", "tx.cancel", NULL},
     {"link receive", "link.receive", NULL},
 };
 
@@ -255,6 +258,7 @@ static const read_cmd reads[] = {
     {"auth list", "authorizations", "id", "Article 6 authorizations, every version [--id]"},
     {"action list", "actions", "type", "Article 6 actions as AEF Table 3 reports them [--type]"},
     {"xfer list", "xfers", NULL, "transfers between registries, both directions [--status]"},
+    {"pending list", "pending", NULL, "transactions held for a second administrator's approval [--status]"},
     {"report accounts", "public_accounts", NULL, "public report: holding accounts and their holders [--type]"},
     {"report units", "units_by_type", NULL, "public report: units held per account type [--vintage]"},
     {"report transactions", "tx_summary", NULL, "public report: transactions and units per year and type [--year]"},

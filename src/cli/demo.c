@@ -31,6 +31,9 @@ typedef struct {
 } demo;
 
 static const jcm_actor ADMIN = {"registry administrator", "admin"};
+/* Units leave a government account only with a second administrator's
+ * approval (four eyes, DOMAIN.md §2): another person than ADMIN. */
+static const jcm_actor APPROVER = {"second registry administrator", "admin"};
 static const jcm_actor SECRETARIAT = {"Joint Committee secretariat", "jc_secretariat"};
 static const jcm_actor TPE = {"third-party entity (not named in the case)", "tpe"};
 /* Carries signed messages between the two stores; the messages themselves
@@ -477,12 +480,24 @@ static void sync_link(demo *d) {
   d->failed = 1;
 }
 
+/* r held for a second administrator (awaiting approval): APPROVER approves
+ * it in registry j; returns the approval's result in place of r. */
+static json_t *approved(demo *d, jcm *j, json_t *r) {
+  const char *status = str(r, "result.status"), *tx = str(r, "result.tx");
+  if (!status || strcmp(status, "awaiting approval") != 0 || !tx) return r;
+  if (!d->c->json) printf("  %s awaits a second administrator's approval; its units are reserved\n", tx);
+  json_t *a = step_at(d, j, &APPROVER, json_pack("{s:s,s:s}", "cmd", "tx.approve", "tx", tx));
+  json_decref(r);
+  return a;
+}
+
 static void external_transfer(demo *d, json_int_t quantity) {
   heading(d, "External transfer %s -> %s: %lld units, proposal, accept, complete", jcm_registry(d->j),
           jcm_registry(d->peer), (long long)quantity);
   json_t *r = step(d, &ADMIN,
                    json_pack("{s:s,s:s,s:s,s:I}", "cmd", "xfer.propose", "from", d->gov_share, "to", d->peer_gov,
                              "quantity", quantity));
+  r = approved(d, d->j, r);
   if (r && !d->c->json)
     printf("  transfer %s proposed; the units are reserved in %s\n", str(r, "result.tx"), jcm_registry(d->j));
   json_decref(r);
@@ -645,10 +660,11 @@ static void acquiring_side(demo *d, json_t *cs, const char *host, const char *pa
   heading(d, "NDCs, and %s uses the units toward its NDC (year %d)", partner, year);
   ndc_set(d, d->peer, partner, "trajectory", year);
   ndc_set(d, d->j, host, "trajectory", year);
-  json_decref(step_at(d, d->peer, &ADMIN,
+  json_t *r = step_at(d, d->peer, &ADMIN,
                       json_pack("{s:s,s:s,s:s,s:i,s:O,s:s}", "cmd", "use", "from", d->peer_gov, "to", d->peer_retire,
                                 "year", year, "quantity", json_object_get(b, "quantity"), "reason",
-                                "TH014 ITMOs counted toward the NDC")));
+                                "TH014 ITMOs counted toward the NDC"));
+  json_decref(approved(d, d->peer, r));
 }
 
 static void report(demo *d, const char *host, const char *partner, int year) {
