@@ -33,6 +33,7 @@ static void problem(json_t *list, const char *check, const char *where, const ch
 }
 
 #define QUEUE_LEN 512
+#define QUEUE_BATCH 64
 
 typedef struct {
   jcm *j;      /* the store verified */
@@ -122,6 +123,8 @@ static int replay_event(verifier *v, json_t *ev) {
   return 0;
 }
 
+/* The queue wakes the other thread once per batch, not once per event: on a
+ * busy machine each wake-up can wait for a time slice. */
 static void queue_put(verifier *v, json_t *ev) {
   if (v->inline_replay) {
     if (v->replay_ok && replay_event(v, ev) != 0) v->replay_ok = 0;
@@ -132,24 +135,24 @@ static void queue_put(verifier *v, json_t *ev) {
   while (v->count == QUEUE_LEN)
     pthread_cond_wait(&v->not_full, &v->lock);
   v->queue[(v->head_i + v->count++) % QUEUE_LEN] = ev;
-  pthread_cond_signal(&v->not_empty);
+  if (v->count == QUEUE_BATCH) pthread_cond_signal(&v->not_empty);
   pthread_mutex_unlock(&v->lock);
 }
 
-/* The next checked event, or NULL when the chain walk has ended. */
-static json_t *queue_get(verifier *v) {
+/* Takes every queued event (at least QUEUE_BATCH unless the walk has ended)
+ * into out; returns how many, 0 when the walk has ended and all are taken. */
+static size_t queue_take(verifier *v, json_t **out) {
   pthread_mutex_lock(&v->lock);
-  while (v->count == 0 && !v->done)
+  while (v->count < QUEUE_BATCH && !v->done)
     pthread_cond_wait(&v->not_empty, &v->lock);
-  json_t *ev = NULL;
-  if (v->count) {
-    ev = v->queue[v->head_i];
-    v->head_i = (v->head_i + 1) % QUEUE_LEN;
-    v->count--;
-    pthread_cond_signal(&v->not_full);
-  }
+  size_t n = v->count;
+  for (size_t i = 0; i < n; i++)
+    out[i] = v->queue[(v->head_i + i) % QUEUE_LEN];
+  v->head_i = (v->head_i + n) % QUEUE_LEN;
+  v->count = 0;
+  pthread_cond_signal(&v->not_full);
   pthread_mutex_unlock(&v->lock);
-  return ev;
+  return n;
 }
 
 /* The chain walk: reads the journal in order, checks each entry's hash and
@@ -205,11 +208,12 @@ static void walk_journal(verifier *v) {
     v->inline_replay = 1;
     chain_walk(v);
   }
-  json_t *ev;
-  while (threaded && (ev = queue_get(v)) != NULL) {
-    if (v->replay_ok && replay_event(v, ev) != 0) v->replay_ok = 0;
-    json_decref(ev);
-  }
+  json_t *taken[QUEUE_LEN];
+  for (size_t n; threaded && (n = queue_take(v, taken)) > 0;)
+    for (size_t i = 0; i < n; i++) {
+      if (v->replay_ok && replay_event(v, taken[i]) != 0) v->replay_ok = 0;
+      json_decref(taken[i]);
+    }
   if (threaded) pthread_join(walker, NULL);
   pthread_cond_destroy(&v->not_full);
   pthread_cond_destroy(&v->not_empty);
