@@ -6,7 +6,6 @@
  * one registry on the stored state. It names the first entry or row that is
  * wrong in each check, and never writes to the store it verifies.
  */
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,9 +31,6 @@ static void problem(json_t *list, const char *check, const char *where, const ch
   json_array_append_new(list, p);
 }
 
-#define QUEUE_LEN 512
-#define QUEUE_BATCH 64
-
 typedef struct {
   jcm *j;      /* the store verified */
   jcm *replay; /* the fresh store */
@@ -42,14 +38,6 @@ typedef struct {
   int64_t events;
   int chain_ok, replay_ok;
   unsigned char head[JCM_HASH_LEN];
-  /* the chain walk runs in a second thread and hands checked events to the
-   * replay through this queue; its problems wait in chain_problems */
-  json_t *chain_problems;
-  pthread_mutex_t lock;
-  pthread_cond_t not_empty, not_full;
-  json_t *queue[QUEUE_LEN];
-  size_t head_i, count;
-  int done, inline_replay; /* inline_replay: no second thread, replay at once */
 } verifier;
 
 static int column_matches(json_t *ev, const char *key, const char *col) {
@@ -58,24 +46,25 @@ static int column_matches(json_t *ev, const char *key, const char *col) {
 }
 
 /* Checks one entry's place in the chain; returns 0 when it may be replayed. */
-static int check_entry(verifier *v, json_t *problems, jcm_store *st, jcm_stmt *s, int64_t expect, json_t **event) {
+static int check_entry(verifier *v, jcm_store *st, jcm_stmt *s, int64_t expect, json_t **event) {
   char where[48];
   int64_t seq = col_int(st, s, 0);
   snprintf(where, sizeof where, "journal entry %lld", (long long)seq);
   if (seq != expect) {
-    problem(problems, "chain", where, "expected entry %lld here: entries are missing or reordered", (long long)expect);
+    problem(v->problems, "chain", where, "expected entry %lld here: entries are missing or reordered",
+            (long long)expect);
     return -1;
   }
   const void *bytes = st->ops->column_blob(s, 5);
   size_t n = (size_t)st->ops->column_bytes(s, 5);
   unsigned char h[JCM_HASH_LEN];
   if (st->ops->column_bytes(s, 6) != JCM_HASH_LEN || memcmp(st->ops->column_blob(s, 6), v->head, JCM_HASH_LEN) != 0) {
-    problem(problems, "chain", where, "its previous hash is not the hash of entry %lld", (long long)(seq - 1));
+    problem(v->problems, "chain", where, "its previous hash is not the hash of entry %lld", (long long)(seq - 1));
     return -1;
   }
   jcm__hash_event(v->head, bytes ? bytes : "", n, h);
   if (st->ops->column_bytes(s, 7) != JCM_HASH_LEN || memcmp(st->ops->column_blob(s, 7), h, JCM_HASH_LEN) != 0) {
-    problem(problems, "chain", where, "its bytes do not hash to its stored hash: the entry was altered");
+    problem(v->problems, "chain", where, "its bytes do not hash to its stored hash: the entry was altered");
     return -1;
   }
   json_t *ev = json_loadb(bytes ? bytes : "", n, JSON_REJECT_DUPLICATES, NULL);
@@ -83,7 +72,7 @@ static int check_entry(verifier *v, json_t *problems, jcm_store *st, jcm_stmt *s
       !column_matches(ev, "actor", col_text(st, s, 2)) || !column_matches(ev, "role", col_text(st, s, 3)) ||
       !column_matches(ev, "cmd", col_text(st, s, 4)) || !json_is_object(json_object_get(ev, "args")) ||
       !json_is_object(json_object_get(ev, "out"))) {
-    problem(problems, "chain", where, "its columns disagree with its hashed bytes");
+    problem(v->problems, "chain", where, "its columns disagree with its hashed bytes");
     json_decref(ev);
     return -1;
   }
@@ -123,107 +112,29 @@ static int replay_event(verifier *v, json_t *ev) {
   return 0;
 }
 
-/* The queue wakes the other thread once per batch, not once per event: on a
- * busy machine each wake-up can wait for a time slice. */
-static void queue_put(verifier *v, json_t *ev) {
-  if (v->inline_replay) {
-    if (v->replay_ok && replay_event(v, ev) != 0) v->replay_ok = 0;
-    json_decref(ev);
-    return;
-  }
-  pthread_mutex_lock(&v->lock);
-  while (v->count == QUEUE_LEN)
-    pthread_cond_wait(&v->not_full, &v->lock);
-  v->queue[(v->head_i + v->count++) % QUEUE_LEN] = ev;
-  if (v->count == QUEUE_BATCH) pthread_cond_signal(&v->not_empty);
-  pthread_mutex_unlock(&v->lock);
-}
-
-/* Takes every queued event (at least QUEUE_BATCH unless the walk has ended)
- * into out; returns how many, 0 when the walk has ended and all are taken. */
-static size_t queue_take(verifier *v, json_t **out) {
-  pthread_mutex_lock(&v->lock);
-  while (v->count < QUEUE_BATCH && !v->done)
-    pthread_cond_wait(&v->not_empty, &v->lock);
-  size_t n = v->count;
-  for (size_t i = 0; i < n; i++)
-    out[i] = v->queue[(v->head_i + i) % QUEUE_LEN];
-  v->head_i = (v->head_i + n) % QUEUE_LEN;
-  v->count = 0;
-  pthread_cond_signal(&v->not_full);
-  pthread_mutex_unlock(&v->lock);
-  return n;
-}
-
-/* The chain walk: reads the journal in order, checks each entry's hash and
- * columns, and queues it for replay; stops at the first broken entry. Runs
- * on the verified store's connection, which nothing else uses meanwhile. */
-static void *chain_walk(void *arg) {
-  verifier *v = arg;
+static void walk_journal(verifier *v) {
   jcm_store *st = jcm__store(v->j);
   jcm_stmt *s =
       st->ops->prepare_temp(st, "SELECT seq, time, actor, role, cmd, bytes, prev_hash, hash FROM journal ORDER BY seq");
-  if (!s) {
-    problem(v->chain_problems, "chain", "journal", "cannot read the journal: %s", st->ops->errmsg(st));
-    v->chain_ok = 0;
+  jcm_store *rs = jcm__store(v->replay);
+  if (!s || rs->ops->exec(rs, "BEGIN") != 0) {
+    problem(v->problems, "chain", "journal", "cannot read the journal: %s", st->ops->errmsg(st));
+    v->chain_ok = v->replay_ok = 0;
+    if (s) st->ops->finalize(s);
+    return;
   }
   memset(v->head, 0, sizeof v->head);
-  int64_t events = 0;
-  while (s && db_step(st, s) == JCM_ROW) {
+  while (db_step(st, s) == JCM_ROW) {
     json_t *ev = NULL;
-    if (check_entry(v, v->chain_problems, st, s, events + 1, &ev) != 0) {
+    if (check_entry(v, st, s, v->events + 1, &ev) != 0) {
       v->chain_ok = 0;
       break;
     }
-    events++;
-    queue_put(v, ev);
+    v->events++;
+    if (v->replay_ok && replay_event(v, ev) != 0) v->replay_ok = 0;
+    json_decref(ev);
   }
-  if (s) st->ops->finalize(s);
-  pthread_mutex_lock(&v->lock);
-  v->events = events;
-  v->done = 1;
-  pthread_cond_signal(&v->not_empty);
-  pthread_mutex_unlock(&v->lock);
-  return NULL;
-}
-
-/* Hash chain and replay, on the two cores: the chain walk (reading, hashing
- * and parsing each entry) in a second thread, the replay in this one.
- * Replay problems come before chain problems, as when they ran in turn: an
- * entry is replayed only after every entry before it was checked. */
-static void walk_journal(verifier *v) {
-  jcm_store *rs = jcm__store(v->replay);
-  if (rs->ops->exec(rs, "BEGIN") != 0) {
-    problem(v->problems, "chain", "journal", "cannot read the journal: %s", rs->ops->errmsg(rs));
-    v->chain_ok = v->replay_ok = 0;
-    return;
-  }
-  v->chain_problems = json_array();
-  pthread_mutex_init(&v->lock, NULL);
-  pthread_cond_init(&v->not_empty, NULL);
-  pthread_cond_init(&v->not_full, NULL);
-  pthread_t walker;
-  int threaded = pthread_create(&walker, NULL, chain_walk, v) == 0;
-  if (!threaded) {
-    v->inline_replay = 1;
-    chain_walk(v);
-  }
-  json_t *taken[QUEUE_LEN];
-  for (size_t n; threaded && (n = queue_take(v, taken)) > 0;)
-    for (size_t i = 0; i < n; i++) {
-      if (v->replay_ok && replay_event(v, taken[i]) != 0) v->replay_ok = 0;
-      json_decref(taken[i]);
-    }
-  if (threaded) pthread_join(walker, NULL);
-  pthread_cond_destroy(&v->not_full);
-  pthread_cond_destroy(&v->not_empty);
-  pthread_mutex_destroy(&v->lock);
-  size_t i;
-  json_t *p;
-  json_array_foreach(v->chain_problems, i, p) {
-    if (json_array_size(v->problems) < MAX_PROBLEMS) json_array_append(v->problems, p);
-  }
-  json_decref(v->chain_problems);
+  st->ops->finalize(s);
   rs->ops->exec(rs, "COMMIT");
 }
 
