@@ -1,6 +1,7 @@
 /* Small helpers the modules share: refusals, JSON member access, hex, time. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -49,7 +50,135 @@ void jcm__hex(const unsigned char *p, size_t n, char *out) {
   out[2 * n] = 0;
 }
 
+/* Canonical JSON (what json_dumps gives with sorted keys, compact, ASCII),
+ * written directly for the values commands hold: objects, arrays, integers,
+ * true/false/null and strings of printable ASCII, where jansson escapes only
+ * '"' and '\\'. Anything else (reals, other bytes in a string or a key,
+ * deep nesting) makes the writer give up and json_dumps do the whole value,
+ * so the bytes are always json_dumps's. json_dumps was a tenth of a transfer
+ * and the largest part of appending an event. */
+typedef struct {
+  char *p;
+  size_t n, cap;
+  int bad;
+} canon_buf;
+
+typedef struct {
+  const char *key;
+  size_t len;
+  json_t *value;
+} canon_member;
+
+static void canon_put(canon_buf *b, const char *s, size_t n) {
+  if (b->bad) return;
+  if (b->n + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 256;
+    while (b->n + n + 1 > cap)
+      cap *= 2;
+    char *g = realloc(b->p, cap);
+    if (!g) {
+      b->bad = 1;
+      return;
+    }
+    b->p = g;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->n, s, n);
+  b->n += n;
+}
+
+static void canon_string(canon_buf *b, const char *s, size_t n) {
+  size_t run = 0;
+  canon_put(b, "\"", 1);
+  for (size_t i = 0; i < n && !b->bad; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (ch < 0x20 || ch > 0x7e) {
+      b->bad = 1;
+    } else if (ch == '"' || ch == '\\') {
+      canon_put(b, s + run, i - run);
+      canon_put(b, "\\", 1);
+      run = i;
+    }
+  }
+  canon_put(b, s + run, n - run);
+  canon_put(b, "\"", 1);
+}
+
+static int canon_member_cmp(const void *x, const void *y) {
+  const canon_member *a = x, *b = y;
+  int r = memcmp(a->key, b->key, a->len < b->len ? a->len : b->len);
+  if (r) return r;
+  return a->len < b->len ? -1 : a->len > b->len;
+}
+
+static void canon_value(canon_buf *b, json_t *v, int depth) {
+  if (b->bad) return;
+  if (depth > 32) {
+    b->bad = 1;
+    return;
+  }
+  switch (json_typeof(v)) {
+  case JSON_OBJECT: {
+    size_t n = json_object_size(v), i = 0;
+    canon_member small[16], *m = n <= 16 ? small : malloc(n * sizeof *m);
+    if (!m) {
+      b->bad = 1;
+      return;
+    }
+    const char *key;
+    json_t *x;
+    void *it;
+    for (it = json_object_iter(v); it && i < n; it = json_object_iter_next(v, it), i++) {
+      key = json_object_iter_key(it);
+      x = json_object_iter_value(it);
+      m[i] = (canon_member){key, json_object_iter_key_len(it), x};
+    }
+    qsort(m, i, sizeof *m, canon_member_cmp);
+    canon_put(b, "{", 1);
+    for (size_t k = 0; k < i; k++) {
+      if (k) canon_put(b, ",", 1);
+      canon_string(b, m[k].key, m[k].len);
+      canon_put(b, ":", 1);
+      canon_value(b, m[k].value, depth + 1);
+    }
+    canon_put(b, "}", 1);
+    if (m != small) free(m);
+    break;
+  }
+  case JSON_ARRAY: {
+    canon_put(b, "[", 1);
+    for (size_t k = 0; k < json_array_size(v); k++) {
+      if (k) canon_put(b, ",", 1);
+      canon_value(b, json_array_get(v, k), depth + 1);
+    }
+    canon_put(b, "]", 1);
+    break;
+  }
+  case JSON_STRING: canon_string(b, json_string_value(v), json_string_length(v)); break;
+  case JSON_INTEGER: {
+    char num[32];
+    int len = snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    canon_put(b, num, (size_t)len);
+    break;
+  }
+  case JSON_TRUE: canon_put(b, "true", 4); break;
+  case JSON_FALSE: canon_put(b, "false", 5); break;
+  case JSON_NULL: canon_put(b, "null", 4); break;
+  default: b->bad = 1; /* reals: json_dumps's own formatting */
+  }
+}
+
 char *jcm__canonical(json_t *v) {
+  canon_buf b = {0};
+  if (v) canon_value(&b, v, 0);
+  if (v && !b.bad) {
+    canon_put(&b, "", 0);
+    if (!b.bad) {
+      b.p[b.n] = 0;
+      return b.p;
+    }
+  }
+  free(b.p);
   return json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
 }
 

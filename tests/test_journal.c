@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "checks.h"
+#include "internal.h"
 #include "support.h"
 
 #define MAX_ENTRIES 64
@@ -1012,6 +1013,49 @@ static void refused_then_accepted_verifies(void **state) {
   jcm_close(j);
 }
 
+/* The event bytes are written without json_dumps (lib/util.c); they must be
+ * json_dumps's bytes for every value, including those the writer hands back
+ * to json_dumps (reals, non-ASCII and control characters, deep nesting). */
+static void canonical_bytes_are_json_dumps(void **state) {
+  (void)state;
+  static const char *const texts[] = {
+      "{}",
+      "[]",
+      "{\"b\":1,\"a\":[1,-2,9223372036854775807,-9223372036854775808],\"c\":{\"z\":null,\"y\":true,\"x\":false}}",
+      "{\"q\":\"a\\\"b\\\\c/d\",\"k\\\"\":\"\",\"ab\":1,\"a\":2,\"a b\":3,\"A\":4,\"~\":5}",
+      "{\"n\":\"tab\\there\",\"u\":\"caf\\u00e9 \\u6771\\ud83d\\ude00\",\"d\":\"\\u007f\"}",
+      "{\"r\":1.5,\"s\":[0.1,1e300,-0.0]}",
+      "{\"\\u00e9\":1,\"e\":2}",
+      "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+      "{\"actor\":\"org-001\",\"args\":{\"from\":\"THA01-100-000004-52\",\"quantity\":7},\"cmd\":\"transfer\","
+      "\"out\":{\"ranges\":[{\"first\":1,\"last\":7,\"origin\":\"THA01\"}]},\"seq\":3}",
+      "\"a string\"",
+      "42",
+  };
+  for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+    json_error_t e;
+    json_t *v = json_loads(texts[i], JSON_DECODE_ANY, &e);
+    if (!v) fail_msg("test value %zu does not parse: %s", i, e.text);
+    char *want = json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+    char *got = jcm__canonical(v);
+    if (!want || !got || strcmp(want, got) != 0)
+      fail_msg("value %zu: canonical bytes %s, json_dumps %s", i, got ? got : "NULL", want ? want : "NULL");
+    free(want);
+    free(got);
+    json_decref(v);
+  }
+  /* a key with a NUL byte sorts by its length too */
+  json_t *o = json_object();
+  json_object_setn_new(o, "a\0b", 3, json_integer(1));
+  json_object_set_new(o, "a", json_integer(2));
+  char *want = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+  char *got = jcm__canonical(o);
+  if (!want || !got || strcmp(want, got) != 0) fail_msg("NUL key: %s vs %s", got ? got : "NULL", want ? want : "NULL");
+  free(want);
+  free(got);
+  json_decref(o);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(untouched_store_verifies),           cmocka_unit_test(every_entry_byte_flip_is_named),
@@ -1019,7 +1063,7 @@ int main(void) {
       cmocka_unit_test(reordered_entries_are_named),        cmocka_unit_test(forged_entries_are_caught),
       cmocka_unit_test(rewritten_history_is_caught),        cmocka_unit_test(forged_role_is_caught),
       cmocka_unit_test(state_tampering_is_named),           cmocka_unit_test(dropped_state_table_is_named),
-      cmocka_unit_test(refused_then_accepted_verifies),
+      cmocka_unit_test(refused_then_accepted_verifies),     cmocka_unit_test(canonical_bytes_are_json_dumps),
   };
   return cmocka_run_group_tests(tests, build_base, NULL);
 }
