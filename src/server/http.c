@@ -115,6 +115,7 @@ typedef struct conn_state {
   size_t bytes_out;
   const char *route;
   char method[16], path[256], client[64], user[72];
+  srv_req rq; /* kept while a command waits for the group writer */
 } conn_state;
 
 static void client_of(struct MHD_Connection *c, char out[64]) {
@@ -179,6 +180,12 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, conn_state *s, srv_re
   return ret;
 }
 
+static enum MHD_Result finish(struct MHD_Connection *c, conn_state *s, srv_req *rq, srv_resp *rs) {
+  s->route = rq->route;
+  if (rq->signed_in) snprintf(s->user, sizeof s->user, "%s", rq->user.name);
+  return send_resp(c, s, rs);
+}
+
 static void fill_request(struct MHD_Connection *c, conn_state *s, srv_req *rq, const char *url, const char *method) {
   rq->method = method;
   rq->path = url;
@@ -192,24 +199,33 @@ static void fill_request(struct MHD_Connection *c, conn_state *s, srv_req *rq, c
 }
 
 /* Answers a complete request. */
+static void resume(void *c) { MHD_resume_connection(c); }
+
 static enum MHD_Result answer(struct MHD_Connection *c, conn_state *s, const char *url, const char *method) {
-  srv_req rq = {0};
+  srv_req *rq = &s->rq;
   srv_resp rs = {0};
-  fill_request(c, s, &rq, url, method);
+  if (rq->job) { /* resumed: the group writer has committed the command (group.c) */
+    srv_command_finish(rq, &rs);
+    return finish(c, s, rq, &rs);
+  }
+  fill_request(c, s, rq, url, method);
   if (s->too_large) {
     srv_error(&rs, 413, 1005, "", "the request body is larger than the limit");
   } else if (strncmp(url, "/api/", 5) == 0 && !rate_allow(s->client)) {
     srv_error(&rs, 429, 1004, "", "too many requests from this client: slow down");
     rs.retry_after_s = 60 / (int)(opts->rate_per_min ? (opts->rate_per_min < 60 ? opts->rate_per_min : 60) : 1);
-    rq.route = "ratelimited";
-  } else if (!(rq.j = store_for_thread())) {
+    rq->route = "ratelimited";
+  } else if (!(rq->j = store_for_thread())) {
     srv_error(&rs, 503, 0, "", "the store cannot be opened");
   } else {
-    srv_route(&rq, &rs);
+    srv_route(rq, &rs);
+    if (rq->job) { /* suspended (this thread serves others) until the writer wakes it */
+      MHD_suspend_connection(c);
+      srv_group_enqueue(rq->job, resume, c);
+      return MHD_YES;
+    }
   }
-  s->route = rq.route;
-  if (rq.signed_in) snprintf(s->user, sizeof s->user, "%s", rq.user.name);
-  return send_resp(c, s, &rs);
+  return finish(c, s, rq, &rs);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -269,6 +285,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     log_request(s, ms);
     srv_metrics_record(s->route ? s->route : "other", s->status, ms);
   }
+  if (s->rq.job) srv_group_abandon(s->rq.job);
   free(s->body);
   free(s);
   *con_cls = NULL;
@@ -316,12 +333,12 @@ static struct MHD_Daemon *start(sigset_t *signals) {
   sigaddset(signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, signals, NULL);
   signal(SIGPIPE, SIG_IGN);
-  return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, opts->port, NULL, NULL,
-                          on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
-                          opts->threads, MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u,
-                          MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
-                          MHD_OPTION_END);
+  return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+                          opts->port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                          MHD_OPTION_THREAD_POOL_SIZE, opts->threads, MHD_OPTION_CONNECTION_LIMIT, 256u,
+                          MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
+                          on_completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
 }
 
 static uint16_t bound_port(struct MHD_Daemon *d) {
@@ -367,10 +384,15 @@ int srv_run(const srv_options *o) {
   jcm *probe = store_for_thread(); /* refuse to start on a store that does not open */
   if (!probe) return 2;
   (void)jcm_queries(&(size_t){0}); /* built once, before the workers start */
+  if (srv_group_start(o->db) != 0) {
+    close_handles();
+    return 2;
+  }
   sigset_t signals;
   struct MHD_Daemon *d = start(&signals);
   if (!d) {
     fprintf(stderr, "jcm serve: cannot listen on %s:%u\n", o->host, o->port);
+    srv_group_stop();
     close_handles();
     return 2;
   }
@@ -380,6 +402,7 @@ int srv_run(const srv_options *o) {
   fprintf(stderr, "jcm serve: %s: finishing requests in flight\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   drain(d);
   MHD_stop_daemon(d);
+  srv_group_stop();
   close_handles();
   srv_auth_shutdown();
   fprintf(stderr, "jcm serve: stopped\n");
