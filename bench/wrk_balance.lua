@@ -1,5 +1,5 @@
 -- GET /api/v1/queries/balance?account=… over random accounts, as the admin.
-dofile(debug.getinfo(1, "S").source:match("@(.*/)") .. "wrk_common.lua")
+dofile((debug.getinfo(1, "S").source:match("@(.*/)") or "") .. "wrk_common.lua")
 local acc, auth
 function init(args)
   acc = accounts()

@@ -1,2 +1,2 @@
 -- The ceiling: GET / (a fixed JSON body).
-dofile(debug.getinfo(1, "S").source:match("@(.*/)") .. "wrk_common.lua")
+dofile((debug.getinfo(1, "S").source:match("@(.*/)") or "") .. "wrk_common.lua")

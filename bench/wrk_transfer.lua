@@ -1,6 +1,6 @@
 -- POST /api/v1/commands/transfer: 1..3 units between two random accounts, as
 -- the admin. A refusal (say, a source run dry) is a non-200 and not counted.
-dofile(debug.getinfo(1, "S").source:match("@(.*/)") .. "wrk_common.lua")
+dofile((debug.getinfo(1, "S").source:match("@(.*/)") or "") .. "wrk_common.lua")
 local acc, hdr
 function init(args)
   acc = accounts()
