@@ -77,9 +77,16 @@ case $TOKEN in jcm_*) ;; *) echo "bench_http: no token"; exit 1 ;; esac
 run() {
   name=$1 url=$2 script=$3
   wrk -t "$CLIENT_THREADS" -c "$CONNS" -d "${WARMUP}s" -s "$script" "$url" >"$WORK/$name.warmup" 2>&1 || true
+  c0=$(cpu_ticks)
   wrk -t "$CLIENT_THREADS" -c "$CONNS" -d "${DURATION}s" --latency -s "$script" "$url" >"$WORK/$name.wrk" 2>&1
+  c1=$(cpu_ticks)
   grep '^JCMBENCH' "$WORK/$name.wrk" >"$WORK/$name.txt" || { cat "$WORK/$name.wrk"; exit 1; }
+  # the server's CPU time (user + system) per request: less noisy than requests/s on a shared machine
+  sed -i "s/\$/ cpu_us=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v r="$(sed 's/.*requests=\([0-9]*\).*/\1/' \
+    "$WORK/$name.txt")" 'BEGIN { printf "%.1f", (b - a) * 1e6 / hz / r }')/" "$WORK/$name.txt"
 }
+HZ=$(getconf CLK_TCK)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
 wait_port() { # wait_port FILE: the port once written
   n=0
   while [ ! -s "$1" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
@@ -114,13 +121,14 @@ stop
 field() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" "$WORK/$1.txt"; }
 CEIL_RPS=$(field ceiling rps)
 echo
-printf '%-28s %12s %12s %10s %10s %9s\n' figure "requests/s" "200s/s" "p50 ms" "p99 ms" "ceiling"
+printf '%-28s %12s %12s %9s %9s %9s %12s\n' figure "requests/s" "200s/s" "p50 ms" "p99 ms" "ceiling" "server us/req"
 for n in ceiling balance transfer; do
-  rps=$(field $n rps) ok=$(field $n okps) p50=$(field $n p50_us) p99=$(field $n p99_us)
+  rps=$(field $n rps) ok=$(field $n okps) p50=$(field $n p50_us) p99=$(field $n p99_us) cpu=$(field $n cpu_us)
   case $n in ceiling) label="ceiling (fixed JSON)" ;; balance) label="GET balance" ;; *) label="POST transfer (committed)" ;; esac
-  awk -v l="$label" -v r="$rps" -v o="$ok" -v a="$p50" -v b="$p99" -v c="$CEIL_RPS" \
-    'BEGIN { printf "%-28s %12.0f %12.0f %10.2f %10.2f %8.1f%%\n", l, r, o, a / 1000, b / 1000, 100 * r / c }'
+  awk -v l="$label" -v r="$rps" -v o="$ok" -v a="$p50" -v b="$p99" -v c="$CEIL_RPS" -v u="$cpu" \
+    'BEGIN { printf "%-28s %12.0f %12.0f %9.2f %9.2f %8.1f%% %12.1f\n", l, r, o, a / 1000, b / 1000, 100 * r / c, u }'
 done
+grep 'commands in' "$WORK/serve.err" || true
 echo "(non-200 answers: balance $(field balance other), transfer $(field transfer other);" \
   "socket errors: $(field balance errors) / $(field transfer errors))"
 OK_ALL=$(($(field transfer ok) + $(sed -n 's/.* ok=\([0-9]*\).*/\1/p' "$WORK/transfer.warmup")))

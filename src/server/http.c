@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,7 +219,11 @@ static enum MHD_Result answer(struct MHD_Connection *c, conn_state *s, const cha
   } else if (!(rq->j = store_for_thread())) {
     srv_error(&rs, 503, 0, "", "the store cannot be opened");
   } else {
+    /* the token check and a query read one snapshot, in one read transaction
+     * (a command or a security event submitted on this handle ends it first) */
+    int snapshot = jcm_read_begin(rq->j) == JCM_OK;
     srv_route(rq, &rs);
+    if (snapshot) jcm_read_end(rq->j);
     if (rq->job) { /* suspended (this thread serves others) until the writer wakes it */
       MHD_suspend_connection(c);
       srv_group_enqueue(rq->job, resume, c);
@@ -252,26 +257,67 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   return answer(c, s, url, method);
 }
 
-/* One JSON line per request. Paths are escaped by jansson: a hostile path
- * cannot forge a log line. */
+/* Appends v as a JSON string (quoted, escaped; bytes that are not UTF-8
+ * become U+FFFD, as jansson refuses them) to out[*n..cap). */
+static void json_str(char *out, size_t *n, size_t cap, const char *v) {
+  static const char hex[] = "0123456789abcdef";
+  size_t o = *n;
+  if (o + 1 < cap) out[o++] = '"';
+  for (const unsigned char *p = (const unsigned char *)v; *p && o + 12 < cap; p++) {
+    unsigned c = *p;
+    if (c == '"' || c == '\\') {
+      out[o++] = '\\', out[o++] = (char)c;
+    } else if (c < 0x20 || c == 0x7f) {
+      memcpy(out + o, "\\u00", 4), o += 4, out[o++] = hex[c >> 4], out[o++] = hex[c & 15];
+    } else if (c < 0x80) {
+      out[o++] = (char)c;
+    } else { /* a well-formed UTF-8 sequence is copied; anything else is U+FFFD */
+      size_t len = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+      size_t k = 1;
+      while (len && k < len && (p[k] & 0xc0) == 0x80)
+        k++;
+      int ok = len && k == len && !(c == 0xe0 && p[1] < 0xa0) && !(c == 0xed && p[1] >= 0xa0) &&
+               !(c == 0xf0 && p[1] < 0x90) && !(c == 0xf4 && p[1] >= 0x90);
+      if (ok) {
+        memcpy(out + o, p, len), o += len, p += len - 1;
+      } else {
+        memcpy(out + o, "\\ufffd", 6), o += 6;
+      }
+    }
+  }
+  if (o + 1 < cap) out[o++] = '"';
+  out[o] = 0;
+  *n = o;
+}
+
+/* One JSON line per request, written with one call. Every text is escaped:
+ * a hostile path cannot forge a log line. */
 static void log_request(const conn_state *s, double ms) {
-  char t[32];
+  char t[32], line[4096]; /* path 255 bytes, each at most 6 escaped: the line always fits */
   time_t now = time(NULL);
   struct tm tm;
   gmtime_r(&now, &tm);
   strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  json_t *line = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:f,s:s?}", "time", t, "client", s->client, "method",
-                           s->method, "path", s->path, "route", s->route ? s->route : "none", "status", s->status,
-                           "bytes", (json_int_t)s->bytes_out, "ms", ms, "user", s->user[0] ? s->user : NULL);
-  char *text = line ? json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-  if (text) {
-    pthread_mutex_lock(&log_lock);
-    fprintf(access_log, "%s\n", text);
-    fflush(access_log);
-    pthread_mutex_unlock(&log_lock);
+  size_t n = (size_t)snprintf(line, sizeof line, "{\"time\":\"%s\",\"client\":", t);
+  json_str(line, &n, sizeof line, s->client);
+  n += (size_t)snprintf(line + n, sizeof line - n, ",\"method\":");
+  json_str(line, &n, sizeof line, s->method);
+  n += (size_t)snprintf(line + n, sizeof line - n, ",\"path\":");
+  json_str(line, &n, sizeof line, s->path);
+  n += (size_t)snprintf(line + n, sizeof line - n, ",\"route\":");
+  json_str(line, &n, sizeof line, s->route ? s->route : "none");
+  n += (size_t)snprintf(line + n, sizeof line - n, ",\"status\":%d,\"bytes\":%zu,\"ms\":%.1f", s->status, s->bytes_out,
+                        ms);
+  if (s->user[0]) {
+    n += (size_t)snprintf(line + n, sizeof line - n, ",\"user\":");
+    json_str(line, &n, sizeof line, s->user);
   }
-  free(text);
-  json_decref(line);
+  if (n + 3 > sizeof line) return;
+  line[n++] = '}', line[n++] = '\n';
+  pthread_mutex_lock(&log_lock);
+  fwrite(line, 1, n, access_log);
+  fflush(access_log);
+  pthread_mutex_unlock(&log_lock);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
@@ -379,6 +425,13 @@ int srv_run(const srv_options *o) {
     fprintf(stderr, "jcm serve: cannot open %s: %s\n", o->access_log, strerror(errno));
     return 2;
   }
+  /* Before the first store opens. Every handle is used by one thread only
+   * (a worker's, the group writer's, this one's), so SQLite's per-connection
+   * mutexes are not needed; nor is its global memory accounting, a mutex
+   * taken on every allocation by every thread. (SQLITE_MISUSE if SQLite was
+   * initialized already: then its defaults stay.) */
+  sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
+  sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
   srv_metrics_init();
   srv_auth_init(o->session_ttl_s);
   jcm *probe = store_for_thread(); /* refuse to start on a store that does not open */
