@@ -83,5 +83,22 @@ grep -q 'commands in [0-9]* commits' "$TMP/serve.err" || fail "the writer did no
 cnt=$(sqlite3 "$DB" "SELECT count(*) FROM journal WHERE cmd = 'transfer'")
 [ "$cnt" -eq 21 ] || fail "$cnt transfers journaled, want 21 (refusals must leave no trace)"
 j verify >"$TMP/verify.out" 2>&1 || { fail "jcm verify"; cat "$TMP/verify.out"; }
+# a server started on a store not yet initialized: `jcm init` from the command
+# line meanwhile, then a command through the writer (opened before init) commits
+DB2=$TMP/late.db
+rm -f "$TMP/port2"
+"$JCM" --db "$DB2" serve --listen 127.0.0.1:0 --port-file "$TMP/port2" --access-log "$TMP/access2.log" --rate 0 \
+  --threads 1 --web "" 2>"$TMP/serve2.err" &
+PID=$!
+n=0
+while [ ! -s "$TMP/port2" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+"$JCM" --db "$DB2" init --registry THA01 --party THA --name "Thailand registry" >/dev/null || fail "late init"
+"$JCM" --db "$DB2" user add root --role admin >/dev/null || fail "late user add"
+T2=$("$JCM" --db "$DB2" token create root | head -1)
+code=$(curl -s -o "$TMP/late.json" -w '%{http_code}' -H "Authorization: Bearer $T2" -H 'Content-Type: application/json' \
+  --data-binary '{"id":"org-late","name":"Late","country":"THA"}' "http://127.0.0.1:$(cat "$TMP/port2")/api/v1/commands/org.add")
+[ "$code" = 200 ] || fail "a command after a late init: HTTP $code $(cat "$TMP/late.json")"
+kill -TERM $PID; wait $PID || fail "the second server exited non-zero"
+
 [ $fails -eq 0 ] && echo "sh_group: ok ($(grep 'commands in' "$TMP/serve.err"))"
 exit $((fails > 0))

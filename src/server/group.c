@@ -53,8 +53,18 @@ static double now_ms(void) {
 
 static void run_alone(srv_job *jb) { jb->rc = jcm_submit_secret(wj, jb->cmd, &jb->actor, &jb->result); }
 
+static char db_path[1024];
+
 static void run_group(srv_job **jobs, size_t n) {
   int grouped = 0;
+  if (!jcm_registry(wj)[0]) { /* opened before `init` (on a worker's handle): read the registry afresh */
+    jcm *fresh = NULL;
+    char err[256];
+    if (jcm_open(db_path, NULL, &fresh, err, sizeof err) == JCM_OK) {
+      jcm_close(wj);
+      wj = fresh;
+    }
+  }
   double t0 = now_ms();
   if (n > 1 && jcm_batch_begin(wj) == JCM_OK) {
     for (size_t i = 0; i < n; i++)
@@ -115,6 +125,7 @@ static void *writer_main(void *unused) {
 
 int srv_group_start(const char *db) {
   char err[256] = "";
+  snprintf(db_path, sizeof db_path, "%s", db);
   if (jcm_open(db, NULL, &wj, err, sizeof err) != JCM_OK) {
     fprintf(stderr, "jcm serve: cannot open %s for the writer: %s\n", db, err);
     return -1;
