@@ -175,7 +175,10 @@ int jcm__apply_event(jcm_ctx *c, const cmd_spec *spec) {
 
 /* ---- transactions ---- */
 
-static int tx_begin(jcm *j) { return j->st->ops->exec(j->st, j->in_batch ? "SAVEPOINT cmd" : "BEGIN IMMEDIATE"); }
+static int tx_begin(jcm *j) {
+  jcm_read_end(j); /* a command sees the latest state, not an open read snapshot */
+  return j->st->ops->exec(j->st, j->in_batch ? "SAVEPOINT cmd" : "BEGIN IMMEDIATE");
+}
 
 static int tx_end(jcm *j, int ok) {
   jcm_store *st = j->st;
@@ -324,7 +327,21 @@ int jcm_submit_text(jcm *j, const char *text, size_t len, const jcm_actor *actor
   return rc;
 }
 
+int jcm_read_begin(jcm *j) {
+  if (j->in_batch || j->in_read) return JCM_ERROR;
+  if (j->st->ops->exec(j->st, "BEGIN") != 0) return JCM_ERROR;
+  j->in_read = 1;
+  return JCM_OK;
+}
+
+void jcm_read_end(jcm *j) {
+  if (!j->in_read) return;
+  j->in_read = 0;
+  j->st->ops->exec(j->st, "COMMIT"); /* of reads only: nothing to lose */
+}
+
 int jcm_batch_begin(jcm *j) {
+  jcm_read_end(j);
   if (j->in_batch) return JCM_ERROR;
   if (j->st->ops->exec(j->st, "BEGIN IMMEDIATE") != 0) return JCM_ERROR;
   j->in_batch = 1;

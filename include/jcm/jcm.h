@@ -72,6 +72,13 @@ int jcm_batch_begin(jcm *j);
 int jcm_batch_commit(jcm *j);
 void jcm_batch_rollback(jcm *j);
 
+/* A read snapshot: until jcm_read_end(), queries (and token and user
+ * checks) on this handle see one state of the store, in one read
+ * transaction instead of one each. Submitting a command or beginning a batch
+ * ends the snapshot first. JCM_ERROR inside a batch or a snapshot. */
+int jcm_read_begin(jcm *j);
+void jcm_read_end(jcm *j); /* no-op without a snapshot */
+
 /* Reads: name is one of jcm_query_names(); params a JSON object (may be
  * NULL). On JCM_REFUSED chk says why. */
 int jcm_query(jcm *j, const char *name, json_t *params, json_t **result, jcm_check *chk);

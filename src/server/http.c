@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +116,7 @@ typedef struct conn_state {
   size_t bytes_out;
   const char *route;
   char method[16], path[256], client[64], user[72];
+  srv_req rq; /* kept while a command waits for the group writer */
 } conn_state;
 
 static void client_of(struct MHD_Connection *c, char out[64]) {
@@ -196,6 +198,12 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, conn_state *s, srv_re
   return ret;
 }
 
+static enum MHD_Result finish(struct MHD_Connection *c, conn_state *s, srv_req *rq, srv_resp *rs) {
+  s->route = rq->route;
+  if (rq->signed_in) snprintf(s->user, sizeof s->user, "%s", rq->user.name);
+  return send_resp(c, s, rs);
+}
+
 static void fill_request(struct MHD_Connection *c, conn_state *s, srv_req *rq, const char *url, const char *method) {
   rq->method = method;
   rq->path = url;
@@ -213,24 +221,37 @@ static void fill_request(struct MHD_Connection *c, conn_state *s, srv_req *rq, c
 }
 
 /* Answers a complete request. */
+static void resume(void *c) { MHD_resume_connection(c); }
+
 static enum MHD_Result answer(struct MHD_Connection *c, conn_state *s, const char *url, const char *method) {
-  srv_req rq = {0};
+  srv_req *rq = &s->rq;
   srv_resp rs = {0};
-  fill_request(c, s, &rq, url, method);
+  if (rq->job) { /* resumed: the group writer has committed the command (group.c) */
+    srv_command_finish(rq, &rs);
+    return finish(c, s, rq, &rs);
+  }
+  fill_request(c, s, rq, url, method);
   if (s->too_large) {
     srv_error(&rs, 413, 1005, "", "the request body is larger than the limit");
   } else if (strncmp(url, "/api/", 5) == 0 && !rate_allow(s->client)) {
     srv_error(&rs, 429, 1004, "", "too many requests from this client: slow down");
     rs.retry_after_s = 60 / (int)(opts->rate_per_min ? (opts->rate_per_min < 60 ? opts->rate_per_min : 60) : 1);
-    rq.route = "ratelimited";
-  } else if (!(rq.j = store_for_thread())) {
+    rq->route = "ratelimited";
+  } else if (!(rq->j = store_for_thread())) {
     srv_error(&rs, 503, 0, "", "the store cannot be opened");
   } else {
-    srv_route(&rq, &rs);
+    /* the token check and a query read one snapshot, in one read transaction
+     * (a command or a security event submitted on this handle ends it first) */
+    int snapshot = jcm_read_begin(rq->j) == JCM_OK;
+    srv_route(rq, &rs);
+    if (snapshot) jcm_read_end(rq->j);
+    if (rq->job) { /* suspended (this thread serves others) until the writer wakes it */
+      MHD_suspend_connection(c);
+      srv_group_enqueue(rq->job, resume, c);
+      return MHD_YES;
+    }
   }
-  s->route = rq.route;
-  if (rq.signed_in) snprintf(s->user, sizeof s->user, "%s", rq.user.name);
-  return send_resp(c, s, &rs);
+  return finish(c, s, rq, &rs);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -257,26 +278,67 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   return answer(c, s, url, method);
 }
 
-/* One JSON line per request. Paths are escaped by jansson: a hostile path
- * cannot forge a log line. */
+/* Appends v as a JSON string (quoted, escaped; bytes that are not UTF-8
+ * become U+FFFD, as jansson refuses them) to out[*n..cap). */
+static void json_str(char *out, size_t *n, size_t cap, const char *v) {
+  static const char hex[] = "0123456789abcdef";
+  size_t o = *n;
+  if (o + 1 < cap) out[o++] = '"';
+  for (const unsigned char *p = (const unsigned char *)v; *p && o + 12 < cap; p++) {
+    unsigned c = *p;
+    if (c == '"' || c == '\\') {
+      out[o++] = '\\', out[o++] = (char)c;
+    } else if (c < 0x20 || c == 0x7f) {
+      memcpy(out + o, "\\u00", 4), o += 4, out[o++] = hex[c >> 4], out[o++] = hex[c & 15];
+    } else if (c < 0x80) {
+      out[o++] = (char)c;
+    } else { /* a well-formed UTF-8 sequence is copied; anything else is U+FFFD */
+      size_t len = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+      size_t k = 1;
+      while (len && k < len && (p[k] & 0xc0) == 0x80)
+        k++;
+      int ok = len && k == len && !(c == 0xe0 && p[1] < 0xa0) && !(c == 0xed && p[1] >= 0xa0) &&
+               !(c == 0xf0 && p[1] < 0x90) && !(c == 0xf4 && p[1] >= 0x90);
+      if (ok) {
+        memcpy(out + o, p, len), o += len, p += len - 1;
+      } else {
+        memcpy(out + o, "\\ufffd", 6), o += 6;
+      }
+    }
+  }
+  if (o + 1 < cap) out[o++] = '"';
+  out[o] = 0;
+  *n = o;
+}
+
+/* One JSON line per request, written with one call. Every text is escaped:
+ * a hostile path cannot forge a log line. */
 static void log_request(const conn_state *s, double ms) {
-  char t[32];
+  char t[32], line[4096]; /* path 255 bytes, each at most 6 escaped: the line always fits */
   time_t now = time(NULL);
   struct tm tm;
   gmtime_r(&now, &tm);
   strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  json_t *line = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:f,s:s?}", "time", t, "client", s->client, "method",
-                           s->method, "path", s->path, "route", s->route ? s->route : "none", "status", s->status,
-                           "bytes", (json_int_t)s->bytes_out, "ms", ms, "user", s->user[0] ? s->user : NULL);
-  char *text = line ? json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-  if (text) {
-    pthread_mutex_lock(&log_lock);
-    fprintf(access_log, "%s\n", text);
-    fflush(access_log);
-    pthread_mutex_unlock(&log_lock);
+  size_t n = (size_t)snprintf(line, sizeof line, "{\"time\":\"%s\",\"client\":", t);
+  json_str(line, &n, sizeof line, s->client);
+  n += (size_t)snprintf(line + n, sizeof line - n, ",\"method\":");
+  json_str(line, &n, sizeof line, s->method);
+  n += (size_t)snprintf(line + n, sizeof line - n, ",\"path\":");
+  json_str(line, &n, sizeof line, s->path);
+  n += (size_t)snprintf(line + n, sizeof line - n, ",\"route\":");
+  json_str(line, &n, sizeof line, s->route ? s->route : "none");
+  n += (size_t)snprintf(line + n, sizeof line - n, ",\"status\":%d,\"bytes\":%zu,\"ms\":%.1f", s->status, s->bytes_out,
+                        ms);
+  if (s->user[0]) {
+    n += (size_t)snprintf(line + n, sizeof line - n, ",\"user\":");
+    json_str(line, &n, sizeof line, s->user);
   }
-  free(text);
-  json_decref(line);
+  if (n + 3 > sizeof line) return;
+  line[n++] = '}', line[n++] = '\n';
+  pthread_mutex_lock(&log_lock);
+  fwrite(line, 1, n, access_log);
+  fflush(access_log);
+  pthread_mutex_unlock(&log_lock);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
@@ -290,6 +352,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     log_request(s, ms);
     srv_metrics_record(s->route ? s->route : "other", s->status, ms);
   }
+  if (s->rq.job) srv_group_abandon(s->rq.job);
   free(s->body);
   free(s);
   *con_cls = NULL;
@@ -337,12 +400,12 @@ static struct MHD_Daemon *start(sigset_t *signals) {
   sigaddset(signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, signals, NULL);
   signal(SIGPIPE, SIG_IGN);
-  return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, opts->port, NULL, NULL,
-                          on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
-                          opts->threads, MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u,
-                          MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
-                          MHD_OPTION_END);
+  return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+                          opts->port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                          MHD_OPTION_THREAD_POOL_SIZE, opts->threads, MHD_OPTION_CONNECTION_LIMIT, 256u,
+                          MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
+                          on_completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
 }
 
 static uint16_t bound_port(struct MHD_Daemon *d) {
@@ -383,15 +446,27 @@ int srv_run(const srv_options *o) {
     fprintf(stderr, "jcm serve: cannot open %s: %s\n", o->access_log, strerror(errno));
     return 2;
   }
+  /* Before the first store opens. Every handle is used by one thread only
+   * (a worker's, the group writer's, this one's), so SQLite's per-connection
+   * mutexes are not needed; nor is its global memory accounting, a mutex
+   * taken on every allocation by every thread. (SQLITE_MISUSE if SQLite was
+   * initialized already: then its defaults stay.) */
+  sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
+  sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
   srv_metrics_init();
   srv_auth_init(o->session_ttl_s, o->secure_cookies);
   jcm *probe = store_for_thread(); /* refuse to start on a store that does not open */
   if (!probe) return 2;
   (void)jcm_queries(&(size_t){0}); /* built once, before the workers start */
+  if (srv_group_start(o->db) != 0) {
+    close_handles();
+    return 2;
+  }
   sigset_t signals;
   struct MHD_Daemon *d = start(&signals);
   if (!d) {
     fprintf(stderr, "jcm serve: cannot listen on %s:%u\n", o->host, o->port);
+    srv_group_stop();
     close_handles();
     return 2;
   }
@@ -401,6 +476,7 @@ int srv_run(const srv_options *o) {
   fprintf(stderr, "jcm serve: %s: finishing requests in flight\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   drain(d);
   MHD_stop_daemon(d);
+  srv_group_stop();
   close_handles();
   srv_auth_shutdown();
   fprintf(stderr, "jcm serve: stopped\n");

@@ -70,6 +70,8 @@ static int json_type_ok(const srv_req *rq) {
 
 /* ---- commands ---- */
 
+static void command_done(srv_req *rq, srv_resp *rs, int rc, json_t *result);
+
 static void command(srv_req *rq, srv_resp *rs, const char *name) {
   rq->route = "commands";
   if (!jcm__spec_find(name)) FAIL(rs, 404, 1006, "cmd", "no such command");
@@ -89,9 +91,21 @@ static void command(srv_req *rq, srv_resp *rs, const char *name) {
     FAIL(rs, 422, 1010, "cmd", "the command is named by the path, not the body");
   }
   json_object_set_new(body, "cmd", json_string(name));
+  rq->job = srv_group_prepare(body, &rq->actor); /* group commit (group.c): answered by srv_command_finish */
   json_t *result = NULL;
-  int rc = jcm_submit_secret(rq->j, body, &rq->actor, &result);
+  int rc = rq->job ? JCM_OK : jcm_submit_secret(rq->j, body, &rq->actor, &result);
   json_decref(body);
+  if (!rq->job) command_done(rq, rs, rc, result);
+}
+
+void srv_command_finish(srv_req *rq, srv_resp *rs) {
+  json_t *result = NULL;
+  int rc = srv_group_result(rq->job, &result);
+  rq->job = NULL;
+  command_done(rq, rs, rc, result);
+}
+
+static void command_done(srv_req *rq, srv_resp *rs, int rc, json_t *result) {
   json_t *err = json_object_get(result, "error");
   int code = (int)json_integer_value(json_object_get(err, "code"));
   if (rc == JCM_OK) {

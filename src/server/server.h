@@ -51,6 +51,7 @@ typedef struct srv_req {
   char csrf[65];           /* that session's anti-CSRF token */
   unsigned session_left_s; /* seconds the session has left (cookie or jcs_ bearer) */
   const char *route;       /* label for metrics and the access log */
+  struct srv_job *job;     /* a command handed to the group writer (group.c): answer later */
 } srv_req;
 
 typedef struct srv_resp {
@@ -69,6 +70,8 @@ typedef struct srv_resp {
 void srv_add_header(srv_resp *rs, const char *name, const char *value);
 
 void srv_route(srv_req *rq, srv_resp *rs);
+/* Answers a command whose rq->job the group writer has finished. */
+void srv_command_finish(srv_req *rq, srv_resp *rs);
 /* An error body {"error":{code,message,field}} with an HTTP status. */
 void srv_error(srv_resp *rs, int status, int code, const char *field, const char *message);
 /* Journals a permission refusal (8xxx) as a security event. */
@@ -105,6 +108,23 @@ int srv_static(srv_req *rq, srv_resp *rs);
 /* ---- reports.c: downloads ---- */
 /* GET /api/v1/reports/aef?year=Y&format=csv|json|xlsx[&version=N&date=D] */
 void srv_report_aef(srv_req *rq, srv_resp *rs);
+/* ---- group.c: group commit of commands ---- */
+typedef struct srv_job srv_job;
+/* Opens the writer's store handle and starts its thread; -1 if it cannot. */
+int srv_group_start(const char *db);
+/* Finishes the queued jobs and stops the writer. */
+void srv_group_stop(void);
+/* A job for cmd as actor (both copied), or NULL when the command runs alone
+ * (the writer is not running; init, user.add and token.create). */
+srv_job *srv_group_prepare(json_t *cmd, const jcm_actor *actor);
+/* Queues the job; wake(arg) is called from the writer once it is committed
+ * (or refused). */
+void srv_group_enqueue(srv_job *jb, void (*wake)(void *), void *arg);
+/* The job's outcome (the caller owns *result); frees the job. */
+int srv_group_result(srv_job *jb, json_t **result);
+void srv_group_discard(srv_job *jb);
+/* The request is gone: frees the job now if done, else once it is. */
+void srv_group_abandon(srv_job *jb);
 
 /* ---- openapi.c ---- */
 char *srv_openapi(void); /* malloc'd JSON text */

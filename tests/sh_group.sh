@@ -1,0 +1,104 @@
+#!/bin/sh
+# Group commit (docs/server.md, "Group commit"): concurrent transfers through
+# jcm serve's writer all commit or are refused exactly as they would be alone.
+# Account A holds 100 units; 30 concurrent requests each move 5 of them to B,
+# so exactly 20 commit and 10 are refused (not enough units), whatever the
+# grouping; among them, refusals of other kinds (a zero quantity, another
+# holder's account) leave no trace either. Then the balances, the journal's
+# transfer count and `jcm verify` must agree. No timing is asserted.
+set -u
+JCM=$1; TMP=$2/sh_group
+command -v curl >/dev/null && command -v jq >/dev/null || { echo "sh_group: needs curl and jq"; exit 1; }
+rm -rf "$TMP"; mkdir -p "$TMP"
+DB=$TMP/group.db
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+j() { "$JCM" --db "$DB" "$@"; }
+
+j init --registry THA01 --party THA --name "Thailand registry" >/dev/null
+j org add --id org-a --name A --country THA >/dev/null
+j org add --id org-b --name B --country THA >/dev/null
+A=$(j --json account open --type holding --holder org-a --name A | jq -r .result.account)
+B=$(j --json account open --type holding --holder org-b --name B | jq -r .result.account)
+j project import --project TH001 --title "Project" --host THA --status registered --source test >/dev/null
+printf '%s\n' '{"cmd":"monitoring.submit","project":"TH001","first_day":"2024-01-01","last_day":"2024-12-31","calculated":100}' |
+  JCM_ROLE=jc_secretariat "$JCM" --db "$DB" apply - >/dev/null || fail "monitoring.submit"
+printf '%s\n' '{"cmd":"monitoring.verify","project":"TH001","first_day":"2024-01-01","last_day":"2024-12-31","verified":100,"report":"r"}' |
+  JCM_ROLE=tpe "$JCM" --db "$DB" apply - >/dev/null || fail "monitoring.verify"
+printf '{"cmd":"issue","meeting":50,"date":"2025-10-30","project":"TH001","first_day":"2024-01-01","last_day":"2024-12-31","total":100,"allocation":[{"account":"%s","quantity":100}]}\n' "$A" |
+  JCM_ROLE=jc_secretariat "$JCM" --db "$DB" apply - >/dev/null || fail "issue"
+j user add root --role admin >/dev/null || fail "user add root"
+j user add hb --role holder --org org-b >/dev/null || fail "user add hb"
+T=$(j token create root | head -1) TB=$(j token create hb | head -1)
+
+rm -f "$TMP/port"
+"$JCM" --db "$DB" serve --listen 127.0.0.1:0 --port-file "$TMP/port" --access-log "$TMP/access.log" --rate 0 \
+  --threads 2 --web "" 2>"$TMP/serve.err" &
+PID=$!
+n=0
+while [ ! -s "$TMP/port" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+[ -s "$TMP/port" ] || { echo "FAIL: server did not start"; cat "$TMP/serve.err"; kill $PID; exit 1; }
+U=http://127.0.0.1:$(cat "$TMP/port")
+
+# 30 transfers of 5 from A (100 units) + 3 refused otherwise, all at once
+i=0
+while [ $i -lt 36 ]; do
+  case $i in
+  30 | 31) echo "$T {\"from\":\"$A\",\"to\":\"$B\",\"quantity\":0}" ;;  # refused: quantity
+  32 | 33) echo "$TB {\"from\":\"$A\",\"to\":\"$B\",\"quantity\":1}" ;; # refused: another holder's
+  34 | 35) echo "$T {\"from\":\"$B\",\"to\":\"$A\",\"quantity\":1000}" ;; # refused: B never holds 1000
+  *) echo "$T {\"from\":\"$A\",\"to\":\"$B\",\"quantity\":5}" ;;
+  esac
+  i=$((i + 1))
+done >"$TMP/requests"
+n=0
+while read -r tok body; do
+  n=$((n + 1))
+  curl -s -o "$TMP/r$n.json" -w '%{http_code}\n' -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
+    --data-binary "$body" "$U/api/v1/commands/transfer" >"$TMP/c$n" &
+done <"$TMP/requests"
+wait_curls() { for f in $(seq 1 36); do m=0; while [ ! -s "$TMP/c$f" ] && [ $m -lt 600 ]; do sleep 0.1; m=$((m + 1)); done; done; }
+wait_curls
+ok=$(cat "$TMP"/c* | grep -c '^200$')
+r422=$(cat "$TMP"/c* | grep -c '^422$')
+r403=$(cat "$TMP"/c* | grep -c '^403$')
+[ "$ok" -eq 20 ] || fail "$ok transfers committed, want 20"
+[ "$r422" -eq 14 ] || fail "$r422 refused with 422, want 14 (10 short of units, 2 zero, 2 over B's balance)"
+[ "$r403" -eq 2 ] || fail "$r403 refused with 403, want 2"
+# every 200 is a committed transfer with its own journal seq; every refusal has an error object
+seqs=$(for f in "$TMP"/r*.json; do jq -r 'select(.ok == true) | .seq' "$f"; done | sort -u | wc -l)
+[ "$seqs" -eq 20 ] || fail "$seqs distinct journal seqs among the 200s, want 20"
+for f in "$TMP"/r*.json; do jq -e '.ok == true or (.error.code | type == "number")' "$f" >/dev/null || fail "answer $f"; done
+
+bal() { curl -s -H "Authorization: Bearer $T" "$U/api/v1/queries/balance?account=$1" | jq -r "[.rows[].quantity] | add // 0"; }
+[ "$(bal "$A")" = 0 ] || fail "A holds $(bal "$A"), want 0"
+[ "$(bal "$B")" = 100 ] || fail "B holds $(bal "$B"), want 100"
+# a single request (nothing to group with) is answered as well
+code=$(curl -s -o "$TMP/one.json" -w '%{http_code}' -H "Authorization: Bearer $T" -H 'Content-Type: application/json' \
+  --data-binary "{\"from\":\"$B\",\"to\":\"$A\",\"quantity\":1}" "$U/api/v1/commands/transfer")
+[ "$code" = 200 ] || fail "a lone transfer: HTTP $code"
+
+kill -TERM $PID; wait $PID || fail "serve exited non-zero"
+grep -q 'commands in [0-9]* commits' "$TMP/serve.err" || fail "the writer did not report its commits"
+cnt=$(sqlite3 "$DB" "SELECT count(*) FROM journal WHERE cmd = 'transfer'")
+[ "$cnt" -eq 21 ] || fail "$cnt transfers journaled, want 21 (refusals must leave no trace)"
+j verify >"$TMP/verify.out" 2>&1 || { fail "jcm verify"; cat "$TMP/verify.out"; }
+# a server started on a store not yet initialized: `jcm init` from the command
+# line meanwhile, then a command through the writer (opened before init) commits
+DB2=$TMP/late.db
+rm -f "$TMP/port2"
+"$JCM" --db "$DB2" serve --listen 127.0.0.1:0 --port-file "$TMP/port2" --access-log "$TMP/access2.log" --rate 0 \
+  --threads 1 --web "" 2>"$TMP/serve2.err" &
+PID=$!
+n=0
+while [ ! -s "$TMP/port2" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+"$JCM" --db "$DB2" init --registry THA01 --party THA --name "Thailand registry" >/dev/null || fail "late init"
+"$JCM" --db "$DB2" user add root --role admin >/dev/null || fail "late user add"
+T2=$("$JCM" --db "$DB2" token create root | head -1)
+code=$(curl -s -o "$TMP/late.json" -w '%{http_code}' -H "Authorization: Bearer $T2" -H 'Content-Type: application/json' \
+  --data-binary '{"id":"org-late","name":"Late","country":"THA"}' "http://127.0.0.1:$(cat "$TMP/port2")/api/v1/commands/org.add")
+[ "$code" = 200 ] || fail "a command after a late init: HTTP $code $(cat "$TMP/late.json")"
+kill -TERM $PID; wait $PID || fail "the second server exited non-zero"
+
+[ $fails -eq 0 ] && echo "sh_group: ok ($(grep 'commands in' "$TMP/serve.err"))"
+exit $((fails > 0))
