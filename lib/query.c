@@ -300,10 +300,14 @@ static void ranges_column(json_t *row) {
 /* Opening balance, every movement after after_seq with its serial range and
  * counterparty, closing balance. */
 static int statement(jcm *j, json_t *params, json_t **result, jcm_check *chk) {
-  static const char q[] = "SELECT m.seq, jn.time, m.tx, t.type, m.dir, m.quantity, m.ranges,"
-                          " CASE WHEN m.dir < 0 THEN t.to_account ELSE t.from_account END AS counterparty"
-                          " FROM movement m JOIN tx t ON t.id = m.tx JOIN journal jn ON jn.seq = m.seq"
-                          " WHERE m.account = ? AND m.seq > ? ORDER BY m.seq LIMIT ?";
+  /* a movement belongs to a transaction of this registry (tx) or to a
+   * transfer between registries (xtx): both appear, or the statement's
+   * closing balance would disagree with the blocks */
+  static const char q[] =
+      "SELECT m.seq, jn.time, m.tx, COALESCE(t.type, 'external ' || x.dir) AS type, m.dir, m.quantity, m.ranges,"
+      " CASE WHEN m.dir < 0 THEN COALESCE(t.to_account, x.to_account) ELSE COALESCE(t.from_account, x.from_account)"
+      " END AS counterparty FROM movement m LEFT JOIN tx t ON t.id = m.tx LEFT JOIN xtx x ON x.id = m.tx"
+      " JOIN journal jn ON jn.seq = m.seq WHERE m.account = ? AND m.seq > ? ORDER BY m.seq LIMIT ?";
   jcm_store *st = jcm__store(j);
   if (check_params(params, statement_params, 3, chk) != JCM_OK) return JCM_REFUSED;
   const char *account = jcm__s(params, "account");

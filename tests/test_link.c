@@ -259,6 +259,19 @@ static const char *reconcile_problem(pair *p) {
   return first;
 }
 
+/* The account's statement closes at `closing`, its last entry of `type`. */
+static void expect_statement(jcm *j, const char *account, int64_t closing, const char *type) {
+  json_t *params = json_pack("{s:s}", "account", account), *r = NULL;
+  jcm_check chk;
+  assert_int_equal(jcm_query(j, "statement", params, &r, &chk), JCM_OK);
+  assert_int_equal(json_integer_value(json_object_get(r, "closing")), closing);
+  json_t *entries = json_object_get(r, "entries");
+  json_t *last = json_array_get(entries, json_array_size(entries) - 1);
+  assert_string_equal(json_string_value(json_object_get(last, "type")), type);
+  json_decref(r);
+  json_decref(params);
+}
+
 static char *propose(pair *p, const char *from, const char *to, int64_t quantity) {
   json_t *r = must(p->tha, &T_ADMIN, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":%lld}", from,
                    to, (long long)quantity);
@@ -306,6 +319,9 @@ static void test_th014_story(void **state) {
   assert_int_equal(t_balance(p.tha, p.acc.gov), 0);
   assert_int_equal(t_balance(p.tha, p.acc.hold_a), 1008);
   assert_int_equal(t_balance(p.jpn, p.jpn_gov), 1009);
+  /* both statements show the external transfer and agree with the blocks */
+  expect_statement(p.tha, p.acc.gov, 0, "external out");
+  expect_statement(p.jpn, p.jpn_gov, 1009, "external in");
   /* Japan holds the serials Thailand issued */
   json_t *rows = query(p.jpn, "blocks", "account", p.jpn_gov);
   assert_int_equal(json_array_size(rows), 1);
