@@ -4,7 +4,8 @@
 # 127.0.0.1 over the TH014 demo store. First, without a browser, the static
 # file serving: types, security headers, and every way out of the web
 # directory refused. Then tests/browser/ui.test.mjs: the public pages, sign
-# in, a refused and then a done transfer, the statement changed, Japanese.
+# in, a refused and then a done transfer, the statement changed, Japanese,
+# a government account's transfer approved by a second administrator.
 # Screenshots go to TMP/screenshots. Exit 77 (skipped) only when npm cannot
 # reach its registry to install playwright-core.
 #   sh tests/sh_browser.sh JCM TMP SOURCE_DIR
@@ -23,11 +24,16 @@ j() { "$JCM" --db "$DB" "$@"; }
 (cd "$TMP" && "$JCM" --db "$DB" demo >demo.out 2>&1) || { echo "FAIL: jcm demo"; tail "$TMP/demo.out"; exit 1; }
 ADMIN_PW="browser-test admin $$"
 printf '%s\n' "$ADMIN_PW" | j user add root --role admin --password-stdin >/dev/null || fail "user add root"
+# a second administrator: the four-eyes approval of a government account's transfer
+ADMIN2_PW="browser-test admin-2 $$"
+printf '%s\n' "$ADMIN2_PW" | j user add root2 --role admin --password-stdin >/dev/null || fail "user add root2"
 printf '%s\n' "browser-test holder $$" | j user add somchai --role holder --org thai-side --password-stdin >/dev/null ||
   fail "user add somchai"
 SECOND=$(j --json account open --type holding --holder thai-side --name "Thai side second holding account" |
   sed -n 's/.*"account":"\([^"]*\)".*/\1/p')
 [ -n "$SECOND" ] || { echo "FAIL: account open"; exit 1; }
+# the demo sent the government account's units abroad: give it 50 back (four eyes in the browser)
+j transfer --from THA01-100-000004-52 --to THA01-110-000003-21 --range 1010-1059 >/dev/null || fail "transfer to the government account"
 
 # ---- the server ----
 WEB=$TMP/web
@@ -91,7 +97,7 @@ else
     fi
   fi
   if [ -d "$NPMDIR/node_modules/playwright-core" ]; then
-    (cd "$NPMDIR" && JCM_ADMIN_PASSWORD="$ADMIN_PW" JCM_SECOND_ACCOUNT="$SECOND" JCM_CHROMIUM="$CHROMIUM" \
+    (cd "$NPMDIR" && JCM_ADMIN_PASSWORD="$ADMIN_PW" JCM_ADMIN2_PASSWORD="$ADMIN2_PW" JCM_SECOND_ACCOUNT="$SECOND" JCM_CHROMIUM="$CHROMIUM" \
       node ui.test.mjs "$U" "$SHOTS") || browser_rc=1
     [ $browser_rc -eq 0 ] || fail "the browser test (screenshots so far in $SHOTS)"
   fi
@@ -100,6 +106,10 @@ fi
 stop
 # the UI's transfer is in the store and the journal still verifies
 j --json balance --account "$SECOND" | grep -q '"quantity":100' || fail "the transfer made in the browser is not in the store"
+# the government account's transfer, approved by root2 after root's own approval was refused
+j --json pending list | grep -q '"decided_by":"root2".*"proposer":"root".*"status":"approved"' ||
+  fail "the approved transfer is not completed in the pending list"
+j --json balance --account THA01-100-000004-52 | grep -q '"quantity":888' || fail "the approved transfer did not reach its destination"
 j verify >"$TMP/verify.out" 2>&1 || { cat "$TMP/verify.out"; fail "jcm verify after the browser session"; }
 echo "sh_browser: screenshots in $SHOTS"
 [ $fails -eq 0 ] && echo "sh_browser: ok" || echo "sh_browser: $fails failure(s)"

@@ -340,8 +340,9 @@ function pageActions(main) {
   const other = cmds.filter((c) => !MAIN_COMMANDS.includes(c)).sort();
   if (main_.length) main.append(el('h2', {}, t('act.main')), el('ul', { class: 'actions' }, main_.map(link)));
   if (other.length) main.append(el('h2', {}, t('act.other')), el('ul', { class: 'actions' }, other.map(link)));
-  // Four-eyes approval: shown only when the API offers a command for it.
-  if (!cmds.some((c) => c.startsWith('approve') || c.endsWith('.approve'))) main.append(el('p', { class: 'note' }, t('act.approve')));
+  // Four-eyes approval: its own page once the API offers tx.approve.
+  if (cmds.includes('tx.approve')) main.append(el('p', {}, el('a', { href: '#/pending' }, t('act.pending'))));
+  else if (!cmds.some((c) => c.startsWith('approve') || c.endsWith('.approve'))) main.append(el('p', { class: 'note' }, t('act.approve')));
 }
 
 function summary(cmd) {
@@ -456,7 +457,9 @@ async function pageCommand(main, cmd, params) {
     const r = await api('POST', '/api/v1/commands/' + cmd, body);
     if (r.ok) {
       const res = r.data.result || {};
-      announce(t('form.done') + ': ' + commandTitle(cmd) + (res.tx || res.id ? ' — ' + (res.tx || res.id) : ''), 'ok');
+      // a held command (four eyes) says so: "awaiting approval"
+      announce(t('form.done') + ': ' + commandTitle(cmd) + (res.tx || res.id ? ' — ' + (res.tx || res.id) : '') +
+        (res.status ? ' — ' + tv(res.status) : ''), 'ok');
       controls.key && (controls.key.c.value = randomKey()); // a new action gets a new key
       return;
     }
@@ -477,6 +480,101 @@ async function pageCommand(main, cmd, params) {
   main.append(el('h1', {}, commandTitle(cmd)), el('p', { class: 'note' }, summary(cmd)), form, await accountList());
 }
 
+// ---- four eyes: transactions held for a second administrator ----
+
+const APPROVERS = ['admin', 'auditor'];
+
+function pendingRanges(v) {
+  if (typeof v !== 'string') return cell('ranges', v);
+  try {
+    return cell('ranges', JSON.parse(v));
+  } catch (e) {
+    return v;
+  }
+}
+
+// The journal entry's time: the pending query gives its sequence number.
+async function entryTime(seq) {
+  const r = await query('journal', { before: seq + 1, limit: 1 });
+  const row = r.ok && r.data.rows && r.data.rows[0];
+  return row && row.seq === seq ? row.time : '#' + seq;
+}
+
+// The pending query's rows; for an administrator each waiting one has
+// Approve and Reject (with a reason), whose result or refusal shows in the row.
+async function pagePending(main) {
+  main.append(el('h1', {}, t('pending.title')), el('p', { class: 'note' }, t('pending.intro')));
+  if (!APPROVERS.includes(state.session.role)) return main.append(el('p', { class: 'form-error' }, t('pending.only')));
+  const r = await query('pending', { limit: 1000 });
+  if (!r.ok) return main.append(el('p', { class: 'form-error' }, t('error.load') + ' (pending): ' + errorText(r.data)));
+  const rows = r.data.rows || [];
+  if (!rows.length) return main.append(el('p', { class: 'note' }, t('pending.none')));
+  const admin = state.session.role === 'admin';
+  const cols = ['tx', 'cmd', 'proposer', 'from_account', 'to_account', 'quantity', 'ranges', 'time', 'status'];
+  const times = await Promise.all(rows.map((x) => entryTime(x.seq)));
+  const body = el('tbody', {});
+  rows.forEach((x, i) => body.append(pendingRow(x, times[i], cols, admin)));
+  main.append(
+    el('table', { id: 'pending' },
+      el('thead', {}, el('tr', {}, cols.map((c) => el('th', { scope: 'col' }, cap(t('col.' + c)))),
+        el('th', { scope: 'col' }, cap(t('pending.decision'))))),
+      body),
+  );
+}
+
+function pendingRow(x, time, cols, admin) {
+  const id = x.id;
+  const values = { tx: id, cmd: t('cmd.' + x.cmd) === x.cmd ? x.cmd : t('cmd.' + x.cmd), proposer: x.proposer + ' (' + t('role.' + x.proposer_role) + ')',
+    from_account: x.from_account, to_account: x.to_account || '', quantity: x.quantity, ranges: pendingRanges(x.ranges), time, status: tv(x.status) };
+  const status = el('td', {}, values.status);
+  const tr = el('tr', { 'data-tx': id }, cols.map((c) => (c === 'status' ? status : el('td', { class: c === 'quantity' ? 'num' : null }, values[c]))));
+  const out = el('p', { class: 'row-result', id: 'pending-result-' + id, 'aria-live': 'polite' });
+  if (x.status !== 'awaiting approval' || !admin) {
+    if (x.decided_by) out.textContent = t('pending.decided', { user: x.decided_by }) + (x.reason ? ': ' + x.reason : '');
+    tr.append(el('td', {}, out));
+    return tr;
+  }
+  const buttons = el('div', { class: 'row-actions' });
+  const reasonId = 'pending-reason-' + id;
+  const reason = el('input', { id: reasonId, name: 'reason', required: true, spellcheck: 'false' });
+  const rejectForm = el('form', { class: 'reject', hidden: true },
+    el('label', { for: reasonId }, t('pending.reason', { tx: id })), reason,
+    el('button', { type: 'submit', 'aria-label': t('pending.confirmReject', { tx: id }) }, t('pending.confirm')));
+  const decide = async (cmd, body) => {
+    out.className = 'row-result';
+    out.textContent = t('pending.working');
+    const r = await api('POST', '/api/v1/commands/' + cmd, body);
+    if (r.ok) {
+      const res = r.data.result || {};
+      out.textContent = t('form.done') + ' — ' + tv(res.status || '') + (res.tx ? ' (' + res.tx + ')' : '');
+      out.classList.add('ok');
+      status.textContent = tv(res.status || '');
+      buttons.remove();
+      rejectForm.remove();
+    } else {
+      out.textContent = t('form.refused') + ' — ' + errorText(r.data);
+      out.classList.add('bad');
+    }
+    announce(id + ': ' + out.textContent, r.ok ? 'ok' : 'bad');
+  };
+  buttons.append(
+    el('button', { type: 'button', 'aria-label': t('pending.approveTx', { tx: id }), onclick: () => decide('tx.approve', { tx: id }) }, t('pending.approve')),
+    el('button', { type: 'button', 'aria-label': t('pending.rejectTx', { tx: id }), 'aria-expanded': 'false', 'aria-controls': 'pending-reject-' + id,
+      onclick: (ev) => {
+        rejectForm.hidden = !rejectForm.hidden;
+        ev.currentTarget.setAttribute('aria-expanded', String(!rejectForm.hidden));
+        if (!rejectForm.hidden) reason.focus();
+      } }, t('pending.reject')),
+  );
+  rejectForm.id = 'pending-reject-' + id;
+  rejectForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    decide('tx.reject', { tx: id, reason: reason.value.trim() }); // an empty reason: the library refuses it
+  });
+  tr.append(el('td', {}, buttons, rejectForm, out));
+  return tr;
+}
+
 // ---- the frame: navigation, language, routes ----
 
 function chrome() {
@@ -490,6 +588,7 @@ function chrome() {
   document.getElementById('nav-signed').hidden = !s;
   document.getElementById('signin').hidden = !!s;
   document.getElementById('signout').hidden = !s;
+  document.getElementById('nav-pending').hidden = !(s && APPROVERS.includes(s.role));
   document.getElementById('who').textContent = s ? t('who.as', { user: s.user, role: t('role.' + s.role) }) : '';
 }
 
@@ -505,8 +604,9 @@ const routes = {
   accounts: pageAccounts,
   statement: pageStatement,
   act: pageActions,
+  pending: pagePending,
 };
-const SIGNED = ['accounts', 'statement', 'act'];
+const SIGNED = ['accounts', 'statement', 'act', 'pending'];
 let renderSeq = 0;
 
 async function render(focus) {

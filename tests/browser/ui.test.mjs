@@ -1,16 +1,19 @@
 // Browser test of the web UI (docs/web.md), run by tests/sh_browser.sh
 // against a jcm serve on the TH014 demo store:
 //   node ui.test.mjs BASE_URL SCREENSHOT_DIR
-// Environment: JCM_ADMIN_PASSWORD, JCM_SECOND_ACCOUNT (an empty holding
-// account), JCM_CHROMIUM (default /usr/bin/chromium).
+// Environment: JCM_ADMIN_PASSWORD, JCM_ADMIN2_PASSWORD (a second
+// administrator, root2), JCM_SECOND_ACCOUNT (an empty holding account),
+// JCM_CHROMIUM (default /usr/bin/chromium).
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 
 const [base, shots] = process.argv.slice(2);
 const password = process.env.JCM_ADMIN_PASSWORD;
+const password2 = process.env.JCM_ADMIN2_PASSWORD;
 const second = process.env.JCM_SECOND_ACCOUNT;
-const thai = 'THA01-100-000004-52'; // the Thai side's holding account, 1008 units after the demo
+const thai = 'THA01-100-000004-52'; // the Thai side's holding account: 1008 after the demo, 958 after the setup
+const gov = 'THA01-110-000003-21'; // the Thai government holding account: 1010–1059 from the setup, four eyes
 mkdirSync(shots, { recursive: true });
 
 const browser = await chromium.launch({
@@ -20,8 +23,9 @@ const browser = await chromium.launch({
 const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
 const page = await context.newPage();
 const problems = [];
-// A refused command is an HTTP 422, which the browser logs: only other errors count.
-page.on('console', (m) => m.type() === 'error' && !/status of 422/.test(m.text()) && problems.push('console: ' + m.text()));
+// A refused command is an HTTP 422 (403 for a refused role or 8007, the proposer approving
+// their own), which the browser logs: only other errors count.
+page.on('console', (m) => m.type() === 'error' && !/status of (422|403)/.test(m.text()) && problems.push('console: ' + m.text()));
 page.on('pageerror', (e) => problems.push('page error: ' + e.message));
 
 let n = 0;
@@ -140,8 +144,36 @@ await main().getByRole('cell', { name: 'THA01 1918–2017', exact: true }).waitF
 await shot('statement-after');
 
 await go('#/statement/' + thai);
-await page.locator('#statement-closing').filter({ hasText: /^908$/ }).waitFor();
-assert.equal(await page.locator('#statement-closing').textContent(), '908');
+await page.locator('#statement-closing').filter({ hasText: /^858$/ }).waitFor();
+assert.equal(await page.locator('#statement-closing').textContent(), '858');
+
+// ---- four eyes: a transfer out of the government account waits for a second administrator ----
+await page.getByRole('link', { name: 'Pending approval' }).waitFor(); // the nav link, for administrators
+await go('#/act/transfer');
+await page.getByLabel(/^From/).fill(gov);
+await page.getByLabel(/^To/).fill(thai);
+await page.getByLabel(/^Quantity/).fill('30');
+await page.getByRole('button', { name: 'Submit' }).click();
+const held = page.locator('#status .ok', { hasText: 'awaiting approval' });
+await held.waitFor();
+const heldTx = /THA01-T-\d{6}/.exec(await held.textContent())[0];
+await shot('transfer-held');
+await go('#/statement/' + thai); // nothing moved yet
+assert.equal(await page.locator('#statement-closing').textContent(), '858');
+await go('#/pending');
+const heldRow = main().locator('tr', { hasText: heldTx });
+await heldRow.getByRole('cell', { name: 'awaiting approval', exact: true }).waitFor();
+assert.deepEqual((await heldRow.locator('td').allTextContents()).slice(0, 7),
+  [heldTx, 'Transfer (within this registry)', 'root (registry administrator)', gov, thai, '30', 'THA01 1030–1059']);
+// the proposer cannot approve their own: 8007 next to the row, and it keeps waiting
+await page.getByRole('button', { name: 'Approve ' + heldTx }).click();
+await page.locator('#pending-result-' + heldTx).filter({ hasText: 'check 8007' }).waitFor();
+await heldRow.getByRole('cell', { name: 'awaiting approval', exact: true }).waitFor();
+await shot('pending-own-refused');
+await page.getByRole('button', { name: 'Reject ' + heldTx }).click(); // the reason field opens, nothing is sent
+await page.getByLabel('Reason for rejecting ' + heldTx).waitFor();
+await shot('pending');
+await go('#/statement/' + thai);
 
 // ---- the Japanese interface ----
 await page.getByRole('button', { name: 'Switch to Japanese' }).click();
@@ -159,6 +191,12 @@ await shot('transfer-ja');
 await go('#/issuances');
 await page.locator('#main h1', { hasText: '発行及び割当' }).waitFor();
 await shot('issuances-ja');
+await page.getByRole('link', { name: '承認待ちの取引' }).click();
+await page.waitForSelector('#main > div[data-route="pending"]:not([aria-busy])');
+await page.locator('#main h1', { hasText: '承認待ちの取引' }).waitFor();
+await heldRow.getByRole('cell', { name: '承認待ち', exact: true }).waitFor();
+await page.getByRole('button', { name: heldTx + ' を承認' }).waitFor();
+await shot('pending-ja');
 // the choice survives a reload
 await page.reload();
 await page.locator('html[lang="ja"]').waitFor({ state: 'attached' }); // no eval: the CSP forbids it
@@ -176,6 +214,28 @@ await page.reload();
 await page.waitForSelector('#main > div[data-route="accounts"]:not([aria-busy])');
 await main().getByRole('link', { name: 'Sign in' }).waitFor();
 await shot('signed-out');
+await go('#/pending');
+await main().getByRole('link', { name: 'Sign in' }).waitFor();
+assert.equal(await page.getByRole('link', { name: 'Pending approval' }).count(), 0); // no nav link signed out
+
+// ---- the second administrator approves ----
+await go('#/login');
+await page.getByLabel('User name').fill('root2');
+await page.getByLabel('Password').fill(password2);
+await page.getByRole('button', { name: 'Sign in' }).click();
+await page.waitForURL(/#\/accounts$/);
+await page.locator('#who').getByText('root2').waitFor();
+await page.getByRole('link', { name: 'Pending approval' }).click();
+await page.waitForSelector('#main > div[data-route="pending"]:not([aria-busy])');
+await page.getByRole('button', { name: 'Approve ' + heldTx }).click();
+await page.locator('#pending-result-' + heldTx).filter({ hasText: /^Done — completed/ }).waitFor();
+await heldRow.getByRole('cell', { name: 'completed', exact: true }).waitFor();
+assert.equal(await page.getByRole('button', { name: 'Approve ' + heldTx }).count(), 0);
+await shot('pending-approved');
+await go('#/statement/' + thai);
+await page.locator('#statement-closing').filter({ hasText: /^888$/ }).waitFor();
+await main().getByRole('cell', { name: 'THA01 1030–1059', exact: true }).waitFor();
+await shot('statement-approved');
 
 await browser.close();
 assert.deepEqual(problems, []);
