@@ -324,7 +324,27 @@ static int run_read(cli *c, const read_cmd *r, int argc, char **argv) {
 
 /* ---- verify, apply, check-codes ---- */
 
-static int run_verify(cli *c) {
+/* Options of verify and check-codes: --help prints usage; any other word
+ * not in `allowed` is bad usage (a typo must not run a check silently). */
+static int simple_options(const char *usage, const char *allowed, int argc, char **argv) {
+  for (int i = 0; i < argc; i++) {
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      printf("%s", usage);
+      return EXIT_OK + 100;
+    }
+    if (!allowed || strcmp(argv[i], allowed) != 0) {
+      fprintf(stderr, "jcm: unexpected '%s'\n%s", argv[i], usage);
+      return EXIT_USAGE;
+    }
+  }
+  return EXIT_OK;
+}
+
+static int run_verify(cli *c, int argc, char **argv) {
+  int opt = simple_options("usage: jcm verify\n  checks the journal's hash chain, replays it into a fresh store and\n"
+                           "  compares every table, checks the invariants; exit 1 names what is wrong\n",
+                           NULL, argc, argv);
+  if (opt != EXIT_OK) return opt == EXIT_OK + 100 ? EXIT_OK : opt;
   jcm *j;
   int rc = cli_open(c, &j);
   if (rc != EXIT_OK) return rc;
@@ -432,6 +452,10 @@ static int run_apply(cli *c, int argc, char **argv) {
 }
 
 static int run_codes(cli *c, int argc, char **argv) {
+  int opt = simple_options("usage: jcm check-codes [--markdown]\n  every check code with its name and meaning;"
+                           " --markdown as the table of docs/check-codes.md\n",
+                           "--markdown", argc, argv);
+  if (opt != EXIT_OK) return opt == EXIT_OK + 100 ? EXIT_OK : opt;
   size_t n;
   const jcm_code_info *codes = jcm_codes(&n);
   int md = argc > 0 && strcmp(argv[0], "--markdown") == 0;
@@ -776,7 +800,7 @@ int cli_dispatch(cli *c, int argc, char **argv) {
     cli_usage(stdout);
     return argc == 0 ? EXIT_USAGE : EXIT_OK;
   }
-  if (strcmp(argv[0], "verify") == 0) return run_verify(c);
+  if (strcmp(argv[0], "verify") == 0) return run_verify(c, argc - 1, argv + 1);
   if (strcmp(argv[0], "apply") == 0) return run_apply(c, argc - 1, argv + 1);
   if (strcmp(argv[0], "demo") == 0) {
     c->argc = argc - 1;
