@@ -15,126 +15,7 @@
 #include <sqlite3.h>
 
 #include "checks.h"
-#include "support.h"
-
-static const jcm_actor PEER = {"link", "peer"};
-
-typedef struct pair {
-  char tha_path[512], jpn_path[512];
-  jcm *tha, *jpn;
-  t_accounts acc; /* THA01's */
-  char jpn_gov[32], jpn_hold[32], jpn_retire[32];
-} pair;
-
-static json_t *must(jcm *j, const jcm_actor *a, const char *fmt, ...) {
-  char buf[8192];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  json_t *r = NULL;
-  int code = 0;
-  if (t_submit(j, a, buf, &code, &r) != JCM_OK) {
-    char *s = json_dumps(r, 0);
-    fail_msg("%s -> %s", buf, s);
-  }
-  json_t *out = json_incref(json_object_get(r, "result"));
-  json_decref(r);
-  return out;
-}
-
-static const char *key_of(jcm *j) {
-  static char hex[2][80];
-  static int k;
-  json_t *r = must(j, &T_ADMIN, "{\"cmd\":\"key.generate\"}");
-  k ^= 1;
-  snprintf(hex[k], sizeof hex[k], "%s", json_string_value(json_object_get(r, "public_key")));
-  json_decref(r);
-  return hex[k];
-}
-
-static void account_of(jcm *j, const char *fmt, char out[32]) {
-  json_t *r = must(j, &T_ADMIN, "%s", fmt);
-  snprintf(out, 32, "%s", json_string_value(json_object_get(r, "account")));
-  json_decref(r);
-}
-
-/* Both registries, keys exchanged, TH014's 2021 issuance in THA01:
- * 1009 [1-1009] to the government, 1008 [1010-2017] to org-a. */
-static void pair_open(pair *p, const char *name) {
-  char n[64];
-  snprintf(n, sizeof n, "%s-tha", name);
-  t_db_path(p->tha_path, sizeof p->tha_path, n);
-  snprintf(n, sizeof n, "%s-jpn", name);
-  t_db_path(p->jpn_path, sizeof p->jpn_path, n);
-  p->tha = t_registry(p->tha_path, &p->acc);
-  p->jpn = t_open(p->jpn_path);
-  jcm *t = p->tha, *j = p->jpn;
-  json_decref(must(j, &T_ADMIN, "{\"cmd\":\"init\",\"registry\":\"JPN01\",\"party\":\"JPN\",\"name\":\"Japan\"}"));
-  json_decref(
-      must(j, &T_ADMIN, "{\"cmd\":\"org.add\",\"id\":\"goj\",\"name\":\"Government of Japan\",\"country\":\"JPN\"}"));
-  json_decref(must(j, &T_ADMIN, "{\"cmd\":\"org.add\",\"id\":\"tsb\",\"name\":\"TSB Green Nex\",\"country\":\"JPN\"}"));
-  account_of(j, "{\"cmd\":\"account.open\",\"type\":\"government-holding\",\"holder\":\"goj\",\"name\":\"GoJ\"}",
-             p->jpn_gov);
-  account_of(j, "{\"cmd\":\"account.open\",\"type\":\"holding\",\"holder\":\"tsb\",\"name\":\"TSB\"}", p->jpn_hold);
-  account_of(j, "{\"cmd\":\"account.open\",\"type\":\"retirement\",\"holder\":\"goj\",\"name\":\"NDC use\"}",
-             p->jpn_retire);
-  const char *coop = "{\"cmd\":\"coop.add\",\"id\":\"JCM-JPN-THA\",\"name\":\"JCM\",\"parties\":[\"JPN\",\"THA\"]}";
-  json_decref(must(t, &T_ADMIN, "%s", coop));
-  json_decref(must(j, &T_ADMIN, "%s", coop));
-  json_decref(
-      must(t, &T_ADMIN,
-           "{\"cmd\":\"registry.add\",\"id\":\"JPN01\",\"party\":\"JPN\",\"name\":\"J\",\"role\":\"national\"}"));
-  json_decref(
-      must(j, &T_ADMIN,
-           "{\"cmd\":\"registry.add\",\"id\":\"THA01\",\"party\":\"THA\",\"name\":\"T\",\"role\":\"national\"}"));
-  char tk[80], jk[80];
-  snprintf(tk, sizeof tk, "%s", key_of(t));
-  snprintf(jk, sizeof jk, "%s", key_of(j));
-  json_decref(must(t, &T_ADMIN, "{\"cmd\":\"registry.key\",\"id\":\"JPN01\",\"public_key\":\"%s\"}", jk));
-  json_decref(must(j, &T_ADMIN, "{\"cmd\":\"registry.key\",\"id\":\"THA01\",\"public_key\":\"%s\"}", tk));
-  const char *acc[] = {p->acc.gov, p->acc.hold_a, NULL};
-  const int64_t q[] = {1009, 1008};
-  assert_int_equal(t_issue(t, 2021, 2017, 2017, acc, q), JCM_OK);
-}
-
-static void pair_close(pair *p) {
-  jcm_close(p->tha);
-  jcm_close(p->jpn);
-}
-
-static void authorize(pair *p, const char *parties, const char *scope) {
-  json_decref(must(p->tha, &T_ADMIN,
-                   "{\"cmd\":\"authorize\",\"id\":\"THA-A6-0001\",\"date\":\"2025-11-01\",\"coop\":\"JCM-JPN-THA\","
-                   "\"quantity\":1009,\"sectors\":[\"Energy generation\"],\"purposes\":\"NDC\",\"parties\":%s,"
-                   "\"first_year\":2021,\"last_year\":2030,%s}",
-                   parties, scope));
-}
-
-/* Delivers both ways until nothing is left. */
-static void sync(pair *p) {
-  for (int round = 0; round < 10; round++) {
-    int a = 0, b = 0;
-    json_t *ref = NULL;
-    if (jcm_link_deliver(p->tha, p->jpn, &PEER, &a, &ref) != JCM_OK ||
-        jcm_link_deliver(p->jpn, p->tha, &PEER, &b, &ref) != JCM_OK) {
-      char *s = json_dumps(ref, 0);
-      fail_msg("delivery refused: %s", s ? s : "(store error)");
-    }
-    if (!a && !b) return;
-  }
-  fail_msg("the link does not settle");
-}
-
-static void verify_ok(jcm *j) {
-  json_t *rep = NULL;
-  int rc = jcm_verify(j, &rep);
-  if (rc != JCM_OK) {
-    char *s = json_dumps(rep, 0);
-    fail_msg("verify: %s", s);
-  }
-  json_decref(rep);
-}
+#include "pair.h"
 
 /* ---- refusals: the code, and both stores exactly as they were ---- */
 
@@ -169,31 +50,9 @@ static void refuse(pair *p, jcm *j, const jcm_actor *a, int want, const char *fm
   free(after_j);
 }
 
-static json_t *query(jcm *j, const char *name, const char *param, const char *value) {
-  json_t *params = param ? json_pack("{s:s}", param, value) : json_object(), *r = NULL;
-  if (strcmp(name, "a6.balance") != 0) json_object_set_new(params, "limit", json_integer(1000));
-  jcm_check chk;
-  if (jcm_query(j, name, params, &r, &chk) != JCM_OK) fail_msg("query %s: %s", name, chk.message);
-  json_decref(params);
-  json_t *rows = json_incref(json_object_get(r, "rows"));
-  json_decref(r);
-  return rows;
-}
-
-/* Units of the given action type, summed over the store's Article 6 actions. */
-static int64_t action_units(jcm *j, const char *type) {
-  json_t *rows = query(j, "actions", "type", type);
-  int64_t n = 0;
-  size_t i;
-  json_t *r;
-  json_array_foreach(rows, i, r) n += json_integer_value(json_object_get(r, "quantity"));
-  json_decref(rows);
-  return n;
-}
-
 static const char *xfer_status(jcm *j, const char *tx, int *code) {
   static char status[32];
-  json_t *rows = query(j, "xfers", NULL, NULL);
+  json_t *rows = t_rows(j, "xfers", NULL, NULL);
   size_t i;
   json_t *r;
   status[0] = 0;
@@ -210,7 +69,7 @@ static const char *xfer_status(jcm *j, const char *tx, int *code) {
 
 /* Serials of origin THA01 held (account not null) in j, as a bit map. */
 static void held_map(jcm *j, unsigned char *map, int64_t n) {
-  json_t *rows = query(j, "blocks", NULL, NULL);
+  json_t *rows = t_rows(j, "blocks", NULL, NULL);
   size_t i;
   json_t *r;
   json_array_foreach(rows, i, r) {
@@ -273,8 +132,8 @@ static void expect_statement(jcm *j, const char *account, int64_t closing, const
 }
 
 static char *propose(pair *p, const char *from, const char *to, int64_t quantity) {
-  json_t *r = must(p->tha, &T_ADMIN, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":%lld}", from,
-                   to, (long long)quantity);
+  json_t *r = t_must(p->tha, &T_ADMIN, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":%lld}",
+                     from, to, (long long)quantity);
   char *tx = strdup(json_string_value(json_object_get(r, "tx")));
   json_decref(r);
   return tx;
@@ -285,9 +144,9 @@ static void test_reconcile_catches(void **state) {
   (void)state;
   pair p;
   pair_open(&p, "link-reconcile");
-  authorize(&p, "[\"JPN\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
+  pair_authorize(&p, "[\"JPN\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
   free(propose(&p, p.acc.gov, p.jpn_gov, 1009));
-  sync(&p);
+  pair_sync(&p);
   each_unit_once(&p);
   pair_close(&p);
   char upd[300];
@@ -309,11 +168,11 @@ static void test_th014_story(void **state) {
   (void)state;
   pair p;
   pair_open(&p, "link-story");
-  authorize(&p, "[\"JPN\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
+  pair_authorize(&p, "[\"JPN\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
   char *tx = propose(&p, p.acc.gov, p.jpn_gov, 1009);
   assert_int_equal(t_balance(p.tha, p.acc.gov), 1009); /* reserved, still held */
   assert_string_equal(xfer_status(p.tha, tx, NULL), "proposed");
-  sync(&p);
+  pair_sync(&p);
   assert_string_equal(xfer_status(p.tha, tx, NULL), "completed");
   assert_string_equal(xfer_status(p.jpn, tx, NULL), "completed");
   assert_int_equal(t_balance(p.tha, p.acc.gov), 0);
@@ -323,7 +182,7 @@ static void test_th014_story(void **state) {
   expect_statement(p.tha, p.acc.gov, 0, "external out");
   expect_statement(p.jpn, p.jpn_gov, 1009, "external in");
   /* Japan holds the serials Thailand issued */
-  json_t *rows = query(p.jpn, "blocks", "account", p.jpn_gov);
+  json_t *rows = t_rows(p.jpn, "blocks", "account", p.jpn_gov);
   assert_int_equal(json_array_size(rows), 1);
   json_t *b = json_array_get(rows, 0);
   assert_string_equal(json_string_value(json_object_get(b, "origin")), "THA01");
@@ -332,22 +191,22 @@ static void test_th014_story(void **state) {
   assert_string_equal(json_string_value(json_object_get(b, "auth_id")), "THA-A6-0001");
   json_decref(rows);
   each_unit_once(&p);
-  json_decref(must(p.jpn, &T_ADMIN, "{\"cmd\":\"use\",\"from\":\"%s\",\"year\":2030,\"quantity\":1009}", p.jpn_gov));
+  json_decref(t_must(p.jpn, &T_ADMIN, "{\"cmd\":\"use\",\"from\":\"%s\",\"year\":2030,\"quantity\":1009}", p.jpn_gov));
   assert_int_equal(t_balance(p.jpn, p.jpn_retire), 1009);
   /* AEF actions: Authorization and First transfer in THA01, Acquisition and Use in JPN01 */
-  assert_int_equal(action_units(p.tha, "Authorization"), 1009);
-  assert_int_equal(action_units(p.tha, "First transfer"), 1009);
-  assert_int_equal(action_units(p.tha, "Transfer"), 0);
-  assert_int_equal(action_units(p.jpn, "Acquisition"), 1009);
-  assert_int_equal(action_units(p.jpn, "Use"), 1009);
-  assert_int_equal(action_units(p.jpn, "First transfer"), 0);
+  assert_int_equal(t_action_units(p.tha, "Authorization"), 1009);
+  assert_int_equal(t_action_units(p.tha, "First transfer"), 1009);
+  assert_int_equal(t_action_units(p.tha, "Transfer"), 0);
+  assert_int_equal(t_action_units(p.jpn, "Acquisition"), 1009);
+  assert_int_equal(t_action_units(p.jpn, "Use"), 1009);
+  assert_int_equal(t_action_units(p.jpn, "First transfer"), 0);
   /* used exactly once: nothing is left to use, nothing leaves retirement */
   refuse(&p, p.jpn, &T_ADMIN, C_INSUFFICIENT, "{\"cmd\":\"use\",\"from\":\"%s\",\"year\":2030,\"quantity\":1}",
          p.jpn_gov);
   refuse(&p, p.jpn, &T_ADMIN, C_SRC_TYPE, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":1}",
          p.jpn_retire, p.acc.gov);
-  verify_ok(p.tha);
-  verify_ok(p.jpn);
+  t_verify_ok(p.tha);
+  t_verify_ok(p.jpn);
   free(tx);
   pair_close(&p);
 }
@@ -358,15 +217,15 @@ static void test_th014_adjustments(void **state) {
   (void)state;
   pair p;
   pair_open(&p, "link-adjust");
-  authorize(&p, "[\"JPN\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
+  pair_authorize(&p, "[\"JPN\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
   free(propose(&p, p.acc.gov, p.jpn_gov, 1009));
-  sync(&p);
-  json_decref(must(p.jpn, &T_ADMIN, "{\"cmd\":\"use\",\"from\":\"%s\",\"year\":2030,\"quantity\":1009}", p.jpn_gov));
+  pair_sync(&p);
+  json_decref(t_must(p.jpn, &T_ADMIN, "{\"cmd\":\"use\",\"from\":\"%s\",\"year\":2030,\"quantity\":1009}", p.jpn_gov));
   const char *ndc = "{\"cmd\":\"ndc.set\",\"party\":\"%s\",\"kind\":\"single-year\",\"first_year\":2021,"
                     "\"last_year\":2030,\"method\":\"%s\"}";
-  json_decref(must(p.tha, &T_ADMIN, ndc, "THA", "trajectory"));
-  json_decref(must(p.jpn, &T_ADMIN, ndc, "JPN", "trajectory"));
-  json_t *rows = query(p.tha, "a6.balance", "party", "THA");
+  json_decref(t_must(p.tha, &T_ADMIN, ndc, "THA", "trajectory"));
+  json_decref(t_must(p.jpn, &T_ADMIN, ndc, "JPN", "trajectory"));
+  json_t *rows = t_rows(p.tha, "a6.balance", "party", "THA");
   int found = 0;
   size_t i;
   json_t *r;
@@ -377,7 +236,7 @@ static void test_th014_adjustments(void **state) {
   }
   assert_true(found);
   json_decref(rows);
-  rows = query(p.jpn, "a6.balance", "party", "JPN");
+  rows = t_rows(p.jpn, "a6.balance", "party", "JPN");
   found = 0;
   json_array_foreach(rows, i, r) {
     if (json_integer_value(json_object_get(r, "year")) != 2030) continue;
@@ -386,8 +245,8 @@ static void test_th014_adjustments(void **state) {
   }
   assert_true(found);
   json_decref(rows);
-  json_decref(must(p.jpn, &T_ADMIN, ndc, "JPN", "averaging"));
-  rows = query(p.jpn, "a6.balance", "party", "JPN");
+  json_decref(t_must(p.jpn, &T_ADMIN, ndc, "JPN", "averaging"));
+  rows = t_rows(p.jpn, "a6.balance", "party", "JPN");
   found = 0;
   json_array_foreach(rows, i, r) {
     if (json_integer_value(json_object_get(r, "year")) != 2030) continue;
@@ -396,14 +255,14 @@ static void test_th014_adjustments(void **state) {
   }
   assert_true(found);
   json_decref(rows);
-  verify_ok(p.tha);
-  verify_ok(p.jpn);
+  t_verify_ok(p.tha);
+  t_verify_ok(p.jpn);
   pair_close(&p);
 }
 
 /* The adjustment of year in the Party's balance table, as text. */
 static void expect_adjustment(jcm *j, const char *party, int year, const char *want) {
-  json_t *rows = query(j, "a6.balance", "party", party);
+  json_t *rows = t_rows(j, "a6.balance", "party", party);
   const char *got = NULL;
   size_t i;
   json_t *r;
@@ -417,10 +276,10 @@ static void expect_adjustment(jcm *j, const char *party, int year, const char *w
 }
 
 static void set_ndc(jcm *j, const char *party, const char *method) {
-  json_decref(must(j, &T_ADMIN,
-                   "{\"cmd\":\"ndc.set\",\"party\":\"%s\",\"kind\":\"single-year\",\"first_year\":2021,"
-                   "\"last_year\":2030,\"method\":\"%s\"}",
-                   party, method));
+  json_decref(t_must(j, &T_ADMIN,
+                     "{\"cmd\":\"ndc.set\",\"party\":\"%s\",\"kind\":\"single-year\",\"first_year\":2021,"
+                     "\"last_year\":2030,\"method\":\"%s\"}",
+                     party, method));
 }
 
 /* Several vintages under two versions of one authorization (the second
@@ -441,16 +300,16 @@ static void test_vintages_and_versions(void **state) {
   const char *av = "{\"cmd\":\"authorize\",\"id\":\"THA-AV\",\"date\":\"%s\",\"coop\":\"JCM-JPN-THA\",\"quantity\":%d,"
                    "\"sectors\":[\"Energy generation\"],\"purposes\":\"NDC\",\"parties\":[\"JPN\"],"
                    "\"first_year\":2021,\"last_year\":2030,\"ranges\":[{\"first\":%d,\"last\":%d}]}";
-  json_decref(must(p.tha, &T_ADMIN, av, "2025-11-01", 1009, 1, 1009));
+  json_decref(t_must(p.tha, &T_ADMIN, av, "2025-11-01", 1009, 1, 1009));
   const char *xr = "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"ranges\":[{\"first\":%d,\"last\":%d}]}";
-  json_decref(must(p.tha, &T_ADMIN, xr, p.acc.gov, p.jpn_gov, 1, 1009));
-  sync(&p);
-  json_t *r = must(p.tha, &T_ADMIN, av, "2026-01-15", 2000, 2018, 2818);
+  json_decref(t_must(p.tha, &T_ADMIN, xr, p.acc.gov, p.jpn_gov, 1, 1009));
+  pair_sync(&p);
+  json_t *r = t_must(p.tha, &T_ADMIN, av, "2026-01-15", 2000, 2018, 2818);
   assert_int_equal(json_integer_value(json_object_get(r, "version")), 2);
   json_decref(r);
-  json_decref(must(p.tha, &T_ADMIN, xr, p.acc.gov, p.jpn_gov, 2018, 2700));
-  sync(&p);
-  json_t *rows = query(p.tha, "actions", "type", "First transfer");
+  json_decref(t_must(p.tha, &T_ADMIN, xr, p.acc.gov, p.jpn_gov, 2018, 2700));
+  pair_sync(&p);
+  json_t *rows = t_rows(p.tha, "actions", "type", "First transfer");
   int64_t v1 = 0, v2 = 0;
   size_t i;
   json_t *a;
@@ -471,15 +330,15 @@ static void test_vintages_and_versions(void **state) {
   set_ndc(p.tha, "THA", "averaging");
   expect_adjustment(p.tha, "THA", 2030, "169.2");
   const char *use = "{\"cmd\":\"use\",\"from\":\"%s\",\"year\":%d,\"quantity\":%d}";
-  json_decref(must(p.jpn, &T_ADMIN, use, p.jpn_gov, 2025, 1009));
-  json_decref(must(p.jpn, &T_ADMIN, use, p.jpn_gov, 2030, 683));
+  json_decref(t_must(p.jpn, &T_ADMIN, use, p.jpn_gov, 2025, 1009));
+  json_decref(t_must(p.jpn, &T_ADMIN, use, p.jpn_gov, 2030, 683));
   set_ndc(p.jpn, "JPN", "trajectory");
   expect_adjustment(p.jpn, "JPN", 2025, "-1009");
   expect_adjustment(p.jpn, "JPN", 2030, "-683");
   set_ndc(p.jpn, "JPN", "averaging");
   expect_adjustment(p.jpn, "JPN", 2030, "-169.2");
-  verify_ok(p.tha);
-  verify_ok(p.jpn);
+  t_verify_ok(p.tha);
+  t_verify_ok(p.jpn);
   pair_close(&p);
 }
 
@@ -497,11 +356,7 @@ static json_t *next_message(jcm *from, jcm *to) {
 }
 
 static int receive(jcm *j, const char *msg, const char *sig) {
-  json_t *cmd = json_pack("{s:s,s:s,s:s}", "cmd", "link.receive", "msg", msg, "sig", sig), *r = NULL;
-  int rc = jcm_submit(j, cmd, &PEER, &r);
-  int code = rc == JCM_OK ? 0 : (int)json_integer_value(json_object_get(json_object_get(r, "error"), "code"));
-  json_decref(cmd);
-  json_decref(r);
+  int code = t_receive(j, msg, sig);
   note(code);
   return code;
 }
@@ -521,28 +376,13 @@ static int step_once(pair *p) {
   return 0;
 }
 
-/* Signs text with the secret key in the store at path (a test may act as
- * that registry, to send what a correct registry never would). */
-static void sign_as(const char *path, const char *text, char sig_hex[129]) {
-  sqlite3 *db;
-  sqlite3_stmt *s;
-  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_prepare_v2(db, "SELECT v FROM node_secret", -1, &s, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-  unsigned char sig[crypto_sign_BYTES];
-  crypto_sign_detached(sig, NULL, (const unsigned char *)text, strlen(text), sqlite3_column_blob(s, 0));
-  sqlite3_finalize(s);
-  sqlite3_close(db);
-  sodium_bin2hex(sig_hex, 129, sig, sizeof sig);
-}
-
 /* A message as THA01 would sign it: fields replaced in a delivered one. */
 static int forge(pair *p, json_t *base, const char *key, json_t *value, int64_t n) {
   json_t *m = json_loads(json_string_value(json_object_get(base, "msg")), 0, NULL);
   if (key) json_object_set(m, key, value);
   json_object_set_new(m, "n", json_integer(n));
   char *text = json_dumps(m, JSON_SORT_KEYS | JSON_COMPACT), sig[129];
-  sign_as(p->tha_path, text, sig);
+  t_sign_as(p->tha_path, text, sig);
   char *before = t_dump(p->jpn_path);
   int code = receive(p->jpn, text, sig);
   char *after = t_dump(p->jpn_path);
@@ -559,7 +399,7 @@ static void test_messages(void **state) {
   (void)state;
   pair p;
   pair_open(&p, "link-messages");
-  authorize(&p, "[\"JPN\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
+  pair_authorize(&p, "[\"JPN\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
   char *tx = propose(&p, p.acc.gov, p.jpn_gov, 1009);
   json_t *m = next_message(p.tha, p.jpn);
   assert_non_null(m);
@@ -594,7 +434,7 @@ static void test_messages(void **state) {
   assert_int_equal(forge(&p, m, "quantity", json_integer(5), 1), C_LINK_CONFLICT);
   /* a second proposal of the same transaction */
   assert_int_equal(forge(&p, m, NULL, NULL, 2), C_LINK_CONFLICT);
-  sync(&p);
+  pair_sync(&p);
   assert_string_equal(xfer_status(p.jpn, tx, NULL), "completed");
   /* after completion: complete again is out of place; a proposal of units
    * Japan holds is rejected (7009) */
@@ -628,8 +468,8 @@ static void test_messages(void **state) {
   json_decref(wrap3);
   json_decref(other);
   each_unit_once(&p);
-  verify_ok(p.tha);
-  verify_ok(p.jpn);
+  t_verify_ok(p.tha);
+  t_verify_ok(p.jpn);
   free(atext);
   free(ctext);
   json_decref(wrap);
@@ -647,24 +487,24 @@ static void test_reject_releases(void **state) {
   (void)state;
   pair p;
   pair_open(&p, "link-reject");
-  authorize(&p, "[\"JPN\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
+  pair_authorize(&p, "[\"JPN\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
   char nowhere[32];
   t_account_id("JPN01", 110, 99, nowhere); /* well-formed, never opened */
   char *tx = propose(&p, p.acc.gov, nowhere, 600);
   refuse(&p, p.tha, &T_ADMIN, C_INSUFFICIENT, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":500}",
          p.acc.gov, p.acc.hold_b);
-  sync(&p);
+  pair_sync(&p);
   int code = 0;
   assert_string_equal(xfer_status(p.tha, tx, &code), "terminated");
   assert_int_equal(code, C_DST_UNKNOWN);
   assert_string_equal(xfer_status(p.jpn, tx, NULL), "rejected");
   assert_int_equal(t_balance(p.tha, p.acc.gov), 1009);
   assert_int_equal(t_balance(p.jpn, p.jpn_gov), 0);
-  json_decref(must(p.tha, &T_ADMIN, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":1009}", p.acc.gov,
-                   p.acc.hold_b));
+  json_decref(t_must(p.tha, &T_ADMIN, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":1009}",
+                     p.acc.gov, p.acc.hold_b));
   each_unit_once(&p);
-  verify_ok(p.tha);
-  verify_ok(p.jpn);
+  t_verify_ok(p.tha);
+  t_verify_ok(p.jpn);
   free(tx);
   pair_close(&p);
 }
@@ -683,7 +523,7 @@ static void crash_at(int cut, int terminate) {
   char name[64];
   snprintf(name, sizeof name, "link-crash-%d-%d", cut, terminate);
   pair_open(&p, name);
-  authorize(&p, "[\"JPN\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
+  pair_authorize(&p, "[\"JPN\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
   char *tx = propose(&p, p.acc.gov, p.jpn_gov, 700);
   for (int k = 0; k < cut; k++)
     step_once(&p);
@@ -694,7 +534,7 @@ static void crash_at(int cut, int terminate) {
     note(code);
     assert_true(code == 0 || code == C_LINK_STATUS);
   }
-  sync(&p);
+  pair_sync(&p);
   reopen(&p);
   const char *st = xfer_status(p.tha, tx, NULL);
   char tha_status[32];
@@ -711,8 +551,8 @@ static void crash_at(int cut, int terminate) {
     assert_int_equal(t_balance(p.tha, p.acc.gov), 1009);
   }
   each_unit_once(&p);
-  verify_ok(p.tha);
-  verify_ok(p.jpn);
+  t_verify_ok(p.tha);
+  t_verify_ok(p.jpn);
   free(tx);
   pair_close(&p);
 }
@@ -732,30 +572,30 @@ static void test_back_and_forth(void **state) {
   (void)state;
   pair p;
   pair_open(&p, "link-back");
-  authorize(&p, "[\"JPN\",\"THA\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
+  pair_authorize(&p, "[\"JPN\",\"THA\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
   free(propose(&p, p.acc.gov, p.jpn_gov, 1009));
-  sync(&p);
-  json_decref(must(p.jpn, &T_ADMIN, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":1009}",
-                   p.jpn_gov, p.acc.gov));
-  sync(&p);
+  pair_sync(&p);
+  json_decref(t_must(p.jpn, &T_ADMIN, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":1009}",
+                     p.jpn_gov, p.acc.gov));
+  pair_sync(&p);
   assert_int_equal(t_balance(p.tha, p.acc.gov), 1009);
   assert_int_equal(t_balance(p.jpn, p.jpn_gov), 0);
   free(propose(&p, p.acc.gov, p.jpn_gov, 400));
-  sync(&p);
-  assert_int_equal(action_units(p.tha, "First transfer"), 1009);
-  assert_int_equal(action_units(p.tha, "Transfer"), 400);
-  assert_int_equal(action_units(p.tha, "Acquisition"), 1009);
-  assert_int_equal(action_units(p.jpn, "Acquisition"), 1409);
-  assert_int_equal(action_units(p.jpn, "Transfer"), 1009);
-  assert_int_equal(action_units(p.jpn, "First transfer"), 0);
+  pair_sync(&p);
+  assert_int_equal(t_action_units(p.tha, "First transfer"), 1009);
+  assert_int_equal(t_action_units(p.tha, "Transfer"), 400);
+  assert_int_equal(t_action_units(p.tha, "Acquisition"), 1009);
+  assert_int_equal(t_action_units(p.jpn, "Acquisition"), 1409);
+  assert_int_equal(t_action_units(p.jpn, "Transfer"), 1009);
+  assert_int_equal(t_action_units(p.jpn, "First transfer"), 0);
   /* the units that came back keep their first transfer: no second one */
   refuse(&p, p.tha, &T_ADMIN, C_A6_FIRST_TRANSFERRED,
          "{\"cmd\":\"authorize\",\"id\":\"THA-A6-0001\",\"date\":\"2025-12-01\",\"coop\":\"JCM-JPN-THA\","
          "\"quantity\":2000,\"sectors\":[\"Energy generation\"],\"purposes\":\"NDC\",\"parties\":[\"JPN\"],"
          "\"ranges\":[{\"first\":1,\"last\":10}]}");
   each_unit_once(&p);
-  verify_ok(p.tha);
-  verify_ok(p.jpn);
+  t_verify_ok(p.tha);
+  t_verify_ok(p.jpn);
   pair_close(&p);
 }
 
@@ -781,27 +621,27 @@ static void test_codes(void **state) {
          "\"project\":\"TH014\",\"ranges\":[{\"first\":1,\"last\":2}]");
   refuse(&p, t, &T_ADMIN, C_NOT_HELD, AUTH, "A1", "JCM-JPN-THA", 5000, "NDC", "\"JPN\"", "",
          "\"ranges\":[{\"first\":2000,\"last\":3000}]");
-  json_decref(must(t, &T_ADMIN,
-                   "{\"cmd\":\"project.import\",\"project\":\"JP099\",\"title\":\"t\",\"host\":\"JPN\","
-                   "\"status\":\"registered\",\"source\":\"s\"}"));
+  json_decref(t_must(t, &T_ADMIN,
+                     "{\"cmd\":\"project.import\",\"project\":\"JP099\",\"title\":\"t\",\"host\":\"JPN\","
+                     "\"status\":\"registered\",\"source\":\"s\"}"));
   refuse(&p, t, &T_ADMIN, C_A6_NOT_HOST, AUTH, "A1", "JCM-JPN-THA", 5000, "NDC", "\"JPN\"", "",
          "\"project\":\"JP099\"");
   /* units not authorized cannot leave; an unauthorized Party cannot acquire */
   refuse(&p, t, &T_ADMIN, C_A6_NOT_AUTHORIZED,
          "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":5}", p.acc.hold_a, p.jpn_gov);
-  json_decref(must(t, &T_ADMIN, AUTH, "A1", "JCM-JPN-THA", 1009, "NDC", "\"THA\"", "", r1009));
+  json_decref(t_must(t, &T_ADMIN, AUTH, "A1", "JCM-JPN-THA", 1009, "NDC", "\"THA\"", "", r1009));
   refuse(&p, t, &T_ADMIN, C_A6_PARTY_NOT_AUTHORIZED,
          "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":5}", p.acc.gov, p.jpn_gov);
   refuse(&p, t, &T_ADMIN, C_A6_ATTACHED, AUTH, "A2", "JCM-JPN-THA", 1009, "NDC", "\"JPN\"", "", r1009);
   /* a new version of A1 for Japan, then the link's own refusals */
-  json_decref(must(t, &T_ADMIN, AUTH, "A1", "JCM-JPN-THA", 1009, "NDC", "\"JPN\"", "", r1009));
+  json_decref(t_must(t, &T_ADMIN, AUTH, "A1", "JCM-JPN-THA", 1009, "NDC", "\"JPN\"", "", r1009));
   char vnm[32], own[32];
   t_account_id("VNM01", 100, 1, vnm);
   refuse(&p, t, &T_ADMIN, C_LINK_UNKNOWN_REGISTRY,
          "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":5}", p.acc.gov, vnm);
   json_decref(
-      must(t, &T_ADMIN,
-           "{\"cmd\":\"registry.add\",\"id\":\"VNM01\",\"party\":\"VNM\",\"name\":\"K\",\"role\":\"national\"}"));
+      t_must(t, &T_ADMIN,
+             "{\"cmd\":\"registry.add\",\"id\":\"VNM01\",\"party\":\"VNM\",\"name\":\"K\",\"role\":\"national\"}"));
   refuse(&p, t, &T_ADMIN, C_LINK_NO_KEY, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":5}",
          p.acc.gov, vnm);
   t_account_id("THA01", 100, 77, own);
@@ -816,32 +656,33 @@ static void test_codes(void **state) {
   refuse(&p, t, &T_ADMIN, C_RESERVED,
          "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"ranges\":[{\"first\":1001,\"last\":1009}]}", p.acc.gov,
          p.acc.hold_b);
-  sync(&p);
+  pair_sync(&p);
   refuse(&p, t, &T_ADMIN, C_LINK_STATUS, "{\"cmd\":\"xfer.terminate\",\"tx\":\"%s\",\"reason\":\"late\"}", tx);
   /* Japan: the authorization is Thailand's; use needs a government account,
    * the timeframe, an NDC purpose */
   jcm *j = p.jpn;
   refuse(&p, j, &T_ADMIN, C_A6_FOREIGN_AUTH, AUTH, "A1", "JCM-JPN-THA", 9, "NDC", "\"JPN\"", "", r1009);
-  json_decref(
-      must(j, &T_ADMIN, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":2}", p.jpn_gov, p.jpn_hold));
+  json_decref(t_must(j, &T_ADMIN, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":2}", p.jpn_gov,
+                     p.jpn_hold));
   refuse(&p, j, &T_ADMIN, C_A6_USE_ACCOUNT, "{\"cmd\":\"use\",\"from\":\"%s\",\"year\":2030,\"quantity\":1}",
          p.jpn_hold);
   refuse(&p, j, &T_ADMIN, C_A6_TIMEFRAME, "{\"cmd\":\"use\",\"from\":\"%s\",\"year\":2031,\"quantity\":1}", p.jpn_gov);
   /* Thailand's own: OIMP units used toward an NDC, and units never authorized */
-  json_decref(must(t, &T_ADMIN, AUTH, "A3", "JCM-JPN-THA", 1008, "OIMP", "\"THA\"",
-                   ",\"oimp_first_transfer\":\"Use or Cancellation\"", "\"ranges\":[{\"first\":1010,\"last\":2017}]"));
-  json_decref(must(t, &T_ADMIN, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":5}", p.acc.hold_a,
-                   p.acc.gov));
+  json_decref(t_must(t, &T_ADMIN, AUTH, "A3", "JCM-JPN-THA", 1008, "OIMP", "\"THA\"",
+                     ",\"oimp_first_transfer\":\"Use or Cancellation\"",
+                     "\"ranges\":[{\"first\":1010,\"last\":2017}]"));
+  json_decref(t_must(t, &T_ADMIN, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":5}", p.acc.hold_a,
+                     p.acc.gov));
   refuse(&p, t, &T_ADMIN, C_A6_PURPOSE, "{\"cmd\":\"use\",\"from\":\"%s\",\"year\":2030,\"quantity\":5}", p.acc.gov);
   /* cancelling OIMP units is their first transfer (the authorization says so) */
-  json_decref(must(t, &T_ADMIN,
-                   "{\"cmd\":\"cancel\",\"from\":\"%s\",\"kind\":\"omge\",\"reason\":\"OMGE\","
-                   "\"quantity\":3}",
-                   p.acc.hold_a));
-  assert_int_equal(action_units(t, "First transfer"), 9 + 3);
-  assert_int_equal(action_units(t, "Cancellation"), 3);
-  verify_ok(t);
-  verify_ok(j);
+  json_decref(t_must(t, &T_ADMIN,
+                     "{\"cmd\":\"cancel\",\"from\":\"%s\",\"kind\":\"omge\",\"reason\":\"OMGE\","
+                     "\"quantity\":3}",
+                     p.acc.hold_a));
+  assert_int_equal(t_action_units(t, "First transfer"), 9 + 3);
+  assert_int_equal(t_action_units(t, "Cancellation"), 3);
+  t_verify_ok(t);
+  t_verify_ok(j);
   free(tx);
   pair_close(&p);
 }

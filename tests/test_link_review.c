@@ -16,34 +16,7 @@
 #include <sqlite3.h>
 
 #include "checks.h"
-#include "support.h"
-
-static const jcm_actor PEER = {"link", "peer"};
-
-typedef struct pair {
-  char tha_path[512], jpn_path[512];
-  jcm *tha, *jpn;
-  t_accounts acc; /* THA01's */
-  char jpn_gov[32], jpn_hold[32], jpn_retire[32];
-} pair;
-
-static json_t *must(jcm *j, const jcm_actor *a, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static json_t *must(jcm *j, const jcm_actor *a, const char *fmt, ...) {
-  char buf[8192];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  json_t *r = NULL;
-  int code = 0;
-  if (t_submit(j, a, buf, &code, &r) != JCM_OK) {
-    char *s = json_dumps(r, 0);
-    fail_msg("%s -> %s", buf, s);
-  }
-  json_t *out = json_incref(json_object_get(r, "result"));
-  json_decref(r);
-  return out;
-}
+#include "pair.h"
 
 /* The check code of submitting text (0 when it succeeded). */
 static int code_of(jcm *j, const jcm_actor *a, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -58,141 +31,6 @@ static int code_of(jcm *j, const jcm_actor *a, const char *fmt, ...) {
   return code;
 }
 
-static void key_exchange(jcm *a, const char *a_id, jcm *b, const char *b_id) {
-  json_t *ka = must(a, &T_ADMIN, "{\"cmd\":\"key.generate\"}"), *kb = must(b, &T_ADMIN, "{\"cmd\":\"key.generate\"}");
-  json_decref(must(a, &T_ADMIN, "{\"cmd\":\"registry.key\",\"id\":\"%s\",\"public_key\":\"%s\"}", b_id,
-                   json_string_value(json_object_get(kb, "public_key"))));
-  json_decref(must(b, &T_ADMIN, "{\"cmd\":\"registry.key\",\"id\":\"%s\",\"public_key\":\"%s\"}", a_id,
-                   json_string_value(json_object_get(ka, "public_key"))));
-  json_decref(ka);
-  json_decref(kb);
-}
-
-static void account_of(jcm *j, const char *fmt, char out[32]) {
-  json_t *r = must(j, &T_ADMIN, "%s", fmt);
-  snprintf(out, 32, "%s", json_string_value(json_object_get(r, "account")));
-  json_decref(r);
-}
-
-/* Both registries, keys exchanged, TH014's 2021 issuance in THA01:
- * 1009 [1-1009] to the government, 1008 [1010-2017] to org-a. */
-static void pair_open(pair *p, const char *name) {
-  char n[64];
-  snprintf(n, sizeof n, "%s-tha", name);
-  t_db_path(p->tha_path, sizeof p->tha_path, n);
-  snprintf(n, sizeof n, "%s-jpn", name);
-  t_db_path(p->jpn_path, sizeof p->jpn_path, n);
-  p->tha = t_registry(p->tha_path, &p->acc);
-  p->jpn = t_open(p->jpn_path);
-  jcm *t = p->tha, *j = p->jpn;
-  json_decref(must(j, &T_ADMIN, "{\"cmd\":\"init\",\"registry\":\"JPN01\",\"party\":\"JPN\",\"name\":\"Japan\"}"));
-  json_decref(
-      must(j, &T_ADMIN, "{\"cmd\":\"org.add\",\"id\":\"goj\",\"name\":\"Government of Japan\",\"country\":\"JPN\"}"));
-  json_decref(must(j, &T_ADMIN, "{\"cmd\":\"org.add\",\"id\":\"tsb\",\"name\":\"TSB Green Nex\",\"country\":\"JPN\"}"));
-  account_of(j, "{\"cmd\":\"account.open\",\"type\":\"government-holding\",\"holder\":\"goj\",\"name\":\"GoJ\"}",
-             p->jpn_gov);
-  account_of(j, "{\"cmd\":\"account.open\",\"type\":\"holding\",\"holder\":\"tsb\",\"name\":\"TSB\"}", p->jpn_hold);
-  account_of(j, "{\"cmd\":\"account.open\",\"type\":\"retirement\",\"holder\":\"goj\",\"name\":\"NDC use\"}",
-             p->jpn_retire);
-  const char *coop = "{\"cmd\":\"coop.add\",\"id\":\"JCM-JPN-THA\",\"name\":\"JCM\",\"parties\":[\"JPN\",\"THA\"]}";
-  json_decref(must(t, &T_ADMIN, "%s", coop));
-  json_decref(must(j, &T_ADMIN, "%s", coop));
-  json_decref(
-      must(t, &T_ADMIN,
-           "{\"cmd\":\"registry.add\",\"id\":\"JPN01\",\"party\":\"JPN\",\"name\":\"J\",\"role\":\"national\"}"));
-  json_decref(
-      must(j, &T_ADMIN,
-           "{\"cmd\":\"registry.add\",\"id\":\"THA01\",\"party\":\"THA\",\"name\":\"T\",\"role\":\"national\"}"));
-  key_exchange(t, "THA01", j, "JPN01");
-  const char *acc[] = {p->acc.gov, p->acc.hold_a, NULL};
-  const int64_t q[] = {1009, 1008};
-  assert_int_equal(t_issue(t, 2021, 2017, 2017, acc, q), JCM_OK);
-}
-
-static void pair_close(pair *p) {
-  jcm_close(p->tha);
-  jcm_close(p->jpn);
-}
-
-static void authorize(pair *p, const char *parties, const char *scope) {
-  json_decref(must(p->tha, &T_ADMIN,
-                   "{\"cmd\":\"authorize\",\"id\":\"THA-A6-0001\",\"date\":\"2025-11-01\",\"coop\":\"JCM-JPN-THA\","
-                   "\"quantity\":1009,\"sectors\":[\"Energy generation\"],\"purposes\":\"NDC\",\"parties\":%s,"
-                   "\"first_year\":2021,\"last_year\":2030,%s}",
-                   parties, scope));
-}
-
-/* Delivers both ways until nothing is left. */
-static void sync(pair *p) {
-  for (int round = 0; round < 10; round++) {
-    int a = 0, b = 0;
-    json_t *ref = NULL;
-    if (jcm_link_deliver(p->tha, p->jpn, &PEER, &a, &ref) != JCM_OK ||
-        jcm_link_deliver(p->jpn, p->tha, &PEER, &b, &ref) != JCM_OK) {
-      char *s = json_dumps(ref, 0);
-      fail_msg("delivery refused: %s", s ? s : "(store error)");
-    }
-    if (!a && !b) return;
-  }
-  fail_msg("the link does not settle");
-}
-
-static void verify_ok(jcm *j) {
-  json_t *rep = NULL;
-  int rc = jcm_verify(j, &rep);
-  if (rc != JCM_OK) {
-    char *s = json_dumps(rep, 0);
-    fail_msg("verify: %s", s);
-  }
-  json_decref(rep);
-}
-
-static json_t *query(jcm *j, const char *name, const char *param, const char *value) {
-  json_t *params = param ? json_pack("{s:s}", param, value) : json_object(), *r = NULL;
-  json_object_set_new(params, "limit", json_integer(1000));
-  jcm_check chk;
-  if (jcm_query(j, name, params, &r, &chk) != JCM_OK) fail_msg("query %s: %s", name, chk.message);
-  json_decref(params);
-  json_t *rows = json_incref(json_object_get(r, "rows"));
-  json_decref(r);
-  return rows;
-}
-
-/* Units of the given action type, summed over the store's Article 6 actions. */
-static int64_t action_units(jcm *j, const char *type) {
-  json_t *rows = query(j, "actions", "type", type);
-  int64_t n = 0;
-  size_t i;
-  json_t *r;
-  json_array_foreach(rows, i, r) n += json_integer_value(json_object_get(r, "quantity"));
-  json_decref(rows);
-  return n;
-}
-
-static int receive(jcm *j, const char *msg, const char *sig) {
-  json_t *cmd = json_pack("{s:s,s:s,s:s}", "cmd", "link.receive", "msg", msg, "sig", sig), *r = NULL;
-  int rc = jcm_submit(j, cmd, &PEER, &r);
-  int code = rc == JCM_OK ? 0 : (int)json_integer_value(json_object_get(json_object_get(r, "error"), "code"));
-  json_decref(cmd);
-  json_decref(r);
-  return code;
-}
-
-/* Signs text with the secret key in the store at path (a test may act as
- * that registry, to send what a correct registry never would). */
-static void sign_as(const char *path, const char *text, char sig_hex[129]) {
-  sqlite3 *db;
-  sqlite3_stmt *s;
-  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_prepare_v2(db, "SELECT v FROM node_secret", -1, &s, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-  unsigned char sig[crypto_sign_BYTES];
-  crypto_sign_detached(sig, NULL, (const unsigned char *)text, strlen(text), sqlite3_column_blob(s, 0));
-  sqlite3_finalize(s);
-  sqlite3_close(db);
-  sodium_bin2hex(sig_hex, 129, sig, sizeof sig);
-}
-
 /* Sends body from `from` (its store at path) to `to` as that registry would
  * sign it, numbered next after what `to` received from it; the check code.
  * When refused, `to` must be unchanged. Takes body. */
@@ -203,9 +41,9 @@ static int send_as(const char *from_path, const char *from, jcm *to, const char 
   json_object_set_new(body, "to", json_string(jcm_registry(to)));
   json_object_set_new(body, "n", json_integer(last + 1));
   char *text = json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT), sig[129];
-  sign_as(from_path, text, sig);
+  t_sign_as(from_path, text, sig);
   char *before = t_dump(to_path);
-  int code = receive(to, text, sig);
+  int code = t_receive(to, text, sig);
   char *after = t_dump(to_path);
   if (code) assert_string_equal(before, after);
   free(before);
@@ -247,7 +85,7 @@ static int hostile_transfer(pair *p, const char *tx, json_t *blocks, json_t *aut
                            "to_account", to, "quantity", (json_int_t)total, "blocks", blocks, "auths", auths);
   int code = send_as(p->tha_path, "THA01", p->jpn, p->jpn_path, prop);
   if (code) return code;
-  json_t *rows = query(p->jpn, "xfers", NULL, NULL);
+  json_t *rows = t_rows(p->jpn, "xfers", NULL, NULL);
   const char *status = "";
   json_array_foreach(rows, i, b) if (strcmp(json_string_value(json_object_get(b, "id")), tx) == 0) status =
       json_string_value(json_object_get(b, "status"));
@@ -272,7 +110,7 @@ static void test_overlapping_blocks(void **state) {
   int code = hostile_transfer(&p, "THA01-X-000050", blocks, json_pack("[o]", tha_auth()), p.jpn_gov);
   assert_int_equal(code, C_LINK_MALFORMED);
   assert_int_equal(t_balance(p.jpn, p.jpn_gov), 0);
-  verify_ok(p.jpn);
+  t_verify_ok(p.jpn);
   pair_close(&p);
 }
 
@@ -288,7 +126,7 @@ static void test_own_origin_minted(void **state) {
   int code = hostile_transfer(&p, "THA01-X-000051", blocks, json_pack("[o]", tha_auth()), p.jpn_gov);
   assert_int_equal(code, -1); /* answered with a reject */
   assert_int_equal(t_balance(p.jpn, p.jpn_gov), 0);
-  verify_ok(p.jpn);
+  t_verify_ok(p.jpn);
   pair_close(&p);
 }
 
@@ -303,12 +141,12 @@ static void test_serials_at_the_end(void **state) {
   json_t *blocks = json_pack("[o,o]", block("KOR01", INT64_MAX - 9, INT64_MAX), block("KOR01", 1, 5));
   assert_int_equal(hostile_transfer(&p, "THA01-X-000052", blocks, json_pack("[o]", tha_auth()), p.jpn_gov), 0);
   assert_int_equal(t_balance(p.jpn, p.jpn_gov), 15);
-  assert_int_equal(action_units(p.jpn, "Acquisition"), 15);
-  json_t *rows = query(p.jpn, "blocks", "account", p.jpn_gov);
+  assert_int_equal(t_action_units(p.jpn, "Acquisition"), 15);
+  json_t *rows = t_rows(p.jpn, "blocks", "account", p.jpn_gov);
   assert_int_equal(json_array_size(rows), 2);
   assert_int_equal(json_integer_value(json_object_get(json_array_get(rows, 1), "last")), INT64_MAX);
   json_decref(rows);
-  verify_ok(p.jpn);
+  t_verify_ok(p.jpn);
   pair_close(&p);
 }
 
@@ -321,7 +159,7 @@ static void test_foreign_transaction_id(void **state) {
   (void)state;
   pair p;
   pair_open(&p, "review-txid");
-  authorize(&p, "[\"JPN\",\"THA\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
+  pair_authorize(&p, "[\"JPN\",\"THA\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
   json_t *blocks = json_pack("[o]", block("THA01", 1, 10));
   assert_int_equal(hostile_transfer(&p, "JPN01-X-000001", blocks, json_pack("[o]", tha_auth()), p.jpn_gov),
                    C_LINK_MALFORMED);
@@ -329,18 +167,18 @@ static void test_foreign_transaction_id(void **state) {
   assert_int_equal(hostile_transfer(&p, "THA01-T-000001", blocks, json_pack("[o]", tha_auth()), p.jpn_gov),
                    C_LINK_MALFORMED);
   /* the honest path: THA01 sends 9, JPN01 sends 1 back with its own first id */
-  json_decref(must(p.tha, &T_ADMIN, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":9}",
-                   p.acc.gov, p.jpn_gov));
-  sync(&p);
-  json_t *r = must(p.jpn, &T_ADMIN, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":1}",
-                   p.jpn_gov, p.acc.hold_b);
+  json_decref(t_must(p.tha, &T_ADMIN, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":9}",
+                     p.acc.gov, p.jpn_gov));
+  pair_sync(&p);
+  json_t *r = t_must(p.jpn, &T_ADMIN, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":1}",
+                     p.jpn_gov, p.acc.hold_b);
   assert_string_equal(json_string_value(json_object_get(r, "tx")), "JPN01-X-000001");
   json_decref(r);
-  sync(&p);
+  pair_sync(&p);
   assert_int_equal(t_balance(p.jpn, p.jpn_gov), 8);
   assert_int_equal(t_balance(p.tha, p.acc.hold_b), 1);
-  verify_ok(p.tha);
-  verify_ok(p.jpn);
+  t_verify_ok(p.tha);
+  t_verify_ok(p.jpn);
   pair_close(&p);
 }
 
@@ -367,10 +205,10 @@ static void test_forged_own_authorization(void **state) {
   assert_int_equal(hostile_transfer(&p, "THA01-X-000061", json_pack("[o]", block("THA01", 1010, 1019)),
                                     json_pack("[o,o]", tha_auth(), extra), p.jpn_gov),
                    C_LINK_MALFORMED);
-  json_t *rows = query(p.jpn, "authorizations", NULL, NULL);
+  json_t *rows = t_rows(p.jpn, "authorizations", NULL, NULL);
   assert_int_equal(json_array_size(rows), 0);
   json_decref(rows);
-  verify_ok(p.jpn);
+  t_verify_ok(p.jpn);
   pair_close(&p);
 }
 
@@ -396,7 +234,7 @@ static void test_long_texts(void **state) {
   assert_int_equal(hostile_transfer(&p, "THA01-X-000081", json_pack("[o]", b), json_pack("[o]", tha_auth()), p.jpn_gov),
                    C_LINK_MALFORMED);
   assert_int_equal(t_balance(p.jpn, p.jpn_gov), 0);
-  verify_ok(p.jpn);
+  t_verify_ok(p.jpn);
   pair_close(&p);
 }
 
@@ -419,7 +257,7 @@ static void test_issuance_of_another_origin(void **state) {
                 p.jpn_gov, "to_account", p.acc.hold_b, "quantity", 10, "blocks", b, "auths", auth);
   assert_int_equal(send_as(p.jpn_path, "JPN01", p.tha, p.tha_path, prop), C_LINK_MALFORMED);
   assert_int_equal(t_balance(p.tha, p.acc.hold_b), 0);
-  verify_ok(p.tha);
+  t_verify_ok(p.tha);
   pair_close(&p);
 }
 
@@ -442,7 +280,7 @@ static void test_pending_overlap(void **state) {
   assert_int_equal(send_as(p.tha_path, "THA01", p.jpn, p.jpn_path, complete), 0);
   assert_int_equal(t_balance(p.jpn, p.jpn_gov), 10);
   assert_int_equal(t_balance(p.jpn, p.jpn_hold), 0);
-  verify_ok(p.jpn);
+  t_verify_ok(p.jpn);
   pair_close(&p);
 }
 
@@ -454,19 +292,19 @@ static void test_auth_version_zero(void **state) {
   (void)state;
   pair p;
   pair_open(&p, "review-version0");
-  authorize(&p, "[\"JPN\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
-  json_decref(must(p.tha, &T_ADMIN, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":9}",
-                   p.acc.gov, p.jpn_gov));
-  sync(&p);
+  pair_authorize(&p, "[\"JPN\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
+  json_decref(t_must(p.tha, &T_ADMIN, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":9}",
+                     p.acc.gov, p.jpn_gov));
+  pair_sync(&p);
   json_t *b = block("THA01", 1, 10), *auth = tha_auth();
   json_object_set_new(b, "auth_version", json_integer(0));
   json_object_set_new(auth, "version", json_integer(0));
   assert_int_equal(hostile_transfer(&p, "THA01-X-000095", json_pack("[o]", b), json_pack("[o]", auth), p.jpn_hold),
                    C_LINK_MALFORMED);
-  json_t *rows = query(p.jpn, "authorizations", NULL, NULL);
+  json_t *rows = t_rows(p.jpn, "authorizations", NULL, NULL);
   assert_int_equal(json_array_size(rows), 1);
   json_decref(rows);
-  verify_ok(p.jpn);
+  t_verify_ok(p.jpn);
   pair_close(&p);
 }
 
@@ -483,8 +321,8 @@ static void test_reconcile_unissued(void **state) {
   pair_open(&p, "review-unissued");
   json_t *blocks = json_pack("[o]", block("THA01", 5000, 5009));
   assert_int_equal(hostile_transfer(&p, "THA01-X-000070", blocks, json_pack("[o]", tha_auth()), p.jpn_gov), 0);
-  verify_ok(p.tha);
-  verify_ok(p.jpn);
+  t_verify_ok(p.tha);
+  t_verify_ok(p.jpn);
   jcm *nodes[] = {p.tha, p.jpn};
   json_t *rep = NULL;
   assert_int_equal(jcm_reconcile(nodes, 2, &rep), JCM_REFUSED);
@@ -505,19 +343,19 @@ static void test_close_pending_destination(void **state) {
   (void)state;
   pair p;
   pair_open(&p, "review-close");
-  authorize(&p, "[\"JPN\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
-  json_decref(must(p.tha, &T_ADMIN, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":9}",
-                   p.acc.gov, p.jpn_hold));
+  pair_authorize(&p, "[\"JPN\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
+  json_decref(t_must(p.tha, &T_ADMIN, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":9}",
+                     p.acc.gov, p.jpn_hold));
   int n = 0;
   json_t *ref = NULL;
-  assert_int_equal(jcm_link_deliver(p.tha, p.jpn, &PEER, &n, &ref), JCM_OK);
+  assert_int_equal(jcm_link_deliver(p.tha, p.jpn, &T_PEER, &n, &ref), JCM_OK);
   assert_int_equal(n, 1); /* the proposal: accepted, the accept not delivered yet */
   const char *close = "{\"cmd\":\"account.status\",\"account\":\"%s\",\"status\":\"closed\",\"reason\":\"r\"}";
   assert_int_equal(code_of(p.jpn, &T_ADMIN, close, p.jpn_hold), C_STATUS_CHANGE);
-  sync(&p);
+  pair_sync(&p);
   assert_int_equal(t_balance(p.jpn, p.jpn_hold), 9);
-  verify_ok(p.tha);
-  verify_ok(p.jpn);
+  t_verify_ok(p.tha);
+  t_verify_ok(p.jpn);
   pair_close(&p);
 }
 
@@ -534,7 +372,7 @@ static void test_authorize_overlapping_ranges(void **state) {
                     "\"quantity\":%d,\"sectors\":[\"Energy generation\"],\"purposes\":\"NDC\",\"parties\":[\"JPN\"],"
                     "\"ranges\":[{\"first\":1,\"last\":10},{\"first\":5,\"last\":14}]}";
   assert_int_equal(code_of(p.tha, &T_ADMIN, fmt, 20), C_OVERLAP);
-  assert_int_equal(action_units(p.tha, "Authorization"), 0);
+  assert_int_equal(t_action_units(p.tha, "Authorization"), 0);
   /* and two ranges of 2^63-1 serials each: their sum does not overflow */
   assert_int_equal(code_of(p.tha, &T_ADMIN,
                            "{\"cmd\":\"authorize\",\"id\":\"THA-A6-0002\",\"date\":\"2025-11-01\","
@@ -544,14 +382,14 @@ static void test_authorize_overlapping_ranges(void **state) {
                            (long long)INT64_MAX, (long long)INT64_MAX),
                    C_OVERLAP);
   /* the honest path still works: authorized, first transferred, acquired */
-  authorize(&p, "[\"JPN\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
-  json_decref(must(p.tha, &T_ADMIN, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":9}",
-                   p.acc.gov, p.jpn_gov));
-  sync(&p);
-  assert_int_equal(action_units(p.tha, "Authorization"), 1009);
-  assert_int_equal(action_units(p.jpn, "Acquisition"), 9);
-  verify_ok(p.tha);
-  verify_ok(p.jpn);
+  pair_authorize(&p, "[\"JPN\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
+  json_decref(t_must(p.tha, &T_ADMIN, "{\"cmd\":\"xfer.propose\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":9}",
+                     p.acc.gov, p.jpn_gov));
+  pair_sync(&p);
+  assert_int_equal(t_action_units(p.tha, "Authorization"), 1009);
+  assert_int_equal(t_action_units(p.jpn, "Acquisition"), 9);
+  t_verify_ok(p.tha);
+  t_verify_ok(p.jpn);
   pair_close(&p);
 }
 
@@ -563,24 +401,24 @@ static void test_scope_skips_cancelled(void **state) {
   (void)state;
   pair p;
   pair_open(&p, "review-scope");
-  json_decref(must(p.tha, &T_ADMIN,
-                   "{\"cmd\":\"cancel\",\"from\":\"%s\",\"kind\":\"voluntary\",\"reason\":\"r\",\"quantity\":3}",
-                   p.acc.hold_a));
-  json_decref(must(p.tha, &T_ADMIN, "{\"cmd\":\"retire\",\"from\":\"%s\",\"quantity\":2}", p.acc.hold_a));
-  json_t *r = must(p.tha, &T_ADMIN,
-                   "{\"cmd\":\"authorize\",\"id\":\"THA-A6-0003\",\"date\":\"2025-11-01\",\"coop\":\"JCM-JPN-THA\","
-                   "\"quantity\":2012,\"sectors\":[\"Energy generation\"],\"purposes\":\"NDC\",\"parties\":[\"JPN\"],"
-                   "\"issuance\":\"THA01-I-000001\"}");
+  json_decref(t_must(p.tha, &T_ADMIN,
+                     "{\"cmd\":\"cancel\",\"from\":\"%s\",\"kind\":\"voluntary\",\"reason\":\"r\",\"quantity\":3}",
+                     p.acc.hold_a));
+  json_decref(t_must(p.tha, &T_ADMIN, "{\"cmd\":\"retire\",\"from\":\"%s\",\"quantity\":2}", p.acc.hold_a));
+  json_t *r = t_must(p.tha, &T_ADMIN,
+                     "{\"cmd\":\"authorize\",\"id\":\"THA-A6-0003\",\"date\":\"2025-11-01\",\"coop\":\"JCM-JPN-THA\","
+                     "\"quantity\":2012,\"sectors\":[\"Energy generation\"],\"purposes\":\"NDC\",\"parties\":[\"JPN\"],"
+                     "\"issuance\":\"THA01-I-000001\"}");
   assert_int_equal(json_integer_value(json_object_get(r, "units")), 2012);
   json_decref(r);
-  assert_int_equal(action_units(p.tha, "Authorization"), 2012);
+  assert_int_equal(t_action_units(p.tha, "Authorization"), 2012);
   /* the cancelled and retired units stay outside the authorization */
-  json_t *rows = query(p.tha, "blocks", "account", p.acc.cancel);
+  json_t *rows = t_rows(p.tha, "blocks", "account", p.acc.cancel);
   assert_int_equal(json_array_size(rows), 1);
   assert_true(json_is_null(json_object_get(json_array_get(rows, 0), "auth_id")) ||
               !json_object_get(json_array_get(rows, 0), "auth_id"));
   json_decref(rows);
-  verify_ok(p.tha);
+  t_verify_ok(p.tha);
   pair_close(&p);
 }
 
@@ -628,14 +466,14 @@ static int deliver_one(pair *p, int side) {
   json_t *m = json_array_get(msgs, 0);
   if (m)
     assert_int_equal(
-        receive(to, json_string_value(json_object_get(m, "msg")), json_string_value(json_object_get(m, "sig"))), 0);
+        t_receive(to, json_string_value(json_object_get(m, "msg")), json_string_value(json_object_get(m, "sig"))), 0);
   int went = m != NULL;
   json_decref(msgs);
   return went;
 }
 
 static void terminate_some(jcm *j) {
-  json_t *rows = query(j, "xfers", NULL, NULL);
+  json_t *rows = t_rows(j, "xfers", NULL, NULL);
   size_t i;
   json_t *r;
   json_array_foreach(rows, i, r) {
@@ -667,15 +505,15 @@ static void test_random_steps(void **state) {
   (void)state;
   pair p;
   pair_open(&p, "review-random");
-  authorize(&p, "[\"JPN\",\"THA\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
+  pair_authorize(&p, "[\"JPN\",\"THA\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
   json_decref(
-      must(p.tha, &T_ADMIN,
-           "{\"cmd\":\"authorize\",\"id\":\"THA-A6-0002\",\"date\":\"2025-11-01\",\"coop\":\"JCM-JPN-THA\","
-           "\"quantity\":1008,\"sectors\":[\"Energy generation\"],\"purposes\":\"OIMP\",\"parties\":[\"JPN\","
-           "\"THA\"],\"oimp_first_transfer\":\"Use or Cancellation\",\"ranges\":[{\"first\":1010,\"last\":2017}]}"));
+      t_must(p.tha, &T_ADMIN,
+             "{\"cmd\":\"authorize\",\"id\":\"THA-A6-0002\",\"date\":\"2025-11-01\",\"coop\":\"JCM-JPN-THA\","
+             "\"quantity\":1008,\"sectors\":[\"Energy generation\"],\"purposes\":\"OIMP\",\"parties\":[\"JPN\","
+             "\"THA\"],\"oimp_first_transfer\":\"Use or Cancellation\",\"ranges\":[{\"first\":1010,\"last\":2017}]}"));
   char jpn_cancel[32];
-  account_of(p.jpn, "{\"cmd\":\"account.open\",\"type\":\"cancellation\",\"holder\":\"goj\",\"name\":\"C\"}",
-             jpn_cancel);
+  t_account_of(p.jpn, "{\"cmd\":\"account.open\",\"type\":\"cancellation\",\"holder\":\"goj\",\"name\":\"C\"}",
+               jpn_cancel);
   const char *kinds[] = {"voluntary", "omge", "other"};
   for (int step = 1; step <= RND_STEPS; step++) {
     int64_t q = 1 + rnd(60);
@@ -712,23 +550,23 @@ static void test_random_steps(void **state) {
               rnd(2) ? p.acc.gov : p.acc.hold_a, (long long)q);
     }
     if (step % 50 == 0) {
-      verify_ok(p.tha);
-      verify_ok(p.jpn);
+      t_verify_ok(p.tha);
+      t_verify_ok(p.jpn);
     }
     if (step % 100 == 0) { /* units in flight are held nowhere until delivered */
-      sync(&p);
+      pair_sync(&p);
       each_unit_once(&p);
     }
   }
-  sync(&p);
-  verify_ok(p.tha);
-  verify_ok(p.jpn);
+  pair_sync(&p);
+  t_verify_ok(p.tha);
+  t_verify_ok(p.jpn);
   each_unit_once(&p);
   /* something happened on every path */
-  assert_true(action_units(p.jpn, "Acquisition") > 0);
-  assert_true(action_units(p.tha, "Acquisition") > 0);
-  assert_true(action_units(p.jpn, "Use") > 0);
-  assert_true(action_units(p.jpn, "Cancellation") > 0);
+  assert_true(t_action_units(p.jpn, "Acquisition") > 0);
+  assert_true(t_action_units(p.tha, "Acquisition") > 0);
+  assert_true(t_action_units(p.jpn, "Use") > 0);
+  assert_true(t_action_units(p.jpn, "Cancellation") > 0);
   pair_close(&p);
 }
 
