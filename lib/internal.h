@@ -130,6 +130,7 @@ int jcm__blocks_split(jcm_ctx *c, const char *origin, int64_t s);
  * out.quantity, out.cut when taken by quantity). */
 int jcm__check_source(jcm_ctx *c, const char *from);
 int jcm__resolve_units(jcm_ctx *c, const char *from);
+int jcm__new_tx(jcm_ctx *c, const char *counter, char kind);
 
 /* foureyes.c: commands from a government holding account wait for a
  * second administrator's approval. */

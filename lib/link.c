@@ -233,18 +233,6 @@ static int check_outgoing(jcm_ctx *c, const jcm_pieces *p, const char *party, js
   return JCM_OK;
 }
 
-static int new_xtx(jcm_ctx *c) {
-  if (c->fixed_tx) return jcm__fe_fixed_tx(c, "xtx");
-  int64_t n;
-  int rc = jcm__next(c, "xtx", &n);
-  if (rc != JCM_OK) return rc;
-  char id[40];
-  snprintf(id, sizeof id, "%s-X-%06lld", c->j->registry, (long long)n);
-  json_object_set_new(c->out, "tx", json_string(id));
-  json_object_set_new(c->out, "tx_number", json_integer(n));
-  return JCM_OK;
-}
-
 static int propose_message(jcm_ctx *c, const char *peer, json_t *blocks, json_t *auths) {
   json_t *list = json_array();
   const char *k;
@@ -270,7 +258,7 @@ int jcm__check_xfer_propose(jcm_ctx *c) {
   json_t *blocks = json_array(), *auths = json_object();
   if (rc == JCM_OK) rc = jcm__a6_pieces(c, json_object_get(c->out, "ranges"), &p);
   if (rc == JCM_OK) rc = check_outgoing(c, &p, pi.party, blocks, auths);
-  if (rc == JCM_OK) rc = new_xtx(c);
+  if (rc == JCM_OK) rc = jcm__new_tx(c, "xtx", 'X');
   if (rc == JCM_OK) rc = propose_message(c, peer, blocks, auths);
   if (rc == JCM_OK) {
     json_object_set_new(c->out, "peer", json_string(peer));

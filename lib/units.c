@@ -92,13 +92,16 @@ int jcm__resolve_units(jcm_ctx *c, const char *from) {
   return JCM_OK;
 }
 
-static int new_tx(jcm_ctx *c) {
-  if (c->fixed_tx) return jcm__fe_fixed_tx(c, "tx");
+/* The command's transaction id REG-<kind>-nnnnnn from the counter (T for
+ * this registry's transactions, X for transfers between registries), or the
+ * id a held command keeps through its approval. */
+int jcm__new_tx(jcm_ctx *c, const char *counter, char kind) {
+  if (c->fixed_tx) return jcm__fe_fixed_tx(c, counter);
   int64_t n;
-  int rc = jcm__next(c, "tx", &n);
+  int rc = jcm__next(c, counter, &n);
   if (rc != JCM_OK) return rc;
   char id[40];
-  snprintf(id, sizeof id, "%s-T-%06lld", c->j->registry, (long long)n);
+  snprintf(id, sizeof id, "%s-%c-%06lld", c->j->registry, kind, (long long)n);
   json_object_set_new(c->out, "tx", json_string(id));
   json_object_set_new(c->out, "tx_number", json_integer(n));
   return JCM_OK;
@@ -114,7 +117,7 @@ static int check_move(jcm_ctx *c, const char *dest_type, const char *const *dest
   }
   if (rc == JCM_OK) rc = check_destination(c, from, to, dest_types);
   if (rc == JCM_OK) rc = jcm__resolve_units(c, from);
-  if (rc == JCM_OK) rc = new_tx(c);
+  if (rc == JCM_OK) rc = jcm__new_tx(c, "tx", 'T');
   if (rc == JCM_OK) json_object_set_new(c->out, "to", json_string(to));
   return rc;
 }
