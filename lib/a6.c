@@ -16,6 +16,22 @@
 
 #include "spec.h"
 
+/* ---- the AEF's controlled values (aef_columns.md), for the command table
+ * and the report alike ---- */
+
+const char *const jcm__aef_sectors[] = {"Agriculture",
+                                        "Building and construction",
+                                        "Cross-sectoral mechanisms",
+                                        "Energy generation",
+                                        "Forestry and land use",
+                                        "Industrial processes",
+                                        "Transportation",
+                                        "Urban development",
+                                        "Waste management",
+                                        NULL};
+const char *const jcm__aef_purposes[] = {"NDC", "OIMP", "IMP", "OP", "NDC and OIMP", "NDC and IMP", "NDC and OP", NULL};
+const char *const jcm__aef_metrics[] = {"GHG", "non-GHG", NULL};
+
 /* ---- the blocks under some serial ranges ---- */
 
 void jcm__a6_pieces_free(jcm_pieces *p) {
@@ -377,8 +393,7 @@ static int insert_auth(jcm_ctx *c) {
 static int mark_range(jcm_ctx *c, json_t *r, const char *sql, const char *id, int64_t version) {
   const char *origin = jcm__s(r, "origin");
   int64_t f = jcm__i(r, "first", 0), l = jcm__i(r, "last", 0);
-  int rc = jcm__blocks_split(c, origin, f);
-  if (rc == JCM_OK && l < INT64_MAX) rc = jcm__blocks_split(c, origin, l + 1);
+  int rc = jcm__blocks_isolate(c, origin, f, l);
   if (rc == JCM_OK && db_x(c->st, sql, "sisii", id, version, origin, f, l) != 0) rc = jcm__dberr(c, "mark");
   return rc;
 }
@@ -474,8 +489,7 @@ int jcm__a6_apply_first_transfers(jcm_ctx *c) {
     if (strcmp(jcm__s(a, "type"), "First transfer") != 0) continue;
     const char *origin = jcm__s(a, "origin");
     int64_t f = jcm__i(a, "first", 0), l = jcm__i(a, "last", 0);
-    int rc = jcm__blocks_split(c, origin, f);
-    if (rc == JCM_OK && l < INT64_MAX) rc = jcm__blocks_split(c, origin, l + 1);
+    int rc = jcm__blocks_isolate(c, origin, f, l);
     if (rc != JCM_OK) return rc;
     if (db_x(c->st, q, "isiii", c->seq, jcm__s(a, "acquiring"), origin, f, l) != 0)
       return jcm__dberr(c, "first transfer");

@@ -149,18 +149,6 @@ static const char *const transfer_subtypes[] = {"Mandatory transfer to the Adapt
 static const char *const cancel_subtypes[] = {"Mandatory cancellation to deliver OMGE",
                                               "Voluntary cancellation to deliver OMGE", "Other cancellations",
                                               "Not yet defined", NULL};
-static const char *const metrics[] = {"GHG", "non-GHG", NULL};
-static const char *const sectors[] = {"Agriculture",
-                                      "Building and construction",
-                                      "Cross-sectoral mechanisms",
-                                      "Energy generation",
-                                      "Forestry and land use",
-                                      "Industrial processes",
-                                      "Transportation",
-                                      "Urban development",
-                                      "Waste management",
-                                      NULL};
-static const char *const purposes[] = {"NDC", "OIMP", "IMP", "OP", "NDC and OIMP", "NDC and IMP", "NDC and OP", NULL};
 /* DOMAIN.md spells the first-transfer definitions in lower case; the AEF
  * has its own spelling, which the report uses. */
 static const char *const ft_definitions[][2] = {
@@ -419,9 +407,9 @@ static json_t *timeframe(jcm_store *st, jcm_stmt *s) {
 
 static void auth_controlled(aef *a, jcm_store *st, jcm_stmt *s, size_t n) {
   const char *metric = col_text(st, s, AU_METRIC), *purpose = col_text(st, s, AU_PURPOSES);
-  if (index_of(metrics, metric) < 0)
+  if (index_of(jcm__aef_metrics, metric) < 0)
     problem(a, C_AEF_CONTROLLED, T_AUTH, n, "Metric '%.40s' is not GHG or non-GHG", metric);
-  if (index_of(purposes, purpose) < 0)
+  if (index_of(jcm__aef_purposes, purpose) < 0)
     problem(a, C_AEF_CONTROLLED, T_AUTH, n, "Purposes for authorization '%.40s' is not one of the AEF's values",
             purpose);
   if (oimp_applies(purpose) && !ft_definition(col_text(st, s, AU_FT_DEF)))
@@ -443,7 +431,7 @@ static json_t *auth_row(aef *a, jcm_store *st, jcm_stmt *s, size_t n) {
   put(a, row, "Metric", text(metric));
   put(a, row, "Applicable GWP value(s)", ghg ? text_or_na(col_text(st, s, AU_GWP)) : na());
   put(a, row, "Applicable non-GHG metric", ghg ? na() : text_or_na(col_text(st, s, AU_NONGHG)));
-  put(a, row, "Sector(s)", joined(a, col_text(st, s, AU_SECTORS), sectors, n, "Sector(s)"));
+  put(a, row, "Sector(s)", joined(a, col_text(st, s, AU_SECTORS), jcm__aef_sectors, n, "Sector(s)"));
   put(a, row, "Activity type(s)", joined(a, col_text(st, s, AU_ACTIVITIES), NULL, n, "Activity type(s)"));
   put(a, row, "Purposes for authorization", text(col_text(st, s, AU_PURPOSES)));
   put(a, row, "Authorized Party(ies) ID", joined(a, col_text(st, s, AU_PARTIES), NULL, n, "Authorized Party(ies) ID"));

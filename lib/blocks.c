@@ -188,6 +188,14 @@ int jcm__blocks_split(jcm_ctx *c, const char *origin, int64_t s) {
   return JCM_OK;
 }
 
+/* Makes [f, l] of origin whole blocks (splitting at most one at each end), so
+ * that an UPDATE over that range changes exactly those serials. */
+int jcm__blocks_isolate(jcm_ctx *c, const char *origin, int64_t f, int64_t l) {
+  int rc = jcm__blocks_split(c, origin, f);
+  if (rc == JCM_OK && l < INT64_MAX) rc = jcm__blocks_split(c, origin, l + 1);
+  return rc;
+}
+
 int jcm__blocks_move(jcm_ctx *c, const char *from, const char *to, json_t *ranges) {
   static const char q[] = "UPDATE block SET account = ? WHERE origin = ? AND first >= ? AND first <= ? AND account = ?";
   size_t i;
@@ -195,8 +203,7 @@ int jcm__blocks_move(jcm_ctx *c, const char *from, const char *to, json_t *range
   json_array_foreach(ranges, i, x) {
     const char *origin = jcm__s(x, "origin");
     int64_t f = jcm__i(x, "first", 0), l = jcm__i(x, "last", 0);
-    int rc = jcm__blocks_split(c, origin, f);
-    if (rc == JCM_OK && l < INT64_MAX) rc = jcm__blocks_split(c, origin, l + 1);
+    int rc = jcm__blocks_isolate(c, origin, f, l);
     if (rc != JCM_OK) return rc;
     if (db_x(c->st, q, "ssiis", to, origin, f, l, from) != 0) return jcm__dberr(c, "move");
   }

@@ -125,6 +125,8 @@ int jcm__blocks_create(jcm_ctx *c, const char *origin, int64_t first, int64_t la
 int jcm__movement(jcm_ctx *c, const char *tx, const char *account, int dir, json_t *ranges);
 /* Makes serial s of origin start a block, splitting the block holding it. */
 int jcm__blocks_split(jcm_ctx *c, const char *origin, int64_t s);
+/* Makes [f, l] of origin whole blocks: splits at most one block at each end. */
+int jcm__blocks_isolate(jcm_ctx *c, const char *origin, int64_t f, int64_t l);
 
 /* units.c: the source account of a move, and the units it names (out.ranges,
  * out.quantity, out.cut when taken by quantity). */
@@ -145,6 +147,11 @@ int jcm__fe_fixed_tx(jcm_ctx *c, const char *counter);
 /* link.c: reserves ranges of `from` for tx, splitting blocks at their ends. */
 int jcm__reserve(jcm_ctx *c, const char *from, const char *tx, json_t *ranges);
 int jcm__release(jcm_ctx *c, const char *tx);
+
+/* a6.c: the AEF's controlled values (NULL-terminated). */
+extern const char *const jcm__aef_sectors[];
+extern const char *const jcm__aef_purposes[];
+extern const char *const jcm__aef_metrics[];
 
 /* a6.c: Article 6. A piece is the part of one block inside some range. */
 typedef struct jcm_piece {

@@ -278,8 +278,7 @@ int jcm__reserve(jcm_ctx *c, const char *from, const char *tx, json_t *ranges) {
   json_array_foreach(ranges, i, r) {
     const char *origin = jcm__s(r, "origin");
     int64_t f = jcm__i(r, "first", 0), l = jcm__i(r, "last", 0);
-    int rc = jcm__blocks_split(c, origin, f);
-    if (rc == JCM_OK && l < INT64_MAX) rc = jcm__blocks_split(c, origin, l + 1);
+    int rc = jcm__blocks_isolate(c, origin, f, l);
     if (rc != JCM_OK) return rc;
     if (db_x(c->st, q, "ssiis", tx, origin, f, l, from) != 0) return jcm__dberr(c, "reserve");
   }
@@ -822,8 +821,7 @@ static int credit_one(jcm_ctx *c, json_t *step, json_t *b, const char *to) {
   json_decref(auth);
   if (err) return jcm__dberr(c, "auth");
   if (json_is_true(json_object_get(step, "seen"))) {
-    int rc = jcm__blocks_split(c, origin, f);
-    if (rc == JCM_OK && l < INT64_MAX) rc = jcm__blocks_split(c, origin, l + 1);
+    int rc = jcm__blocks_isolate(c, origin, f, l);
     if (rc != JCM_OK) return rc;
     return db_x(c->st, q_seen, "ssiissii", to, jcm__s(b, "auth_id"), jcm__i(b, "auth_version", 0),
                 ft ? c->seq : (int64_t)0, ft_to, origin, f, l) == 0

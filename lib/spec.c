@@ -68,18 +68,8 @@ static int is_auth_id(const char *s) {
   size_t n = strlen(s);
   return n >= 2 && n <= 40 && span(s, 0, 1, UPPER DIGIT) && span(s, 0, n, UPPER DIGIT "._-");
 }
-static const char *const sectors[] = {"Agriculture",
-                                      "Building and construction",
-                                      "Cross-sectoral mechanisms",
-                                      "Energy generation",
-                                      "Forestry and land use",
-                                      "Industrial processes",
-                                      "Transportation",
-                                      "Urban development",
-                                      "Waste management",
-                                      NULL};
 static int is_sector(const char *s) {
-  for (const char *const *x = sectors; *x; x++)
+  for (const char *const *x = jcm__aef_sectors; *x; x++)
     if (strcmp(*x, s) == 0) return 1;
   return 0;
 }
@@ -304,9 +294,7 @@ static const field_spec f_security_event[] = {ENUM("kind", true, security_kinds,
                                               STR("user", false, 200, "the user named, if any"),
                                               STR("detail", true, 1000, "route, client, reason"), END};
 
-static const char *const purposes[] = {"NDC", "OIMP", "IMP", "OP", "NDC and OIMP", "NDC and IMP", "NDC and OP", NULL};
 static const char *const oimp_defs[] = {"Authorisation", "Issuance", "Use or Cancellation", NULL};
-static const char *const metrics[] = {"GHG", "non-GHG", NULL};
 static const field_spec f_serials[] = {INT("first", true, 1, INT64_MAX, "first serial"),
                                        INT("last", true, 1, INT64_MAX, "last serial"), END};
 static const field_spec f_authorize[] = {
@@ -314,12 +302,12 @@ static const field_spec f_authorize[] = {
     DATE("date", true, "date of the authorization"),
     ID("coop", true, jcm__is_coop, "cooperative approach"),
     INT("quantity", true, 1, INT64_MAX, "authorized quantity (tCO2e)"),
-    ENUM("metric", false, metrics, "GHG (default) or non-GHG"),
+    ENUM("metric", false, jcm__aef_metrics, "GHG (default) or non-GHG"),
     STR("gwp", false, 100, "applicable GWP values"),
     STR("non_ghg_metric", false, 100, "the non-GHG metric"),
     IDS("sectors", true, 40, is_sector, "sectors (AEF list)"),
     IDS("activities", false, 100, is_text, "activity types"),
-    ENUM("purposes", true, purposes, "NDC, OIMP, IMP, OP, NDC and OIMP, NDC and IMP, NDC and OP"),
+    ENUM("purposes", true, jcm__aef_purposes, "NDC, OIMP, IMP, OP, NDC and OIMP, NDC and IMP, NDC and OP"),
     IDS("parties", true, 40, jcm__is_party, "authorized (acquiring) Parties"),
     IDS("entities", false, 64, jcm__is_org, "authorized entities (organisations)"),
     STR("oimp_party", false, 200, "OIMP authorized by the Party"),
