@@ -199,8 +199,19 @@ static int current_version(jcm_store *st, int64_t *v) {
   return 0;
 }
 
+/* The version, read without a write lock; 0 when the store has none yet. */
+static int64_t version_read(jcm_store *st) {
+  jcm_stmt *s = st->ops->prepare_temp(st, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+  int64_t v = s && st->ops->step(s) == JCM_ROW ? st->ops->column_int(s, 0) : 0;
+  if (s) st->ops->finalize(s);
+  return v;
+}
+
 int jcm__migrate(jcm_store *st, char *err, size_t errlen) {
   const int64_t count = (int64_t)(sizeof migrations / sizeof migrations[0]);
+  /* an up-to-date store opens without the write lock, which a busy writer
+   * (jcm serve's group commit) may hold for a long while */
+  if (version_read(st) == count) return 0;
   if (st->ops->exec(st, "BEGIN IMMEDIATE") != 0) goto fail;
   int64_t v = 0;
   if (current_version(st, &v) != 0) goto rollback;

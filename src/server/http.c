@@ -30,7 +30,6 @@
 
 static const srv_options *opts;
 static FILE *access_log;
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int in_flight;
 
 /* ---- one store handle per worker thread ---- */
@@ -335,10 +334,7 @@ static void log_request(const conn_state *s, double ms) {
   }
   if (n + 3 > sizeof line) return;
   line[n++] = '}', line[n++] = '\n';
-  pthread_mutex_lock(&log_lock);
-  fwrite(line, 1, n, access_log);
-  fflush(access_log);
-  pthread_mutex_unlock(&log_lock);
+  srv_log_line(line, n);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
@@ -463,8 +459,10 @@ int srv_run(const srv_options *o) {
     return 2;
   }
   sigset_t signals;
+  srv_log_start(access_log);
   struct MHD_Daemon *d = start(&signals);
   if (!d) {
+    srv_log_stop();
     fprintf(stderr, "jcm serve: cannot listen on %s:%u\n", o->host, o->port);
     srv_group_stop();
     close_handles();
@@ -479,6 +477,7 @@ int srv_run(const srv_options *o) {
   srv_group_stop();
   close_handles();
   srv_auth_shutdown();
+  srv_log_stop();
   fprintf(stderr, "jcm serve: stopped\n");
   if (access_log != stderr) fclose(access_log);
   return 0;

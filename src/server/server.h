@@ -131,6 +131,11 @@ char *srv_openapi(void); /* malloc'd JSON text */
 
 /* ---- metrics.c ---- */
 void srv_metrics_init(void);
+
+/* The access log (accesslog.c): whole lines, buffered, flushed within 200 ms. */
+void srv_log_start(FILE *f);
+void srv_log_line(const char *line, size_t n);
+void srv_log_stop(void);
 void srv_metrics_record(const char *route, int status, double ms);
 void srv_metrics_commit(unsigned n);
 char *srv_metrics_text(void); /* malloc'd Prometheus text */
