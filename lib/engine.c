@@ -175,22 +175,24 @@ int jcm__apply_event(jcm_ctx *c, const cmd_spec *spec) {
 
 /* ---- transactions ---- */
 
+/* Transaction statements go through the statement cache (db_x) like any
+ * other: exec() would parse them again for every command and request. */
 static int tx_begin(jcm *j) {
   jcm_read_end(j); /* a command sees the latest state, not an open read snapshot */
-  return j->st->ops->exec(j->st, j->in_batch ? "SAVEPOINT cmd" : "BEGIN IMMEDIATE");
+  return db_x(j->st, j->in_batch ? "SAVEPOINT cmd" : "BEGIN IMMEDIATE", "");
 }
 
 static int tx_end(jcm *j, int ok) {
   jcm_store *st = j->st;
   if (j->in_batch) {
-    if (ok) return st->ops->exec(st, "RELEASE cmd");
-    st->ops->exec(st, "ROLLBACK TO cmd");
-    st->ops->exec(st, "RELEASE cmd");
+    if (ok) return db_x(st, "RELEASE cmd", "");
+    db_x(st, "ROLLBACK TO cmd", "");
+    db_x(st, "RELEASE cmd", "");
   } else {
     if (ok) {
-      if (st->ops->exec(st, "COMMIT") == 0) return 0;
+      if (db_x(st, "COMMIT", "") == 0) return 0;
     }
-    st->ops->exec(st, "ROLLBACK");
+    db_x(st, "ROLLBACK", "");
   }
   jcm__load_self(j); /* a rolled-back init must not stay cached */
   return ok ? -1 : 0;
@@ -329,7 +331,7 @@ int jcm_submit_text(jcm *j, const char *text, size_t len, const jcm_actor *actor
 
 int jcm_read_begin(jcm *j) {
   if (j->in_batch || j->in_read) return JCM_ERROR;
-  if (j->st->ops->exec(j->st, "BEGIN") != 0) return JCM_ERROR;
+  if (db_x(j->st, "BEGIN", "") != 0) return JCM_ERROR;
   j->in_read = 1;
   return JCM_OK;
 }
@@ -337,13 +339,13 @@ int jcm_read_begin(jcm *j) {
 void jcm_read_end(jcm *j) {
   if (!j->in_read) return;
   j->in_read = 0;
-  j->st->ops->exec(j->st, "COMMIT"); /* of reads only: nothing to lose */
+  db_x(j->st, "COMMIT", ""); /* of reads only: nothing to lose */
 }
 
 int jcm_batch_begin(jcm *j) {
   jcm_read_end(j);
   if (j->in_batch) return JCM_ERROR;
-  if (j->st->ops->exec(j->st, "BEGIN IMMEDIATE") != 0) return JCM_ERROR;
+  if (db_x(j->st, "BEGIN IMMEDIATE", "") != 0) return JCM_ERROR;
   j->in_batch = 1;
   return JCM_OK;
 }
@@ -351,8 +353,8 @@ int jcm_batch_begin(jcm *j) {
 int jcm_batch_commit(jcm *j) {
   if (!j->in_batch) return JCM_ERROR;
   j->in_batch = 0;
-  if (j->st->ops->exec(j->st, "COMMIT") == 0) return JCM_OK;
-  j->st->ops->exec(j->st, "ROLLBACK");
+  if (db_x(j->st, "COMMIT", "") == 0) return JCM_OK;
+  db_x(j->st, "ROLLBACK", "");
   jcm__load_self(j);
   return JCM_ERROR;
 }
@@ -360,6 +362,6 @@ int jcm_batch_commit(jcm *j) {
 void jcm_batch_rollback(jcm *j) {
   if (!j->in_batch) return;
   j->in_batch = 0;
-  j->st->ops->exec(j->st, "ROLLBACK");
+  db_x(j->st, "ROLLBACK", "");
   jcm__load_self(j);
 }
