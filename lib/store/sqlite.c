@@ -129,19 +129,19 @@ jcm_store *jcm__sqlite_open(const char *path, char *err, size_t errlen) {
   }
   q->base.ops = &sq_ops;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-  if (sqlite3_open_v2(path, &q->db, flags, NULL) != SQLITE_OK) {
+  int file = strcmp(path, ":memory:") != 0;
+  if (sqlite3_open_v2(path, &q->db, flags, file ? jcm__wal_vfs() : NULL) != SQLITE_OK) {
     snprintf(err, errlen, "cannot open %s: %s", path, q->db ? sqlite3_errmsg(q->db) : "no memory");
     sqlite3_close(q->db);
     free(q);
     return NULL;
   }
   sqlite3_busy_timeout(q->db, 5000);
-  const char *pragmas = strcmp(path, ":memory:") == 0
-                            ? "PRAGMA foreign_keys=ON; PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF;"
-                              " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-131072;"
-                            : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-                              " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-131072;"
-                              " PRAGMA wal_autocheckpoint=" CHECKPOINT_FRAMES ";";
+  const char *pragmas = !file ? "PRAGMA foreign_keys=ON; PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF;"
+                                " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-131072;"
+                              : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                                " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-131072;"
+                                " PRAGMA wal_autocheckpoint=" CHECKPOINT_FRAMES ";";
   if (sqlite3_exec(q->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
     snprintf(err, errlen, "cannot set up %s: %s", path, sqlite3_errmsg(q->db));
     sq_close(&q->base);

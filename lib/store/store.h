@@ -52,6 +52,9 @@ struct jcm_store {
  * the reason in err. */
 jcm_store *jcm_store_open(const char *address, char *err, size_t errlen);
 jcm_store *jcm__sqlite_open(const char *path, char *err, size_t errlen);
+/* The name of the VFS that gathers WAL writes (walvfs.c), registered on
+ * first use; NULL if it could not be (then SQLite's default serves). */
+const char *jcm__wal_vfs(void);
 
 /*
  * Helpers over the ops. fmt has one letter per '?' placeholder:
