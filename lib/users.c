@@ -113,10 +113,14 @@ static int own_or_admin(jcm_ctx *c, const char *user, const char *field, const c
   return jcm__refuse(c, C_NOT_OWNER, field, "only its user or a registry administrator may %s", what);
 }
 
-/* Sets what ends the user's sessions: they were opened before this entry. */
-static int set_user_state(jcm_ctx *c, const char *set) {
-  char q[128];
-  snprintf(q, sizeof q, "UPDATE app_user SET %s cred_seq = ? WHERE name = ?", set);
+/* The statements that set what ends a user's sessions (they were opened
+ * before this entry): each its own static text, as db_q caches statements
+ * by their text's address. */
+static const char set_password[] = "UPDATE app_user SET cred_seq = ? WHERE name = ?",
+                  set_disabled[] = "UPDATE app_user SET disabled = 1, cred_seq = ? WHERE name = ?",
+                  set_enabled[] = "UPDATE app_user SET disabled = 0, cred_seq = ? WHERE name = ?";
+
+static int set_user_state(jcm_ctx *c, const char *q) {
   return db_x(c->st, q, "is", c->seq, jcm__s(c->args, "name")) == 0 ? JCM_OK : jcm__dberr(c, "user");
 }
 
@@ -129,7 +133,7 @@ int jcm__check_user_password(jcm_ctx *c) {
   return rc == JCM_OK ? own_or_admin(c, jcm__s(c->args, "name"), "name", "set a user's password") : rc;
 }
 
-int jcm__apply_user_password(jcm_ctx *c) { return set_user_state(c, ""); }
+int jcm__apply_user_password(jcm_ctx *c) { return set_user_state(c, set_password); }
 
 /* Disabling the last enabled administrator would leave no one to enable anyone. */
 static int last_admin(jcm_ctx *c, const char *name, int *last) {
@@ -154,7 +158,7 @@ int jcm__check_user_disable(jcm_ctx *c) {
   return JCM_OK;
 }
 
-int jcm__apply_user_disable(jcm_ctx *c) { return set_user_state(c, "disabled = 1,"); }
+int jcm__apply_user_disable(jcm_ctx *c) { return set_user_state(c, set_disabled); }
 
 int jcm__check_user_enable(jcm_ctx *c) {
   int disabled, rc = named_user(c, &disabled);
@@ -163,7 +167,7 @@ int jcm__check_user_enable(jcm_ctx *c) {
   return rc;
 }
 
-int jcm__apply_user_enable(jcm_ctx *c) { return set_user_state(c, "disabled = 0,"); }
+int jcm__apply_user_enable(jcm_ctx *c) { return set_user_state(c, set_enabled); }
 
 /* Another's token and a token that does not exist are refused alike to a
  * non-admin (8011), as accounts are (8002): guessing ids tells nothing. */

@@ -130,7 +130,7 @@ done
 
 # ---- authorization matrix: every role x every command ----
 for path in $(jq -r '.paths | keys[] | select(startswith("/api/v1/commands/"))' "$TMP/openapi.json"); do
-  roles=$(jq -r --arg p "$path" '.paths[$p].post["x-roles"] | join(" ")' "$TMP/openapi.json")
+  roles=$(jq -r --arg p "$path" '.paths[$p].post["x-jcm-roles"] | join(" ")' "$TMP/openapi.json")
   call POST "$path" "" '{}'; want 401 "$path by the public"
   for r in admin jc_secretariat holder tpe auditor peer; do
     eval "t=\$T_$r"

@@ -325,7 +325,7 @@ function commandsFor(role) {
   for (const [path, item] of Object.entries((state.api && state.api.paths) || {})) {
     if (!path.startsWith('/api/v1/commands/') || !item.post) continue;
     const name = path.slice('/api/v1/commands/'.length);
-    if (HIDDEN_COMMANDS.includes(name) || !(item.post['x-roles'] || []).includes(role)) continue;
+    if (HIDDEN_COMMANDS.includes(name) || !(item.post['x-jcm-roles'] || []).includes(role)) continue;
     out.push(name);
   }
   return out;
@@ -414,7 +414,7 @@ function randomKey() {
 
 async function pageCommand(main, cmd, params) {
   const op = offered('commands', cmd);
-  if (!op || !(op['x-roles'] || []).includes(state.session.role) || HIDDEN_COMMANDS.includes(cmd)) {
+  if (!op || !(op['x-jcm-roles'] || []).includes(state.session.role) || HIDDEN_COMMANDS.includes(cmd)) {
     main.append(el('h1', {}, cmd), el('p', { class: 'form-error' }, t('act.none')));
     return;
   }
