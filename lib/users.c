@@ -324,7 +324,8 @@ typedef int (*prepare_fn)(jcm *j, json_t *cmd, const jcm_actor *actor, secret *s
 static const struct {
   const char *cmd;
   prepare_fn prepare;
-} secret_commands[] = {{"user.add", prepare_user}, {"user.password", prepare_password}, {"token.create", prepare_token}};
+} secret_commands[] = {
+    {"user.add", prepare_user}, {"user.password", prepare_password}, {"token.create", prepare_token}};
 
 static prepare_fn preparer(const char *name) {
   for (size_t i = 0; name && i < sizeof secret_commands / sizeof secret_commands[0]; i++)

@@ -27,7 +27,8 @@ static void listed_roles(json_t *op, const char *path, char *out, size_t n) {
   if (!json_is_array(list) || !description || !strstr(description, "Only these roles may call it"))
     fail_msg("%s: no x-jcm-roles with its sentence", path);
   json_array_foreach(list, i, r) {
-    if (!strstr(description, json_string_value(r))) fail_msg("%s: the description omits %s", path, json_string_value(r));
+    if (!strstr(description, json_string_value(r)))
+      fail_msg("%s: the description omits %s", path, json_string_value(r));
     used += (size_t)snprintf(out + used, n - used, "%s%s", i ? " " : "", json_string_value(r));
   }
 }

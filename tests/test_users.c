@@ -68,7 +68,8 @@ static jcm *users_store(char *path, size_t n, const char *name) {
   json_decref(
       secret_cmd(j, "{\"cmd\":\"user.add\",\"name\":\"root\",\"role\":\"admin\",\"password\":\"root password 1\"}", 0));
   json_decref(secret_cmd(
-      j, "{\"cmd\":\"user.add\",\"name\":\"hold\",\"role\":\"holder\",\"org\":\"org-a\",\"password\":\"hold password 1\"}",
+      j,
+      "{\"cmd\":\"user.add\",\"name\":\"hold\",\"role\":\"holder\",\"org\":\"org-a\",\"password\":\"hold password 1\"}",
       0));
   return j;
 }
@@ -128,8 +129,8 @@ static void change_password(void **state) {
   as(j, path, &HOLD,
      "{\"cmd\":\"user.password\",\"name\":\"hold\",\"current\":\"not my password\",\"password\":\"hold password 2\"}",
      8009);
-  as(j, path, &HOLD, "{\"cmd\":\"user.password\",\"name\":\"hold\",\"current\":\"hold password 1\",\"password\":\"short\"}",
-     1025);
+  as(j, path, &HOLD,
+     "{\"cmd\":\"user.password\",\"name\":\"hold\",\"current\":\"hold password 1\",\"password\":\"short\"}", 1025);
   as(j, path, &HOLD, "{\"cmd\":\"user.password\",\"name\":\"hold\",\"current\":\"hold password 1\"}", 1002);
   as(j, path, &HOLD, "{\"cmd\":\"user.password\",\"name\":\"root\",\"password\":\"taken over root\"}", 8011);
   as(j, path, &HOLD, "{\"cmd\":\"user.password\",\"name\":\"ghost\",\"password\":\"taken over root\"}", 1026);
@@ -302,11 +303,8 @@ static void reads_by_role(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(users_and_tokens),
-      cmocka_unit_test(reads_by_role),
-      cmocka_unit_test(disable_and_enable),
-      cmocka_unit_test(change_password),
-      cmocka_unit_test(revoke_token),
+      cmocka_unit_test(users_and_tokens), cmocka_unit_test(reads_by_role), cmocka_unit_test(disable_and_enable),
+      cmocka_unit_test(change_password),  cmocka_unit_test(revoke_token),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

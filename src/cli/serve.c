@@ -170,6 +170,48 @@ static int user_add(cli *c, int argc, char **argv) {
   return rc;
 }
 
+static int user_password(cli *c, int argc, char **argv) {
+  const char *name = NULL;
+  int from_stdin = 0, current = 0;
+  for (int i = 0; i < argc; i++) {
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      printf("usage: jcm user password NAME --password-stdin [--current-stdin]\n"
+             "  sets NAME's password to the first line of standard input (12 to 1024 printable characters,\n"
+             "  not all the same), kept as an Argon2id hash and never journaled; NAME's sessions end. Users\n"
+             "  changing their own (--actor NAME) give the current password too: with --current-stdin the\n"
+             "  first line is the current password and the second the new one. An admin sets anyone's.\n");
+      return EXIT_OK;
+    }
+    if (strcmp(argv[i], "--password-stdin") == 0)
+      from_stdin = 1;
+    else if (strcmp(argv[i], "--current-stdin") == 0)
+      current = 1;
+    else if (!name && argv[i][0] != '-')
+      name = argv[i];
+    else {
+      fprintf(stderr, "jcm user password: unexpected '%s' (see jcm user password --help)\n", argv[i]);
+      return EXIT_USAGE;
+    }
+  }
+  if (!name || !from_stdin) {
+    fprintf(stderr, "jcm user password: give NAME and --password-stdin\n");
+    return EXIT_USAGE;
+  }
+  char cur[1100] = "", pw[1100] = "";
+  int rc = EXIT_USAGE;
+  if ((current && read_password(cur, sizeof cur) != 0) || read_password(pw, sizeof pw) != 0) {
+    fprintf(stderr, "jcm user password: no password on standard input\n");
+  } else {
+    json_t *cmd = json_pack("{s:s,s:s,s:s,s:s?}", "cmd", "user.password", "name", name, "password", pw, "current",
+                            current ? cur : NULL);
+    rc = cmd ? submit_secret(c, cmd, "user password") : EXIT_USAGE;
+    json_decref(cmd);
+  }
+  memset(cur, 0, sizeof cur);
+  memset(pw, 0, sizeof pw);
+  return rc;
+}
+
 static int token_create(cli *c, int argc, char **argv) {
   if (argc == 1 && strcmp(argv[0], "--help") != 0 && strcmp(argv[0], "-h") != 0) {
     json_t *cmd = json_pack("{s:s,s:s}", "cmd", "token.create", "user", argv[0]);
@@ -182,10 +224,20 @@ static int token_create(cli *c, int argc, char **argv) {
   return argc == 1 ? EXIT_OK : EXIT_USAGE;
 }
 
+int cli_is_users(int argc, char **argv) {
+  int user = argc > 0 && strcmp(argv[0], "user") == 0, token = argc > 0 && strcmp(argv[0], "token") == 0;
+  if (argc == 1) return user || token; /* a hint */
+  return (user && (strcmp(argv[1], "add") == 0 || strcmp(argv[1], "password") == 0)) ||
+         (token && strcmp(argv[1], "create") == 0);
+}
+
 int cli_users(cli *c, int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[0], "user") == 0 && strcmp(argv[1], "add") == 0) return user_add(c, argc - 2, argv + 2);
+  if (argc >= 2 && strcmp(argv[0], "user") == 0 && strcmp(argv[1], "password") == 0)
+    return user_password(c, argc - 2, argv + 2);
   if (argc >= 2 && strcmp(argv[0], "token") == 0 && strcmp(argv[1], "create") == 0)
     return token_create(c, argc - 2, argv + 2);
-  fprintf(stderr, "jcm: try 'jcm user add --help' or 'jcm token create --help'\n");
+  fprintf(stderr, "jcm: try 'jcm --help': user add, user password, user disable, user enable, user list,\n"
+                  "     token create, token revoke, token list\n");
   return EXIT_USAGE;
 }

@@ -117,9 +117,9 @@ static json_t *command_op(const cmd_spec *s) {
       json_object_set_new(json_object_get(body, "properties"), secrets[i].member,
                           json_pack("{s:s,s:i,s:i,s:s}", "type", "string", "minLength", 12, "maxLength", 1024,
                                     "description", secrets[i].help));
-  json_t *op = json_pack("{s:s,s:s,s:[s],s:{s:b,s:{s:{s:o}}},s:o}", "operationId", s->name, "summary", s->help,
-                         "tags", "commands", "requestBody", "required", 1, "content", "application/json", "schema",
-                         body, "responses", responses(codes, sizeof codes / sizeof codes[0], "CommandResult"));
+  json_t *op = json_pack("{s:s,s:s,s:[s],s:{s:b,s:{s:{s:o}}},s:o}", "operationId", s->name, "summary", s->help, "tags",
+                         "commands", "requestBody", "required", 1, "content", "application/json", "schema", body,
+                         "responses", responses(codes, sizeof codes / sizeof codes[0], "CommandResult"));
   only_roles(op, s->roles, NULL);
   return json_pack("{s:o}", "post", op);
 }
