@@ -127,32 +127,49 @@ static int submit_secret(cli *c, json_t *cmd, const char *what) {
   return rc;
 }
 
-static int user_add(cli *c, int argc, char **argv) {
-  const char *name = NULL, *role = NULL, *org = NULL;
-  int from_stdin = 0;
+typedef struct {
+  const char *flag;
+  const char **value; /* a flag with a value */
+  int *on;            /* a switch */
+} user_flag;
+
+/* NAME and the flags of `jcm user add|password`: EXIT_OK, EXIT_USAGE (said
+ * on stderr), or -1 when --help was asked. */
+static int user_args(const char *what, int argc, char **argv, const user_flag *flags, const char **name) {
   for (int i = 0; i < argc; i++) {
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      printf("usage: jcm user add NAME --role ROLE [--org ORG] [--password-stdin]\n"
-             "  adds a user of the HTTP server (roles: admin, jc_secretariat, holder, tpe, auditor, peer);\n"
-             "  the first user must be an admin; a holder names its organisation. With --password-stdin the\n"
-             "  first line of standard input is the password (12 characters or more), kept as an Argon2id\n"
-             "  hash; without it the user signs in with tokens only (jcm token create). No default exists.\n");
-      return EXIT_OK;
-    }
-    if (strcmp(argv[i], "--role") == 0 && v)
-      role = argv[++i];
-    else if (strcmp(argv[i], "--org") == 0 && v)
-      org = argv[++i];
-    else if (strcmp(argv[i], "--password-stdin") == 0)
-      from_stdin = 1;
-    else if (!name && argv[i][0] != '-')
-      name = argv[i];
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return -1;
+    const user_flag *f = flags;
+    while (f->flag && strcmp(f->flag, argv[i]) != 0)
+      f++;
+    if (f->flag && f->on)
+      *f->on = 1;
+    else if (f->flag && i + 1 < argc)
+      *f->value = argv[++i];
+    else if (!f->flag && !*name && argv[i][0] != '-')
+      *name = argv[i];
     else {
-      fprintf(stderr, "jcm user add: unexpected '%s' (see jcm user add --help)\n", argv[i]);
+      fprintf(stderr, "jcm %s: unexpected '%s' (see jcm %s --help)\n", what, argv[i], what);
       return EXIT_USAGE;
     }
   }
+  return EXIT_OK;
+}
+
+static int user_add(cli *c, int argc, char **argv) {
+  const char *name = NULL, *role = NULL, *org = NULL;
+  int from_stdin = 0;
+  const user_flag flags[] = {
+      {"--role", &role, NULL}, {"--org", &org, NULL}, {"--password-stdin", NULL, &from_stdin}, {0}};
+  int rc = user_args("user add", argc, argv, flags, &name);
+  if (rc == -1) {
+    printf("usage: jcm user add NAME --role ROLE [--org ORG] [--password-stdin]\n"
+           "  adds a user of the HTTP server (roles: admin, jc_secretariat, holder, tpe, auditor, peer);\n"
+           "  the first user must be an admin; a holder names its organisation. With --password-stdin the\n"
+           "  first line of standard input is the password (12 characters or more), kept as an Argon2id\n"
+           "  hash; without it the user signs in with tokens only (jcm token create). No default exists.\n");
+    return EXIT_OK;
+  }
+  if (rc != EXIT_OK) return rc;
   if (!name || !role) {
     fprintf(stderr, "jcm user add: give NAME and --role ROLE\n");
     return EXIT_USAGE;
@@ -164,7 +181,7 @@ static int user_add(cli *c, int argc, char **argv) {
   }
   json_t *cmd = json_pack("{s:s,s:s,s:s,s:s?,s:s?}", "cmd", "user.add", "name", name, "role", role, "org", org,
                           "password", from_stdin ? pw : NULL);
-  int rc = cmd ? submit_secret(c, cmd, "user add") : EXIT_USAGE;
+  rc = cmd ? submit_secret(c, cmd, "user add") : EXIT_USAGE;
   memset(pw, 0, sizeof pw);
   json_decref(cmd);
   return rc;
@@ -173,32 +190,23 @@ static int user_add(cli *c, int argc, char **argv) {
 static int user_password(cli *c, int argc, char **argv) {
   const char *name = NULL;
   int from_stdin = 0, current = 0;
-  for (int i = 0; i < argc; i++) {
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      printf("usage: jcm user password NAME --password-stdin [--current-stdin]\n"
-             "  sets NAME's password to the first line of standard input (12 to 1024 printable characters,\n"
-             "  not all the same), kept as an Argon2id hash and never journaled; NAME's sessions end. Users\n"
-             "  changing their own (--actor NAME) give the current password too: with --current-stdin the\n"
-             "  first line is the current password and the second the new one. An admin sets anyone's.\n");
-      return EXIT_OK;
-    }
-    if (strcmp(argv[i], "--password-stdin") == 0)
-      from_stdin = 1;
-    else if (strcmp(argv[i], "--current-stdin") == 0)
-      current = 1;
-    else if (!name && argv[i][0] != '-')
-      name = argv[i];
-    else {
-      fprintf(stderr, "jcm user password: unexpected '%s' (see jcm user password --help)\n", argv[i]);
-      return EXIT_USAGE;
-    }
+  const user_flag flags[] = {{"--password-stdin", NULL, &from_stdin}, {"--current-stdin", NULL, &current}, {0}};
+  int rc = user_args("user password", argc, argv, flags, &name);
+  if (rc == -1) {
+    printf("usage: jcm user password NAME --password-stdin [--current-stdin]\n"
+           "  sets NAME's password to the first line of standard input (12 to 1024 printable characters,\n"
+           "  not all the same), kept as an Argon2id hash and never journaled; NAME's sessions end. Users\n"
+           "  changing their own (--actor NAME) give the current password too: with --current-stdin the\n"
+           "  first line is the current password and the second the new one. An admin sets anyone's.\n");
+    return EXIT_OK;
   }
+  if (rc != EXIT_OK) return rc;
   if (!name || !from_stdin) {
     fprintf(stderr, "jcm user password: give NAME and --password-stdin\n");
     return EXIT_USAGE;
   }
   char cur[1100] = "", pw[1100] = "";
-  int rc = EXIT_USAGE;
+  rc = EXIT_USAGE;
   if ((current && read_password(cur, sizeof cur) != 0) || read_password(pw, sizeof pw) != 0) {
     fprintf(stderr, "jcm user password: no password on standard input\n");
   } else {
