@@ -10,8 +10,9 @@
  *     account, or one that does not exist, is refused alike (8002), so
  *     guessing account or transaction ids tells nothing;
  *   - administrator, JC secretariat, TPE and auditor read everything, but
- *     the transactions awaiting a second administrator's approval (pending)
- *     only administrators, who decide them, and auditors;
+ *     the transactions awaiting a second administrator's approval (pending),
+ *     the users of the server and their API tokens only administrators, who
+ *     decide, disable and revoke them, and auditors;
  *   - a peer registry and the server role read what the public reads.
  * The AEF report (jcm_aef) is a public report too: it is what the Party
  * submits, built from the public Article 6 tables (authorizations, actions).
@@ -32,8 +33,11 @@ static const char *const public_reports[] = {"aef", NULL};
 /* What a holder reads beyond the public reports, each narrowed to its own. */
 static const char *const holder_queries[] = {"orgs", "accounts", "balance", "blocks", "statement", "tx", NULL};
 
-/* Read by administrators and auditors alone. */
-static const char *const approver_queries[] = {"pending", NULL};
+/* Read by administrators and auditors alone (DOMAIN.md §2: auditors read
+ * everything): the transactions administrators decide, and the users of the
+ * server and their API tokens (ids, never secrets) that administrators
+ * disable and revoke. */
+static const char *const approver_queries[] = {"pending", "users", "tokens", NULL};
 
 static int listed(const char *const *list, const char *name) {
   for (; *list; list++)

@@ -32,6 +32,8 @@ static const jcm_code_info codes[] = {
     {C_WEAK_PASSWORD, "weak_password", "the password is too short or too simple (at least 12 characters)"},
     {C_UNKNOWN_USER, "unknown_user", "no such user"},
     {C_NOT_AWAITING, "not_awaiting_approval", "the transaction is not awaiting approval"},
+    {C_ALREADY, "already", "the user is disabled (or enabled) already, or the API token revoked already"},
+    {C_UNKNOWN_TOKEN, "unknown_token", "no such API token"},
     {C_SRC_UNKNOWN, "source_unknown", "the source account does not exist"},
     {C_SRC_NOT_OPEN, "source_not_open", "the source account is blocked or closed"},
     {C_SRC_TYPE, "source_type", "units cannot leave an account of this type"},
@@ -126,6 +128,10 @@ static const jcm_code_info codes[] = {
     {C_CSRF, "csrf", "a browser session's change lacks its anti-CSRF token, or comes from another origin"},
     {C_SECOND_APPROVER, "second_approver_required", "a second registry administrator, not the proposer, must approve"},
     {C_NOT_PROPOSER, "not_proposer", "only the proposer or a registry administrator may withdraw the transaction"},
+    {C_WRONG_PASSWORD, "wrong_password", "the current password given is wrong"},
+    {C_LAST_ADMIN, "last_admin", "the last enabled registry administrator cannot be disabled"},
+    {C_NOT_OWNER, "not_owner",
+     "only the user concerned (the token's owner) or a registry administrator may change its password or token"},
 };
 
 const jcm_code_info *jcm_codes(size_t *count) {

@@ -32,6 +32,8 @@ enum {
   C_WEAK_PASSWORD = 1025,
   C_UNKNOWN_USER = 1026,
   C_NOT_AWAITING = 1027,
+  C_ALREADY = 1028,
+  C_UNKNOWN_TOKEN = 1029,
   /* 2xxx the source account */
   C_SRC_UNKNOWN = 2001,
   C_SRC_NOT_OPEN = 2002,
@@ -122,6 +124,9 @@ enum {
   C_CSRF = 8006,
   C_SECOND_APPROVER = 8007,
   C_NOT_PROPOSER = 8008,
+  C_WRONG_PASSWORD = 8009,
+  C_LAST_ADMIN = 8010,
+  C_NOT_OWNER = 8011,
 };
 
 #endif

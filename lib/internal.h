@@ -28,6 +28,7 @@ struct jcm {
   jcm_clock_fn clock;
   void *clock_ud;
   int in_batch;
+  int with_secret;      /* jcm_submit_secret is submitting: the command's secret is stored beside it */
   int in_read;          /* a read snapshot is open (jcm_read_begin) */
   int64_t last_time_ms; /* journal times never go backwards */
   char registry[16];    /* this node's registry id, "" before init */

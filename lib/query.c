@@ -154,6 +154,17 @@ static const list_query lists[] = {
      " decided_by, reason, seq, updated_seq FROM pending WHERE (? IS NULL OR status = ?) ORDER BY seq LIMIT ? OFFSET ?",
      {"status", NULL, NULL, NULL},
      NULL},
+    /* users of the HTTP server and their API tokens: never a secret (those
+     * stay in credential), token ids only */
+    {"users",
+     "SELECT name, role, org, disabled, seq, cred_seq FROM app_user WHERE (? IS NULL OR role = ?)"
+     " ORDER BY name LIMIT ? OFFSET ?",
+     {"role", NULL, NULL, NULL},
+     NULL},
+    {"tokens",
+     "SELECT id, user, seq, revoked_seq FROM app_token WHERE (? IS NULL OR user = ?) ORDER BY seq LIMIT ? OFFSET ?",
+     {"user", NULL, NULL, NULL},
+     NULL},
     /* the public reports the Japanese JCM registry publishes (DOMAIN.md §11) */
     {"public_accounts",
      "SELECT a.id, a.type, a.name, o.name AS holder, o.country, a.status FROM account a JOIN org o ON o.id = a.holder"

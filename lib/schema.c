@@ -142,6 +142,14 @@ static const char *const migrations[] = {
     " from_account TEXT NOT NULL, to_account TEXT, quantity INTEGER NOT NULL, ranges TEXT NOT NULL,"
     " args TEXT NOT NULL, proposer TEXT NOT NULL, proposer_role TEXT NOT NULL, decided_by TEXT, reason TEXT,"
     " seq INTEGER NOT NULL, updated_seq INTEGER NOT NULL);",
+    /* 6: the lifecycle of users and tokens. A disabled user signs in no
+     * more; cred_seq is the journal entry of the last change of a user's
+     * password or status (0: none since user.add), so that a session opened
+     * before it ends; a revoked token keeps its row (who had it, since and
+     * until when) with the entry that revoked it. */
+    "ALTER TABLE app_user ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE app_user ADD COLUMN cred_seq INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE app_token ADD COLUMN revoked_seq INTEGER;",
 };
 
 /* State tables and the order verify compares them in (whole-row order, so

@@ -290,6 +290,13 @@ static const field_spec f_user_add[] = {ID("name", true, jcm__is_user, "user nam
 static const field_spec f_token_create[] = {
     ID("user", true, jcm__is_user, "the user the token acts as"),
     ID("id", false, jcm__is_token_id, "the token's public id (made by the library, never chosen)"), KEY, END};
+/* user.password: "password" (and "current") are taken out before validation */
+static const field_spec f_user_password[] = {ID("name", true, jcm__is_user, "the user whose password changes"), END};
+static const field_spec f_user_disable[] = {ID("name", true, jcm__is_user, "the user"),
+                                            STR("reason", false, 1000, "why (kept in the journal)"), KEY, END};
+static const field_spec f_user_enable[] = {ID("name", true, jcm__is_user, "the disabled user"), KEY, END};
+static const field_spec f_token_revoke[] = {
+    ID("id", true, jcm__is_token_id, "the token's public id: its 16 hex digits after jcm_"), KEY, END};
 static const field_spec f_security_event[] = {ENUM("kind", true, security_kinds, "what happened"),
                                               STR("user", false, 200, "the user named, if any"),
                                               STR("detail", true, 1000, "route, client, reason"), END};
@@ -354,6 +361,7 @@ static const field_spec f_link_receive[] = {
 #define H R_HOLDER
 #define T R_TPE
 #define S R_SERVER
+#define U (R_ADMIN | R_JCS | R_HOLDER | R_TPE | R_AUDITOR | R_PEER) /* every user */
 #define CMD(name, help, roles, f, fn)                                                                                  \
   { name, help, roles, f, jcm__check_##fn, jcm__apply_##fn }
 static const cmd_spec specs[] = {
@@ -395,6 +403,14 @@ static const cmd_spec specs[] = {
         year_finalize),
     CMD("user.add", "add a user of the HTTP server (the first must be an admin)", A, f_user_add, user_add),
     CMD("token.create", "create an API token for a user (shown once)", A, f_token_create, token_create),
+    /* users change their own password and revoke their own tokens, whatever
+     * their role (the checks say whose: 8011); an admin anyone's */
+    CMD("user.password", "set a user's password (your own, giving the current one; an admin anyone's)", U,
+        f_user_password, user_password),
+    CMD("user.disable", "disable a user: no sign-in; its sessions and API tokens are refused", A, f_user_disable,
+        user_disable),
+    CMD("user.enable", "enable a disabled user again", A, f_user_enable, user_enable),
+    CMD("token.revoke", "revoke an API token (your own; an admin anyone's)", U, f_token_revoke, token_revoke),
     CMD("security.event", "record a login, failed login or permission refusal", S, f_security_event, security_event),
 };
 

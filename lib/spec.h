@@ -102,6 +102,10 @@ JCM_COMMAND(emissions_report)
 JCM_COMMAND(year_finalize)
 JCM_COMMAND(user_add)
 JCM_COMMAND(token_create)
+JCM_COMMAND(user_password)
+JCM_COMMAND(user_disable)
+JCM_COMMAND(user_enable)
+JCM_COMMAND(token_revoke)
 JCM_COMMAND(security_event)
 #undef JCM_COMMAND
 

@@ -1,12 +1,14 @@
 /*
  * Users and API tokens of the HTTP server. Who a user is (name, role,
- * organisation) and which tokens exist are registry state, changed by the
- * journaled commands user.add and token.create. Their secrets are not: the
- * Argon2id password hash and the SHA-256 of a token live in `credential`,
- * written in the same database transaction as the command, and never
- * journaled, replayed or compared by verify. Logins are rare and each costs
- * one Argon2id verification (tens of milliseconds, 64 MiB); token checks are
- * common and cost one SHA-256 and one indexed read.
+ * organisation, disabled or not) and which tokens exist (revoked or not) are
+ * registry state, changed by the journaled commands user.add, user.password,
+ * user.disable, user.enable, token.create and token.revoke. Their secrets are
+ * not: the Argon2id password hash and the SHA-256 of a token live in
+ * `credential`, written in the same database transaction as the command,
+ * and never journaled, replayed or compared by verify. Logins and password
+ * changes are rare and each costs one Argon2id hash or verification (tens of
+ * milliseconds, 64 MiB); token checks are common and cost one SHA-256 and
+ * three indexed reads.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -21,12 +23,18 @@
 
 /* ---- the commands ---- */
 
-static int user_exists(jcm_store *st, const char *name) {
-  jcm_stmt *s = db_q(st, "SELECT 1 FROM app_user WHERE name = ?", "s", name);
+/* Whether the user exists and is disabled: 1 / 0, -1 on a store error, -2 when no such user. */
+static int user_disabled(jcm_store *st, const char *name) {
+  jcm_stmt *s = db_q(st, "SELECT disabled FROM app_user WHERE name = ?", "s", name);
   if (!s) return -1;
-  int rc = db_step(st, s);
+  int rc = db_step(st, s), v = rc == JCM_ROW ? (int)col_int(st, s, 0) != 0 : rc == JCM_DONE ? -2 : -1;
   db_reset(st, s);
-  return rc == JCM_ROW ? 1 : rc == JCM_DONE ? 0 : -1;
+  return v;
+}
+
+static int user_exists(jcm_store *st, const char *name) {
+  int d = user_disabled(st, name);
+  return d == -1 ? -1 : d != -2;
 }
 
 static int user_count(jcm_store *st, int64_t *n) {
@@ -82,6 +90,107 @@ int jcm__apply_token_create(jcm_ctx *c) {
   return JCM_OK;
 }
 
+/* ---- the lifecycle: passwords, disabling, revoking ---- */
+
+/* The user an actor is: a holder acts as "ORG/USER". */
+static const char *actor_user(const jcm_actor *a) {
+  const char *slash = a && a->name ? strchr(a->name, '/') : NULL;
+  return slash ? slash + 1 : a && a->name ? a->name : "";
+}
+
+/* The user named by the command's "name": JCM_OK with *disabled, or refused (1026). */
+static int named_user(jcm_ctx *c, int *disabled) {
+  const char *name = jcm__s(c->args, "name");
+  *disabled = user_disabled(c->st, name);
+  if (*disabled == -1) return jcm__dberr(c, "user");
+  if (*disabled == -2) return jcm__refuse(c, C_UNKNOWN_USER, "name", "no user %s", name);
+  return JCM_OK;
+}
+
+/* An admin acts on anyone; every other user only on itself (8011). */
+static int own_or_admin(jcm_ctx *c, const char *user, const char *field, const char *what) {
+  if (c->role == R_ADMIN || strcmp(actor_user(c->actor), user) == 0) return JCM_OK;
+  return jcm__refuse(c, C_NOT_OWNER, field, "only its user or a registry administrator may %s", what);
+}
+
+/* The statements that set what ends a user's sessions (they were opened
+ * before this entry): each its own static text, as db_q caches statements
+ * by their text's address. */
+static const char set_password[] = "UPDATE app_user SET cred_seq = ? WHERE name = ?",
+                  set_disabled[] = "UPDATE app_user SET disabled = 1, cred_seq = ? WHERE name = ?",
+                  set_enabled[] = "UPDATE app_user SET disabled = 0, cred_seq = ? WHERE name = ?";
+
+static int set_user_state(jcm_ctx *c, const char *q) {
+  return db_x(c->st, q, "is", c->seq, jcm__s(c->args, "name")) == 0 ? JCM_OK : jcm__dberr(c, "user");
+}
+
+int jcm__check_user_password(jcm_ctx *c) {
+  int disabled;
+  /* the hash is stored by jcm_submit_secret alone: through jcm_submit this
+   * would journal a change that changed nothing */
+  if (!c->j->with_secret) return jcm__refuse(c, C_MISSING, "password", "give the new password");
+  int rc = named_user(c, &disabled);
+  return rc == JCM_OK ? own_or_admin(c, jcm__s(c->args, "name"), "name", "set a user's password") : rc;
+}
+
+int jcm__apply_user_password(jcm_ctx *c) { return set_user_state(c, set_password); }
+
+/* Disabling the last enabled administrator would leave no one to enable anyone. */
+static int last_admin(jcm_ctx *c, const char *name, int *last) {
+  static const char q[] = "SELECT (SELECT role FROM app_user WHERE name = ?) = 'admin' AND NOT EXISTS"
+                          " (SELECT 1 FROM app_user WHERE role = 'admin' AND disabled = 0 AND name <> ?)";
+  jcm_stmt *s = db_q(c->st, q, "ss", name, name);
+  if (!s || db_step(c->st, s) != JCM_ROW) return s ? (db_reset(c->st, s), -1) : -1;
+  *last = (int)col_int(c->st, s, 0);
+  db_reset(c->st, s);
+  return 0;
+}
+
+int jcm__check_user_disable(jcm_ctx *c) {
+  const char *name = jcm__s(c->args, "name");
+  int disabled, last = 0, rc = named_user(c, &disabled);
+  if (rc != JCM_OK) return rc;
+  if (disabled) return jcm__refuse(c, C_ALREADY, "name", "%s is disabled already", name);
+  if (last_admin(c, name, &last) != 0) return jcm__dberr(c, "user");
+  if (last)
+    return jcm__refuse(c, C_LAST_ADMIN, "name", "%s is the last enabled administrator: enable or add another first",
+                       name);
+  return JCM_OK;
+}
+
+int jcm__apply_user_disable(jcm_ctx *c) { return set_user_state(c, set_disabled); }
+
+int jcm__check_user_enable(jcm_ctx *c) {
+  int disabled, rc = named_user(c, &disabled);
+  if (rc == JCM_OK && !disabled)
+    return jcm__refuse(c, C_ALREADY, "name", "%s is enabled already", jcm__s(c->args, "name"));
+  return rc;
+}
+
+int jcm__apply_user_enable(jcm_ctx *c) { return set_user_state(c, set_enabled); }
+
+/* Another's token and a token that does not exist are refused alike to a
+ * non-admin (8011), as accounts are (8002): guessing ids tells nothing. */
+int jcm__check_token_revoke(jcm_ctx *c) {
+  const char *id = jcm__s(c->args, "id");
+  jcm_stmt *s = db_q(c->st, "SELECT user, revoked_seq IS NOT NULL FROM app_token WHERE id = ?", "s", id);
+  if (!s) return jcm__dberr(c, "token");
+  int step = db_step(c->st, s), revoked = step == JCM_ROW && col_int(c->st, s, 1);
+  char user[72] = "";
+  if (step == JCM_ROW) snprintf(user, sizeof user, "%s", col_text(c->st, s, 0));
+  db_reset(c->st, s);
+  if (step == JCM_STEP_ERROR) return jcm__dberr(c, "token");
+  if (step == JCM_DONE && c->role == R_ADMIN) return jcm__refuse(c, C_UNKNOWN_TOKEN, "id", "no API token %s", id);
+  int rc = own_or_admin(c, user, "id", "revoke a token"); /* user "": no such token, never the actor's */
+  if (rc == JCM_OK && revoked) return jcm__refuse(c, C_ALREADY, "id", "token %s is revoked already", id);
+  return rc;
+}
+
+int jcm__apply_token_revoke(jcm_ctx *c) {
+  static const char q[] = "UPDATE app_token SET revoked_seq = ? WHERE id = ?";
+  return db_x(c->st, q, "is", c->seq, jcm__s(c->args, "id")) == 0 ? JCM_OK : jcm__dberr(c, "token");
+}
+
 /* A security event changes no state: the journal entry is the record. */
 int jcm__check_security_event(jcm_ctx *c) {
   (void)c;
@@ -116,39 +225,86 @@ typedef struct {
   char id[72], user[72];
   char hash[crypto_pwhash_STRBYTES];
   char token[JCM_TOKEN_LEN + 1];
+  int replace; /* a new password replaces the old; anything else keeps the first (idempotent retries) */
 } secret;
 
-/* user.add: takes "password" out of the command and hashes it. */
-static int prepare_user(json_t *cmd, secret *sec, json_t **result) {
-  json_t *pw = json_object_get(cmd, "password"), *name = json_object_get(cmd, "name");
-  if (!pw || json_is_null(pw)) {
-    json_object_del(cmd, "password");
-    return JCM_OK; /* a user without a password signs in with tokens only */
-  }
+/* Takes the password in member out of cmd and hashes it into sec->hash;
+ * refuses one that is not text or is weak (1025). */
+static int take_password(json_t *cmd, const char *member, secret *sec, json_t **result) {
+  json_t *pw = json_object_get(cmd, member);
+  const char *name = jcm__s(cmd, "cmd");
   if (!json_is_string(pw) || json_string_length(pw) != strlen(json_string_value(pw))) {
-    *result = refused("user.add", C_TYPE, "password", "password must be text");
+    *result = refused(name, C_TYPE, member, "the password must be text");
     return JCM_REFUSED;
   }
   if (password_weak(json_string_value(pw))) {
-    *result = refused("user.add", C_WEAK_PASSWORD, "password",
+    *result = refused(name, C_WEAK_PASSWORD, member,
                       "the password must have 12 to 1024 printable characters, not all the same");
     return JCM_REFUSED;
   }
   if (crypto_pwhash_str(sec->hash, json_string_value(pw), json_string_length(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                         crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
-    *result = refused("user.add", 0, "", "out of memory hashing the password");
+    *result = refused(name, 0, "", "out of memory hashing the password");
     return JCM_ERROR;
   }
+  json_t *user = json_object_get(cmd, "name");
   sec->kind = "password";
-  snprintf(sec->id, sizeof sec->id, "%s", json_is_string(name) ? json_string_value(name) : "");
+  snprintf(sec->id, sizeof sec->id, "%s", json_is_string(user) ? json_string_value(user) : "");
   snprintf(sec->user, sizeof sec->user, "%s", sec->id);
-  json_object_del(cmd, "password");
+  json_object_del(cmd, member);
   return JCM_OK;
+}
+
+/* user.add: takes "password" out of the command and hashes it. */
+static int prepare_user(jcm *j, json_t *cmd, const jcm_actor *actor, secret *sec, json_t **result) {
+  (void)j, (void)actor;
+  json_t *pw = json_object_get(cmd, "password");
+  if (!pw || json_is_null(pw)) {
+    json_object_del(cmd, "password");
+    return JCM_OK; /* a user without a password signs in with tokens only */
+  }
+  return take_password(cmd, "password", sec, result);
+}
+
+/* Users changing their own password give the current one: a session left
+ * open, or a stolen session cookie, must not be enough to take the account. */
+static int check_current(jcm *j, json_t *cmd, json_t **result) {
+  const char *name = jcm__s(cmd, "name"), *current = jcm__s(cmd, "current");
+  char hash[JCM_PWHASH_LEN] = "";
+  if (!current) {
+    *result = refused("user.password", C_MISSING, "current", "give your current password");
+    return JCM_REFUSED;
+  }
+  if (jcm_password_hash(j, name, hash) == JCM_ERROR) {
+    *result = refused("user.password", 0, "", "the store cannot be read");
+    return JCM_ERROR;
+  }
+  int ok = jcm_password_verify(hash, current) == JCM_OK; /* no hash: one decoy verification, refused */
+  sodium_memzero(hash, sizeof hash);
+  if (!ok) *result = refused("user.password", C_WRONG_PASSWORD, "current", "the current password is wrong");
+  return ok ? JCM_OK : JCM_REFUSED;
+}
+
+/* user.password: a new password is required; "current" only for one's own
+ * (an administrator setting another user's needs none). */
+static int prepare_password(jcm *j, json_t *cmd, const jcm_actor *actor, secret *sec, json_t **result) {
+  const char *name = jcm__s(cmd, "name");
+  int rc = JCM_OK;
+  if (!json_object_get(cmd, "password")) {
+    *result = refused("user.password", C_MISSING, "password", "give the new password");
+    return JCM_REFUSED;
+  }
+  if (name && strcmp(name, actor_user(actor)) == 0) rc = check_current(j, cmd, result);
+  json_object_del(cmd, "current");
+  if (rc == JCM_OK) rc = take_password(cmd, "password", sec, result);
+  sec->replace = 1;
+  return rc;
 }
 
 /* token.create: a random token "jcm_" + 16 hex id + 48 hex secret; the
  * command carries only the id. 24 random bytes need no slow hash. */
-static void prepare_token(json_t *cmd, secret *sec) {
+static int prepare_token(jcm *j, json_t *cmd, const jcm_actor *actor, secret *sec, json_t **result) {
+  (void)j, (void)actor, (void)result;
   unsigned char raw[32], digest[crypto_hash_sha256_BYTES];
   randombytes_buf(raw, sizeof raw);
   memcpy(sec->token, "jcm_", 4);
@@ -161,29 +317,47 @@ static void prepare_token(json_t *cmd, secret *sec) {
   json_object_set_new(cmd, "id", json_string(sec->id));
   sec->kind = "token";
   sodium_memzero(raw, sizeof raw);
+  return JCM_OK;
 }
 
+typedef int (*prepare_fn)(jcm *j, json_t *cmd, const jcm_actor *actor, secret *sec, json_t **result);
+static const struct {
+  const char *cmd;
+  prepare_fn prepare;
+} secret_commands[] = {
+    {"user.add", prepare_user}, {"user.password", prepare_password}, {"token.create", prepare_token}};
+
+static prepare_fn preparer(const char *name) {
+  for (size_t i = 0; name && i < sizeof secret_commands / sizeof secret_commands[0]; i++)
+    if (strcmp(secret_commands[i].cmd, name) == 0) return secret_commands[i].prepare;
+  return NULL;
+}
+
+int jcm_secret_command(const char *name) { return preparer(name) != NULL; }
+
 static int store_secret(jcm *j, const secret *sec) {
-  static const char q[] = "INSERT INTO credential(kind, id, user, hash) VALUES (?, ?, ?, ?)"
-                          " ON CONFLICT(kind, id) DO NOTHING"; /* an idempotent retry keeps the first */
-  return db_x(jcm__store(j), q, "ssss", sec->kind, sec->id, sec->user, sec->hash) == 0 ? JCM_OK : JCM_ERROR;
+  static const char keep[] = "INSERT INTO credential(kind, id, user, hash) VALUES (?, ?, ?, ?)"
+                             " ON CONFLICT(kind, id) DO NOTHING"; /* an idempotent retry keeps the first */
+  static const char replace[] = "INSERT INTO credential(kind, id, user, hash) VALUES (?, ?, ?, ?)"
+                                " ON CONFLICT(kind, id) DO UPDATE SET user = excluded.user, hash = excluded.hash";
+  int rc = db_x(jcm__store(j), sec->replace ? replace : keep, "ssss", sec->kind, sec->id, sec->user, sec->hash);
+  return rc == 0 ? JCM_OK : JCM_ERROR;
 }
 
 int jcm_submit_secret(jcm *j, json_t *cmd, const jcm_actor *actor, json_t **result) {
   const char *name = json_is_object(cmd) ? jcm__s(cmd, "cmd") : NULL;
-  int user = name && strcmp(name, "user.add") == 0, token = name && strcmp(name, "token.create") == 0;
-  if (!user && !token) return jcm_submit(j, cmd, actor, result);
+  prepare_fn prepare = preparer(name);
+  /* a role that may not submit it is refused before any secret is looked at */
+  if (!prepare || !(jcm__spec_find(name)->roles & jcm__role_bit(actor->role))) return jcm_submit(j, cmd, actor, result);
   secret sec = {0};
   json_t *c2 = json_deep_copy(cmd);
   if (!c2) return *result = refused(name, 0, "", "out of memory"), JCM_ERROR;
-  int rc = JCM_OK;
-  if (user)
-    rc = prepare_user(c2, &sec, result);
-  else
-    prepare_token(c2, &sec);
+  int rc = prepare(j, c2, actor, &sec, result);
   int own = rc == JCM_OK && !j->in_batch;
   if (own && jcm_batch_begin(j) != JCM_OK) rc = JCM_ERROR, *result = refused(name, 0, "", "cannot begin");
+  j->with_secret = 1;
   if (rc == JCM_OK) rc = jcm_submit(j, c2, actor, result);
+  j->with_secret = 0;
   if (rc == JCM_OK && sec.kind && store_secret(j, &sec) != JCM_OK) {
     json_decref(*result);
     *result = refused(name, 0, "", "cannot store the credential");
@@ -196,7 +370,8 @@ int jcm_submit_secret(jcm *j, json_t *cmd, const jcm_actor *actor, json_t **resu
   } else if (own && rc != JCM_OK) {
     jcm_batch_rollback(j);
   }
-  if (rc == JCM_OK && token) json_object_set_new(json_object_get(*result, "result"), "token", json_string(sec.token));
+  if (rc == JCM_OK && sec.token[0])
+    json_object_set_new(json_object_get(*result, "result"), "token", json_string(sec.token));
   sodium_memzero(&sec, sizeof sec);
   json_decref(c2);
   return rc;
@@ -205,7 +380,7 @@ int jcm_submit_secret(jcm *j, json_t *cmd, const jcm_actor *actor, json_t **resu
 /* ---- signing in ---- */
 
 static int load_user(jcm_store *st, const char *name, jcm_user *u) {
-  static const char q[] = "SELECT name, role, COALESCE(org, '') FROM app_user WHERE name = ?";
+  static const char q[] = "SELECT name, role, COALESCE(org, ''), disabled, cred_seq FROM app_user WHERE name = ?";
   jcm_stmt *s = db_q(st, q, "s", name);
   if (!s) return -1;
   int rc = db_step(st, s);
@@ -213,6 +388,8 @@ static int load_user(jcm_store *st, const char *name, jcm_user *u) {
     snprintf(u->name, sizeof u->name, "%s", col_text(st, s, 0));
     snprintf(u->role, sizeof u->role, "%s", col_text(st, s, 1));
     snprintf(u->org, sizeof u->org, "%s", col_text(st, s, 2));
+    u->disabled = col_int(st, s, 3) != 0;
+    u->cred_seq = col_int(st, s, 4);
   }
   db_reset(st, s);
   return rc == JCM_ROW ? 1 : rc == JCM_DONE ? 0 : -1;
@@ -256,6 +433,35 @@ int jcm_user_get(jcm *j, const char *name, jcm_user *u) {
   return e < 0 ? JCM_ERROR : e ? JCM_OK : JCM_REFUSED;
 }
 
+int jcm_password_login(jcm *j, const char *name, const char *password, jcm_user *u, const char **why) {
+  char hash[JCM_PWHASH_LEN] = "";
+  int rc = jcm_password_hash(j, name, hash);
+  memset(u, 0, sizeof *u);
+  *why = "wrong name or password";
+  if (rc == JCM_ERROR) return JCM_ERROR;
+  /* verified even for an unknown or disabled user, so timing does not tell */
+  int ok = jcm_password_verify(rc == JCM_OK ? hash : NULL, password) == JCM_OK;
+  sodium_memzero(hash, sizeof hash);
+  if (!ok) return JCM_REFUSED;
+  rc = jcm_user_get(j, name, u);
+  if (rc == JCM_OK && u->disabled) *why = "the user is disabled", rc = JCM_REFUSED;
+  return rc;
+}
+
+int jcm_session_user(jcm *j, const char *name, int64_t cred_seq, jcm_user *u) {
+  int rc = jcm_user_get(j, name, u);
+  return rc == JCM_OK && (u->disabled || u->cred_seq != cred_seq) ? JCM_REFUSED : rc;
+}
+
+/* 1 when the token id is live: created and not revoked. */
+static int token_live(jcm_store *st, const char *id) {
+  jcm_stmt *s = db_q(st, "SELECT 1 FROM app_token WHERE id = ? AND revoked_seq IS NULL", "s", id);
+  if (!s) return -1;
+  int rc = db_step(st, s);
+  db_reset(st, s);
+  return rc == JCM_ROW ? 1 : rc == JCM_DONE ? 0 : -1;
+}
+
 int jcm_token_check(jcm *j, const char *token, jcm_user *u) {
   char id[17], user[72], want[2 * crypto_hash_sha256_BYTES + 1], got[2 * crypto_hash_sha256_BYTES + 1];
   unsigned char digest[crypto_hash_sha256_BYTES];
@@ -267,7 +473,10 @@ int jcm_token_check(jcm *j, const char *token, jcm_user *u) {
   crypto_hash_sha256(digest, (const unsigned char *)token, JCM_TOKEN_LEN);
   jcm__hex(digest, sizeof digest, got);
   if (!want[0] || sodium_memcmp(want, got, sizeof got - 1) != 0) return JCM_REFUSED;
-  return jcm_user_get(j, user, u);
+  int live = token_live(jcm__store(j), id);
+  if (live <= 0) return live < 0 ? JCM_ERROR : JCM_REFUSED;
+  int rc = jcm_user_get(j, user, u);
+  return rc == JCM_OK && u->disabled ? JCM_REFUSED : rc;
 }
 
 void jcm_user_actor(const jcm_user *u, char *buf, size_t n, jcm_actor *out) {

@@ -27,8 +27,11 @@ printf '%s\n' "$ADMIN_PW" | j user add root --role admin --password-stdin >/dev/
 # a second administrator: the four-eyes approval of a government account's transfer
 ADMIN2_PW="browser-test admin-2 $$"
 printf '%s\n' "$ADMIN2_PW" | j user add root2 --role admin --password-stdin >/dev/null || fail "user add root2"
-printf '%s\n' "browser-test holder $$" | j user add somchai --role holder --org thai-side --password-stdin >/dev/null ||
+HOLDER_PW="browser-test holder $$"
+printf '%s\n' "$HOLDER_PW" | j user add somchai --role holder --org thai-side --password-stdin >/dev/null ||
   fail "user add somchai"
+# an API token of somchai's, which root2 revokes on the Users page
+HOLDER_TOKEN=$(j token create somchai | head -1 | cut -c5-20)
 SECOND=$(j --json account open --type holding --holder thai-side --name "Thai side second holding account" |
   sed -n 's/.*"account":"\([^"]*\)".*/\1/p')
 [ -n "$SECOND" ] || { echo "FAIL: account open"; exit 1; }
@@ -97,7 +100,8 @@ else
     fi
   fi
   if [ -d "$NPMDIR/node_modules/playwright-core" ]; then
-    (cd "$NPMDIR" && JCM_ADMIN_PASSWORD="$ADMIN_PW" JCM_ADMIN2_PASSWORD="$ADMIN2_PW" JCM_SECOND_ACCOUNT="$SECOND" JCM_CHROMIUM="$CHROMIUM" \
+    (cd "$NPMDIR" && JCM_ADMIN_PASSWORD="$ADMIN_PW" JCM_ADMIN2_PASSWORD="$ADMIN2_PW" JCM_SECOND_ACCOUNT="$SECOND" \
+      JCM_HOLDER_PASSWORD="$HOLDER_PW" JCM_HOLDER_TOKEN="$HOLDER_TOKEN" JCM_CHROMIUM="$CHROMIUM" \
       node ui.test.mjs "$U" "$SHOTS") || browser_rc=1
     [ $browser_rc -eq 0 ] || fail "the browser test (screenshots so far in $SHOTS)"
   fi
@@ -110,6 +114,14 @@ j --json balance --account "$SECOND" | grep -q '"quantity":100' || fail "the tra
 j --json pending list | grep -q '"decided_by":"root2".*"proposer":"root".*"status":"approved"' ||
   fail "the approved transfer is not completed in the pending list"
 j --json balance --account THA01-100-000004-52 | grep -q '"quantity":888' || fail "the approved transfer did not reach its destination"
+# the other, rejected by root2: terminated, its units back in the government account
+j --json pending list | grep -q '"decided_by":"root2".*"reason":"not agreed with the Party".*"status":"terminated"' ||
+  fail "the rejected transfer is not terminated in the pending list"
+j --json balance --account THA01-110-000003-21 | grep -q '"quantity":20' || fail "the rejected transfer moved units"
+# the users page: somchai's token revoked, somchai enabled, its password set by root2
+j --json token list somchai | grep -q '"revoked_seq":[0-9]' || fail "the token revoked in the browser is not revoked"
+j --json user list | grep -q '"disabled":0,"name":"somchai"' || fail "somchai is not enabled again"
+[ "$(sqlite3 "$DB" "SELECT COUNT(*) FROM journal WHERE cmd = 'user.password'")" = 2 ] || fail "two password changes journaled"
 j verify >"$TMP/verify.out" 2>&1 || { cat "$TMP/verify.out"; fail "jcm verify after the browser session"; }
 echo "sh_browser: screenshots in $SHOTS"
 [ $fails -eq 0 ] && echo "sh_browser: ok" || echo "sh_browser: $fails failure(s)"

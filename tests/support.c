@@ -299,6 +299,10 @@ static const struct {
     {"year.finalize", "{\"cmd\":\"year.finalize\",\"party\":\"THA\",\"year\":2021}"},
     {"user.add", "{\"cmd\":\"user.add\",\"name\":\"alice\",\"role\":\"admin\"}"},
     {"token.create", "{\"cmd\":\"token.create\",\"user\":\"alice\",\"id\":\"0123456789abcdef\"}"},
+    {"user.password", "{\"cmd\":\"user.password\",\"name\":\"alice\"}"},
+    {"user.disable", "{\"cmd\":\"user.disable\",\"name\":\"alice\"}"},
+    {"user.enable", "{\"cmd\":\"user.enable\",\"name\":\"alice\"}"},
+    {"token.revoke", "{\"cmd\":\"token.revoke\",\"id\":\"0123456789abcdef\"}"},
     {"security.event", "{\"cmd\":\"security.event\",\"kind\":\"login\",\"user\":\"alice\",\"detail\":\"d\"}"},
 };
 

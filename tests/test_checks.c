@@ -56,11 +56,13 @@ static const struct {
  * tests/test_link.c (6001-6099, 7xxx), test_adjust.c (61xx), test_aef.c
  * (62xx) each assert that they trigger every code of their block. */
 /* Passwords and signing in are not commands: tests/test_users.c triggers
- * 1025 (weak password) and 8005 (authentication) and asserts it does; 8006
- * (csrf) is refused by jcm serve before any command runs, and
+ * 1025 (weak password), 8005 (authentication) and 8009 (a wrong current
+ * password, checked with the secret before the command runs) and asserts it
+ * does; 8006 (csrf) is refused by jcm serve before any command runs, and
  * tests/sh_sessions.sh asserts it. */
 static int covered_elsewhere(int code) {
-  return (code >= 6000 && code < 8000) || code == C_WEAK_PASSWORD || code == C_AUTH || code == C_CSRF;
+  return (code >= 6000 && code < 8000) || code == C_WEAK_PASSWORD || code == C_AUTH || code == C_CSRF ||
+         code == C_WRONG_PASSWORD;
 }
 
 /* Codes that are not refusals of a command or query but problems a report
@@ -872,6 +874,47 @@ static void four_eyes_refusals(world *w) {
   run_cases(w, decided_cases, sizeof decided_cases / sizeof decided_cases[0]);
 }
 
+/* The lifecycle of users (lib/users.c). Through jcm_submit (no secret)
+ * user.password is refused before its checks; tests/test_users.c changes
+ * passwords (8009 included) through jcm_submit_secret. */
+static const jcm_actor ROOT = {"root", "admin"}, HOLD = {"org-a/hold", "holder"};
+static const rcase user_cases[] = {
+    {"1026 disable an unknown user", NULL, "{\"cmd\":\"user.disable\",\"name\":\"nobody\"}", C_UNKNOWN_USER, "name"},
+    {"1028 disable a disabled user", NULL, "{\"cmd\":\"user.disable\",\"name\":\"gone\"}", C_ALREADY, "name"},
+    {"1028 enable an enabled user", NULL, "{\"cmd\":\"user.enable\",\"name\":\"hold\"}", C_ALREADY, "name"},
+    {"8010 the last enabled administrator", &ROOT, "{\"cmd\":\"user.disable\",\"name\":\"root\"}", C_LAST_ADMIN,
+     "name"},
+    {"8001 a holder disables", &HOLD, "{\"cmd\":\"user.disable\",\"name\":\"gone\"}", C_ROLE, "role"},
+    {"1002 user.password without its secret", NULL, "{\"cmd\":\"user.password\",\"name\":\"hold\"}", C_MISSING,
+     "password"},
+    {"1010 user.password takes no key", NULL, "{\"cmd\":\"user.password\",\"name\":\"hold\",\"key\":\"k\"}",
+     C_UNKNOWN_FIELD, "key"},
+    {"1029 revoke an unknown token", NULL, "{\"cmd\":\"token.revoke\",\"id\":\"00000000000000ff\"}", C_UNKNOWN_TOKEN,
+     "id"},
+    {"1028 revoke a revoked token", NULL, "{\"cmd\":\"token.revoke\",\"id\":\"00000000000000bb\"}", C_ALREADY, "id"},
+    {"8011 a holder revokes another's token", &HOLD, "{\"cmd\":\"token.revoke\",\"id\":\"00000000000000cc\"}",
+     C_NOT_OWNER, "id"},
+    {"8011 a holder revokes an unknown token (alike)", &HOLD, "{\"cmd\":\"token.revoke\",\"id\":\"00000000000000ff\"}",
+     C_NOT_OWNER, "id"},
+};
+
+static void user_refusals(world *w) {
+  static const char *const setup[] = {
+      "{\"cmd\":\"user.add\",\"name\":\"root\",\"role\":\"admin\"}",
+      "{\"cmd\":\"user.add\",\"name\":\"hold\",\"role\":\"holder\",\"org\":\"org-a\"}",
+      "{\"cmd\":\"user.add\",\"name\":\"gone\",\"role\":\"tpe\"}",
+      "{\"cmd\":\"user.disable\",\"name\":\"gone\"}",
+      "{\"cmd\":\"token.create\",\"user\":\"hold\",\"id\":\"00000000000000aa\"}",
+      "{\"cmd\":\"token.create\",\"user\":\"hold\",\"id\":\"00000000000000bb\"}",
+      "{\"cmd\":\"token.revoke\",\"id\":\"00000000000000bb\"}",
+      "{\"cmd\":\"token.create\",\"user\":\"root\",\"id\":\"00000000000000cc\"}",
+  };
+  for (size_t i = 0; i < sizeof setup / sizeof setup[0]; i++)
+    must_ok(w, NULL, setup[i]);
+  rebase(w);
+  run_cases(w, user_cases, sizeof user_cases / sizeof user_cases[0]);
+}
+
 static void populated_store_refusals(void **state) {
   (void)state;
   world w;
@@ -895,6 +938,7 @@ static void populated_store_refusals(void **state) {
          "from");
   a6_refusals(&w);
   four_eyes_refusals(&w);
+  user_refusals(&w); /* after the permission cases: 8004 wants a store without users */
   int failures = w.failures;
   world_close(&w);
   assert_int_equal(failures, 0);

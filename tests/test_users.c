@@ -12,6 +12,14 @@
 
 #include "support.h"
 
+/* The journal still replays to the same state (jcm verify). */
+static void verify_and_close(jcm *j) {
+  json_t *report = NULL;
+  assert_int_equal(jcm_verify(j, &report), JCM_OK);
+  json_decref(report);
+  jcm_close(j);
+}
+
 static json_t *secret_cmd(jcm *j, const char *text, int want_code) {
   json_t *cmd = json_loads(text, 0, NULL), *result = NULL;
   assert_non_null(cmd);
@@ -21,6 +29,173 @@ static json_t *secret_cmd(jcm *j, const char *text, int want_code) {
   if (code != want_code) fail_msg("%s: code %d, want %d", text, code, want_code);
   assert_int_equal(rc == JCM_OK, want_code == 0);
   return result;
+}
+
+static int query_code(jcm *j, const jcm_actor *a, const char *name, const char *params);
+
+/* Submits text (with its secrets) as actor a and wants code (0: done);
+ * a refusal must leave every table as it was, credentials included. */
+static void as(jcm *j, const char *path, const jcm_actor *a, const char *text, int want_code) {
+  json_t *cmd = json_loads(text, 0, NULL), *result = NULL;
+  assert_non_null(cmd);
+  char *before = want_code ? t_dump(path) : NULL;
+  int rc = jcm_submit_secret(j, cmd, a, &result);
+  json_decref(cmd);
+  int code = (int)json_integer_value(json_object_get(json_object_get(result, "error"), "code"));
+  json_decref(result);
+  if (code != want_code) fail_msg("%s as %s: code %d, want %d", text, a->name, code, want_code);
+  assert_int_equal(rc == JCM_OK, want_code == 0);
+  if (!before) return;
+  char *after = t_dump(path);
+  if (strcmp(before, after) != 0) fail_msg("%s as %s: refused, yet the store changed", text, a->name);
+  free(before);
+  free(after);
+}
+
+static int login(jcm *j, const char *name, const char *password, const char **why) {
+  jcm_user u;
+  return jcm_password_login(j, name, password, &u, why);
+}
+
+static const char *new_token(jcm *j, const char *user, char out[JCM_TOKEN_LEN + 1]) {
+  char text[128];
+  snprintf(text, sizeof text, "{\"cmd\":\"token.create\",\"user\":\"%s\"}", user);
+  json_t *r = secret_cmd(j, text, 0);
+  snprintf(out, JCM_TOKEN_LEN + 1, "%s", json_string_value(json_object_get(json_object_get(r, "result"), "token")));
+  json_decref(r);
+  return out;
+}
+
+static const jcm_actor ROOT = {"root", "admin"}, ROOT2 = {"root2", "admin"}, HOLD = {"org-a/hold", "holder"};
+
+/* A store with admins root and root2 and holder hold of org-a, each with a password. */
+static jcm *users_store(char *path, size_t n, const char *name) {
+  t_accounts acc;
+  t_db_path(path, n, name);
+  jcm *j = t_registry(path, &acc);
+  json_decref(
+      secret_cmd(j, "{\"cmd\":\"user.add\",\"name\":\"root\",\"role\":\"admin\",\"password\":\"root password 1\"}", 0));
+  json_decref(secret_cmd(
+      j,
+      "{\"cmd\":\"user.add\",\"name\":\"hold\",\"role\":\"holder\",\"org\":\"org-a\",\"password\":\"hold password 1\"}",
+      0));
+  return j;
+}
+
+/* Disabling: no sign-in (refused as a wrong password is), sessions and
+ * tokens refused; enabling again: tokens work, old sessions stay ended; the
+ * last enabled administrator stays. */
+static void disable_and_enable(void **state) {
+  (void)state;
+  char path[512], tok[JCM_TOKEN_LEN + 1];
+  const char *why;
+  jcm_user u;
+  jcm *j = users_store(path, sizeof path, "users-disable");
+  new_token(j, "hold", tok);
+  assert_int_equal(jcm_user_get(j, "hold", &u), JCM_OK);
+  int64_t signed_in_at = u.cred_seq;
+  assert_int_equal(jcm_session_user(j, "hold", signed_in_at, &u), JCM_OK);
+  as(j, path, &ROOT, "{\"cmd\":\"user.disable\",\"name\":\"ghost\"}", 1026);
+  as(j, path, &HOLD, "{\"cmd\":\"user.disable\",\"name\":\"hold\"}", 8001);
+  as(j, path, &ROOT, "{\"cmd\":\"user.enable\",\"name\":\"hold\"}", 1028);
+  as(j, path, &ROOT, "{\"cmd\":\"user.disable\",\"name\":\"hold\",\"reason\":\"left the company\"}", 0);
+  as(j, path, &ROOT, "{\"cmd\":\"user.disable\",\"name\":\"hold\"}", 1028);
+  assert_int_equal(login(j, "hold", "hold password 1", &why), JCM_REFUSED);
+  assert_string_equal(why, "the user is disabled");
+  assert_int_equal(login(j, "hold", "a wrong password", &why), JCM_REFUSED);
+  assert_string_equal(why, "wrong name or password");
+  assert_int_equal(jcm_session_user(j, "hold", signed_in_at, &u), JCM_REFUSED);
+  assert_int_equal(jcm_token_check(j, tok, &u), JCM_REFUSED);
+  as(j, path, &ROOT, "{\"cmd\":\"user.enable\",\"name\":\"hold\"}", 0);
+  assert_int_equal(login(j, "hold", "hold password 1", &why), JCM_OK);
+  assert_int_equal(jcm_token_check(j, tok, &u), JCM_OK);
+  assert_int_equal(jcm_session_user(j, "hold", signed_in_at, &u), JCM_REFUSED); /* ended for good */
+  /* the last enabled administrator, by itself or by the CLI's actor */
+  as(j, path, &ROOT, "{\"cmd\":\"user.disable\",\"name\":\"root\"}", 8010);
+  as(j, path, &T_ADMIN, "{\"cmd\":\"user.disable\",\"name\":\"root\"}", 8010);
+  json_decref(secret_cmd(j, "{\"cmd\":\"user.add\",\"name\":\"root2\",\"role\":\"admin\"}", 0));
+  as(j, path, &ROOT, "{\"cmd\":\"user.disable\",\"name\":\"root\"}", 0);
+  as(j, path, &ROOT2, "{\"cmd\":\"user.disable\",\"name\":\"root2\"}", 8010);
+  verify_and_close(j);
+}
+
+/* Changing a password: one's own with the current one, anyone's as an
+ * administrator; weak ones refused; only the hash kept, never journaled;
+ * sessions opened before end. */
+static void change_password(void **state) {
+  (void)state;
+  char path[512];
+  const char *why;
+  jcm_user u;
+  jcm *j = users_store(path, sizeof path, "users-password");
+  assert_int_equal(jcm_user_get(j, "hold", &u), JCM_OK);
+  int64_t signed_in_at = u.cred_seq;
+  as(j, path, &HOLD, "{\"cmd\":\"user.password\",\"name\":\"hold\",\"password\":\"hold password 2\"}", 1002);
+  as(j, path, &HOLD,
+     "{\"cmd\":\"user.password\",\"name\":\"hold\",\"current\":\"not my password\",\"password\":\"hold password 2\"}",
+     8009);
+  as(j, path, &HOLD,
+     "{\"cmd\":\"user.password\",\"name\":\"hold\",\"current\":\"hold password 1\",\"password\":\"short\"}", 1025);
+  as(j, path, &HOLD, "{\"cmd\":\"user.password\",\"name\":\"hold\",\"current\":\"hold password 1\"}", 1002);
+  as(j, path, &HOLD, "{\"cmd\":\"user.password\",\"name\":\"root\",\"password\":\"taken over root\"}", 8011);
+  as(j, path, &HOLD, "{\"cmd\":\"user.password\",\"name\":\"ghost\",\"password\":\"taken over root\"}", 1026);
+  as(j, path, &ROOT, "{\"cmd\":\"user.password\",\"name\":\"root\",\"password\":\"root password 2\"}", 1002);
+  as(j, path, &HOLD,
+     "{\"cmd\":\"user.password\",\"name\":\"hold\",\"current\":\"hold password 1\",\"password\":\"hold password 2\"}",
+     0);
+  assert_int_equal(login(j, "hold", "hold password 1", &why), JCM_REFUSED);
+  assert_int_equal(login(j, "hold", "hold password 2", &why), JCM_OK);
+  assert_int_equal(jcm_session_user(j, "hold", signed_in_at, &u), JCM_REFUSED);
+  /* an administrator sets another user's password without knowing it */
+  as(j, path, &ROOT, "{\"cmd\":\"user.password\",\"name\":\"hold\",\"password\":\"hold password 3\"}", 0);
+  assert_int_equal(login(j, "hold", "hold password 3", &why), JCM_OK);
+  /* through jcm_submit, which stores no secret, the command would change nothing: refused */
+  json_t *cmd = json_pack("{s:s,s:s}", "cmd", "user.password", "name", "hold"), *r = NULL;
+  assert_int_equal(jcm_submit(j, cmd, &ROOT, &r), JCM_REFUSED);
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "error"), "code")), 1002);
+  json_decref(r);
+  json_decref(cmd);
+  char *dump = t_dump(path), *journal = strstr(dump, "journal");
+  assert_null(strstr(journal, "hold password"));
+  free(dump);
+  verify_and_close(j);
+}
+
+/* Revoking a token: by its owner or an administrator; refused afterwards. */
+static void revoke_token(void **state) {
+  (void)state;
+  char path[512], mine[JCM_TOKEN_LEN + 1], roots[JCM_TOKEN_LEN + 1], text[160];
+  jcm_user u;
+  jcm *j = users_store(path, sizeof path, "users-revoke");
+  new_token(j, "hold", mine);
+  new_token(j, "root", roots);
+  snprintf(text, sizeof text, "{\"cmd\":\"token.revoke\",\"id\":\"%.16s\"}", roots + 4);
+  as(j, path, &HOLD, text, 8011);
+  as(j, path, &HOLD, "{\"cmd\":\"token.revoke\",\"id\":\"0123456789abcdef\"}", 8011); /* alike: nothing told */
+  as(j, path, &ROOT, "{\"cmd\":\"token.revoke\",\"id\":\"0123456789abcdef\"}", 1029);
+  snprintf(text, sizeof text, "{\"cmd\":\"token.revoke\",\"id\":\"%.16s\"}", mine + 4);
+  as(j, path, &HOLD, text, 0);
+  as(j, path, &HOLD, text, 1028);
+  assert_int_equal(jcm_token_check(j, mine, &u), JCM_REFUSED);
+  assert_int_equal(jcm_token_check(j, roots, &u), JCM_OK);
+  snprintf(text, sizeof text, "{\"cmd\":\"token.revoke\",\"id\":\"%.16s\"}", roots + 4);
+  as(j, path, &ROOT2, text, 0); /* any administrator */
+  assert_int_equal(jcm_token_check(j, roots, &u), JCM_REFUSED);
+  /* the list: ids, owners, when; never a secret */
+  json_t *rows = NULL;
+  jcm_check chk;
+  assert_int_equal(jcm_query_as(j, &ROOT, "tokens", NULL, &rows, &chk), JCM_OK);
+  assert_int_equal(json_array_size(json_object_get(rows, "rows")), 2);
+  char *text_rows = json_dumps(rows, 0);
+  assert_null(strstr(text_rows, mine + 20));
+  assert_non_null(strstr(text_rows, "revoked_seq"));
+  free(text_rows);
+  json_decref(rows);
+  assert_int_equal(query_code(j, &HOLD, "tokens", NULL), 8001);
+  assert_int_equal(query_code(j, &HOLD, "users", NULL), 8001);
+  assert_int_equal(query_code(j, &T_JCS, "tokens", NULL), 8001);
+  assert_int_equal(query_code(j, NULL, "users", NULL), 8005);
+  verify_and_close(j);
 }
 
 static int query_code(jcm *j, const jcm_actor *a, const char *name, const char *params) {
@@ -79,10 +254,7 @@ static void users_and_tokens(void **state) {
   assert_null(strstr(journal, token + 20));
   free(dump);
   json_decref(r);
-  json_t *report = NULL;
-  assert_int_equal(jcm_verify(j, &report), JCM_OK);
-  json_decref(report);
-  jcm_close(j);
+  verify_and_close(j);
 }
 
 static void reads_by_role(void **state) {
@@ -127,8 +299,8 @@ static void reads_by_role(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(users_and_tokens),
-      cmocka_unit_test(reads_by_role),
+      cmocka_unit_test(users_and_tokens), cmocka_unit_test(reads_by_role), cmocka_unit_test(disable_and_enable),
+      cmocka_unit_test(change_password),  cmocka_unit_test(revoke_token),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,7 +12,8 @@ import { t, tv, lang, setLang } from './i18n.js';
 // back from GET /api/v1/session.
 const state = { session: null, api: null };
 const MAIN_COMMANDS = ['transfer', 'cancel', 'retire', 'xfer.propose', 'account.open', 'decide', 'issue', 'authorize', 'use'];
-const HIDDEN_COMMANDS = ['security.event', 'link.receive', 'init'];
+// security.event is the server's; the lifecycle of users has pages of its own (#/account, #/users)
+const HIDDEN_COMMANDS = ['security.event', 'link.receive', 'init', 'user.password', 'user.disable', 'user.enable', 'token.revoke'];
 
 // ---- small helpers ----
 
@@ -325,7 +326,7 @@ function commandsFor(role) {
   for (const [path, item] of Object.entries((state.api && state.api.paths) || {})) {
     if (!path.startsWith('/api/v1/commands/') || !item.post) continue;
     const name = path.slice('/api/v1/commands/'.length);
-    if (HIDDEN_COMMANDS.includes(name) || !(item.post['x-roles'] || []).includes(role)) continue;
+    if (HIDDEN_COMMANDS.includes(name) || !(item.post['x-jcm-roles'] || []).includes(role)) continue;
     out.push(name);
   }
   return out;
@@ -406,6 +407,33 @@ function valueOf(ctrl, sch) {
   return raw;
 }
 
+// A refusal next to the field it names (error.field): aria-invalid, the code
+// and message, the focus; a refusal without a field above the submit button.
+// Announced either way. Returns the field's name, or ''.
+function showRefusal(inputs, formErr, data) {
+  const e = (data && data.error) || {};
+  const base = String(e.field || '').split(/[.[]/)[0];
+  const input = inputs[base];
+  const text = t('form.refused') + ' — ' + errorText(data);
+  if (input) {
+    input.setAttribute('aria-invalid', 'true');
+    document.getElementById(input.id + '-error').textContent = text;
+    input.focus();
+  } else {
+    formErr.textContent = text;
+  }
+  announce(text, 'bad');
+  return input ? base : '';
+}
+
+function clearRefusal(inputs, formErr) {
+  formErr.textContent = '';
+  for (const c of inputs) {
+    c.removeAttribute('aria-invalid');
+    document.getElementById(c.id + '-error').textContent = '';
+  }
+}
+
 function randomKey() {
   const b = new Uint8Array(12);
   crypto.getRandomValues(b);
@@ -414,7 +442,7 @@ function randomKey() {
 
 async function pageCommand(main, cmd, params) {
   const op = offered('commands', cmd);
-  if (!op || !(op['x-roles'] || []).includes(state.session.role) || HIDDEN_COMMANDS.includes(cmd)) {
+  if (!op || !(op['x-jcm-roles'] || []).includes(state.session.role) || HIDDEN_COMMANDS.includes(cmd)) {
     main.append(el('h1', {}, cmd), el('p', { class: 'form-error' }, t('act.none')));
     return;
   }
@@ -444,11 +472,7 @@ async function pageCommand(main, cmd, params) {
   form.append(adv, formErr, el('button', { type: 'submit' }, t('form.submit')));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    formErr.textContent = '';
-    for (const { c } of Object.values(controls)) {
-      c.removeAttribute('aria-invalid');
-      document.getElementById(c.id + '-error').textContent = '';
-    }
+    clearRefusal(Object.values(controls).map((x) => x.c), formErr);
     const body = {};
     for (const [name, { c, fs }] of Object.entries(controls)) {
       const v = valueOf(c, fs);
@@ -463,21 +487,27 @@ async function pageCommand(main, cmd, params) {
       controls.key && (controls.key.c.value = randomKey()); // a new action gets a new key
       return;
     }
-    const e = r.data.error || {};
-    const base = String(e.field || '').split(/[.[]/)[0];
-    const target = controls[base];
-    const text = t('form.refused') + ' — ' + errorText(r.data);
-    if (target) {
-      target.c.setAttribute('aria-invalid', 'true');
-      document.getElementById(target.c.id + '-error').textContent = text;
-      if (base === 'key') adv.open = true;
-      target.c.focus();
-    } else {
-      formErr.textContent = text;
-    }
-    announce(text, 'bad');
+    const inputs = Object.fromEntries(Object.entries(controls).map(([k, v]) => [k, v.c]));
+    if (showRefusal(inputs, formErr, r.data) === 'key') adv.open = true;
   });
   main.append(el('h1', {}, commandTitle(cmd)), el('p', { class: 'note' }, summary(cmd)), form, await accountList());
+}
+
+// A command from a row's button: "…" while it runs, then its result (what
+// done(result) adds to "Done") or its refusal in out, announced with label.
+async function rowCommand(label, out, cmd, body, done) {
+  out.className = 'row-result';
+  out.textContent = t('pending.working');
+  const r = await api('POST', '/api/v1/commands/' + cmd, body);
+  if (r.ok) {
+    out.textContent = t('form.done') + (done(r.data.result || {}) || '');
+    out.classList.add('ok');
+  } else {
+    out.textContent = t('form.refused') + ' — ' + errorText(r.data);
+    out.classList.add('bad');
+  }
+  announce(label + ': ' + out.textContent, r.ok ? 'ok' : 'bad');
+  return r.ok;
 }
 
 // ---- four eyes: transactions held for a second administrator ----
@@ -540,23 +570,12 @@ function pendingRow(x, time, cols, admin) {
   const rejectForm = el('form', { class: 'reject', hidden: true },
     el('label', { for: reasonId }, t('pending.reason', { tx: id })), reason,
     el('button', { type: 'submit', 'aria-label': t('pending.confirmReject', { tx: id }) }, t('pending.confirm')));
-  const decide = async (cmd, body) => {
-    out.className = 'row-result';
-    out.textContent = t('pending.working');
-    const r = await api('POST', '/api/v1/commands/' + cmd, body);
-    if (r.ok) {
-      const res = r.data.result || {};
-      out.textContent = t('form.done') + ' — ' + tv(res.status || '') + (res.tx ? ' (' + res.tx + ')' : '');
-      out.classList.add('ok');
-      status.textContent = tv(res.status || '');
-      buttons.remove();
-      rejectForm.remove();
-    } else {
-      out.textContent = t('form.refused') + ' — ' + errorText(r.data);
-      out.classList.add('bad');
-    }
-    announce(id + ': ' + out.textContent, r.ok ? 'ok' : 'bad');
-  };
+  const decide = (cmd, body) => rowCommand(id, out, cmd, body, (res) => {
+    status.textContent = tv(res.status || '');
+    buttons.remove();
+    rejectForm.remove();
+    return ' — ' + tv(res.status || '') + (res.tx ? ' (' + res.tx + ')' : '');
+  });
   buttons.append(
     el('button', { type: 'button', 'aria-label': t('pending.approveTx', { tx: id }), onclick: () => decide('tx.approve', { tx: id }) }, t('pending.approve')),
     el('button', { type: 'button', 'aria-label': t('pending.rejectTx', { tx: id }), 'aria-expanded': 'false', 'aria-controls': 'pending-reject-' + id,
@@ -575,6 +594,109 @@ function pendingRow(x, time, cols, admin) {
   return tr;
 }
 
+// ---- your account: a new password ----
+
+// user.password with the current password; the session that changed it goes
+// on (the server renews it), the user's other sessions end.
+function pageAccount(main) {
+  const me = state.session;
+  main.append(el('h1', {}, t('account.title')), el('p', {}, t('who.as', { user: me.user, role: t('role.' + me.role) })),
+    el('h2', {}, t('account.heading')), el('p', { class: 'note' }, t('account.note')));
+  const inputs = {};
+  const formErr = el('p', { class: 'form-error', id: 'password-error' });
+  const form = el('form', { class: 'cmd', id: 'password-form', 'aria-describedby': 'password-error' });
+  for (const [name, autocomplete] of [['current', 'current-password'], ['password', 'new-password'], ['repeat', 'new-password']]) {
+    const id = 'pw-' + name;
+    inputs[name] = el('input', { id, name, type: 'password', autocomplete, required: true, 'aria-describedby': id + '-error' });
+    form.append(el('div', { class: 'field' }, el('label', { for: id }, t('account.' + name)), inputs[name], el('p', { class: 'error', id: id + '-error' })));
+  }
+  form.append(formErr, el('button', { type: 'submit' }, t('account.change')));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearRefusal(Object.values(inputs), formErr);
+    if (inputs.password.value !== inputs.repeat.value) { // a typo, not a rule: the rules are the library's
+      inputs.repeat.setAttribute('aria-invalid', 'true');
+      document.getElementById('pw-repeat-error').textContent = t('account.mismatch');
+      return inputs.repeat.focus();
+    }
+    const body = { name: me.user, current: inputs.current.value, password: inputs.password.value };
+    const r = await api('POST', '/api/v1/commands/user.password', body);
+    for (const c of Object.values(inputs)) c.value = '';
+    if (r.ok) announce(t('account.changed'), 'ok');
+    else showRefusal(inputs, formErr, r.data);
+  });
+  main.append(form);
+}
+
+// ---- users of the registry and their API tokens ----
+
+// For administrators and auditors (the users and tokens queries); an
+// administrator disables and enables users, sets their passwords and revokes
+// tokens from the rows. After a change the page is read again.
+async function pageUsers(main) {
+  main.append(el('h1', {}, t('users.title')), el('p', { class: 'note' }, t('users.intro')));
+  if (!APPROVERS.includes(state.session.role)) return main.append(el('p', { class: 'form-error' }, t('users.only')));
+  const admin = state.session.role === 'admin';
+  const users = await query('users', { limit: 1000 });
+  if (!users.ok) return main.append(el('p', { class: 'form-error' }, t('error.load') + ' (users): ' + errorText(users.data)));
+  const cols = ['name', 'role', 'org', 'status'];
+  const rows = users.data.rows.map((u) => Object.assign({}, u, { status: u.disabled ? 'disabled' : 'enabled' }));
+  main.append(rowTable('users', cols, rows, admin ? userActions : null));
+  const tokens = await query('tokens', { limit: 1000 });
+  main.append(el('h2', {}, t('users.tokens')), el('p', { class: 'note' }, t('users.tokensNote')));
+  if (!tokens.ok) return main.append(el('p', { class: 'form-error' }, errorText(tokens.data)));
+  main.append(rowTable('tokens', ['id', 'user', 'seq', 'revoked_seq'], tokens.data.rows, admin ? tokenActions : null));
+}
+
+// A table whose rows may end in a cell of actions(row, out).
+function rowTable(id, cols, rows, actions) {
+  if (!rows.length) return el('p', { class: 'note' }, t('empty'));
+  const head = cols.map((c) => el('th', { scope: 'col' }, cap(t('col.' + c))));
+  if (actions) head.push(el('th', { scope: 'col' }, cap(t('users.actions'))));
+  const body = rows.map((r) => {
+    const out = el('p', { class: 'row-result', 'aria-live': 'polite' });
+    const tds = cols.map((c) => el('td', { class: typeof r[c] === 'number' ? 'num' : null }, cell(c, r[c])));
+    if (actions) tds.push(el('td', {}, actions(r, out), out));
+    return el('tr', {}, tds);
+  });
+  return el('table', { id }, el('thead', {}, el('tr', {}, head)), el('tbody', {}, body));
+}
+
+function userActions(u, out) {
+  const cmd = u.disabled ? 'user.enable' : 'user.disable';
+  const again = () => render(false);
+  const pwId = 'user-password-' + u.name;
+  const pw = el('input', { id: pwId, name: 'password', type: 'password', autocomplete: 'new-password' });
+  const pwForm = el('form', { class: 'reject', id: 'set-password-' + u.name, hidden: true },
+    el('label', { for: pwId }, t('users.newPassword', { user: u.name })), pw,
+    el('button', { type: 'submit', 'aria-label': t('users.confirmPassword', { user: u.name }) }, t('users.setPassword')));
+  pwForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const password = pw.value;
+    pw.value = '';
+    rowCommand(u.name, out, 'user.password', { name: u.name, password }, () => {
+      pwForm.hidden = true;
+    });
+  });
+  return el('div', {},
+    el('div', { class: 'row-actions' },
+      el('button', { type: 'button', 'aria-label': t(u.disabled ? 'users.enableUser' : 'users.disableUser', { user: u.name }),
+        onclick: async () => (await rowCommand(u.name, out, cmd, { name: u.name }, () => '')) && again() },
+      t(u.disabled ? 'users.enable' : 'users.disable')),
+      el('button', { type: 'button', 'aria-label': t('users.setPasswordUser', { user: u.name }), 'aria-controls': pwForm.id,
+        onclick: () => {
+          pwForm.hidden = !pwForm.hidden;
+          if (!pwForm.hidden) pw.focus();
+        } }, t('users.setPassword'))),
+    pwForm);
+}
+
+function tokenActions(k, out) {
+  if (k.revoked_seq !== null && k.revoked_seq !== undefined) return el('span', { class: 'note' }, t('users.revoked'));
+  return el('button', { type: 'button', 'aria-label': t('users.revokeToken', { id: k.id }),
+    onclick: async () => (await rowCommand(k.id, out, 'token.revoke', { id: k.id }, () => '')) && render(false) }, t('users.revoke'));
+}
+
 // ---- the frame: navigation, language, routes ----
 
 function chrome() {
@@ -589,6 +711,7 @@ function chrome() {
   document.getElementById('signin').hidden = !!s;
   document.getElementById('signout').hidden = !s;
   document.getElementById('nav-pending').hidden = !(s && APPROVERS.includes(s.role));
+  document.getElementById('nav-users').hidden = !(s && APPROVERS.includes(s.role));
   document.getElementById('who').textContent = s ? t('who.as', { user: s.user, role: t('role.' + s.role) }) : '';
 }
 
@@ -605,8 +728,10 @@ const routes = {
   statement: pageStatement,
   act: pageActions,
   pending: pagePending,
+  account: pageAccount,
+  users: pageUsers,
 };
-const SIGNED = ['accounts', 'statement', 'act', 'pending'];
+const SIGNED = ['accounts', 'statement', 'act', 'pending', 'account', 'users'];
 let renderSeq = 0;
 
 async function render(focus) {

@@ -134,27 +134,44 @@ int jcm_aef_build(jcm *j, const jcm_aef_options *opt, json_t **report, json_t **
 int jcm_aef(jcm *j, const jcm_aef_options *opt, json_t **problems, jcm_check *chk);
 
 /* ---- users of the HTTP server (docs/server.md) ----
- * user.add and token.create are journaled commands; their secrets are not
- * journaled. jcm_submit_secret() is jcm_submit() for every command, except
- * that for user.add it takes a "password" member out of the command and
- * stores its Argon2id hash, and for token.create it makes a random token,
- * journals only its public id, stores its SHA-256 and returns the token
- * once in result.token. Both in the command's own transaction. */
+ * user.add, user.password, user.disable, user.enable, token.create and
+ * token.revoke are journaled commands; their secrets are not journaled.
+ * jcm_submit_secret() is jcm_submit() for every command, except that for
+ * user.add and user.password it takes a "password" member out of the
+ * command and stores its Argon2id hash (user.password also takes out and
+ * checks "current", the password users changing their own must give), and
+ * for token.create it makes a random token, journals only its public id,
+ * stores its SHA-256 and returns the token once in result.token. All in
+ * the command's own transaction. */
 #define JCM_TOKEN_LEN 68   /* "jcm_" + 64 hex digits */
 #define JCM_PWHASH_LEN 128 /* an Argon2id hash string */
 typedef struct jcm_user {
   char name[72];
   char role[24];
-  char org[72]; /* "" unless the user speaks for an organisation */
+  char org[72];     /* "" unless the user speaks for an organisation */
+  int disabled;     /* signs in by no means while set */
+  int64_t cred_seq; /* journal entry of the last password or status change: sessions opened before it end */
 } jcm_user;
 int jcm_submit_secret(jcm *j, json_t *cmd, const jcm_actor *actor, json_t **result);
-/* JCM_OK and *u when the user exists, JCM_REFUSED when not. */
+/* 1 when jcm_submit_secret() does more than jcm_submit() for the command:
+ * it hashes or makes a secret (Argon2id: tens of milliseconds). */
+int jcm_secret_command(const char *name);
+/* JCM_OK and *u when the user exists (disabled or not), JCM_REFUSED when not. */
 int jcm_user_get(jcm *j, const char *name, jcm_user *u);
 /* The stored password hash of a user (JCM_REFUSED when none). Verifying
  * is separate so that a server need not hold the store while it hashes. */
 int jcm_password_hash(jcm *j, const char *name, char hash[JCM_PWHASH_LEN]);
 int jcm_password_verify(const char *hash, const char *password); /* JCM_OK when it matches */
-/* JCM_OK and *u when token is a live API token. */
+/* Signing in by password: JCM_OK and *u; JCM_REFUSED alike for an unknown
+ * user, a wrong password and a disabled user, each after one Argon2id
+ * verification so that neither answer nor timing tells which; *why says
+ * which, for the security journal only. */
+int jcm_password_login(jcm *j, const char *name, const char *password, jcm_user *u, const char **why);
+/* Whether a session opened by user name when its cred_seq was cred_seq
+ * still stands: JCM_OK and *u when the user exists, is enabled and neither
+ * its password nor its status changed since; else JCM_REFUSED. */
+int jcm_session_user(jcm *j, const char *name, int64_t cred_seq, jcm_user *u);
+/* JCM_OK and *u when token is a live API token (not revoked) of an enabled user. */
 int jcm_token_check(jcm *j, const char *token, jcm_user *u);
 /* The actor a user acts as: its name; for a holder "ORG/NAME", so that the
  * library's holder checks see the organisation and the journal the user.

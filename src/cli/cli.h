@@ -37,6 +37,8 @@ int cli_demo(cli *c);
 
 /* serve.c */
 int cli_serve(cli *c, int argc, char **argv);
-int cli_users(cli *c, int argc, char **argv); /* user add, token create */
+/* The commands with a secret: user add, user password, token create. */
+int cli_is_users(int argc, char **argv);
+int cli_users(cli *c, int argc, char **argv);
 
 #endif

@@ -14,47 +14,51 @@
 /* ---- write commands ---- */
 
 typedef struct {
-  const char *words;  /* "account block" */
-  const char *cmd;    /* "account.status" */
-  const char *preset; /* extra JSON members, e.g. {"status":"blocked"} */
+  const char *words;      /* "account block" */
+  const char *cmd;        /* "account.status" */
+  const char *preset;     /* extra JSON members, e.g. {"status":"blocked"} */
+  const char *positional; /* the field a bare argument fills, e.g. "name" */
 } write_cmd;
 
 static const write_cmd writes[] = {
-    {"init", "init", NULL},
-    {"party add", "party.add", NULL},
-    {"registry add", "registry.add", NULL},
-    {"coop add", "coop.add", NULL},
-    {"org add", "org.add", NULL},
-    {"account open", "account.open", NULL},
-    {"account block", "account.status", "{\"status\":\"blocked\"}"},
-    {"account unblock", "account.status", "{\"status\":\"open\"}"},
-    {"account close", "account.status", "{\"status\":\"closed\"}"},
-    {"methodology add", "methodology.add", NULL},
-    {"pin submit", "pin.submit", NULL},
-    {"project pdd", "project.pdd", NULL},
-    {"project validate", "project.validate", NULL},
-    {"project import", "project.import", NULL},
-    {"project withdraw", "project.withdraw", NULL},
-    {"decide", "decide", NULL},
-    {"monitoring submit", "monitoring.submit", NULL},
-    {"monitoring verify", "monitoring.verify", NULL},
-    {"issue", "issue", NULL},
-    {"transfer", "transfer", NULL},
-    {"cancel", "cancel", NULL},
-    {"retire", "retire", NULL},
-    {"ndc set", "ndc.set", NULL},
-    {"emissions report", "emissions.report", NULL},
-    {"year finalize", "year.finalize", NULL},
-    {"authorize", "authorize", NULL},
-    {"use", "use", NULL},
-    {"key generate", "key.generate", NULL},
-    {"registry key", "registry.key", NULL},
-    {"xfer propose", "xfer.propose", NULL},
-    {"xfer terminate", "xfer.terminate", NULL},
-    {"tx approve", "tx.approve", NULL},
-    {"tx reject", "tx.reject", NULL},
-    {"tx cancel", "tx.cancel", NULL},
-    {"link receive", "link.receive", NULL},
+    {"init", "init", NULL, NULL},
+    {"party add", "party.add", NULL, NULL},
+    {"registry add", "registry.add", NULL, NULL},
+    {"coop add", "coop.add", NULL, NULL},
+    {"org add", "org.add", NULL, NULL},
+    {"account open", "account.open", NULL, NULL},
+    {"account block", "account.status", "{\"status\":\"blocked\"}", NULL},
+    {"account unblock", "account.status", "{\"status\":\"open\"}", NULL},
+    {"account close", "account.status", "{\"status\":\"closed\"}", NULL},
+    {"methodology add", "methodology.add", NULL, NULL},
+    {"pin submit", "pin.submit", NULL, NULL},
+    {"project pdd", "project.pdd", NULL, NULL},
+    {"project validate", "project.validate", NULL, NULL},
+    {"project import", "project.import", NULL, NULL},
+    {"project withdraw", "project.withdraw", NULL, NULL},
+    {"decide", "decide", NULL, NULL},
+    {"monitoring submit", "monitoring.submit", NULL, NULL},
+    {"monitoring verify", "monitoring.verify", NULL, NULL},
+    {"issue", "issue", NULL, NULL},
+    {"transfer", "transfer", NULL, NULL},
+    {"cancel", "cancel", NULL, NULL},
+    {"retire", "retire", NULL, NULL},
+    {"ndc set", "ndc.set", NULL, NULL},
+    {"emissions report", "emissions.report", NULL, NULL},
+    {"year finalize", "year.finalize", NULL, NULL},
+    {"authorize", "authorize", NULL, NULL},
+    {"use", "use", NULL, NULL},
+    {"key generate", "key.generate", NULL, NULL},
+    {"registry key", "registry.key", NULL, NULL},
+    {"xfer propose", "xfer.propose", NULL, NULL},
+    {"xfer terminate", "xfer.terminate", NULL, NULL},
+    {"tx approve", "tx.approve", NULL, NULL},
+    {"tx reject", "tx.reject", NULL, NULL},
+    {"tx cancel", "tx.cancel", NULL, NULL},
+    {"link receive", "link.receive", NULL, NULL},
+    {"user disable", "user.disable", NULL, "name"},
+    {"user enable", "user.enable", NULL, "name"},
+    {"token revoke", "token.revoke", NULL, "id"},
 };
 
 /* CLI flag of a field: first_day -> --first-day; lists take one item a flag. */
@@ -122,7 +126,10 @@ static json_t *list_item(const field_spec *f, const char *v) {
 }
 
 static void command_help(FILE *f, const write_cmd *w, const cmd_spec *s) {
-  fprintf(f, "usage: jcm %s [options]\n  %s (roles: ", w->words, s->help);
+  char bare[24] = "";
+  for (size_t i = 0; w->positional && w->positional[i] && i < sizeof bare - 2; i++) /* "name" -> "NAME " */
+    bare[i] = (char)(w->positional[i] - 'a' + 'A'), bare[i + 1] = ' ';
+  fprintf(f, "usage: jcm %s %s[options]\n  %s (roles: ", w->words, bare, s->help);
   const char *names[] = {"admin", "jc_secretariat", "holder", "tpe", "auditor", "peer"};
   for (int i = 0, first = 1; i < 6; i++)
     if (s->roles & (1u << i)) fprintf(f, "%s%s", first ? "" : ", ", names[i]), first = 0;
@@ -157,6 +164,10 @@ static int build_command(const cli *c, const write_cmd *w, const cmd_spec *s, in
   for (int i = 0; i < argc; i++) {
     const field_spec *f = s->fields;
     char flag[48];
+    if (w->positional && argv[i][0] != '-' && !json_object_get(cmd, w->positional)) {
+      json_object_set_new(cmd, w->positional, json_string(argv[i]));
+      continue;
+    }
     for (; f->name; f++) {
       flag_of(f, flag, sizeof flag);
       if (strcmp(flag, argv[i]) == 0) break;
@@ -259,6 +270,8 @@ static const read_cmd reads[] = {
     {"action list", "actions", "type", "Article 6 actions as AEF Table 3 reports them [--type]"},
     {"xfer list", "xfers", NULL, "transfers between registries, both directions [--status]"},
     {"pending list", "pending", NULL, "transactions held for a second administrator's approval [--status]"},
+    {"user list", "users", NULL, "users of the server: role, organisation, disabled [--role]"},
+    {"token list", "tokens", "user", "API tokens: ids, users, created and revoked (never a secret) [--user]"},
     {"report accounts", "public_accounts", NULL, "public report: holding accounts and their holders [--type]"},
     {"report units", "units_by_type", NULL, "public report: units held per account type [--vintage]"},
     {"report transactions", "tx_summary", NULL, "public report: transactions and units per year and type [--year]"},
@@ -789,10 +802,11 @@ void cli_usage(FILE *f) {
           "  %-20s the AEF report of a year as CSV, JSON or XLSX, after its consistency checks\n"
           "  %-20s serve the JSON REST API: --listen HOST:PORT (see jcm serve --help)\n"
           "  %-20s add a user of the server: NAME --role ROLE [--org ORG] [--password-stdin]\n"
-          "  %-20s print a new API token for a user, once: USER\n\n"
+          "  %-20s print a new API token for a user, once: USER\n"
+          "  %-20s set a user's password from standard input: NAME --password-stdin [--current-stdin]\n\n"
           "Run 'jcm COMMAND --help' for a command's options. Exit status: 0 done, 1 refused, 2 bad usage.\n",
           "verify", "apply", "demo", "link export", "link import", "link status", "check-codes", "aef", "serve",
-          "user add", "token create");
+          "user add", "token create", "user password");
 }
 
 int cli_dispatch(cli *c, int argc, char **argv) {
@@ -809,7 +823,7 @@ int cli_dispatch(cli *c, int argc, char **argv) {
   }
   if (strcmp(argv[0], "check-codes") == 0) return run_codes(c, argc - 1, argv + 1);
   if (strcmp(argv[0], "serve") == 0) return cli_serve(c, argc - 1, argv + 1);
-  if (strcmp(argv[0], "user") == 0 || strcmp(argv[0], "token") == 0) return cli_users(c, argc, argv);
+  if (cli_is_users(argc, argv)) return cli_users(c, argc, argv);
   /* link receive is the generic write command; the others move messages */
   if (strcmp(argv[0], "link") == 0 && !(argc > 1 && strcmp(argv[1], "receive") == 0))
     return run_link(c, argc - 1, argv + 1);

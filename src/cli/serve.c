@@ -127,32 +127,49 @@ static int submit_secret(cli *c, json_t *cmd, const char *what) {
   return rc;
 }
 
-static int user_add(cli *c, int argc, char **argv) {
-  const char *name = NULL, *role = NULL, *org = NULL;
-  int from_stdin = 0;
+typedef struct {
+  const char *flag;
+  const char **value; /* a flag with a value */
+  int *on;            /* a switch */
+} user_flag;
+
+/* NAME and the flags of `jcm user add|password`: EXIT_OK, EXIT_USAGE (said
+ * on stderr), or -1 when --help was asked. */
+static int user_args(const char *what, int argc, char **argv, const user_flag *flags, const char **name) {
   for (int i = 0; i < argc; i++) {
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      printf("usage: jcm user add NAME --role ROLE [--org ORG] [--password-stdin]\n"
-             "  adds a user of the HTTP server (roles: admin, jc_secretariat, holder, tpe, auditor, peer);\n"
-             "  the first user must be an admin; a holder names its organisation. With --password-stdin the\n"
-             "  first line of standard input is the password (12 characters or more), kept as an Argon2id\n"
-             "  hash; without it the user signs in with tokens only (jcm token create). No default exists.\n");
-      return EXIT_OK;
-    }
-    if (strcmp(argv[i], "--role") == 0 && v)
-      role = argv[++i];
-    else if (strcmp(argv[i], "--org") == 0 && v)
-      org = argv[++i];
-    else if (strcmp(argv[i], "--password-stdin") == 0)
-      from_stdin = 1;
-    else if (!name && argv[i][0] != '-')
-      name = argv[i];
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return -1;
+    const user_flag *f = flags;
+    while (f->flag && strcmp(f->flag, argv[i]) != 0)
+      f++;
+    if (f->flag && f->on)
+      *f->on = 1;
+    else if (f->flag && i + 1 < argc)
+      *f->value = argv[++i];
+    else if (!f->flag && !*name && argv[i][0] != '-')
+      *name = argv[i];
     else {
-      fprintf(stderr, "jcm user add: unexpected '%s' (see jcm user add --help)\n", argv[i]);
+      fprintf(stderr, "jcm %s: unexpected '%s' (see jcm %s --help)\n", what, argv[i], what);
       return EXIT_USAGE;
     }
   }
+  return EXIT_OK;
+}
+
+static int user_add(cli *c, int argc, char **argv) {
+  const char *name = NULL, *role = NULL, *org = NULL;
+  int from_stdin = 0;
+  const user_flag flags[] = {
+      {"--role", &role, NULL}, {"--org", &org, NULL}, {"--password-stdin", NULL, &from_stdin}, {0}};
+  int rc = user_args("user add", argc, argv, flags, &name);
+  if (rc == -1) {
+    printf("usage: jcm user add NAME --role ROLE [--org ORG] [--password-stdin]\n"
+           "  adds a user of the HTTP server (roles: admin, jc_secretariat, holder, tpe, auditor, peer);\n"
+           "  the first user must be an admin; a holder names its organisation. With --password-stdin the\n"
+           "  first line of standard input is the password (12 characters or more), kept as an Argon2id\n"
+           "  hash; without it the user signs in with tokens only (jcm token create). No default exists.\n");
+    return EXIT_OK;
+  }
+  if (rc != EXIT_OK) return rc;
   if (!name || !role) {
     fprintf(stderr, "jcm user add: give NAME and --role ROLE\n");
     return EXIT_USAGE;
@@ -164,9 +181,42 @@ static int user_add(cli *c, int argc, char **argv) {
   }
   json_t *cmd = json_pack("{s:s,s:s,s:s,s:s?,s:s?}", "cmd", "user.add", "name", name, "role", role, "org", org,
                           "password", from_stdin ? pw : NULL);
-  int rc = cmd ? submit_secret(c, cmd, "user add") : EXIT_USAGE;
+  rc = cmd ? submit_secret(c, cmd, "user add") : EXIT_USAGE;
   memset(pw, 0, sizeof pw);
   json_decref(cmd);
+  return rc;
+}
+
+static int user_password(cli *c, int argc, char **argv) {
+  const char *name = NULL;
+  int from_stdin = 0, current = 0;
+  const user_flag flags[] = {{"--password-stdin", NULL, &from_stdin}, {"--current-stdin", NULL, &current}, {0}};
+  int rc = user_args("user password", argc, argv, flags, &name);
+  if (rc == -1) {
+    printf("usage: jcm user password NAME --password-stdin [--current-stdin]\n"
+           "  sets NAME's password to the first line of standard input (12 to 1024 printable characters,\n"
+           "  not all the same), kept as an Argon2id hash and never journaled; NAME's sessions end. Users\n"
+           "  changing their own (--actor NAME) give the current password too: with --current-stdin the\n"
+           "  first line is the current password and the second the new one. An admin sets anyone's.\n");
+    return EXIT_OK;
+  }
+  if (rc != EXIT_OK) return rc;
+  if (!name || !from_stdin) {
+    fprintf(stderr, "jcm user password: give NAME and --password-stdin\n");
+    return EXIT_USAGE;
+  }
+  char cur[1100] = "", pw[1100] = "";
+  rc = EXIT_USAGE;
+  if ((current && read_password(cur, sizeof cur) != 0) || read_password(pw, sizeof pw) != 0) {
+    fprintf(stderr, "jcm user password: no password on standard input\n");
+  } else {
+    json_t *cmd = json_pack("{s:s,s:s,s:s,s:s?}", "cmd", "user.password", "name", name, "password", pw, "current",
+                            current ? cur : NULL);
+    rc = cmd ? submit_secret(c, cmd, "user password") : EXIT_USAGE;
+    json_decref(cmd);
+  }
+  memset(cur, 0, sizeof cur);
+  memset(pw, 0, sizeof pw);
   return rc;
 }
 
@@ -182,10 +232,20 @@ static int token_create(cli *c, int argc, char **argv) {
   return argc == 1 ? EXIT_OK : EXIT_USAGE;
 }
 
+int cli_is_users(int argc, char **argv) {
+  int user = argc > 0 && strcmp(argv[0], "user") == 0, token = argc > 0 && strcmp(argv[0], "token") == 0;
+  if (argc == 1) return user || token; /* a hint */
+  return (user && (strcmp(argv[1], "add") == 0 || strcmp(argv[1], "password") == 0)) ||
+         (token && strcmp(argv[1], "create") == 0);
+}
+
 int cli_users(cli *c, int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[0], "user") == 0 && strcmp(argv[1], "add") == 0) return user_add(c, argc - 2, argv + 2);
+  if (argc >= 2 && strcmp(argv[0], "user") == 0 && strcmp(argv[1], "password") == 0)
+    return user_password(c, argc - 2, argv + 2);
   if (argc >= 2 && strcmp(argv[0], "token") == 0 && strcmp(argv[1], "create") == 0)
     return token_create(c, argc - 2, argv + 2);
-  fprintf(stderr, "jcm: try 'jcm user add --help' or 'jcm token create --help'\n");
+  fprintf(stderr, "jcm: try 'jcm --help': user add, user password, user disable, user enable, user list,\n"
+                  "     token create, token revoke, token list\n");
   return EXIT_USAGE;
 }

@@ -24,7 +24,8 @@
 typedef struct {
   unsigned char digest[crypto_hash_sha256_BYTES];
   char user[72];
-  char csrf[65]; /* the anti-CSRF token of this session: 64 hex digits */
+  char csrf[65];    /* the anti-CSRF token of this session: 64 hex digits */
+  int64_t cred_seq; /* the user's cred_seq at sign-in: a later password or status change ends the session */
   time_t expires;
 } session;
 
@@ -53,9 +54,9 @@ static void random_hex(char *out, size_t bytes) {
   sodium_memzero(raw, sizeof raw);
 }
 
-/* Stores a new session for user; the token (jcs_ + 64 hex) goes to out,
+/* Stores a new session for user u; the token (jcs_ + 64 hex) goes to out,
  * its anti-CSRF token to csrf. */
-static int session_new(const char *user, char out[69], char csrf[65]) {
+static int session_new(const jcm_user *u, char out[69], char csrf[65]) {
   memcpy(out, SESSION_PREFIX, 4);
   random_hex(out + 4, 32);
   random_hex(csrf, 32);
@@ -65,8 +66,9 @@ static int session_new(const char *user, char out[69], char csrf[65]) {
   for (size_t i = 0; sessions && i < SESSIONS_MAX; i++) {
     if (sessions[i].expires > now) continue; /* live: keep; a full table refuses, never evicts */
     crypto_hash_sha256(sessions[i].digest, (const unsigned char *)out, 68);
-    snprintf(sessions[i].user, sizeof sessions[i].user, "%s", user);
+    snprintf(sessions[i].user, sizeof sessions[i].user, "%s", u->name);
     memcpy(sessions[i].csrf, csrf, 65);
+    sessions[i].cred_seq = u->cred_seq;
     sessions[i].expires = now + (time_t)ttl_s;
     rc = 0;
     break;
@@ -75,8 +77,11 @@ static int session_new(const char *user, char out[69], char csrf[65]) {
   return rc;
 }
 
-/* Finds a live session by its token; end != 0 ends it. 0 when found. */
-static int session_find(const char *token, char user[72], char csrf[65], unsigned *left, int end) {
+enum { FIND, END, RENEW };
+
+/* Finds a live session by its token and copies it to *out (if not NULL);
+ * what END ends it, RENEW sets its cred_seq to out->cred_seq. 0 when found. */
+static int session_find(const char *token, session *out, int what) {
   unsigned char d[crypto_hash_sha256_BYTES];
   if (strlen(token) != 68 || strncmp(token, SESSION_PREFIX, 4) != 0) return -1;
   crypto_hash_sha256(d, (const unsigned char *)token, 68);
@@ -85,14 +90,43 @@ static int session_find(const char *token, char user[72], char csrf[65], unsigne
   pthread_mutex_lock(&sessions_lock);
   for (size_t i = 0; sessions && i < SESSIONS_MAX && rc; i++)
     if (sessions[i].expires > now && sodium_memcmp(sessions[i].digest, d, sizeof d) == 0) {
-      if (user) snprintf(user, 72, "%s", sessions[i].user);
-      if (csrf) memcpy(csrf, sessions[i].csrf, 65);
-      if (left) *left = (unsigned)(sessions[i].expires - now);
-      if (end) sodium_memzero(&sessions[i], sizeof sessions[i]);
+      if (what == RENEW) sessions[i].cred_seq = out->cred_seq;
+      if (out) *out = sessions[i];
+      if (what == END) sodium_memzero(&sessions[i], sizeof sessions[i]);
       rc = 0;
     }
   pthread_mutex_unlock(&sessions_lock);
   return rc;
+}
+
+/* The user of a live session that still stands (its user enabled, the
+ * password unchanged since sign-in): JCM_OK; a session that no longer
+ * stands is ended here, at once. */
+static int session_user(srv_req *rq, const char *token, jcm_user *u) {
+  session s;
+  if (session_find(token, &s, FIND) != 0) return JCM_REFUSED;
+  int rc = jcm_session_user(rq->j, s.user, s.cred_seq, u);
+  if (rc == JCM_REFUSED) session_find(token, NULL, END);
+  if (rc == JCM_OK) {
+    memcpy(rq->csrf, s.csrf, sizeof s.csrf);
+    rq->session_left_s = (unsigned)(s.expires - time(NULL));
+  }
+  sodium_memzero(&s, sizeof s);
+  return rc;
+}
+
+/* The session the request came with, or NULL (an API token, the public). */
+static const char *request_session(const srv_req *rq) {
+  if (rq->by_cookie) return rq->cookie;
+  const char *h = rq->authorization;
+  return h && strncmp(h, "Bearer " SESSION_PREFIX, 11) == 0 ? h + 7 : NULL;
+}
+
+void srv_session_renew(srv_req *rq, int64_t cred_seq) {
+  const char *token = request_session(rq);
+  session s = {.cred_seq = cred_seq};
+  if (token) session_find(token, &s, RENEW);
+  sodium_memzero(&s, sizeof s);
 }
 
 /* Set-Cookie for a session (token) or clearing it (NULL). */
@@ -152,10 +186,9 @@ int srv_csrf_check(srv_req *rq, srv_resp *rs, int need_token) {
 int srv_authenticate(srv_req *rq, srv_resp *rs) {
   const char *h = rq->authorization;
   jcm_user u;
-  char user[72];
   int rc = JCM_REFUSED;
   if (!h && rq->cookie) { /* a browser session */
-    if (session_find(rq->cookie, user, rq->csrf, &rq->session_left_s, 0) == 0) rc = jcm_user_get(rq->j, user, &u);
+    rc = session_user(rq, rq->cookie, &u);
     if (rc == JCM_OK) {
       set_user(rq, &u);
       rq->by_cookie = 1;
@@ -165,7 +198,8 @@ int srv_authenticate(srv_req *rq, srv_resp *rs) {
       srv_error(rs, 500, 0, "", "the store cannot be read");
       return -1;
     }
-    /* expired, or from before a restart: the public, and the browser forgets it */
+    /* expired, ended (the user disabled, its password changed) or from
+     * before a restart: the public, and the browser forgets it */
     set_cookie(rs, NULL, 0);
     return 0;
   }
@@ -175,8 +209,8 @@ int srv_authenticate(srv_req *rq, srv_resp *rs) {
     return -1;
   }
   const char *token = h + 7;
-  if (strncmp(token, SESSION_PREFIX, 4) == 0 && session_find(token, user, NULL, &rq->session_left_s, 0) == 0)
-    rc = jcm_user_get(rq->j, user, &u);
+  if (strncmp(token, SESSION_PREFIX, 4) == 0)
+    rc = session_user(rq, token, &u);
   else if (strncmp(token, "jcm_", 4) == 0)
     rc = jcm_token_check(rq->j, token, &u);
   if (rc == JCM_OK) {
@@ -213,18 +247,16 @@ void srv_login(srv_req *rq, srv_resp *rs) {
     return;
   }
   int cookie = json_is_true(cookie_v);
-  char hash[JCM_PWHASH_LEN] = "";
-  int rc = jcm_password_hash(rq->j, name, hash);
   jcm_user u;
   char token[69], csrf[65];
-  /* the hash is verified even for an unknown user, so timing does not tell */
+  const char *why = "";
+  int rc = jcm_password_login(rq->j, name, password, &u, &why);
   if (rc == JCM_ERROR) {
     srv_error(rs, 500, 0, "", "the store cannot be read");
-  } else if (jcm_password_verify(rc == JCM_OK ? hash : NULL, password) != JCM_OK ||
-             jcm_user_get(rq->j, name, &u) != JCM_OK) {
-    srv_security_event(rq, "login_failed", name, "wrong name or password");
+  } else if (rc != JCM_OK) { /* a disabled user is told what a wrong password is told; the journal says which */
+    srv_security_event(rq, "login_failed", name, why);
     srv_error(rs, 401, 8005, "password", "wrong name or password");
-  } else if (session_new(u.name, token, csrf) != 0) {
+  } else if (session_new(&u, token, csrf) != 0) {
     srv_error(rs, 503, 0, "", "too many sessions: try again later");
   } else {
     srv_security_event(rq, "login", u.name, cookie ? "signed in (browser session)" : "signed in");
@@ -244,7 +276,6 @@ void srv_login(srv_req *rq, srv_resp *rs) {
     sodium_memzero(token, sizeof token);
     sodium_memzero(csrf, sizeof csrf);
   }
-  sodium_memzero(hash, sizeof hash);
   json_decref(in);
 }
 
@@ -254,8 +285,8 @@ void srv_logout(srv_req *rq, srv_resp *rs) {
     srv_error(rs, 401, 8005, "Authorization", "not signed in");
     return;
   }
-  const char *token = rq->by_cookie ? rq->cookie : rq->authorization + 7;
-  int ended = session_find(token, NULL, NULL, NULL, 1) == 0;
+  const char *token = request_session(rq);
+  int ended = token && session_find(token, NULL, END) == 0;
   if (rq->by_cookie) set_cookie(rs, NULL, 0);
   if (ended)
     srv_security_event(rq, "logout", rq->user.name, rq->by_cookie ? "signed out (browser session)" : "signed out");

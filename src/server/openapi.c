@@ -81,21 +81,59 @@ static json_t *responses(const int *codes, size_t n, const char *ok_schema) {
   return r;
 }
 
+/* Marks an operation that only some roles may call, the same way for
+ * commands and queries: "x-jcm-roles" lists them (role bits as in
+ * lib/internal.h, in role_names' order) and the description says so. */
+static void only_roles(json_t *op, unsigned roles, const char *more) {
+  json_t *list = json_array();
+  char text[400] = "Only these roles may call it:";
+  size_t n = strlen(text);
+  for (size_t i = 0; i < sizeof role_names / sizeof role_names[0]; i++) {
+    if (!(roles & (1u << i))) continue;
+    json_array_append_new(list, json_string(role_names[i]));
+    n += (size_t)snprintf(text + n, sizeof text - n, "%s %s", json_array_size(list) > 1 ? "," : "", role_names[i]);
+  }
+  snprintf(text + n, sizeof text - n, ". Others are refused with 403 (check 8001), the public with 401 (8005).%s",
+           more ? more : "");
+  json_object_set_new(op, "x-jcm-roles", list);
+  json_object_set_new(op, "description", json_string(text));
+}
+
+/* Members of a command's body taken out (and hashed, or checked) before the
+ * command is journaled: they are not in the command table. */
+static const struct {
+  const char *cmd, *member, *help;
+} secrets[] = {
+    {"user.add", "password", "Argon2id-hashed, never journaled; without it: tokens only"},
+    {"user.password", "password", "the new password: Argon2id-hashed, never journaled"},
+    {"user.password", "current", "your current password, when you change your own (never journaled)"},
+};
+
 static json_t *command_op(const cmd_spec *s) {
   static const int codes[] = {200, 400, 401, 403, 413, 415, 422, 429};
-  json_t *roles = json_array();
-  for (size_t i = 0; i < sizeof role_names / sizeof role_names[0]; i++)
-    if (s->roles & (1u << i)) json_array_append_new(roles, json_string(role_names[i]));
   json_t *body = object_schema(s->fields);
-  if (strcmp(s->name, "user.add") == 0) /* taken out and hashed before the command is journaled */
-    json_object_set_new(json_object_get(body, "properties"), "password",
-                        json_pack("{s:s,s:i,s:i,s:s}", "type", "string", "minLength", 12, "maxLength", 1024,
-                                  "description", "Argon2id-hashed, never journaled; without it: tokens only"));
-  json_t *op =
-      json_pack("{s:s,s:s,s:[s],s:o,s:{s:b,s:{s:{s:o}}},s:o}", "operationId", s->name, "summary", s->help, "tags",
-                "commands", "x-roles", roles, "requestBody", "required", 1, "content", "application/json", "schema",
-                body, "responses", responses(codes, sizeof codes / sizeof codes[0], "CommandResult"));
+  for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
+    if (strcmp(s->name, secrets[i].cmd) == 0)
+      json_object_set_new(json_object_get(body, "properties"), secrets[i].member,
+                          json_pack("{s:s,s:i,s:i,s:s}", "type", "string", "minLength", 12, "maxLength", 1024,
+                                    "description", secrets[i].help));
+  json_t *op = json_pack("{s:s,s:s,s:[s],s:{s:b,s:{s:{s:o}}},s:o}", "operationId", s->name, "summary", s->help, "tags",
+                         "commands", "requestBody", "required", 1, "content", "application/json", "schema", body,
+                         "responses", responses(codes, sizeof codes / sizeof codes[0], "CommandResult"));
+  only_roles(op, s->roles, NULL);
   return json_pack("{s:o}", "post", op);
+}
+
+/* The roles the library lets read query name (lib/access.c), asked of it
+ * role by role, so that the document says what the server answers. */
+static unsigned query_roles(const char *name) {
+  unsigned roles = 0;
+  jcm_check chk;
+  for (size_t i = 0; i < sizeof role_names / sizeof role_names[0]; i++) {
+    const jcm_actor a = {"openapi", role_names[i]};
+    if (jcm_may_read(&a, name, &chk) == JCM_OK) roles |= 1u << i;
+  }
+  return roles;
 }
 
 static json_t *query_op(const jcm_query_info *q) {
@@ -110,6 +148,9 @@ static json_t *query_op(const jcm_query_info *q) {
   json_t *op = json_pack("{s:s,s:s,s:[s],s:b,s:o,s:o}", "operationId", q->name, "summary", q->name, "tags", "queries",
                          "x-public", q->public_read, "parameters", params, "responses",
                          responses(codes, sizeof codes / sizeof codes[0], q->paged ? "Page" : "Object"));
+  unsigned roles = query_roles(q->name);
+  if (!q->public_read)
+    only_roles(op, roles, roles & R_HOLDER ? " A holder reads only its own accounts and their transactions." : NULL);
   return json_pack("{s:o}", "get", op);
 }
 

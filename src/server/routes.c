@@ -91,9 +91,13 @@ static void command(srv_req *rq, srv_resp *rs, const char *name) {
     FAIL(rs, 422, 1010, "cmd", "the command is named by the path, not the body");
   }
   json_object_set_new(body, "cmd", json_string(name));
-  rq->job = srv_group_prepare(body, &rq->actor); /* group commit (group.c): answered by srv_command_finish */
+  /* group commit (group.c), answered by srv_command_finish; a command with
+   * a secret runs here, so that its Argon2id work holds up no other command */
+  rq->job = jcm_secret_command(name) ? NULL : srv_group_prepare(body, &rq->actor);
   json_t *result = NULL;
   int rc = rq->job ? JCM_OK : jcm_submit_secret(rq->j, body, &rq->actor, &result);
+  if (rc == JCM_OK && strcmp(name, "user.password") == 0 && strcmp(jcm__s(body, "name"), rq->user.name) == 0)
+    srv_session_renew(rq, json_integer_value(json_object_get(result, "seq")));
   json_decref(body);
   if (!rq->job) command_done(rq, rs, rc, result);
 }

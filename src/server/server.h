@@ -89,6 +89,9 @@ int srv_authenticate(srv_req *rq, srv_resp *rs);
 void srv_login(srv_req *rq, srv_resp *rs);
 /* POST /api/v1/logout: ends the session the request came with, clears the cookie. */
 void srv_logout(srv_req *rq, srv_resp *rs);
+/* After the signed-in user changed its own password (entry cred_seq): the
+ * session the request came with stays signed in; its others end. */
+void srv_session_renew(srv_req *rq, int64_t cred_seq);
 /* GET /api/v1/session: who is signed in, and the CSRF token of a cookie session. */
 void srv_session(srv_req *rq, srv_resp *rs);
 /* For a state-changing request: 0 when it may go on; -1 with rs set (403, 8006)

@@ -2,8 +2,10 @@
 // against a jcm serve on the TH014 demo store:
 //   node ui.test.mjs BASE_URL SCREENSHOT_DIR
 // Environment: JCM_ADMIN_PASSWORD, JCM_ADMIN2_PASSWORD (a second
-// administrator, root2), JCM_SECOND_ACCOUNT (an empty holding account),
-// JCM_CHROMIUM (default /usr/bin/chromium).
+// administrator, root2), JCM_HOLDER_PASSWORD (somchai, a holder user),
+// JCM_HOLDER_TOKEN (the id of an API token of somchai's),
+// JCM_SECOND_ACCOUNT (an empty holding account), JCM_CHROMIUM (default
+// /usr/bin/chromium).
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -12,6 +14,8 @@ const [base, shots] = process.argv.slice(2);
 const password = process.env.JCM_ADMIN_PASSWORD;
 const password2 = process.env.JCM_ADMIN2_PASSWORD;
 const second = process.env.JCM_SECOND_ACCOUNT;
+const holderPassword = process.env.JCM_HOLDER_PASSWORD;
+const holderToken = process.env.JCM_HOLDER_TOKEN;
 const thai = 'THA01-100-000004-52'; // the Thai side's holding account: 1008 after the demo, 958 after the setup
 const gov = 'THA01-110-000003-21'; // the Thai government holding account: 1010–1059 from the setup, four eyes
 mkdirSync(shots, { recursive: true });
@@ -24,9 +28,13 @@ const context = await browser.newContext({ viewport: { width: 1280, height: 900 
 const page = await context.newPage();
 const problems = [];
 // A refused command is an HTTP 422 (403 for a refused role or 8007, the proposer approving
-// their own), which the browser logs: only other errors count.
-page.on('console', (m) => m.type() === 'error' && !/status of (422|403)/.test(m.text()) && problems.push('console: ' + m.text()));
-page.on('pageerror', (e) => problems.push('page error: ' + e.message));
+// their own), which the browser logs: only other errors count. allowed: the statuses
+// expected on that page (401 where a session is meant to end).
+function watch(p, allowed) {
+  p.on('console', (m) => m.type() === 'error' && !allowed.test(m.text()) && problems.push('console: ' + m.text()));
+  p.on('pageerror', (e) => problems.push('page error: ' + e.message));
+}
+watch(page, /status of (422|403)/);
 
 let n = 0;
 async function shot(name) {
@@ -34,11 +42,19 @@ async function shot(name) {
   await page.screenshot({ path: file, fullPage: true });
   console.log('screenshot', file);
 }
-async function go(hash) {
-  await page.goto(base + '/' + hash);
+async function go(hash, p = page) {
+  // the same URL again is no navigation: read the page again
+  if (p.url() === base + '/' + hash) await p.reload();
+  else await p.goto(base + '/' + hash);
   // this navigation's content, not the previous page's still on screen
   const route = hash.startsWith('#/') ? hash.slice(2) : '';
-  await page.waitForSelector(`#main > div[data-route="${route}"]:not([aria-busy])`);
+  await p.waitForSelector(`#main > div[data-route="${route}"]:not([aria-busy])`);
+}
+async function signIn(p, user, pw) {
+  await go('#/login', p);
+  await p.getByLabel('User name').fill(user);
+  await p.getByLabel('Password').fill(pw);
+  await p.getByRole('button', { name: 'Sign in' }).click();
 }
 const main = () => page.locator('#main');
 
@@ -158,6 +174,16 @@ const held = page.locator('#status .ok', { hasText: 'awaiting approval' });
 await held.waitFor();
 const heldTx = /THA01-T-\d{6}/.exec(await held.textContent())[0];
 await shot('transfer-held');
+// a second one, which the second administrator will reject
+await go('#/act/transfer');
+await page.getByLabel(/^From/).fill(gov);
+await page.getByLabel(/^To/).fill(thai);
+await page.getByLabel(/^Quantity/).fill('10');
+await page.getByRole('button', { name: 'Submit' }).click();
+const held2 = page.locator('#status .ok', { hasText: 'awaiting approval', hasNotText: heldTx }); // the same page: the first's status may still show
+await held2.waitFor();
+const heldTx2 = /THA01-T-\d{6}/.exec(await held2.textContent())[0];
+assert.notEqual(heldTx2, heldTx);
 await go('#/statement/' + thai); // nothing moved yet
 assert.equal(await page.locator('#statement-closing').textContent(), '858');
 await go('#/pending');
@@ -219,10 +245,7 @@ await main().getByRole('link', { name: 'Sign in' }).waitFor();
 assert.equal(await page.getByRole('link', { name: 'Pending approval' }).count(), 0); // no nav link signed out
 
 // ---- the second administrator approves ----
-await go('#/login');
-await page.getByLabel('User name').fill('root2');
-await page.getByLabel('Password').fill(password2);
-await page.getByRole('button', { name: 'Sign in' }).click();
+await signIn(page, 'root2', password2);
 await page.waitForURL(/#\/accounts$/);
 await page.locator('#who').getByText('root2').waitFor();
 await page.getByRole('link', { name: 'Pending approval' }).click();
@@ -236,6 +259,90 @@ await go('#/statement/' + thai);
 await page.locator('#statement-closing').filter({ hasText: /^888$/ }).waitFor();
 await main().getByRole('cell', { name: 'THA01 1030–1059', exact: true }).waitFor();
 await shot('statement-approved');
+
+// ---- the second administrator rejects the other: nothing moves, it shows terminated ----
+await go('#/pending');
+const rejRow = main().locator('tr', { hasText: heldTx2 });
+await rejRow.getByRole('cell', { name: 'awaiting approval', exact: true }).waitFor();
+await page.getByRole('button', { name: 'Reject ' + heldTx2 }).click();
+await page.getByLabel('Reason for rejecting ' + heldTx2).fill('not agreed with the Party');
+await page.getByRole('button', { name: 'Confirm rejection of ' + heldTx2 }).click();
+await page.locator('#pending-result-' + heldTx2).filter({ hasText: /^Done — terminated/ }).waitFor();
+await rejRow.getByRole('cell', { name: 'terminated', exact: true }).waitFor();
+assert.equal(await page.getByRole('button', { name: 'Approve ' + heldTx2 }).count(), 0);
+await shot('pending-rejected');
+await page.reload(); // read again: decided, by whom and why
+await page.waitForSelector('#main > div[data-route="pending"]:not([aria-busy])');
+await rejRow.getByRole('cell', { name: 'terminated', exact: true }).waitFor();
+await rejRow.getByText('decided by root2: not agreed with the Party').waitFor();
+await go('#/statement/' + thai);
+await page.locator('#statement-closing').filter({ hasText: /^888$/ }).waitFor();
+assert.equal(await main().getByRole('cell', { name: 'THA01 1020–1029', exact: true }).count(), 0);
+
+// ---- users: somchai signs in elsewhere; root2 disables, enables, revokes, sets a password ----
+const context2 = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+const page2 = await context2.newPage();
+watch(page2, /status of (401|403|422)/); // its sessions are meant to end
+const main2 = () => page2.locator('#main');
+await signIn(page2, 'somchai', holderPassword);
+await page2.waitForURL(/#\/accounts$/);
+await page2.locator('#who').getByText('somchai').waitFor();
+assert.equal(await page2.getByRole('link', { name: 'Users' }).count(), 0); // administrators and auditors only
+
+await page.getByRole('link', { name: 'Users' }).click();
+await page.waitForSelector('#main > div[data-route="users"]:not([aria-busy])');
+const somRow = main().locator('#users tr', { hasText: 'somchai' });
+await somRow.getByRole('cell', { name: 'enabled', exact: true }).waitFor();
+await main().locator('#tokens tr', { hasText: holderToken }).waitFor();
+await shot('users');
+await page.getByRole('button', { name: 'Disable somchai' }).click();
+await somRow.getByRole('cell', { name: 'disabled', exact: true }).waitFor();
+await page.getByRole('button', { name: 'Enable somchai' }).waitFor();
+// somchai's session stopped at once, and signing in is refused as a wrong password is
+await go('#/accounts', page2);
+await main2().getByRole('link', { name: 'Sign in' }).waitFor();
+await signIn(page2, 'somchai', holderPassword);
+await page2.locator('#login-error').filter({ hasText: 'check 8005' }).waitFor();
+await page.getByRole('button', { name: 'Enable somchai' }).click();
+await somRow.getByRole('cell', { name: 'enabled', exact: true }).waitFor();
+await page.getByRole('button', { name: 'Revoke token ' + holderToken }).click();
+await main().locator('#tokens tr', { hasText: holderToken }).getByText('revoked', { exact: true }).waitFor();
+assert.equal(await page.getByRole('button', { name: 'Revoke token ' + holderToken }).count(), 0);
+await shot('users-revoked');
+
+// ---- somchai changes its own password: the current one is needed ----
+await signIn(page2, 'somchai', holderPassword);
+await page2.waitForURL(/#\/accounts$/);
+await page2.getByRole('link', { name: 'Your account' }).click();
+await page2.waitForSelector('#main > div[data-route="account"]:not([aria-busy])');
+const newPw = holderPassword + ' new';
+await page2.getByLabel('Current password').fill('not the password');
+await page2.getByLabel('New password (12 characters or more)').fill(newPw);
+await page2.getByLabel('New password again').fill(newPw);
+await page2.getByRole('button', { name: 'Change password' }).click();
+await page2.locator('#pw-current-error').filter({ hasText: 'check 8009' }).waitFor();
+assert.equal(await page2.getAttribute('#pw-current', 'aria-invalid'), 'true');
+await page2.getByLabel('Current password').fill(holderPassword);
+await page2.getByLabel('New password (12 characters or more)').fill(newPw);
+await page2.getByLabel('New password again').fill(newPw);
+await page2.getByRole('button', { name: 'Change password' }).click();
+await page2.locator('#status .ok', { hasText: 'Your password was changed' }).waitFor();
+await page2.screenshot({ path: `${shots}/${String(++n).padStart(2, '0')}-password-changed.png`, fullPage: true });
+await go('#/accounts', page2); // the session that changed it goes on
+await page2.locator('#who').getByText('somchai').waitFor();
+await main2().locator('table').waitFor();
+
+// ---- an administrator sets somchai's password: somchai's session ends ----
+await go('#/users');
+await page.getByRole('button', { name: 'Set a password for somchai' }).click();
+await page.getByLabel('New password for somchai').fill(holderPassword + ' by root2');
+await page.getByRole('button', { name: 'Set the password of somchai' }).click();
+await somRow.locator('.row-result.ok').waitFor();
+await go('#/accounts', page2);
+await main2().getByRole('link', { name: 'Sign in' }).waitFor();
+await signIn(page2, 'somchai', holderPassword + ' by root2');
+await page2.waitForURL(/#\/accounts$/);
+await context2.close();
 
 await browser.close();
 assert.deepEqual(problems, []);
