@@ -160,10 +160,10 @@ void srv_group_stop(void) {
 srv_job *srv_group_prepare(json_t *cmd, const jcm_actor *actor) {
   if (!running) return NULL;
   const char *name = json_string_value(json_object_get(cmd, "cmd"));
-  /* init changes what every handle caches, and user.add / token.create write
-   * their secrets beside the command: those keep a transaction of their own */
-  if (!name || strcmp(name, "init") == 0 || strcmp(name, "user.add") == 0 || strcmp(name, "token.create") == 0)
-    return NULL;
+  /* init changes what every handle caches, and the secret commands (user.add,
+   * token.create, user.password) write their secrets beside the command and
+   * spend tens of milliseconds on Argon2id: those keep a transaction of their own */
+  if (!name || strcmp(name, "init") == 0 || jcm_secret_command(name)) return NULL;
   srv_job *jb = calloc(1, sizeof *jb);
   if (!jb) return NULL;
   jb->cmd = json_incref(cmd);
