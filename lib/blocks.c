@@ -150,10 +150,11 @@ int jcm__blocks_check_ranges(jcm_ctx *c, const char *account, json_t *ranges, in
   return rc;
 }
 
-/* Splits the block holding serial s so that s starts a block. The found row
- * is copied with its values bound one by one: an INSERT ... SELECT from the
- * table it inserts into needs a temporary table on every run. */
-int jcm__blocks_split(jcm_ctx *c, const char *origin, int64_t s) {
+/* Splits the block holding serial s so that s starts a block; the upper
+ * part goes to account `to` when given (else it stays where the block is).
+ * The found row is copied with its values bound one by one: an INSERT ...
+ * SELECT from the table it inserts into needs a temporary table on every run. */
+static int split_to(jcm_ctx *c, const char *origin, int64_t s, const char *to) {
   static const char q_find[] = "SELECT first, last, issuance, project, vintage, unit_type, account, reserved_tx,"
                                " auth_id, auth_version, ft_seq, ft_to, out_tx FROM block WHERE origin = ? AND first < ?"
                                " ORDER BY first DESC LIMIT 1";
@@ -175,6 +176,10 @@ int jcm__blocks_split(jcm_ctx *c, const char *origin, int64_t s) {
   jcm_stmt *ins = db_q(c->st, q_copy, "sii", origin, s, bl);
   int rc = ins ? 0 : -1;
   for (int i = 2; i < 13 && rc == 0; i++) {
+    if (i == 6 && to) { /* column 6 is the account */
+      rc = o->bind_text(ins, i + 2, to, -1);
+      continue;
+    }
     switch (o->column_type(st, i)) {
     case JCM_NULL: rc = o->bind_null(ins, i + 2); break;
     case JCM_INT: rc = o->bind_int(ins, i + 2, o->column_int(st, i)); break;
@@ -187,6 +192,8 @@ int jcm__blocks_split(jcm_ctx *c, const char *origin, int64_t s) {
   if (rc != 0 || db_x(c->st, q_cut, "isi", s - 1, origin, bf) != 0) return jcm__dberr(c, "split");
   return JCM_OK;
 }
+
+int jcm__blocks_split(jcm_ctx *c, const char *origin, int64_t s) { return split_to(c, origin, s, NULL); }
 
 /* Makes [f, l] of origin whole blocks (splitting at most one at each end), so
  * that an UPDATE over that range changes exactly those serials. */
@@ -222,7 +229,9 @@ int jcm__blocks_move_above(jcm_ctx *c, const char *from, const char *to, json_t 
   const char *origin = jcm__s(cut, "origin");
   int64_t first = jcm__i(cut, "first", 0);
   if (!origin || first < 1) return jcm__refuse(c, C_BAD_RANGE, "cut", "the event's cut is malformed");
-  int rc = jcm__blocks_split(c, origin, first);
+  /* everything above the cut is taken: the split writes that part straight
+   * to the destination, one index entry fewer to add and move again */
+  int rc = split_to(c, origin, first, to);
   if (rc != JCM_OK) return rc;
   if (db_x(c->st, q, "sssissii", to, from, origin, first, project, project, vintage, vintage) != 0)
     return jcm__dberr(c, "move");
