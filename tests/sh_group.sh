@@ -68,6 +68,11 @@ r403=$(cat "$TMP"/c* | grep -c '^403$')
 # every 200 is a committed transfer with its own journal seq; every refusal has an error object
 seqs=$(for f in "$TMP"/r*.json; do jq -r 'select(.ok == true) | .seq' "$f"; done | sort -u | wc -l)
 [ "$seqs" -eq 20 ] || fail "$seqs distinct journal seqs among the 200s, want 20"
+# the access log is buffered (src/server/accesslog.c) but written within 200 ms,
+# while the server runs: every one of the 36 requests is there a moment later
+sleep 1
+logged=$(grep -c '"route":"commands"' "$TMP/access.log")
+[ "$logged" -eq 36 ] || fail "$logged command requests in the access log while serving, want 36"
 for f in "$TMP"/r*.json; do jq -e '.ok == true or (.error.code | type == "number")' "$f" >/dev/null || fail "answer $f"; done
 
 bal() { curl -s -H "Authorization: Bearer $T" "$U/api/v1/queries/balance?account=$1" | jq -r "[.rows[].quantity] | add // 0"; }

@@ -51,7 +51,8 @@ static void *flusher_main(void *unused) {
       pthread_cond_wait(&wake, &lock);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += FLUSH_MS * 1000000L;
+    until.tv_sec += FLUSH_MS / 1000;
+    until.tv_nsec += FLUSH_MS % 1000 * 1000000L;
     if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
     while (!stopping && pthread_cond_timedwait(&wake, &lock, &until) == 0) {
     }
