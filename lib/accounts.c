@@ -26,11 +26,11 @@ int jcm__account_get(jcm_store *st, const char *id, jcm_account *a) {
   if (!s) return -1;
   int rc = db_step(st, s);
   if (rc == JCM_ROW) {
-    snprintf(a->id, sizeof a->id, "%s", col_text(st, s, 0));
-    snprintf(a->type, sizeof a->type, "%s", col_text(st, s, 1));
-    snprintf(a->status, sizeof a->status, "%s", col_text(st, s, 2));
-    snprintf(a->holder, sizeof a->holder, "%s", col_text(st, s, 3));
-    snprintf(a->registry, sizeof a->registry, "%.5s", a->id);
+    jcm__copy(a->id, sizeof a->id, col_text(st, s, 0));
+    jcm__copy(a->type, sizeof a->type, col_text(st, s, 1));
+    jcm__copy(a->status, sizeof a->status, col_text(st, s, 2));
+    jcm__copy(a->holder, sizeof a->holder, col_text(st, s, 3));
+    jcm__copy(a->registry, 6, a->id);
   }
   db_reset(st, s);
   return rc == JCM_ROW ? 1 : rc == JCM_DONE ? 0 : -1;

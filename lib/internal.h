@@ -60,6 +60,10 @@ void jcm__set_check(jcm_check *chk, int code, const char *field, const char *fmt
 const char *jcm__s(json_t *o, const char *key);             /* string member or NULL */
 int64_t jcm__i(json_t *o, const char *key, int64_t dflt);   /* integer member */
 void jcm__hex(const unsigned char *p, size_t n, char *out); /* out: 2n+1 */
+/* Copies s (NULL: "") into out of n bytes, cut to fit; returns its length. */
+size_t jcm__copy(char *out, size_t n, const char *s);
+/* Writes v in decimal (no snprintf: a hot path); returns its length. */
+size_t jcm__itoa(int64_t v, char out[24]);
 char *jcm__canonical(json_t *v);                            /* sorted keys, compact; malloc'd */
 void jcm__format_time(int64_t ms, char out[32]);
 unsigned jcm__role_bit(const char *role);

@@ -87,6 +87,29 @@ static void canon_put(canon_buf *b, const char *s, size_t n) {
   b->n += n;
 }
 
+size_t jcm__copy(char *out, size_t n, const char *s) {
+  size_t len = s ? strnlen(s, n - 1) : 0;
+  if (len) memcpy(out, s, len);
+  out[len] = 0;
+  return len;
+}
+
+size_t jcm__itoa(int64_t v, char out[24]) {
+  char tmp[24];
+  size_t n = 0;
+  /* unsigned: the magnitude of INT64_MIN does not fit an int64_t */
+  uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+  do {
+    tmp[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  size_t k = 0;
+  if (v < 0) out[k++] = '-';
+  while (n) out[k++] = tmp[--n];
+  out[k] = 0;
+  return k;
+}
+
 static void canon_string(canon_buf *b, const char *s, size_t n) {
   size_t run = 0;
   canon_put(b, "\"", 1);
@@ -156,9 +179,8 @@ static void canon_value(canon_buf *b, json_t *v, int depth) {
   }
   case JSON_STRING: canon_string(b, json_string_value(v), json_string_length(v)); break;
   case JSON_INTEGER: {
-    char num[32];
-    int len = snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    canon_put(b, num, (size_t)len);
+    char num[24];
+    canon_put(b, num, jcm__itoa(json_integer_value(v), num));
     break;
   }
   case JSON_TRUE: canon_put(b, "true", 4); break;
