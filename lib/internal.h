@@ -64,7 +64,7 @@ void jcm__hex(const unsigned char *p, size_t n, char *out); /* out: 2n+1 */
 size_t jcm__copy(char *out, size_t n, const char *s);
 /* Writes v in decimal (no snprintf: a hot path); returns its length. */
 size_t jcm__itoa(int64_t v, char out[24]);
-char *jcm__canonical(json_t *v);                            /* sorted keys, compact; malloc'd */
+char *jcm__canonical(json_t *v); /* sorted keys, compact; malloc'd */
 void jcm__format_time(int64_t ms, char out[32]);
 unsigned jcm__role_bit(const char *role);
 /* The organisation a holder actor speaks for: its name up to a '/' ("ORG/USER"). */

@@ -105,7 +105,8 @@ size_t jcm__itoa(int64_t v, char out[24]) {
   } while (u);
   size_t k = 0;
   if (v < 0) out[k++] = '-';
-  while (n) out[k++] = tmp[--n];
+  while (n)
+    out[k++] = tmp[--n];
   out[k] = 0;
   return k;
 }

@@ -6,6 +6,7 @@
 
 #include <sqlite3.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "support.h"
 
@@ -93,9 +94,85 @@ static void other_connections_see_each_commit(void **state) {
   jcm_close(j);
 }
 
+static char *movement_rows(sqlite3 *db) {
+  char *out = NULL;
+  sqlite3_stmt *s = NULL;
+  assert_int_equal(sqlite3_prepare_v2(db,
+                                      "SELECT group_concat(account || ' ' || seq || ' ' || dir || ' ' || tx || ' ' ||"
+                                      " quantity || ' ' || ranges, char(10)) FROM"
+                                      " (SELECT * FROM movement ORDER BY account, seq)",
+                                      -1, &s, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  out = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(s, 0));
+  sqlite3_finalize(s);
+  return out;
+}
+
+/* Migration 7 re-keys the movements by (seq, account). A store laid out as
+ * version 6 (movements keyed by account, an index by seq) opens with the same
+ * rows, the new index, and verifies. */
+static void movements_migrate_to_journal_order(void **state) {
+  (void)state;
+  char path[512];
+  t_accounts a;
+  t_db_path(path, sizeof path, "smoke-migrate");
+  jcm *j = t_registry(path, &a);
+  const char *accts[] = {a.gov, a.hold_a, NULL};
+  const int64_t qty[] = {1009, 1008};
+  assert_int_equal(t_issue(j, 2021, 2017, 2017, accts, qty), JCM_OK);
+  int code = 0;
+  for (int i = 1; i <= 20; i++)
+    assert_int_equal(t_submitf(j, &T_ADMIN, &code, NULL,
+                               "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":%d}",
+                               i % 2 ? a.hold_a : a.hold_b, i % 2 ? a.hold_b : a.hold_a, i % 2 ? 2 * i : 1),
+                     JCM_OK);
+  jcm_close(j);
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  char *want = movement_rows(db);
+  assert_non_null(strstr(want, "\n"));
+  assert_int_equal(
+      sqlite3_exec(db,
+                   "BEGIN; CREATE TABLE m6(account TEXT NOT NULL, seq INTEGER NOT NULL, dir INTEGER NOT NULL,"
+                   " tx TEXT NOT NULL, quantity INTEGER NOT NULL, ranges TEXT NOT NULL,"
+                   " PRIMARY KEY(account, seq)) WITHOUT ROWID;"
+                   " INSERT INTO m6 SELECT account, seq, dir, tx, quantity, ranges FROM movement;"
+                   " DROP TABLE movement; ALTER TABLE m6 RENAME TO movement;"
+                   " CREATE INDEX movement_seq ON movement(seq);"
+                   " DELETE FROM schema_version WHERE version = 7; COMMIT;",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  char err[256] = "";
+  assert_int_equal(jcm_open(path, NULL, &j, err, sizeof err), JCM_OK);
+  json_t *report = NULL;
+  assert_int_equal(jcm_verify(j, &report), JCM_OK);
+  json_decref(report);
+  jcm_close(j);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  char *got = movement_rows(db);
+  assert_string_equal(got, want);
+  sqlite3_stmt *s = NULL;
+  assert_int_equal(sqlite3_prepare_v2(db,
+                                      "SELECT (SELECT count(*) FROM sqlite_schema WHERE name = 'movement_account'),"
+                                      " (SELECT count(*) FROM sqlite_schema WHERE name = 'movement_seq'),"
+                                      " (SELECT max(version) FROM schema_version)",
+                                      -1, &s, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(s, 0), 1);
+  assert_int_equal(sqlite3_column_int(s, 1), 0);
+  assert_int_equal(sqlite3_column_int(s, 2), 7);
+  sqlite3_finalize(s);
+  sqlite3_free(want);
+  sqlite3_free(got);
+  sqlite3_close(db);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(issue_transfer_verify),
-                                     cmocka_unit_test(opens_while_another_writes),
-                                     cmocka_unit_test(other_connections_see_each_commit)};
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(issue_transfer_verify), cmocka_unit_test(opens_while_another_writes),
+      cmocka_unit_test(other_connections_see_each_commit), cmocka_unit_test(movements_migrate_to_journal_order)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
