@@ -166,6 +166,16 @@ static const char *const migrations[] = {
     "DROP TABLE movement;"
     "ALTER TABLE movement7 RENAME TO movement;"
     "CREATE INDEX movement_account ON movement(account, seq, dir, quantity);",
+    /* 8: transactions stored in the tree of their id. As a rowid table with
+     * a text key, every transaction wrote two trees (rows, and the index of
+     * ids the key needs): one page more for each command committed alone. */
+    "CREATE TABLE tx8(id TEXT PRIMARY KEY, seq INTEGER NOT NULL, type TEXT NOT NULL,"
+    " status TEXT NOT NULL, from_account TEXT, to_account TEXT, quantity INTEGER NOT NULL,"
+    " kind TEXT, reason TEXT, idem_key TEXT) WITHOUT ROWID;"
+    "INSERT INTO tx8 SELECT id, seq, type, status, from_account, to_account, quantity, kind, reason, idem_key"
+    " FROM tx ORDER BY id;"
+    "DROP TABLE tx;"
+    "ALTER TABLE tx8 RENAME TO tx;",
 };
 
 /* State tables and the order verify compares them in (whole-row order, so

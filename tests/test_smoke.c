@@ -94,13 +94,18 @@ static void other_connections_see_each_commit(void **state) {
   jcm_close(j);
 }
 
+/* Every movement and transaction row, as text. */
 static char *movement_rows(sqlite3 *db) {
   char *out = NULL;
   sqlite3_stmt *s = NULL;
   assert_int_equal(sqlite3_prepare_v2(db,
-                                      "SELECT group_concat(account || ' ' || seq || ' ' || dir || ' ' || tx || ' ' ||"
-                                      " quantity || ' ' || ranges, char(10)) FROM"
-                                      " (SELECT * FROM movement ORDER BY account, seq)",
+                                      "SELECT (SELECT group_concat(account || ' ' || seq || ' ' || dir || ' ' || tx ||"
+                                      " ' ' || quantity || ' ' || ranges, char(10)) FROM"
+                                      " (SELECT * FROM movement ORDER BY account, seq)) || char(10) ||"
+                                      " (SELECT group_concat(id || ' ' || seq || ' ' || type || ' ' || status || ' ' ||"
+                                      " quote(from_account) || ' ' || quote(to_account) || ' ' || quantity || ' ' ||"
+                                      " quote(kind) || ' ' || quote(reason) || ' ' || quote(idem_key), char(10)) FROM"
+                                      " (SELECT * FROM tx ORDER BY id))",
                                       -1, &s, NULL),
                    SQLITE_OK);
   assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -109,10 +114,11 @@ static char *movement_rows(sqlite3 *db) {
   return out;
 }
 
-/* Migration 7 re-keys the movements by (seq, account). A store laid out as
- * version 6 (movements keyed by account, an index by seq) opens with the same
- * rows, the new index, and verifies. */
-static void movements_migrate_to_journal_order(void **state) {
+/* Migration 7 re-keys the movements by (seq, account), 8 stores transactions
+ * without a rowid. A store laid out as version 6 (movements keyed by
+ * account with an index by seq, transactions in a rowid table) opens with
+ * the same rows, the new layout, and verifies. */
+static void store_of_version_6_migrates(void **state) {
   (void)state;
   char path[512];
   t_accounts a;
@@ -140,7 +146,11 @@ static void movements_migrate_to_journal_order(void **state) {
                    " INSERT INTO m6 SELECT account, seq, dir, tx, quantity, ranges FROM movement;"
                    " DROP TABLE movement; ALTER TABLE m6 RENAME TO movement;"
                    " CREATE INDEX movement_seq ON movement(seq);"
-                   " DELETE FROM schema_version WHERE version = 7; COMMIT;",
+                   " CREATE TABLE t6(id TEXT PRIMARY KEY, seq INTEGER NOT NULL, type TEXT NOT NULL,"
+                   " status TEXT NOT NULL, from_account TEXT, to_account TEXT, quantity INTEGER NOT NULL,"
+                   " kind TEXT, reason TEXT, idem_key TEXT);"
+                   " INSERT INTO t6 SELECT * FROM tx; DROP TABLE tx; ALTER TABLE t6 RENAME TO tx;"
+                   " DELETE FROM schema_version WHERE version > 6; COMMIT;",
                    NULL, NULL, NULL),
       SQLITE_OK);
   sqlite3_close(db);
@@ -157,13 +167,15 @@ static void movements_migrate_to_journal_order(void **state) {
   assert_int_equal(sqlite3_prepare_v2(db,
                                       "SELECT (SELECT count(*) FROM sqlite_schema WHERE name = 'movement_account'),"
                                       " (SELECT count(*) FROM sqlite_schema WHERE name = 'movement_seq'),"
-                                      " (SELECT max(version) FROM schema_version)",
+                                      " (SELECT max(version) FROM schema_version),"
+                                      " (SELECT sql LIKE '%WITHOUT ROWID' FROM sqlite_schema WHERE name = 'tx')",
                                       -1, &s, NULL),
                    SQLITE_OK);
   assert_int_equal(sqlite3_step(s), SQLITE_ROW);
   assert_int_equal(sqlite3_column_int(s, 0), 1);
   assert_int_equal(sqlite3_column_int(s, 1), 0);
-  assert_int_equal(sqlite3_column_int(s, 2), 7);
+  assert_int_equal(sqlite3_column_int(s, 2), 8);
+  assert_int_equal(sqlite3_column_int(s, 3), 1);
   sqlite3_finalize(s);
   sqlite3_free(want);
   sqlite3_free(got);
@@ -173,6 +185,6 @@ static void movements_migrate_to_journal_order(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(issue_transfer_verify), cmocka_unit_test(opens_while_another_writes),
-      cmocka_unit_test(other_connections_see_each_commit), cmocka_unit_test(movements_migrate_to_journal_order)};
+      cmocka_unit_test(other_connections_see_each_commit), cmocka_unit_test(store_of_version_6_migrates)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
