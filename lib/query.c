@@ -162,7 +162,8 @@ static const list_query lists[] = {
      {"role", NULL, NULL, NULL},
      NULL},
     {"tokens",
-     "SELECT id, user, seq, revoked_seq FROM app_token WHERE (? IS NULL OR user = ?) ORDER BY seq LIMIT ? OFFSET ?",
+     "SELECT id, user, seq, expires, revoked_seq FROM app_token WHERE (? IS NULL OR user = ?) ORDER BY seq LIMIT ? "
+     "OFFSET ?",
      {"user", NULL, NULL, NULL},
      NULL},
     /* the public reports the Japanese JCM registry publishes (DOMAIN.md §11) */

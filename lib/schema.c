@@ -176,6 +176,8 @@ static const char *const migrations[] = {
     " FROM tx ORDER BY id;"
     "DROP TABLE tx;"
     "ALTER TABLE tx8 RENAME TO tx;",
+    /* 9: API tokens expire (docs/server.md); a token made before has none */
+    "ALTER TABLE app_token ADD COLUMN expires TEXT;",
 };
 
 /* State tables and the order verify compares them in (whole-row order, so

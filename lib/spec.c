@@ -289,7 +289,9 @@ static const field_spec f_user_add[] = {ID("name", true, jcm__is_user, "user nam
                                         END};
 static const field_spec f_token_create[] = {
     ID("user", true, jcm__is_user, "the user the token acts as"),
-    ID("id", false, jcm__is_token_id, "the token's public id (made by the library, never chosen)"), KEY, END};
+    ID("id", false, jcm__is_token_id, "the token's public id (made by the library, never chosen)"),
+    INT("days", false, 1, JCM_TOKEN_MAX_DAYS, "days until the token expires (default " JCM_TOKEN_DAYS_TEXT ")"), KEY,
+    END};
 /* user.password: "password" (and "current") are taken out before validation */
 static const field_spec f_user_password[] = {ID("name", true, jcm__is_user, "the user whose password changes"), END};
 static const field_spec f_user_disable[] = {ID("name", true, jcm__is_user, "the user"),

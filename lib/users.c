@@ -81,12 +81,20 @@ int jcm__check_token_create(jcm_ctx *c) {
   int rc = db_step(c->st, s);
   db_reset(c->st, s);
   if (rc == JCM_ROW) return jcm__refuse(c, C_EXISTS, "id", "token %s exists already", id);
-  return rc == JCM_DONE ? JCM_OK : jcm__dberr(c, "token");
+  if (rc != JCM_DONE) return jcm__dberr(c, "token");
+  /* decided here, from the registry's clock, and kept in the event: the
+   * replay takes it as it was */
+  char expires[32];
+  int64_t days = jcm__i(c->args, "days", JCM_TOKEN_DAYS);
+  jcm__format_time(c->j->clock(c->j->clock_ud) + days * 86400000, expires);
+  json_object_set_new(c->out, "expires", json_string(expires));
+  return JCM_OK;
 }
 
 int jcm__apply_token_create(jcm_ctx *c) {
-  static const char q[] = "INSERT INTO app_token(id, user, seq) VALUES (?, ?, ?)";
-  if (db_x(c->st, q, "ssi", jcm__s(c->args, "id"), jcm__s(c->args, "user"), c->seq) != 0) return jcm__dberr(c, "token");
+  static const char q[] = "INSERT INTO app_token(id, user, seq, expires) VALUES (?, ?, ?, ?)";
+  if (db_x(c->st, q, "ssis", jcm__s(c->args, "id"), jcm__s(c->args, "user"), c->seq, jcm__s(c->out, "expires")) != 0)
+    return jcm__dberr(c, "token");
   return JCM_OK;
 }
 
@@ -453,9 +461,15 @@ int jcm_session_user(jcm *j, const char *name, int64_t cred_seq, jcm_user *u) {
   return rc == JCM_OK && (u->disabled || u->cred_seq != cred_seq) ? JCM_REFUSED : rc;
 }
 
-/* 1 when the token id is live: created and not revoked. */
-static int token_live(jcm_store *st, const char *id) {
-  jcm_stmt *s = db_q(st, "SELECT 1 FROM app_token WHERE id = ? AND revoked_seq IS NULL", "s", id);
+/* 1 when the token id is live: created, not revoked, not expired (a token
+ * made before tokens expired has no expiry). */
+static int token_live(jcm *j, const char *id) {
+  jcm_store *st = jcm__store(j);
+  char now[32];
+  jcm__format_time(j->clock(j->clock_ud), now);
+  jcm_stmt *s =
+      db_q(st, "SELECT 1 FROM app_token WHERE id = ? AND revoked_seq IS NULL AND (expires IS NULL OR expires > ?)",
+           "ss", id, now);
   if (!s) return -1;
   int rc = db_step(st, s);
   db_reset(st, s);
@@ -473,7 +487,7 @@ int jcm_token_check(jcm *j, const char *token, jcm_user *u) {
   crypto_hash_sha256(digest, (const unsigned char *)token, JCM_TOKEN_LEN);
   jcm__hex(digest, sizeof digest, got);
   if (!want[0] || sodium_memcmp(want, got, sizeof got - 1) != 0) return JCM_REFUSED;
-  int live = token_live(jcm__store(j), id);
+  int live = token_live(j, id);
   if (live <= 0) return live < 0 ? JCM_ERROR : JCM_REFUSED;
   int rc = jcm_user_get(j, user, u);
   return rc == JCM_OK && u->disabled ? JCM_REFUSED : rc;

@@ -146,6 +146,13 @@ cmd "$T_root" token.revoke "{\"id\":\"$(echo "$T_ha2" | cut -c5-20)\"}"; want 42
 read_as "$T_ha2"; want 401 "the revoked token"
 c -H "Authorization: Bearer $T_root" "$U/api/v1/queries/tokens?user=ha"; want 200 "tokens"
 [ "$(jq '[.rows[] | select(.revoked_seq != null)] | length' "$TMP/body")" = 2 ] || fail "tokens: $(cat "$TMP/body")"
+# every token made here expires, 90 days after it was made unless told
+[ "$(jq '[.rows[] | select(.expires | test("^20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]T"))] | length' "$TMP/body")" = "$(jq '.rows | length' "$TMP/body")" ] ||
+  fail "tokens without an expiry: $(cat "$TMP/body")"
+cmd "$T_root" token.create '{"user":"ha","days":0}'; want 422 "a token of 0 days"; wantcode 1004 "days out of range"
+cmd "$T_root" token.create '{"user":"ha","days":1}'; want 200 "a token of one day"
+[ "$(jq -r '.result.token | length' "$TMP/body")" = 68 ] && jq -e '.result.expires' "$TMP/body" >/dev/null ||
+  fail "token.create of one day: $(cat "$TMP/body")"
 grep -q "$(echo "$T_ha" | cut -c30-60)" "$TMP/body" && fail "the token list shows a secret"
 c -H "Authorization: Bearer $S1" "$U/api/v1/queries/tokens"; want 401 "an ended session reads tokens"
 c -H "Authorization: Bearer $(login ha "$NEW-3")" "$U/api/v1/queries/tokens"; want 403 "a holder reads tokens"

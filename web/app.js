@@ -645,7 +645,7 @@ async function pageUsers(main) {
   const tokens = await query('tokens', { limit: 1000 });
   main.append(el('h2', {}, t('users.tokens')), el('p', { class: 'note' }, t('users.tokensNote')));
   if (!tokens.ok) return main.append(el('p', { class: 'form-error' }, errorText(tokens.data)));
-  main.append(rowTable('tokens', ['id', 'user', 'seq', 'revoked_seq'], tokens.data.rows, admin ? tokenActions : null));
+  main.append(rowTable('tokens', ['id', 'user', 'seq', 'expires', 'revoked_seq'], tokens.data.rows, admin ? tokenActions : null));
 }
 
 // A table whose rows may end in a cell of actions(row, out).

@@ -143,7 +143,13 @@ int jcm_aef(jcm *j, const jcm_aef_options *opt, json_t **problems, jcm_check *ch
  * for token.create it makes a random token, journals only its public id,
  * stores its SHA-256 and returns the token once in result.token. All in
  * the command's own transaction. */
-#define JCM_TOKEN_LEN 68   /* "jcm_" + 64 hex digits */
+#define JCM_TOKEN_LEN 68 /* "jcm_" + 64 hex digits */
+/* A token expires this many days after it is made unless token.create's
+ * "days" (1..JCM_TOKEN_MAX_DAYS) says otherwise. */
+#define JCM_TOKEN_DAYS 90
+#define JCM_TOKEN_DAYS_TEXT "90"
+#define JCM_TOKEN_MAX_DAYS 3650
+#define JCM_TOKEN_MAX_DAYS_TEXT "3650"
 #define JCM_PWHASH_LEN 128 /* an Argon2id hash string */
 typedef struct jcm_user {
   char name[72];

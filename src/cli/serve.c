@@ -221,15 +221,32 @@ static int user_password(cli *c, int argc, char **argv) {
 }
 
 static int token_create(cli *c, int argc, char **argv) {
-  if (argc == 1 && strcmp(argv[0], "--help") != 0 && strcmp(argv[0], "-h") != 0) {
-    json_t *cmd = json_pack("{s:s,s:s}", "cmd", "token.create", "user", argv[0]);
+  const char *user = NULL, *days = NULL;
+  int bad = 0;
+  for (int i = 0; i < argc && !bad; i++) {
+    if (strcmp(argv[i], "--days") == 0 && i + 1 < argc)
+      days = argv[++i];
+    else if (argv[i][0] != '-' && !user)
+      user = argv[i];
+    else
+      bad = 1;
+  }
+  char *end = NULL;
+  long long n = days ? strtoll(days, &end, 10) : 0;
+  if (days && (!*days || *end)) bad = 1;
+  if (user && !bad) {
+    json_t *cmd = json_pack("{s:s,s:s}", "cmd", "token.create", "user", user);
+    if (cmd && days) json_object_set_new(cmd, "days", json_integer(n)); /* the range is the command's check */
     int rc = cmd ? submit_secret(c, cmd, "token create") : EXIT_USAGE;
     json_decref(cmd);
     return rc;
   }
-  printf("usage: jcm token create USER\n  prints a new API token for USER once (Authorization: Bearer TOKEN);\n"
-         "  the registry keeps only its SHA-256\n");
-  return argc == 1 ? EXIT_OK : EXIT_USAGE;
+  int help = argc == 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0);
+  printf(
+      "usage: jcm token create USER [--days N]\n  prints a new API token for USER once (Authorization: Bearer TOKEN);\n"
+      "  the registry keeps only its SHA-256. It expires after N days (1.." JCM_TOKEN_MAX_DAYS_TEXT
+      ", default " JCM_TOKEN_DAYS_TEXT ")\n");
+  return help ? EXIT_OK : EXIT_USAGE;
 }
 
 int cli_is_users(int argc, char **argv) {
