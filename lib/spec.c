@@ -296,6 +296,9 @@ static const field_spec f_token_create[] = {
 static const field_spec f_user_password[] = {ID("name", true, jcm__is_user, "the user whose password changes"), END};
 static const field_spec f_user_disable[] = {ID("name", true, jcm__is_user, "the user"),
                                             STR("reason", false, 1000, "why (kept in the journal)"), KEY, END};
+static const field_spec f_user_role[] = {
+    ID("name", true, jcm__is_user, "the user"), ENUM("role", true, user_roles, "the user's new role (DOMAIN.md 2)"),
+    ID("org", false, jcm__is_org, "organisation (required for a holder)"), KEY, END};
 static const field_spec f_user_enable[] = {ID("name", true, jcm__is_user, "the disabled user"), KEY, END};
 static const field_spec f_token_revoke[] = {
     ID("id", true, jcm__is_token_id, "the token's public id: its 16 hex digits after jcm_"), KEY, END};
@@ -412,6 +415,7 @@ static const cmd_spec specs[] = {
     CMD("user.disable", "disable a user: no sign-in; its sessions and API tokens are refused", A, f_user_disable,
         user_disable),
     CMD("user.enable", "enable a disabled user again", A, f_user_enable, user_enable),
+    CMD("user.role", "change a user's role (and organisation); its sessions end", A, f_user_role, user_role),
     CMD("token.revoke", "revoke an API token (your own; an admin anyone's)", U, f_token_revoke, token_revoke),
     CMD("security.event", "record a login, failed login or permission refusal", S, f_security_event, security_event),
 };

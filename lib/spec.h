@@ -105,6 +105,7 @@ JCM_COMMAND(token_create)
 JCM_COMMAND(user_password)
 JCM_COMMAND(user_disable)
 JCM_COMMAND(user_enable)
+JCM_COMMAND(user_role)
 JCM_COMMAND(token_revoke)
 JCM_COMMAND(security_event)
 #undef JCM_COMMAND

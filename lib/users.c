@@ -168,6 +168,40 @@ int jcm__check_user_disable(jcm_ctx *c) {
 
 int jcm__apply_user_disable(jcm_ctx *c) { return set_user_state(c, set_disabled); }
 
+/* user.role: a new role (a holder's with its organisation). Taking the
+ * administrator role from the last enabled administrator is refused as
+ * disabling it is; the user's sessions end (they were opened with the old
+ * role), its API tokens act with the new one from the next request. */
+int jcm__check_user_role(jcm_ctx *c) {
+  const char *name = jcm__s(c->args, "name"), *role = jcm__s(c->args, "role"), *org = jcm__s(c->args, "org");
+  int disabled, last = 0, rc = named_user(c, &disabled);
+  if (rc != JCM_OK) return rc;
+  if (strcmp(role, "holder") == 0 && !org)
+    return jcm__refuse(c, C_MISSING, "org", "a holder user speaks for an organisation: give org");
+  if (org) {
+    int e = jcm__org_exists(c->st, org);
+    if (e < 0) return jcm__dberr(c, "org");
+    if (!e) return jcm__refuse(c, C_UNKNOWN_ORG, "org", "no organisation '%s'", org);
+  }
+  jcm_user u;
+  if (jcm_user_get(c->j, name, &u) != JCM_OK) return jcm__dberr(c, "user");
+  if (strcmp(u.role, role) == 0 && strcmp(u.org, org ? org : "") == 0)
+    return jcm__refuse(c, C_ALREADY, "role", "%s is a%s %s already", name, role[0] == 'a' ? "n" : "", role);
+  if (strcmp(role, "admin") != 0 && last_admin(c, name, &last) != 0) return jcm__dberr(c, "user");
+  if (last)
+    return jcm__refuse(c, C_LAST_ADMIN, "role", "%s is the last enabled administrator: add or enable another first",
+                       name);
+  json_object_set_new(c->out, "from", json_pack("{s:s,s:s?}", "role", u.role, "org", u.org[0] ? u.org : NULL));
+  return JCM_OK;
+}
+
+int jcm__apply_user_role(jcm_ctx *c) {
+  static const char q[] = "UPDATE app_user SET role = ?, org = ?, cred_seq = ? WHERE name = ?";
+  return db_x(c->st, q, "ssis", jcm__s(c->args, "role"), jcm__s(c->args, "org"), c->seq, jcm__s(c->args, "name")) == 0
+             ? JCM_OK
+             : jcm__dberr(c, "user");
+}
+
 int jcm__check_user_enable(jcm_ctx *c) {
   int disabled, rc = named_user(c, &disabled);
   if (rc == JCM_OK && !disabled)

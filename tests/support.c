@@ -302,6 +302,7 @@ static const struct {
     {"user.password", "{\"cmd\":\"user.password\",\"name\":\"alice\"}"},
     {"user.disable", "{\"cmd\":\"user.disable\",\"name\":\"alice\"}"},
     {"user.enable", "{\"cmd\":\"user.enable\",\"name\":\"alice\"}"},
+    {"user.role", "{\"cmd\":\"user.role\",\"name\":\"alice\",\"role\":\"auditor\"}"},
     {"token.revoke", "{\"cmd\":\"token.revoke\",\"id\":\"0123456789abcdef\"}"},
     {"security.event", "{\"cmd\":\"security.event\",\"kind\":\"login\",\"user\":\"alice\",\"detail\":\"d\"}"},
 };

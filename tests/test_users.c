@@ -123,6 +123,41 @@ static void disable_and_enable(void **state) {
   verify_and_close(j);
 }
 
+/* Changing a role: admins only; a holder needs a known organisation; the
+ * same role is 1028; the last enabled administrator keeps its role (8010);
+ * sessions end, tokens act with the new role; refusals change nothing. */
+static void change_role(void **state) {
+  (void)state;
+  char path[512], tok[JCM_TOKEN_LEN + 1];
+  jcm_user u;
+  jcm *j = users_store(path, sizeof path, "users-role");
+  new_token(j, "hold", tok);
+  assert_int_equal(jcm_user_get(j, "hold", &u), JCM_OK);
+  int64_t signed_in_at = u.cred_seq;
+  as(j, path, &HOLD, "{\"cmd\":\"user.role\",\"name\":\"hold\",\"role\":\"admin\"}", 8001);
+  as(j, path, &ROOT, "{\"cmd\":\"user.role\",\"name\":\"ghost\",\"role\":\"auditor\"}", 1026);
+  as(j, path, &ROOT, "{\"cmd\":\"user.role\",\"name\":\"hold\",\"role\":\"king\"}", 1012);
+  as(j, path, &ROOT, "{\"cmd\":\"user.role\",\"name\":\"hold\",\"role\":\"holder\",\"org\":\"org-a\"}", 1028);
+  as(j, path, &ROOT, "{\"cmd\":\"user.role\",\"name\":\"root\",\"role\":\"holder\"}", 1002);
+  as(j, path, &ROOT, "{\"cmd\":\"user.role\",\"name\":\"root\",\"role\":\"holder\",\"org\":\"org-z\"}", 1017);
+  as(j, path, &ROOT, "{\"cmd\":\"user.role\",\"name\":\"root\",\"role\":\"auditor\"}", 8010);
+  /* another organisation is a change too; then an auditor, whose token reads as one */
+  as(j, path, &ROOT, "{\"cmd\":\"user.role\",\"name\":\"hold\",\"role\":\"holder\",\"org\":\"org-b\"}", 0);
+  assert_int_equal(jcm_token_check(j, tok, &u), JCM_OK);
+  assert_string_equal(u.org, "org-b");
+  as(j, path, &ROOT, "{\"cmd\":\"user.role\",\"name\":\"hold\",\"role\":\"auditor\"}", 0);
+  assert_int_equal(jcm_session_user(j, "hold", signed_in_at, &u), JCM_REFUSED);
+  assert_int_equal(jcm_token_check(j, tok, &u), JCM_OK);
+  assert_string_equal(u.role, "auditor");
+  assert_string_equal(u.org, "");
+  /* with a second administrator the first may step down */
+  as(j, path, &ROOT, "{\"cmd\":\"user.role\",\"name\":\"hold\",\"role\":\"admin\"}", 0);
+  as(j, path, &ROOT, "{\"cmd\":\"user.role\",\"name\":\"root\",\"role\":\"auditor\"}", 0);
+  assert_int_equal(jcm_user_get(j, "root", &u), JCM_OK);
+  assert_string_equal(u.role, "auditor");
+  verify_and_close(j);
+}
+
 /* Changing a password: one's own with the current one, anyone's as an
  * administrator; weak ones refused; only the hash kept, never journaled;
  * sessions opened before end. */
@@ -383,6 +418,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(users_and_tokens), cmocka_unit_test(reads_by_role), cmocka_unit_test(disable_and_enable),
       cmocka_unit_test(change_password),  cmocka_unit_test(revoke_token),  cmocka_unit_test(tokens_expire),
+      cmocka_unit_test(change_role),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

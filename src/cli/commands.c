@@ -58,6 +58,7 @@ static const write_cmd writes[] = {
     {"link receive", "link.receive", NULL, NULL},
     {"user disable", "user.disable", NULL, "name"},
     {"user enable", "user.enable", NULL, "name"},
+    {"user role", "user.role", NULL, "name"},
     {"token revoke", "token.revoke", NULL, "id"},
 };
 

@@ -262,7 +262,7 @@ int cli_users(cli *c, int argc, char **argv) {
     return user_password(c, argc - 2, argv + 2);
   if (argc >= 2 && strcmp(argv[0], "token") == 0 && strcmp(argv[1], "create") == 0)
     return token_create(c, argc - 2, argv + 2);
-  fprintf(stderr, "jcm: try 'jcm --help': user add, user password, user disable, user enable, user list,\n"
+  fprintf(stderr, "jcm: try 'jcm --help': user add, user password, user disable, user enable, user role, user list,\n"
                   "     token create, token revoke, token list\n");
   return EXIT_USAGE;
 }
