@@ -13,7 +13,7 @@ import { t, tv, lang, setLang } from './i18n.js';
 const state = { session: null, api: null };
 const MAIN_COMMANDS = ['transfer', 'cancel', 'retire', 'xfer.propose', 'account.open', 'decide', 'issue', 'authorize', 'use'];
 // security.event is the server's; the lifecycle of users has pages of its own (#/account, #/users)
-const HIDDEN_COMMANDS = ['security.event', 'link.receive', 'init', 'user.password', 'user.disable', 'user.enable', 'token.revoke'];
+const HIDDEN_COMMANDS = ['security.event', 'link.receive', 'init', 'user.password', 'user.disable', 'user.enable', 'user.role', 'token.revoke'];
 
 // ---- small helpers ----
 
@@ -631,8 +631,8 @@ function pageAccount(main) {
 // ---- users of the registry and their API tokens ----
 
 // For administrators and auditors (the users and tokens queries); an
-// administrator disables and enables users, sets their passwords and revokes
-// tokens from the rows. After a change the page is read again.
+// administrator disables and enables users, sets their passwords and roles
+// and revokes tokens from the rows. After a change the page is read again.
 async function pageUsers(main) {
   main.append(el('h1', {}, t('users.title')), el('p', { class: 'note' }, t('users.intro')));
   if (!APPROVERS.includes(state.session.role)) return main.append(el('p', { class: 'form-error' }, t('users.only')));
@@ -678,6 +678,7 @@ function userActions(u, out) {
       pwForm.hidden = true;
     });
   });
+  const roleForm = roleChangeForm(u, out, again);
   return el('div', {},
     el('div', { class: 'row-actions' },
       el('button', { type: 'button', 'aria-label': t(u.disabled ? 'users.enableUser' : 'users.disableUser', { user: u.name }),
@@ -687,8 +688,33 @@ function userActions(u, out) {
         onclick: () => {
           pwForm.hidden = !pwForm.hidden;
           if (!pwForm.hidden) pw.focus();
-        } }, t('users.setPassword'))),
-    pwForm);
+        } }, t('users.setPassword')),
+      el('button', { type: 'button', 'aria-label': t('users.changeRoleUser', { user: u.name }), 'aria-controls': roleForm.id,
+        onclick: () => {
+          roleForm.hidden = !roleForm.hidden;
+          if (!roleForm.hidden) roleForm.querySelector('select').focus();
+        } }, t('users.changeRole'))),
+    pwForm, roleForm);
+}
+
+// user.role: a new role, and the organisation a holder speaks for.
+function roleChangeForm(u, out, again) {
+  const roleId = 'user-role-' + u.name, orgId = 'user-org-' + u.name;
+  const roles = ['admin', 'jc_secretariat', 'holder', 'tpe', 'auditor', 'peer'];
+  const select = el('select', { id: roleId, name: 'role' },
+    roles.map((r) => el('option', { value: r, selected: r === u.role ? '' : null }, t('role.' + r))));
+  const org = el('input', { id: orgId, name: 'org', value: u.org || '', autocomplete: 'off' });
+  const form = el('form', { class: 'reject', id: 'change-role-' + u.name, hidden: true },
+    el('label', { for: roleId }, t('users.newRole', { user: u.name })), select,
+    el('label', { for: orgId }, t('users.roleOrg')), org,
+    el('button', { type: 'submit', 'aria-label': t('users.confirmRole', { user: u.name }) }, t('users.changeRole')));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const body = { name: u.name, role: select.value };
+    if (org.value.trim()) body.org = org.value.trim();
+    if (await rowCommand(u.name, out, 'user.role', body, () => '')) again();
+  });
+  return form;
 }
 
 function tokenActions(k, out) {

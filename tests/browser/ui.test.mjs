@@ -342,6 +342,26 @@ await go('#/accounts', page2);
 await main2().getByRole('link', { name: 'Sign in' }).waitFor();
 await signIn(page2, 'somchai', holderPassword + ' by root2');
 await page2.waitForURL(/#\/accounts$/);
+
+// ---- an administrator changes somchai's role: a holder needs its organisation; the session ends ----
+await go('#/users');
+const somOrg = (await somRow.locator('td').nth(2).innerText()).trim();
+assert.ok(somOrg, 'somchai is a holder with an organisation');
+await page.getByRole('button', { name: 'Change the role of somchai' }).click();
+await page.getByLabel('New role of somchai').selectOption('auditor');
+await page.getByRole('button', { name: 'Set the role of somchai' }).click();
+await somRow.getByRole('cell', { name: 'auditor', exact: true }).waitFor();
+await go('#/accounts', page2);
+await main2().getByRole('link', { name: 'Sign in' }).waitFor();
+await page.getByRole('button', { name: 'Change the role of somchai' }).click();
+await page.getByLabel('New role of somchai').selectOption('holder');
+await page.locator('#user-org-somchai').fill('');
+await page.getByRole('button', { name: 'Set the role of somchai' }).click();
+await somRow.locator('.row-result.bad', { hasText: 'check 1002' }).waitFor();
+await page.locator('#user-org-somchai').fill(somOrg);
+await page.getByRole('button', { name: 'Set the role of somchai' }).click();
+await somRow.getByRole('cell', { name: 'holder', exact: true }).waitFor();
+await shot('users-role');
 await context2.close();
 
 await browser.close();
