@@ -185,7 +185,8 @@ int jcm__check_user_role(jcm_ctx *c) {
   }
   jcm_user u;
   if (jcm_user_get(c->j, name, &u) != JCM_OK) return jcm__dberr(c, "user");
-  if (strcmp(u.role, role) == 0 && strcmp(u.org, org ? org : "") == 0)
+  const char *keep = strcmp(role, "holder") == 0 && org ? org : "";
+  if (strcmp(u.role, role) == 0 && strcmp(u.org, keep) == 0)
     return jcm__refuse(c, C_ALREADY, "role", "%s is a%s %s already", name, role[0] == 'a' ? "n" : "", role);
   if (strcmp(role, "admin") != 0 && last_admin(c, name, &last) != 0) return jcm__dberr(c, "user");
   if (last)
@@ -197,9 +198,9 @@ int jcm__check_user_role(jcm_ctx *c) {
 
 int jcm__apply_user_role(jcm_ctx *c) {
   static const char q[] = "UPDATE app_user SET role = ?, org = ?, cred_seq = ? WHERE name = ?";
-  return db_x(c->st, q, "ssis", jcm__s(c->args, "role"), jcm__s(c->args, "org"), c->seq, jcm__s(c->args, "name")) == 0
-             ? JCM_OK
-             : jcm__dberr(c, "user");
+  const char *role = jcm__s(c->args, "role");
+  const char *org = strcmp(role, "holder") == 0 ? jcm__s(c->args, "org") : NULL; /* only a holder speaks for one */
+  return db_x(c->st, q, "ssis", role, org, c->seq, jcm__s(c->args, "name")) == 0 ? JCM_OK : jcm__dberr(c, "user");
 }
 
 int jcm__check_user_enable(jcm_ctx *c) {

@@ -169,7 +169,9 @@ static void store_of_version_6_migrates(void **state) {
   assert_int_equal(sqlite3_prepare_v2(db,
                                       "SELECT (SELECT count(*) FROM sqlite_schema WHERE name = 'movement_account'),"
                                       " (SELECT count(*) FROM sqlite_schema WHERE name = 'movement_seq'),"
-                                      " (SELECT count(*) FROM schema_version WHERE version IN (7, 8)),"
+                                      " (SELECT count(*) FROM schema_version WHERE version IN (7, 8)) +"
+                                      " (SELECT sql LIKE '%PRIMARY KEY(seq, account)%' FROM sqlite_schema"
+                                      " WHERE name = 'movement') - 1,"
                                       " (SELECT sql LIKE '%WITHOUT ROWID' FROM sqlite_schema WHERE name = 'tx')",
                                       -1, &s, NULL),
                    SQLITE_OK);

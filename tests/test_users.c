@@ -145,7 +145,7 @@ static void change_role(void **state) {
   as(j, path, &ROOT, "{\"cmd\":\"user.role\",\"name\":\"hold\",\"role\":\"holder\",\"org\":\"org-b\"}", 0);
   assert_int_equal(jcm_token_check(j, tok, &u), JCM_OK);
   assert_string_equal(u.org, "org-b");
-  as(j, path, &ROOT, "{\"cmd\":\"user.role\",\"name\":\"hold\",\"role\":\"auditor\"}", 0);
+  as(j, path, &ROOT, "{\"cmd\":\"user.role\",\"name\":\"hold\",\"role\":\"auditor\",\"org\":\"org-b\"}", 0);
   assert_int_equal(jcm_session_user(j, "hold", signed_in_at, &u), JCM_REFUSED);
   assert_int_equal(jcm_token_check(j, tok, &u), JCM_OK);
   assert_string_equal(u.role, "auditor");

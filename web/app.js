@@ -711,7 +711,7 @@ function roleChangeForm(u, out, again) {
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const body = { name: u.name, role: select.value };
-    if (org.value.trim()) body.org = org.value.trim();
+    if (select.value === 'holder' && org.value.trim()) body.org = org.value.trim(); // only a holder has one
     if (await rowCommand(u.name, out, 'user.role', body, () => '')) again();
   });
   return form;
