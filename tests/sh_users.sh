@@ -26,6 +26,21 @@ printf '%s\n' "$PW_root" | j user add root --role admin --password-stdin >/dev/n
 printf '%s\n' "$PW_root2" | j user add root2 --role admin --password-stdin >/dev/null || fail "user add root2"
 printf '%s\n' "$PW_ha" | j user add ha --role holder --org org-a --password-stdin >/dev/null || fail "user add ha"
 T_root=$(j token create root | head -1); T_ha=$(j token create ha | head -1); T_ha2=$(j token create ha | head -1)
+# the CLI: --days is digits once; its range is the command's check (1004, exit 1)
+for bad in "+5" " 5" "-5" "5x" ""; do
+  j token create ha --days "$bad" >/dev/null 2>&1; [ $? = 2 ] || fail "token create --days '$bad' is not a usage error"
+done
+j token create ha --days 3 --days 4 >/dev/null 2>&1; [ $? = 2 ] || fail "a repeated --days is not a usage error"
+j token create ha --days 3651 >"$TMP/days.out" 2>&1; [ $? = 1 ] && grep -q 1004 "$TMP/days.out" || fail "--days 3651: $(cat "$TMP/days.out")"
+T_cli=$(j token create --days 2 ha | head -1)
+j --json token list ha | jq -e --arg id "$(echo "$T_cli" | cut -c5-20)" '.rows[] | select(.id == $id) | .expires' >/dev/null ||
+  fail "the CLI's token of 2 days has no expiry"
+# a role from the CLI, and back
+j user role ha --role auditor >/dev/null || fail "jcm user role ha --role auditor"
+j --json user list | jq -e '.rows[] | select(.name == "ha" and .role == "auditor" and .org == null)' >/dev/null ||
+  fail "ha is not an auditor without an organisation: $(j --json user list)"
+j user role ha --role holder >/dev/null 2>&1; [ $? = 1 ] || fail "a holder without an organisation was not refused"
+j user role ha --role holder --org org-a >/dev/null || fail "jcm user role ha --role holder --org org-a"
 
 "$JCM" --db "$DB" serve --listen 127.0.0.1:0 --port-file "$TMP/port" --rate 0 --web '' 2>"$TMP/serve.err" &
 PID=$!

@@ -10,15 +10,30 @@
 
 #include "support.h"
 
+/* A fresh registry at path with 2,017 units issued: 1,009 to its
+ * government account, 1,008 to holding account A. */
+static jcm *issued_registry(const char *name, char *path, size_t n, t_accounts *a) {
+  t_db_path(path, n, name);
+  jcm *j = t_registry(path, a);
+  const char *accts[] = {a->gov, a->hold_a, NULL};
+  const int64_t qty[] = {1009, 1008};
+  assert_int_equal(t_issue(j, 2021, 2017, 2017, accts, qty), JCM_OK);
+  return j;
+}
+
+/* jcm verify passes, then the handle closes. */
+static void verify_and_close(jcm *j) {
+  json_t *report = NULL;
+  assert_int_equal(jcm_verify(j, &report), JCM_OK);
+  json_decref(report);
+  jcm_close(j);
+}
+
 static void issue_transfer_verify(void **state) {
   (void)state;
   char path[512];
   t_accounts a;
-  t_db_path(path, sizeof path, "smoke");
-  jcm *j = t_registry(path, &a);
-  const char *accts[] = {a.gov, a.hold_a, NULL};
-  const int64_t qty[] = {1009, 1008};
-  assert_int_equal(t_issue(j, 2021, 2017, 2017, accts, qty), JCM_OK);
+  jcm *j = issued_registry("smoke", path, sizeof path, &a);
   assert_int_equal(t_balance(j, a.gov), 1009);
   assert_int_equal(t_balance(j, a.hold_a), 1008);
   int code = 0;
@@ -26,10 +41,7 @@ static void issue_transfer_verify(void **state) {
                              "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":8}", a.hold_a, a.hold_b),
                    JCM_OK);
   assert_int_equal(t_balance(j, a.hold_b), 8);
-  json_t *report = NULL;
-  assert_int_equal(jcm_verify(j, &report), JCM_OK);
-  json_decref(report);
-  jcm_close(j);
+  verify_and_close(j);
 }
 
 /* A store whose schema is current opens while another handle holds the
@@ -88,10 +100,7 @@ static void other_connections_see_each_commit(void **state) {
   assert_int_equal(jcm_batch_commit(j), JCM_OK);
   assert_int_equal(journal_count(plain), before + 2001);
   sqlite3_close(plain);
-  json_t *report = NULL;
-  assert_int_equal(jcm_verify(j, &report), JCM_OK);
-  json_decref(report);
-  jcm_close(j);
+  verify_and_close(j);
 }
 
 /* Every movement and transaction row, as text. */
@@ -115,19 +124,15 @@ static char *movement_rows(sqlite3 *db) {
 }
 
 /* Migration 7 re-keys the movements by (seq, account), 8 stores transactions
- * without a rowid (the store is taken back to version 6 by undoing every
- * migration after it; a new migration adds its undoing here). A store laid out as version 6 (movements keyed by
- * account with an index by seq, transactions in a rowid table) opens with
- * the same rows, the new layout, and verifies. */
+ * without a rowid. A store laid out as version 6 (movements keyed by account
+ * with an index by seq, transactions in a rowid table) opens with the same
+ * rows, the new layout, and verifies. The store is taken back to version 6
+ * by undoing every migration after it: a new migration adds its undoing. */
 static void store_of_version_6_migrates(void **state) {
   (void)state;
   char path[512];
   t_accounts a;
-  t_db_path(path, sizeof path, "smoke-migrate");
-  jcm *j = t_registry(path, &a);
-  const char *accts[] = {a.gov, a.hold_a, NULL};
-  const int64_t qty[] = {1009, 1008};
-  assert_int_equal(t_issue(j, 2021, 2017, 2017, accts, qty), JCM_OK);
+  jcm *j = issued_registry("smoke-migrate", path, sizeof path, &a);
   int code = 0;
   for (int i = 1; i <= 20; i++)
     assert_int_equal(t_submitf(j, &T_ADMIN, &code, NULL,
@@ -158,10 +163,7 @@ static void store_of_version_6_migrates(void **state) {
   sqlite3_close(db);
   char err[256] = "";
   assert_int_equal(jcm_open(path, NULL, &j, err, sizeof err), JCM_OK);
-  json_t *report = NULL;
-  assert_int_equal(jcm_verify(j, &report), JCM_OK);
-  json_decref(report);
-  jcm_close(j);
+  verify_and_close(j);
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   char *got = movement_rows(db);
   assert_string_equal(got, want);

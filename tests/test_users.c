@@ -72,7 +72,7 @@ static const char *new_token(jcm *j, const char *user, char out[JCM_TOKEN_LEN + 
 
 static const jcm_actor ROOT = {"root", "admin"}, ROOT2 = {"root2", "admin"}, HOLD = {"org-a/hold", "holder"};
 
-/* A store with admins root and root2 and holder hold of org-a, each with a password. */
+/* A store with admin root (its only administrator, with a password) and holder hold of org-a (tokens only). */
 static jcm *users_store(char *path, size_t n, const char *name) {
   t_accounts acc;
   t_db_path(path, n, name);

@@ -3,7 +3,9 @@
  * Kept apart from commands.c so that the HTTP front end touches the rest of
  * the command line in three dispatch lines.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -224,19 +226,20 @@ static int token_create(cli *c, int argc, char **argv) {
   const char *user = NULL, *days = NULL;
   int bad = 0;
   for (int i = 0; i < argc && !bad; i++) {
-    if (strcmp(argv[i], "--days") == 0 && i + 1 < argc)
+    if (strcmp(argv[i], "--days") == 0 && i + 1 < argc && !days)
       days = argv[++i];
     else if (argv[i][0] != '-' && !user)
       user = argv[i];
     else
       bad = 1;
   }
-  char *end = NULL;
-  long long n = days ? strtoll(days, &end, 10) : 0;
-  if (days && (!*days || *end)) bad = 1;
+  /* digits only ("+5", " 5" and "-5" are not numbers here); the range is
+   * the command's check, so that a refusal carries its code (1004) */
+  unsigned long n = 0;
+  if (days && (!isdigit((unsigned char)days[0]) || number(days, 0, ULONG_MAX, &n) != 0)) bad = 1;
   if (user && !bad) {
     json_t *cmd = json_pack("{s:s,s:s}", "cmd", "token.create", "user", user);
-    if (cmd && days) json_object_set_new(cmd, "days", json_integer(n)); /* the range is the command's check */
+    if (cmd && days) json_object_set_new(cmd, "days", json_integer(n > 100000 ? 100000 : (json_int_t)n));
     int rc = cmd ? submit_secret(c, cmd, "token create") : EXIT_USAGE;
     json_decref(cmd);
     return rc;
