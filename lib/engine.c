@@ -359,6 +359,19 @@ int jcm_batch_commit(jcm *j) {
   return JCM_ERROR;
 }
 
+int jcm_batch_commit_early(jcm *j, int *durable) {
+  jcm__wal_defer_begin();
+  int rc = jcm_batch_commit(j);
+  *durable = jcm__wal_defer_end();
+  if (rc != JCM_OK && *durable >= 0) { /* as a failed plain commit would have done */
+    jcm__wal_sync(*durable);
+    *durable = -1;
+  }
+  return rc;
+}
+
+int jcm_make_durable(int durable) { return durable < 0 || jcm__wal_sync(durable) == 0 ? JCM_OK : JCM_ERROR; }
+
 void jcm_batch_rollback(jcm *j) {
   if (!j->in_batch) return;
   j->in_batch = 0;

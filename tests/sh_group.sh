@@ -105,5 +105,54 @@ code=$(curl -s -o "$TMP/late.json" -w '%{http_code}' -H "Authorization: Bearer $
 [ "$code" = 200 ] || fail "a command after a late init: HTTP $code $(cat "$TMP/late.json")"
 kill -TERM $PID; wait $PID || fail "the second server exited non-zero"
 
+# Early commit (src/server/group.c): a group's requests are answered only after
+# the syncer's fdatasync, and a read answers only once what it could see is
+# durable. The test server waits 3 s before each fdatasync (a test aid), so a
+# balance read 0.5 s after a transfer was submitted must not come back within
+# 1.5 s showing the transfer: it either shows the old balance or is still
+# waiting when curl gives up. Without the read barrier it shows the new one.
+start_server() {
+  rm -f "$TMP/port3"
+  env "$@" "$JCM" --db "$DB" serve --listen 127.0.0.1:0 --port-file "$TMP/port3" --access-log "$TMP/access3.log" \
+    --rate 0 --threads 2 --web "" 2>>"$TMP/serve3.err" &
+  PID=$!
+  n=0
+  while [ ! -s "$TMP/port3" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+  U=http://127.0.0.1:$(cat "$TMP/port3")
+}
+start_server JCM_TEST_SYNC_DELAY_MS=3000
+a0=$(bal "$A")
+curl -s -o "$TMP/slow.json" -w '%{http_code}' -H "Authorization: Bearer $T" -H 'Content-Type: application/json' \
+  --data-binary "{\"from\":\"$B\",\"to\":\"$A\",\"quantity\":5}" "$U/api/v1/commands/transfer" >"$TMP/slow.code" &
+CP=$!
+sleep 0.5
+early=$(curl -s --max-time 1.5 -H "Authorization: Bearer $T" "$U/api/v1/queries/balance?account=$A" |
+  jq -r "[.rows[].quantity] | add // 0" 2>/dev/null)
+[ -z "$early" ] || [ "$early" = "$a0" ] || fail "a read showed A holding $early before the transfer was durable (was $a0)"
+wait $CP
+[ "$(cat "$TMP/slow.code")" = 200 ] || fail "the slow-synced transfer: HTTP $(cat "$TMP/slow.code")"
+[ "$(bal "$A")" = $((a0 + 5)) ] || fail "A holds $(bal "$A") after the transfer, want $((a0 + 5))"
+kill -TERM $PID; wait $PID || fail "the slow-sync server exited non-zero"
+
+# SIGKILL while transfers flow: every transfer answered 200 is in the journal
+# (answered only after its commit), and the store verifies.
+start_server
+i=0
+while [ $i -lt 40 ]; do
+  i=$((i + 1))
+  curl -s -o "$TMP/k$i.json" -H "Authorization: Bearer $T" -H 'Content-Type: application/json' \
+    --data-binary "{\"from\":\"$B\",\"to\":\"$A\",\"quantity\":1}" "$U/api/v1/commands/transfer" &
+  [ $i -eq 20 ] && sleep 0.05
+done
+kill -KILL $PID
+wait
+for f in "$TMP"/k*.json; do
+  seq=$(jq -r 'select(.ok == true) | .seq' "$f" 2>/dev/null)
+  [ -z "$seq" ] && continue
+  in=$(sqlite3 "$DB" "SELECT count(*) FROM journal WHERE seq = $seq AND cmd = 'transfer'")
+  [ "$in" = 1 ] || fail "transfer answered with seq $seq is not in the journal after SIGKILL"
+done
+j verify >"$TMP/verify2.out" 2>&1 || { fail "jcm verify after SIGKILL"; cat "$TMP/verify2.out"; }
+
 [ $fails -eq 0 ] && echo "sh_group: ok ($(grep 'commands in' "$TMP/serve.err"))"
 exit $((fails > 0))

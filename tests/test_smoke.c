@@ -7,7 +7,9 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "engine.h"
 #include "support.h"
 
 /* A fresh registry at path with 2,017 units issued: 1,009 to its
@@ -103,6 +105,69 @@ static void other_connections_see_each_commit(void **state) {
   verify_and_close(j);
 }
 
+static void add_org(jcm *j, const char *id) {
+  int code = 0;
+  assert_int_equal(
+      t_submitf(j, &T_ADMIN, &code, NULL, "{\"cmd\":\"org.add\",\"id\":\"%s\",\"name\":\"O\",\"country\":\"THA\"}", id),
+      JCM_OK);
+}
+
+/* An early commit (jcm serve's group commit, src/server/group.c) writes its
+ * frames, is seen at once by other connections, and leaves only its own WAL
+ * sync to jcm_make_durable, on a descriptor of that very WAL file. A plain
+ * commit syncs at once; so does a checkpoint that runs inside an early
+ * commit, since it copies WAL pages into the database file (walvfs.c tells
+ * the two apart by the sync flags that checkpoint_fullfsync sets). */
+static void early_commit_defers_only_its_own_sync(void **state) {
+  (void)state;
+  char path[512], wal[600];
+  t_accounts a;
+  t_db_path(path, sizeof path, "smoke-early");
+  snprintf(wal, sizeof wal, "%s-wal", path);
+  jcm *j = t_registry(path, &a);
+  sqlite3 *plain = NULL;
+  assert_int_equal(sqlite3_open_v2(path, &plain, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  int64_t before = journal_count(plain);
+  unsigned long long s0, d0, s1, d1;
+  int fd = -1;
+  jcm__wal_counts(&s0, &d0);
+  assert_int_equal(jcm_batch_begin(j), JCM_OK);
+  add_org(j, "org-e1");
+  assert_int_equal(jcm_batch_commit_early(j, &fd), JCM_OK);
+  jcm__wal_counts(&s1, &d1);
+  assert_true(fd >= 0);
+  assert_int_equal(d1, d0 + 1);
+  assert_int_equal(s1, s0);
+  struct stat of_fd, of_wal;
+  assert_int_equal(fstat(fd, &of_fd), 0);
+  assert_int_equal(stat(wal, &of_wal), 0);
+  assert_true(of_fd.st_ino == of_wal.st_ino && of_fd.st_dev == of_wal.st_dev);
+  assert_int_equal(journal_count(plain), before + 1);
+  assert_int_equal(jcm_make_durable(fd), JCM_OK);
+  jcm__wal_counts(&s0, &d0);
+  assert_int_equal(s0, s1 + 1);
+
+  assert_int_equal(jcm_batch_begin(j), JCM_OK); /* a plain commit */
+  add_org(j, "org-e2");
+  assert_int_equal(jcm_batch_commit(j), JCM_OK);
+  jcm__wal_counts(&s1, &d1);
+  assert_int_equal(s1, s0 + 1);
+  assert_int_equal(d1, d0);
+
+  jcm_store *st = jcm__store(j); /* a checkpoint after every commit */
+  assert_int_equal(st->ops->exec(st, "PRAGMA wal_autocheckpoint=1"), 0);
+  assert_int_equal(jcm_batch_begin(j), JCM_OK);
+  add_org(j, "org-e3");
+  assert_int_equal(jcm_batch_commit_early(j, &fd), JCM_OK);
+  jcm__wal_counts(&s0, &d0);
+  assert_int_equal(d0, d1 + 1); /* the commit's own sync waits */
+  assert_true(s0 > s1);         /* the checkpoint's does not */
+  assert_int_equal(jcm_make_durable(fd), JCM_OK);
+  assert_int_equal(journal_count(plain), before + 3);
+  sqlite3_close(plain);
+  verify_and_close(j);
+}
+
 /* Every movement and transaction row, as text. */
 static char *movement_rows(sqlite3 *db) {
   char *out = NULL;
@@ -191,6 +256,7 @@ static void store_of_version_6_migrates(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(issue_transfer_verify), cmocka_unit_test(opens_while_another_writes),
-      cmocka_unit_test(other_connections_see_each_commit), cmocka_unit_test(store_of_version_6_migrates)};
+      cmocka_unit_test(other_connections_see_each_commit), cmocka_unit_test(store_of_version_6_migrates),
+      cmocka_unit_test(early_commit_defers_only_its_own_sync)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -71,6 +71,15 @@ int jcm_submit_text(jcm *j, const char *text, size_t len, const jcm_actor *actor
 int jcm_batch_begin(jcm *j);
 int jcm_batch_commit(jcm *j);
 void jcm_batch_rollback(jcm *j);
+/* Commits like jcm_batch_commit, but where the store allows it (a SQLite
+ * file) returns before the commit is durable: the commit is visible to
+ * other handles at once, and *durable (>= 0) must then be passed to
+ * jcm_make_durable, from any thread while j stays open, before anyone is
+ * told the batch's commands are done. *durable is -1 when nothing is left
+ * to wait for. This lets one thread apply the next batch while the last one
+ * reaches the disk (jcm serve's group commit, docs/server.md). */
+int jcm_batch_commit_early(jcm *j, int *durable);
+int jcm_make_durable(int durable); /* JCM_OK, or JCM_ERROR: durability unknown */
 
 /* A read snapshot: until jcm_read_end(), queries (and token and user
  * checks) on this handle see one state of the store, in one read

@@ -55,6 +55,14 @@ jcm_store *jcm__sqlite_open(const char *path, char *err, size_t errlen);
 /* The name of the VFS that gathers WAL writes (walvfs.c), registered on
  * first use; NULL if it could not be (then SQLite's default serves). */
 const char *jcm__wal_vfs(void);
+/* Between begin and end, a commit on this thread leaves its WAL sync undone
+ * (walvfs.c); end returns the descriptor to sync with jcm__wal_sync (any
+ * thread, while the store stays open), or -1 when nothing was deferred. */
+void jcm__wal_defer_begin(void);
+int jcm__wal_defer_end(void);
+int jcm__wal_sync(int fd); /* fdatasync: 0, or -1 with errno */
+/* WAL syncs done (by SQLite or jcm__wal_sync) and deferred, in this process. */
+void jcm__wal_counts(unsigned long long *synced, unsigned long long *deferred);
 
 /*
  * Helpers over the ops. fmt has one letter per '?' placeholder:

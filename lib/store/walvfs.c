@@ -15,11 +15,25 @@
  * crash loses only frames that no commit had reported durable. Frames that
  * a connection reads back (a spilled page, a checkpoint) are flushed before
  * the read. Files other than WAL files are opened by the real VFS directly.
+ *
+ * Deferred commit syncs (jcm__wal_defer_begin/end): a thread that asks for it
+ * gets its commits' WAL sync left undone, the frames written to the file but
+ * not synced, and the file to sync afterwards with jcm__wal_sync (from any
+ * thread), so that the group writer of `jcm serve` can apply the next group
+ * while the last one's sync runs (docs/server.md, "Group commit"). Only a
+ * commit's sync is deferred: SQLite passes it SQLITE_SYNC_NORMAL, while the
+ * store sets checkpoint_fullfsync, so a checkpoint's sync of the WAL (before
+ * it copies pages into the database file) and the sync of a new WAL header
+ * pass SQLITE_SYNC_FULL and are always done at once. test_smoke checks both.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store/store.h"
 
@@ -35,7 +49,11 @@ typedef struct {
   char *buf;
   size_t used;
   sqlite3_int64 at; /* file offset of buf[0] */
+  int sync_fd;      /* the same file opened again, for a deferred sync; -1: never defer */
 } wal_file;
+
+static _Thread_local int defer_on = 0, defer_fd = -1;
+static atomic_ullong n_synced, n_deferred;
 
 static sqlite3_vfs shim, *real_vfs;
 static sqlite3_io_methods wal_methods;
@@ -65,6 +83,8 @@ static int w_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off) {
 static int w_close(sqlite3_file *f) {
   wal_file *w = W(f);
   int rc = flush(w);
+  if (w->sync_fd >= 0) close(w->sync_fd);
+  w->sync_fd = -1;
   int rc2 = w->real->pMethods->xClose(w->real);
   free(w->buf);
   w->buf = NULL;
@@ -81,10 +101,24 @@ static int w_read(sqlite3_file *f, void *p, int n, sqlite3_int64 off) {
   FLUSHED(w->real->pMethods->xRead(w->real, p, n, off));
 }
 static int w_truncate(sqlite3_file *f, sqlite3_int64 size) { FLUSHED(w->real->pMethods->xTruncate(w->real, size)); }
-static int w_sync(sqlite3_file *f, int flags) { FLUSHED(w->real->pMethods->xSync(w->real, flags)); }
 static int w_size(sqlite3_file *f, sqlite3_int64 *size) { FLUSHED(w->real->pMethods->xFileSize(w->real, size)); }
 static int w_control(sqlite3_file *f, int op, void *arg) { FLUSHED(w->real->pMethods->xFileControl(w->real, op, arg)); }
 #undef FLUSHED
+
+/* The frames always reach the file (other connections read them there once
+ * the commit publishes them); only the wait for the disk is left out. */
+static int w_sync(sqlite3_file *f, int flags) {
+  wal_file *w = W(f);
+  int rc = flush(w);
+  if (rc != SQLITE_OK) return rc;
+  if (defer_on && (flags & 0x0f) == SQLITE_SYNC_NORMAL && w->sync_fd >= 0) {
+    defer_fd = w->sync_fd;
+    atomic_fetch_add(&n_deferred, 1);
+    return SQLITE_OK;
+  }
+  atomic_fetch_add(&n_synced, 1);
+  return w->real->pMethods->xSync(w->real, flags);
+}
 
 static int w_lock(sqlite3_file *f, int l) { return W(f)->real->pMethods->xLock(W(f)->real, l); }
 static int w_unlock(sqlite3_file *f, int l) { return W(f)->real->pMethods->xUnlock(W(f)->real, l); }
@@ -97,6 +131,7 @@ static int shim_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int fl
   if (!(flags & SQLITE_OPEN_WAL)) return real_vfs->xOpen(real_vfs, name, f, flags, out_flags);
   wal_file *w = W(f);
   memset(w, 0, sizeof *w);
+  w->sync_fd = -1;
   w->real = (sqlite3_file *)(w + 1);
   if (!(w->buf = malloc(WAL_BUFFER))) return SQLITE_NOMEM;
   int rc = real_vfs->xOpen(real_vfs, name, w->real, flags, out_flags);
@@ -105,6 +140,7 @@ static int shim_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int fl
     w->buf = NULL;
     return rc; /* pMethods stays NULL: SQLite will not call close */
   }
+  w->sync_fd = open(name, O_RDONLY | O_CLOEXEC); /* fsync covers the file, whichever descriptor wrote */
   w->base.pMethods = &wal_methods;
   return SQLITE_OK;
 }
@@ -186,4 +222,29 @@ const char *jcm__wal_vfs(void) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, register_shim);
   return registered ? JCM_WAL_VFS : NULL;
+}
+
+void jcm__wal_defer_begin(void) {
+  defer_on = 1;
+  defer_fd = -1;
+}
+
+int jcm__wal_defer_end(void) {
+  defer_on = 0;
+  int fd = defer_fd;
+  defer_fd = -1;
+  return fd;
+}
+
+int jcm__wal_sync(int fd) {
+  int rc;
+  while ((rc = fdatasync(fd)) != 0 && errno == EINTR)
+    ;
+  atomic_fetch_add(&n_synced, 1);
+  return rc == 0 ? 0 : -1;
+}
+
+void jcm__wal_counts(unsigned long long *synced, unsigned long long *deferred) {
+  *synced = atomic_load(&n_synced);
+  *deferred = atomic_load(&n_deferred);
 }

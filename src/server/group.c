@@ -3,12 +3,20 @@
  * request becomes a job for one writer thread with its own store handle; the
  * HTTP connection is suspended meanwhile, so its worker thread serves other
  * connections. The writer takes every job queued so far and applies them in
- * one database transaction (jcm_batch_begin ... jcm_batch_commit), each under
- * its own savepoint, so a refused command rolls back only itself; every
- * request is answered only after that shared commit has returned, i.e. once
- * its event is durable (synchronous=FULL). While one group commits, the next
- * one queues: under load a single fsync covers many requests, and with one
- * request at a time nothing waits for company.
+ * one database transaction (jcm_batch_begin ... jcm_batch_commit_early), each
+ * under its own savepoint, so a refused command rolls back only itself.
+ *
+ * The commit is early: its frames are written but the wait for the disk
+ * (fdatasync of the WAL) is left to a second thread, the syncer, and the
+ * writer goes on to apply the next group meanwhile. The syncer answers a
+ * group's requests only once its fdatasync has returned, so no command is
+ * reported done before it is durable; one fdatasync covers every group
+ * committed before it. A committed group is visible to the workers' read
+ * handles before it is durable, so every other response first waits until
+ * what it could have read is durable (srv_group_wait_durable, called by
+ * http.c): no client ever sees a state a power cut could take back.
+ * Under load a single fsync covers many requests, and with one request at
+ * a time nothing waits for company.
  *
  * Each result is what the command would have got alone: the commands of a
  * group run one after another on one handle, in arrival order, each seeing
@@ -17,10 +25,13 @@
  * alone in its own transaction.
  */
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "server.h"
 
@@ -55,24 +66,189 @@ static void run_alone(srv_job *jb) { jb->rc = jcm_submit_secret(wj, jb->cmd, &jb
 
 static char db_path[1024];
 
-static void run_group(srv_job **jobs, size_t n) {
-  int grouped = 0;
-  if (!jcm_registry(wj)[0]) { /* opened before `init` (on a worker's handle): read the registry afresh */
-    jcm *fresh = NULL;
-    char err[256];
-    if (jcm_open(db_path, NULL, &fresh, err, sizeof err) == JCM_OK) {
-      jcm_close(wj);
-      wj = fresh;
-    }
+/* ---- the syncer: makes committed groups durable, then answers them ---- */
+
+typedef struct sync_item {
+  struct sync_item *next;
+  int durable; /* from jcm_batch_commit_early; -1: durable already */
+  unsigned long long gen;
+  size_t n;
+  srv_job *jobs[];
+} sync_item;
+
+static pthread_mutex_t slock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t s_more = PTHREAD_COND_INITIALIZER, s_idle = PTHREAD_COND_INITIALIZER;
+static sync_item *s_head, **s_tail = &s_head;
+static int s_busy, s_stopping;
+static pthread_t syncer;
+static unsigned sync_delay_ms; /* JCM_TEST_SYNC_DELAY_MS: tests widen the window they check */
+static double sync_ms;
+
+/* Groups whose commit has begun (so may be visible to readers), and the
+ * last of them known durable; readers wait for the first to reach the second. */
+static atomic_ullong committing, durable_gen;
+static atomic_int sync_failed;
+static pthread_mutex_t dlock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t d_changed = PTHREAD_COND_INITIALIZER;
+
+static void set_durable(unsigned long long gen) {
+  pthread_mutex_lock(&dlock);
+  if (gen > atomic_load(&durable_gen)) atomic_store(&durable_gen, gen);
+  pthread_cond_broadcast(&d_changed);
+  pthread_mutex_unlock(&dlock);
+}
+
+int srv_group_wait_durable(void) {
+  unsigned long long g = atomic_load(&committing);
+  if (atomic_load(&durable_gen) >= g) return atomic_load(&sync_failed) ? -1 : 0;
+  pthread_mutex_lock(&dlock);
+  while (atomic_load(&durable_gen) < g && !atomic_load(&sync_failed))
+    pthread_cond_wait(&d_changed, &dlock);
+  pthread_mutex_unlock(&dlock);
+  return atomic_load(&sync_failed) ? -1 : 0;
+}
+
+static void fail_job(srv_job *jb) {
+  json_decref(jb->result);
+  jb->rc = JCM_ERROR;
+  jb->result =
+      json_pack("{s:b,s:{s:i,s:s,s:s}}", "ok", 0, "error", "code", 0, "message",
+                "the store could not make the commit durable (fdatasync failed); the server is stopping", "field", "");
+}
+
+static void answer_jobs(srv_job **jobs, size_t n) {
+  for (size_t i = 0; i < n; i++) { /* answered only now: durable (or refused) */
+    if (atomic_load(&sync_failed)) fail_job(jobs[i]);
+    pthread_mutex_lock(&lock);
+    int gone = jobs[i]->abandoned;
+    jobs[i]->done = 1;
+    pthread_mutex_unlock(&lock);
+    if (gone)
+      srv_group_discard(jobs[i]);
+    else
+      jobs[i]->wake(jobs[i]->arg);
   }
+}
+
+/* A failed fdatasync leaves it unknown what reached the disk: nothing more
+ * is answered as done, and the server stops (as PostgreSQL does). */
+static void sync_failure(void) {
+  if (atomic_exchange(&sync_failed, 1)) return;
+  fprintf(stderr, "jcm serve: fdatasync of the WAL failed: durability of the last commits is unknown; stopping\n");
+  set_durable(0);
+  kill(getpid(), SIGTERM);
+}
+
+/* Syncs every distinct file of the items once: one fdatasync covers every
+ * group committed before it, however many queued meanwhile. */
+static void sync_items(sync_item *list) {
+  if (sync_delay_ms) nanosleep(&(struct timespec){sync_delay_ms / 1000, (long)(sync_delay_ms % 1000) * 1000000L}, NULL);
   double t0 = now_ms();
-  if (n > 1 && jcm_batch_begin(wj) == JCM_OK) {
+  int done_fd = -1;
+  unsigned long long top = 0;
+  for (sync_item *it = list; it; it = it->next) {
+    if (it->durable >= 0 && it->durable != done_fd) {
+      if (jcm_make_durable(it->durable) != JCM_OK) sync_failure();
+      done_fd = it->durable;
+    }
+    if (it->gen > top) top = it->gen;
+  }
+  sync_ms += now_ms() - t0;
+  set_durable(top);
+}
+
+static void *syncer_main(void *unused) {
+  (void)unused;
+  for (;;) {
+    pthread_mutex_lock(&slock);
+    while (!s_head && !s_stopping)
+      pthread_cond_wait(&s_more, &slock);
+    sync_item *list = s_head;
+    s_head = NULL, s_tail = &s_head;
+    s_busy = list != NULL;
+    pthread_mutex_unlock(&slock);
+    if (!list) break;
+    sync_items(list);
+    while (list) {
+      sync_item *next = list->next;
+      answer_jobs(list->jobs, list->n);
+      free(list);
+      list = next;
+    }
+    pthread_mutex_lock(&slock);
+    s_busy = 0;
+    pthread_cond_broadcast(&s_idle);
+    pthread_mutex_unlock(&slock);
+  }
+  return NULL;
+}
+
+/* Waits until every group handed over is durable and answered. */
+static void syncer_drain(void) {
+  pthread_mutex_lock(&slock);
+  while (s_head || s_busy)
+    pthread_cond_wait(&s_idle, &slock);
+  pthread_mutex_unlock(&slock);
+}
+
+static void hand_over(srv_job **jobs, size_t n, int durable, unsigned long long gen) {
+  sync_item *it = malloc(sizeof *it + n * sizeof *jobs);
+  if (!it) { /* no memory for the queue: wait here instead */
+    syncer_drain();
+    sync_items(&(sync_item){.durable = durable, .gen = gen});
+    answer_jobs(jobs, n);
+    return;
+  }
+  *it = (sync_item){.durable = durable, .gen = gen, .n = n};
+  memcpy(it->jobs, jobs, n * sizeof *jobs);
+  pthread_mutex_lock(&slock);
+  *s_tail = it;
+  s_tail = &it->next;
+  pthread_cond_signal(&s_more);
+  pthread_mutex_unlock(&slock);
+}
+
+static void stop_syncer(void) {
+  pthread_mutex_lock(&slock);
+  s_stopping = 1;
+  pthread_cond_signal(&s_more);
+  pthread_mutex_unlock(&slock);
+  pthread_join(syncer, NULL); /* it empties the queue before it returns */
+}
+
+/* ---- the writer ---- */
+
+static void reopen_if_uninitialized(void) {
+  if (jcm_registry(wj)[0]) return;
+  /* opened before `init` (on a worker's handle): read the registry afresh */
+  jcm *fresh = NULL;
+  char err[256];
+  syncer_drain(); /* the syncer may hold the old handle's WAL */
+  if (jcm_open(db_path, NULL, &fresh, err, sizeof err) == JCM_OK) {
+    jcm_close(wj);
+    wj = fresh;
+  }
+}
+
+/* Applies the group in one transaction and commits it early: the syncer
+ * makes it durable and answers it while this thread goes on to the next. */
+static void run_group(srv_job **jobs, size_t n) {
+  int grouped = 0, durable = -1;
+  reopen_if_uninitialized();
+  /* counted before the commit can make anything visible (srv_group_wait_durable) */
+  unsigned long long gen = atomic_fetch_add(&committing, 1) + 1;
+  double t0 = now_ms();
+  if (atomic_load(&sync_failed)) {
+    for (size_t i = 0; i < n; i++)
+      fail_job(jobs[i]);
+    grouped = 1;
+  } else if (jcm_batch_begin(wj) == JCM_OK) {
     for (size_t i = 0; i < n; i++)
       run_alone(jobs[i]); /* inside the batch: under its own savepoint */
     double t1 = now_ms();
     apply_ms += t1 - t0;
     t0 = t1;
-    if (jcm_batch_commit(wj) == JCM_OK) {
+    if (jcm_batch_commit_early(wj, &durable) == JCM_OK) {
       grouped = 1;
     } else {
       fprintf(stderr, "jcm serve: a group commit of %zu commands failed; running each alone\n", n);
@@ -84,20 +260,11 @@ static void run_group(srv_job **jobs, size_t n) {
   }
   if (!grouped)
     for (size_t i = 0; i < n; i++)
-      run_alone(jobs[i]);
+      run_alone(jobs[i]);     /* each its own transaction, durable when it returns */
   commit_ms += now_ms() - t0; /* alone: each its own transaction, counted here */
   n_groups++;
   n_jobs += n;
-  for (size_t i = 0; i < n; i++) { /* answered only now: durable (or refused) */
-    pthread_mutex_lock(&lock);
-    int gone = jobs[i]->abandoned;
-    jobs[i]->done = 1;
-    pthread_mutex_unlock(&lock);
-    if (gone)
-      srv_group_discard(jobs[i]);
-    else
-      jobs[i]->wake(jobs[i]->arg);
-  }
+  hand_over(jobs, n, durable, gen);
 }
 
 static void *writer_main(void *unused) {
@@ -126,12 +293,20 @@ static void *writer_main(void *unused) {
 int srv_group_start(const char *db) {
   char err[256] = "";
   snprintf(db_path, sizeof db_path, "%s", db);
+  const char *delay = getenv("JCM_TEST_SYNC_DELAY_MS");
+  sync_delay_ms = delay ? (unsigned)strtoul(delay, NULL, 10) : 0;
   if (jcm_open(db, NULL, &wj, err, sizeof err) != JCM_OK) {
     fprintf(stderr, "jcm serve: cannot open %s for the writer: %s\n", db, err);
     return -1;
   }
-  stopping = 0;
+  stopping = s_stopping = 0;
+  if (pthread_create(&syncer, NULL, syncer_main, NULL) != 0) {
+    jcm_close(wj);
+    wj = NULL;
+    return -1;
+  }
   if (pthread_create(&writer, NULL, writer_main, NULL) != 0) {
+    stop_syncer();
     jcm_close(wj);
     wj = NULL;
     return -1;
@@ -147,14 +322,15 @@ void srv_group_stop(void) {
   pthread_cond_signal(&more);
   pthread_mutex_unlock(&lock);
   pthread_join(writer, NULL); /* the queue is empty when it returns */
+  stop_syncer();              /* every group handed over is answered */
   running = 0;
   jcm_close(wj);
   wj = NULL;
   if (n_groups)
     fprintf(stderr,
             "jcm serve: %llu commands in %llu commits (%.1f a commit); writer: %.0f ms applying grouped commands, "
-            "%.0f ms committing (and running lone ones)\n",
-            n_jobs, n_groups, (double)n_jobs / (double)n_groups, apply_ms, commit_ms);
+            "%.0f ms committing (and running lone ones); syncer: %.0f ms making commits durable\n",
+            n_jobs, n_groups, (double)n_jobs / (double)n_groups, apply_ms, commit_ms, sync_ms);
 }
 
 srv_job *srv_group_prepare(json_t *cmd, const jcm_actor *actor) {

@@ -250,6 +250,12 @@ static enum MHD_Result answer(struct MHD_Connection *c, conn_state *s, const cha
       return MHD_YES;
     }
   }
+  if (srv_group_wait_durable() != 0) { /* what was read may not be durable */
+    free(rs.body);
+    rs.body = NULL;
+    free_dyn(&rs);
+    srv_error(&rs, 503, 0, "", "the store could not make recent commits durable; the server is stopping");
+  }
   return finish(c, s, rq, &rs);
 }
 

@@ -117,6 +117,10 @@ typedef struct srv_job srv_job;
 int srv_group_start(const char *db);
 /* Finishes the queued jobs and stops the writer. */
 void srv_group_stop(void);
+/* Waits until every group whose commit had begun is durable: a response
+ * that read the store must not show what a power cut could undo. 0, or -1
+ * when a sync failed (the server is stopping). */
+int srv_group_wait_durable(void);
 /* A job for cmd as actor (both copied), or NULL when the command runs alone
  * (the writer is not running; init, user.add and token.create). */
 srv_job *srv_group_prepare(json_t *cmd, const jcm_actor *actor);
