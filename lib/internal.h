@@ -65,6 +65,9 @@ size_t jcm__copy(char *out, size_t n, const char *s);
 /* Writes v in decimal (no snprintf: a hot path); returns its length. */
 size_t jcm__itoa(int64_t v, char out[24]);
 char *jcm__canonical(json_t *v); /* sorted keys, compact; malloc'd */
+/* Compact JSON for answers: the canonical writer's text where it can (a
+ * third of json_dumps's cost), else json_dumps's, UTF-8 kept; malloc'd. */
+char *jcm__compact(json_t *v);
 void jcm__format_time(int64_t ms, char out[32]);
 unsigned jcm__role_bit(const char *role);
 /* The organisation a holder actor speaks for: its name up to a '/' ("ORG/USER"). */

@@ -496,36 +496,51 @@ int jcm_session_user(jcm *j, const char *name, int64_t cred_seq, jcm_user *u) {
   return rc == JCM_OK && (u->disabled || u->cred_seq != cred_seq) ? JCM_REFUSED : rc;
 }
 
-/* 1 when the token id is live: created, not revoked, not expired (a token
- * made before tokens expired has no expiry). */
-static int token_live(jcm *j, const char *id) {
+/* A token's stored hash, whether it is live (created, not revoked, not
+ * expired; a token made before tokens expired has no expiry) and its user,
+ * in one lookup: every API request with a token makes it. 1 when the token
+ * id is known, 0 when not, -1 on a store error. */
+static int load_token(jcm *j, const char *id, char *hash, size_t n, int *live, jcm_user *u) {
+  static const char q[] =
+      "SELECT c.hash, t.revoked_seq IS NULL AND (t.expires IS NULL OR t.expires > ?), u.name, u.role,"
+      " COALESCE(u.org, ''), u.disabled, u.cred_seq FROM credential c JOIN app_token t ON t.id = c.id"
+      " JOIN app_user u ON u.name = c.user WHERE c.kind = 'token' AND c.id = ?";
   jcm_store *st = jcm__store(j);
   char now[32];
   jcm__format_time(j->clock(j->clock_ud), now);
-  jcm_stmt *s =
-      db_q(st, "SELECT 1 FROM app_token WHERE id = ? AND revoked_seq IS NULL AND (expires IS NULL OR expires > ?)",
-           "ss", id, now);
+  jcm_stmt *s = db_q(st, q, "ss", now, id);
   if (!s) return -1;
   int rc = db_step(st, s);
+  if (rc == JCM_ROW) {
+    snprintf(hash, n, "%s", col_text(st, s, 0));
+    *live = col_int(st, s, 1) != 0;
+    snprintf(u->name, sizeof u->name, "%s", col_text(st, s, 2));
+    snprintf(u->role, sizeof u->role, "%s", col_text(st, s, 3));
+    snprintf(u->org, sizeof u->org, "%s", col_text(st, s, 4));
+    u->disabled = col_int(st, s, 5) != 0;
+    u->cred_seq = col_int(st, s, 6);
+  }
   db_reset(st, s);
   return rc == JCM_ROW ? 1 : rc == JCM_DONE ? 0 : -1;
 }
 
 int jcm_token_check(jcm *j, const char *token, jcm_user *u) {
-  char id[17], user[72], want[2 * crypto_hash_sha256_BYTES + 1], got[2 * crypto_hash_sha256_BYTES + 1];
+  char id[17], want[2 * crypto_hash_sha256_BYTES + 1], got[2 * crypto_hash_sha256_BYTES + 1];
   unsigned char digest[crypto_hash_sha256_BYTES];
+  jcm_user found = {0};
+  int live = 0;
   memset(u, 0, sizeof *u);
   if (!token || strlen(token) != JCM_TOKEN_LEN || strncmp(token, "jcm_", 4) != 0) return JCM_REFUSED;
   snprintf(id, sizeof id, "%.16s", token + 4);
   if (!jcm__is_token_id(id)) return JCM_REFUSED;
-  if (load_hash(jcm__store(j), "token", id, user, want, sizeof want) != 0) return JCM_ERROR;
+  int known = load_token(j, id, want, sizeof want, &live, &found);
+  if (known < 0) return JCM_ERROR;
   crypto_hash_sha256(digest, (const unsigned char *)token, JCM_TOKEN_LEN);
   jcm__hex(digest, sizeof digest, got);
-  if (!want[0] || sodium_memcmp(want, got, sizeof got - 1) != 0) return JCM_REFUSED;
-  int live = token_live(j, id);
-  if (live <= 0) return live < 0 ? JCM_ERROR : JCM_REFUSED;
-  int rc = jcm_user_get(j, user, u);
-  return rc == JCM_OK && u->disabled ? JCM_REFUSED : rc;
+  int match = known && sodium_memcmp(want, got, sizeof got - 1) == 0;
+  if (!match || !live || found.disabled) return JCM_REFUSED;
+  *u = found;
+  return JCM_OK;
 }
 
 void jcm_user_actor(const jcm_user *u, char *buf, size_t n, jcm_actor *out) {

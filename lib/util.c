@@ -191,7 +191,8 @@ static void canon_value(canon_buf *b, json_t *v, int depth) {
   }
 }
 
-char *jcm__canonical(json_t *v) {
+/* The writer's text, or NULL where it gives up. */
+static char *canon_try(json_t *v) {
   canon_buf b = {0};
   if (v) canon_value(&b, v, 0);
   if (v && !b.bad) {
@@ -202,18 +203,55 @@ char *jcm__canonical(json_t *v) {
     }
   }
   free(b.p);
-  return json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+  return NULL;
 }
 
+char *jcm__canonical(json_t *v) {
+  char *t = canon_try(v);
+  return t ? t : json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+}
+
+char *jcm__compact(json_t *v) {
+  char *t = canon_try(v);
+  return t ? t : json_dumps(v, JSON_COMPACT);
+}
+
+static char *put_digits(char *p, int v, int width) {
+  for (int i = width - 1; i >= 0; i--, v /= 10)
+    p[i] = (char)('0' + v % 10);
+  return p + width;
+}
+
+/* 2026-11-28T15:15:57.123Z; digits written directly (snprintf was a tenth of
+ * a token check), snprintf only for years outside 0..9999. */
 void jcm__format_time(int64_t ms, char out[32]) {
   time_t s = (time_t)(ms / 1000);
   struct tm tm;
   gmtime_r(&s, &tm);
-  char buf[96];
-  snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-           tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-  memcpy(out, buf, 31);
-  out[31] = 0;
+  int year = tm.tm_year + 1900, milli = (int)(ms % 1000);
+  if (year < 0 || year > 9999 || milli < 0) {
+    char buf[96];
+    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, milli);
+    memcpy(out, buf, 31);
+    out[31] = 0;
+    return;
+  }
+  char *p = put_digits(out, year, 4);
+  *p++ = '-';
+  p = put_digits(p, tm.tm_mon + 1, 2);
+  *p++ = '-';
+  p = put_digits(p, tm.tm_mday, 2);
+  *p++ = 'T';
+  p = put_digits(p, tm.tm_hour, 2);
+  *p++ = ':';
+  p = put_digits(p, tm.tm_min, 2);
+  *p++ = ':';
+  p = put_digits(p, tm.tm_sec, 2);
+  *p++ = '.';
+  p = put_digits(p, milli, 3);
+  *p++ = 'Z';
+  *p = 0;
 }
 
 unsigned jcm__role_bit(const char *role) {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "engine.h"
 #include "support.h"
@@ -253,10 +254,36 @@ static void store_of_version_6_migrates(void **state) {
   sqlite3_close(db);
 }
 
+/* The journal's time text, written digit by digit, against strftime. */
+static void times_format_as_strftime(void **state) {
+  (void)state;
+  int64_t samples[] = {0, 999, 1000, 951782400000 /* 2000-02-29 */, 1764343000123, 253402300799999 /* 9999-12-31 */};
+  uint64_t x = 88172645463325252ull;
+  for (int i = 0; i < 1006; i++) {
+    int64_t ms;
+    if (i < 6) {
+      ms = samples[i];
+    } else {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      ms = (int64_t)(x % 253402300800000ull);
+    }
+    char got[32], want[64], secs[32];
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(secs, sizeof secs, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(want, sizeof want, "%s.%03dZ", secs, (int)(ms % 1000));
+    jcm__format_time(ms, got);
+    assert_string_equal(got, want);
+  }
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test(issue_transfer_verify), cmocka_unit_test(opens_while_another_writes),
-      cmocka_unit_test(other_connections_see_each_commit), cmocka_unit_test(store_of_version_6_migrates),
-      cmocka_unit_test(early_commit_defers_only_its_own_sync)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(issue_transfer_verify),
+                                     cmocka_unit_test(opens_while_another_writes),
+                                     cmocka_unit_test(other_connections_see_each_commit),
+                                     cmocka_unit_test(store_of_version_6_migrates),
+                                     cmocka_unit_test(early_commit_defers_only_its_own_sync),
+                                     cmocka_unit_test(times_format_as_strftime)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,7 +48,7 @@ int srv_status_of(int rc, int code) {
 
 static void json_answer(srv_resp *rs, int status, json_t *v) {
   rs->status = status;
-  rs->body = v ? json_dumps(v, JSON_COMPACT) : NULL;
+  rs->body = v ? jcm__compact(v) : NULL;
   rs->type = "application/json";
   if (!rs->body) srv_error(rs, 500, 0, "", "out of memory");
 }
