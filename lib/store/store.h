@@ -61,6 +61,8 @@ const char *jcm__wal_vfs(void);
 void jcm__wal_defer_begin(void);
 int jcm__wal_defer_end(void);
 int jcm__wal_sync(int fd); /* fdatasync: 0, or -1 with errno */
+/* The WAL shim writes zeros this far ahead of the last frame (walvfs.c). */
+#define JCM_WAL_AHEAD (2 << 20)
 /* WAL syncs done (by SQLite or jcm__wal_sync) and deferred, in this process. */
 void jcm__wal_counts(unsigned long long *synced, unsigned long long *deferred);
 
