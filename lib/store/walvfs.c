@@ -15,6 +15,8 @@
  * crash loses only frames that no commit had reported durable. Frames that
  * a connection reads back (a spilled page, a checkpoint) are flushed before
  * the read. Files other than WAL files are opened by the real VFS directly.
+ * It also writes zeros ahead of the last frame (write_ahead, below), so that
+ * commits overwrite blocks the file already has.
  *
  * Deferred commit syncs (jcm__wal_defer_begin/end): a thread that asks for it
  * gets its commits' WAL sync left undone, the frames written to the file but
