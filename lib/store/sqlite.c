@@ -112,6 +112,9 @@ static void sq_close(jcm_store *st) {
   sq_store *q = S(st);
   for (size_t i = 0; i < CACHE_SLOTS; i++)
     if (q->stmts[i]) sqlite3_finalize(q->stmts[i]);
+  /* an open transaction rolls back here, not inside sqlite3_close, which
+   * calls no rollback hook (on_rollback below) */
+  if (!sqlite3_get_autocommit(q->db)) sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
   sqlite3_close(q->db);
   free(q);
 }
@@ -127,6 +130,10 @@ static const jcm_store_ops sq_ops = {
  * mutex and statistics kept on every allocation, 9 % of a transfer's
  * instructions (callgrind). The server sets the same. */
 static void sq_configure(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
+/* Every rollback, explicit or SQLite's own after an error: the WAL shim
+ * drops the frames it still buffers for the transaction (walvfs.c). */
+static void on_rollback(void *db) { jcm__wal_discard(db); }
 
 jcm_store *jcm__sqlite_open(const char *path, char *err, size_t errlen) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -146,6 +153,7 @@ jcm_store *jcm__sqlite_open(const char *path, char *err, size_t errlen) {
     return NULL;
   }
   sqlite3_busy_timeout(q->db, 5000);
+  if (file) sqlite3_rollback_hook(q->db, on_rollback, q->db);
   const char *pragmas = !file ? "PRAGMA foreign_keys=ON; PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF;"
                                 " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-131072;"
                               : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"

@@ -61,6 +61,9 @@ const char *jcm__wal_vfs(void);
 void jcm__wal_defer_begin(void);
 int jcm__wal_defer_end(void);
 int jcm__wal_sync(int fd); /* fdatasync: 0, or -1 with errno */
+/* Drops WAL frames the shim still buffers for a rolled-back transaction. */
+struct sqlite3;
+void jcm__wal_discard(struct sqlite3 *db);
 /* The WAL shim writes zeros this far ahead of the last frame (walvfs.c). */
 #define JCM_WAL_AHEAD (2 << 20)
 /* WAL syncs done (by SQLite or jcm__wal_sync) and deferred, in this process. */

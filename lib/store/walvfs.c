@@ -111,9 +111,13 @@ static int w_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off) {
   return SQLITE_OK;
 }
 
+/* Whatever is still buffered at close belongs to a transaction that did not
+ * commit (every commit syncs, and a sync writes the buffer first), and the
+ * write lock is gone: another connection may own those offsets now. */
 static int w_close(sqlite3_file *f) {
   wal_file *w = W(f);
-  int rc = flush(w);
+  int rc = SQLITE_OK;
+  w->used = 0;
   if (w->sync_fd >= 0) close(w->sync_fd);
   w->sync_fd = -1;
   int rc2 = w->real->pMethods->xClose(w->real);
@@ -132,8 +136,10 @@ static int w_read(sqlite3_file *f, void *p, int n, sqlite3_int64 off) {
   FLUSHED(w->real->pMethods->xRead(w->real, p, n, off));
 }
 static int w_truncate(sqlite3_file *f, sqlite3_int64 size) {
-  if (size < W(f)->ready) W(f)->ready = size;
-  FLUSHED(w->real->pMethods->xTruncate(w->real, size));
+  wal_file *w = W(f);
+  int rc = flush(w);
+  if (size < w->ready) w->ready = size; /* after the flush, which may write ahead */
+  return rc != SQLITE_OK ? rc : w->real->pMethods->xTruncate(w->real, size);
 }
 static int w_size(sqlite3_file *f, sqlite3_int64 *size) { FLUSHED(w->real->pMethods->xFileSize(w->real, size)); }
 static int w_control(sqlite3_file *f, int op, void *arg) { FLUSHED(w->real->pMethods->xFileControl(w->real, op, arg)); }
@@ -257,6 +263,20 @@ const char *jcm__wal_vfs(void) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, register_shim);
   return registered ? JCM_WAL_VFS : NULL;
+}
+
+/* Frames of a transaction that rolled back may still be in the buffer (a
+ * spill of a large transaction writes frames before its commit, and nothing
+ * after the rollback flushes them). The rollback released the WAL's write
+ * lock, so another connection may commit frames at those offsets; a later
+ * flush of these would overwrite them. They were never committed: drop them.
+ * Called from the store's rollback hook (sqlite.c), on the connection's own
+ * thread, before the connection does any other I/O. */
+void jcm__wal_discard(sqlite3 *db) {
+  sqlite3_file *f = NULL;
+  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &f) == SQLITE_OK && f &&
+      f->pMethods == &wal_methods)
+    W(f)->used = 0;
 }
 
 void jcm__wal_defer_begin(void) {
