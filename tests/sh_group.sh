@@ -134,6 +134,36 @@ wait $CP
 [ "$(bal "$A")" = $((a0 + 5)) ] || fail "A holds $(bal "$A") after the transfer, want $((a0 + 5))"
 kill -TERM $PID; wait $PID || fail "the slow-sync server exited non-zero"
 
+# SIGTERM while transfers wait on slow syncs: the server answers every request
+# it took (200, or 5xx if refused while stopping), exits 0 (it would abort if a
+# connection were left suspended), and every 200 is in the journal.
+start_server JCM_TEST_SYNC_DELAY_MS=300
+i=0
+while [ $i -lt 20 ]; do
+  i=$((i + 1))
+  curl -s -o "$TMP/t$i.json" -w '%{http_code}' --max-time 30 -H "Authorization: Bearer $T" \
+    -H 'Content-Type: application/json' --data-binary "{\"from\":\"$B\",\"to\":\"$A\",\"quantity\":1}" \
+    "$U/api/v1/commands/transfer" >"$TMP/t$i.code" &
+done
+sleep 0.3
+kill -TERM $PID
+wait $PID || fail "the server exited non-zero on SIGTERM with transfers waiting"
+wait
+i=0
+while [ $i -lt 20 ]; do
+  i=$((i + 1))
+  code=$(cat "$TMP/t$i.code")
+  case $code in
+  200)
+    seq=$(jq -r .seq "$TMP/t$i.json")
+    [ "$(sqlite3 "$DB" "SELECT count(*) FROM journal WHERE seq = $seq AND cmd = 'transfer'")" = 1 ] ||
+      fail "transfer answered 200 with seq $seq before SIGTERM is not in the journal" ;;
+  5??) ;;
+  000) ;; # not yet accepted when the server stopped listening
+  *) fail "a transfer during SIGTERM got HTTP $code" ;;
+  esac
+done
+
 # SIGKILL while transfers flow: every transfer answered 200 is in the journal
 # (answered only after its commit), and the store verifies.
 start_server

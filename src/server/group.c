@@ -50,7 +50,7 @@ struct srv_job {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t more = PTHREAD_COND_INITIALIZER;
 static srv_job *head, **tail = &head;
-static int running, stopping;
+static int running, stopping, closed; /* closed: the writer has taken its last job */
 static pthread_t writer;
 static jcm *wj; /* the writer's store handle */
 static unsigned long long n_groups, n_jobs;
@@ -108,12 +108,14 @@ int srv_group_wait_durable(void) {
   return atomic_load(&sync_failed) ? -1 : 0;
 }
 
-static void fail_job(srv_job *jb) {
+static void fail_job_with(srv_job *jb, const char *why) {
   json_decref(jb->result);
   jb->rc = JCM_ERROR;
-  jb->result =
-      json_pack("{s:b,s:{s:i,s:s,s:s}}", "ok", 0, "error", "code", 0, "message",
-                "the store could not make the commit durable (fdatasync failed); the server is stopping", "field", "");
+  jb->result = json_pack("{s:b,s:{s:i,s:s,s:s}}", "ok", 0, "error", "code", 0, "message", why, "field", "");
+}
+
+static void fail_job(srv_job *jb) {
+  fail_job_with(jb, "the store could not make the commit durable (fdatasync failed); the server is stopping");
 }
 
 static void answer_jobs(srv_job **jobs, size_t n) {
@@ -235,8 +237,8 @@ static void reopen_if_uninitialized(void) {
 static void run_group(srv_job **jobs, size_t n) {
   int grouped = 0, durable = -1;
   reopen_if_uninitialized();
-  /* counted before the commit can make anything visible (srv_group_wait_durable) */
-  unsigned long long gen = atomic_fetch_add(&committing, 1) + 1;
+  /* no new state is visible unless the group commits early below */
+  unsigned long long gen = atomic_load(&committing);
   double t0 = now_ms();
   if (atomic_load(&sync_failed)) {
     for (size_t i = 0; i < n; i++)
@@ -248,6 +250,9 @@ static void run_group(srv_job **jobs, size_t n) {
     double t1 = now_ms();
     apply_ms += t1 - t0;
     t0 = t1;
+    /* counted before the commit can make anything visible, and not sooner:
+     * reads wait for it (srv_group_wait_durable) */
+    gen = atomic_fetch_add(&committing, 1) + 1;
     if (jcm_batch_commit_early(wj, &durable) == JCM_OK) {
       grouped = 1;
     } else {
@@ -275,6 +280,7 @@ static void *writer_main(void *unused) {
     while (!head && !stopping)
       pthread_cond_wait(&more, &lock);
     if (!head) {
+      closed = 1; /* from now on srv_group_enqueue answers at once */
       pthread_mutex_unlock(&lock);
       break;
     }
@@ -299,7 +305,7 @@ int srv_group_start(const char *db) {
     fprintf(stderr, "jcm serve: cannot open %s for the writer: %s\n", db, err);
     return -1;
   }
-  stopping = s_stopping = 0;
+  stopping = s_stopping = closed = 0;
   if (pthread_create(&syncer, NULL, syncer_main, NULL) != 0) {
     jcm_close(wj);
     wj = NULL;
@@ -355,6 +361,13 @@ void srv_group_enqueue(srv_job *jb, void (*wake)(void *), void *arg) {
   jb->arg = arg;
   jb->next = NULL;
   pthread_mutex_lock(&lock);
+  if (closed) { /* prepared just before the writer stopped: refused, never left waiting */
+    fail_job_with(jb, "the server is stopping; the command was not applied");
+    jb->done = 1;
+    pthread_mutex_unlock(&lock);
+    wake(arg);
+    return;
+  }
   *tail = jb;
   tail = &jb->next;
   pthread_cond_signal(&more);

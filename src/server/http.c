@@ -399,7 +399,19 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
 
 /* ---- start, wait for a signal, stop ---- */
 
-static struct MHD_Daemon *start(sigset_t *signals) {
+/* Before any thread starts (the group writer and syncer, the access log's
+ * flusher, the workers): they inherit a mask without SIGTERM/SIGINT, so only
+ * the main thread takes them, in sigwait. A thread started earlier could be
+ * handed SIGTERM and the default action would end the process at once. */
+static void block_signals(sigset_t *signals) {
+  sigemptyset(signals);
+  sigaddset(signals, SIGTERM);
+  sigaddset(signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, signals, NULL);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+static struct MHD_Daemon *start(void) {
   struct sockaddr_in addr = {0};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(opts->port);
@@ -407,12 +419,6 @@ static struct MHD_Daemon *start(sigset_t *signals) {
     fprintf(stderr, "jcm serve: '%s' is not an IPv4 address\n", opts->host);
     return NULL;
   }
-  /* workers inherit a mask without SIGTERM/SIGINT: only the main thread takes them */
-  sigemptyset(signals);
-  sigaddset(signals, SIGTERM);
-  sigaddset(signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, signals, NULL);
-  signal(SIGPIPE, SIG_IGN);
   return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
                           opts->port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                           MHD_OPTION_THREAD_POOL_SIZE, opts->threads, MHD_OPTION_CONNECTION_LIMIT, 256u,
@@ -471,13 +477,14 @@ int srv_run(const srv_options *o) {
   jcm *probe = store_for_thread(); /* refuse to start on a store that does not open */
   if (!probe) return 2;
   (void)jcm_queries(&(size_t){0}); /* built once, before the workers start */
+  sigset_t signals;
+  block_signals(&signals);
   if (srv_group_start(o->db) != 0) {
     close_handles();
     return 2;
   }
-  sigset_t signals;
   srv_log_start(access_log);
-  struct MHD_Daemon *d = start(&signals);
+  struct MHD_Daemon *d = start();
   if (!d) {
     srv_log_stop();
     fprintf(stderr, "jcm serve: cannot listen on %s:%u\n", o->host, o->port);
@@ -490,8 +497,11 @@ int srv_run(const srv_options *o) {
   sigwait(&signals, &sig);
   fprintf(stderr, "jcm serve: %s: finishing requests in flight\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   drain(d);
-  MHD_stop_daemon(d);
+  /* the writer and syncer first: every command queued is applied and
+   * answered (resumed), and one arriving later is refused at once, so no
+   * connection is left suspended, which MHD_stop_daemon does not allow */
   srv_group_stop();
+  MHD_stop_daemon(d);
   close_handles();
   srv_auth_shutdown();
   srv_log_stop();
