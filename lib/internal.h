@@ -23,6 +23,15 @@ enum {
   R_SERVER = 1u << 6, /* the HTTP server itself: security events only */
 };
 
+/* A token that passed jcm_token_check, kept while the store is unchanged
+ * (users.c): its user, and its expiry, which the clock can pass meanwhile. */
+#define JCM_TOKEN_MEMO 8
+typedef struct {
+  char token[JCM_TOKEN_LEN + 1];
+  char expires[32]; /* "" when it never expires */
+  jcm_user user;
+} jcm_token_memo;
+
 struct jcm {
   jcm_store *st;
   jcm_clock_fn clock;
@@ -33,6 +42,9 @@ struct jcm {
   int64_t last_time_ms; /* journal times never go backwards */
   char registry[16];    /* this node's registry id, "" before init */
   char party[4];
+  jcm_token_memo memo[JCM_TOKEN_MEMO];
+  int memo_n, memo_next;
+  int64_t memo_version[2]; /* the store's version the memo holds for */
 };
 
 /* One command on its way through the write path (or through replay). */

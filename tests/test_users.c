@@ -414,11 +414,53 @@ static void tokens_expire(void **state) {
   verify_and_close(j);
 }
 
+/* A token that passed is remembered by its handle only while the store is
+ * unchanged (users.c, the memo): a revocation, a disabled user or a role
+ * changed through another handle, or by a plain SQLite connection as another
+ * program would, takes effect on the next check. */
+static void token_memo_follows_other_handles(void **state) {
+  (void)state;
+  char path[512], tok[JCM_TOKEN_LEN + 1], text[160];
+  jcm_user u;
+  jcm *j = users_store(path, sizeof path, "users-memo");
+  json_decref(secret_cmd(j, "{\"cmd\":\"user.add\",\"name\":\"aud\",\"role\":\"auditor\"}", 0));
+  jcm *other = t_open(path);
+  new_token(j, "hold", tok);
+  assert_int_equal(jcm_token_check(j, tok, &u), JCM_OK);
+  assert_int_equal(jcm_token_check(j, tok, &u), JCM_OK); /* from the memo */
+  snprintf(text, sizeof text, "{\"cmd\":\"token.revoke\",\"id\":\"%.16s\"}", tok + 4);
+  as(other, path, &ROOT, text, 0);
+  assert_int_equal(jcm_token_check(j, tok, &u), JCM_REFUSED);
+
+  new_token(j, "hold", tok);
+  assert_int_equal(jcm_token_check(j, tok, &u), JCM_OK);
+  as(other, path, &ROOT, "{\"cmd\":\"user.disable\",\"name\":\"hold\",\"reason\":\"left\"}", 0);
+  assert_int_equal(jcm_token_check(j, tok, &u), JCM_REFUSED);
+
+  new_token(j, "aud", tok);
+  assert_int_equal(jcm_token_check(j, tok, &u), JCM_OK);
+  assert_string_equal(u.role, "auditor");
+  as(other, path, &ROOT, "{\"cmd\":\"user.role\",\"name\":\"aud\",\"role\":\"tpe\"}", 0);
+  assert_int_equal(jcm_token_check(j, tok, &u), JCM_OK);
+  assert_string_equal(u.role, "tpe");
+
+  assert_int_equal(jcm_token_check(j, tok, &u), JCM_OK); /* in the memo again */
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "UPDATE app_user SET disabled = 1 WHERE name = 'aud'", NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_equal(jcm_token_check(j, tok, &u), JCM_REFUSED);
+  jcm_close(other);
+  jcm_close(j);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(users_and_tokens), cmocka_unit_test(reads_by_role), cmocka_unit_test(disable_and_enable),
-      cmocka_unit_test(change_password),  cmocka_unit_test(revoke_token),  cmocka_unit_test(tokens_expire),
-      cmocka_unit_test(change_role),
+      cmocka_unit_test(users_and_tokens),   cmocka_unit_test(reads_by_role),
+      cmocka_unit_test(disable_and_enable), cmocka_unit_test(change_password),
+      cmocka_unit_test(revoke_token),       cmocka_unit_test(tokens_expire),
+      cmocka_unit_test(change_role),        cmocka_unit_test(token_memo_follows_other_handles),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

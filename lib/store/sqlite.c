@@ -119,10 +119,24 @@ static void sq_close(jcm_store *st) {
   free(q);
 }
 
+/* data_version moves when another connection commits (and starts the read
+ * transaction it reads in); this connection's own writes move its change
+ * count instead. */
+static int sq_version(jcm_store *st, int64_t out[2]) {
+  static const char q[] = "PRAGMA data_version";
+  jcm_stmt *s = sq_prepare(st, q);
+  if (!s) return -1;
+  int rc = sq_step(s) == JCM_ROW ? 0 : -1;
+  if (rc == 0) out[0] = sq_column_int(s, 0);
+  sq_reset(s);
+  out[1] = (int64_t)sqlite3_total_changes64(S(st)->db);
+  return rc;
+}
+
 static const jcm_store_ops sq_ops = {
     "sqlite",       sq_exec,        sq_prepare,      sq_prepare_temp, sq_finalize,     sq_reset,       sq_bind_int,
     sq_bind_text,   sq_bind_blob,   sq_bind_null,    sq_step,         sq_column_count, sq_column_type, sq_column_int,
-    sq_column_text, sq_column_blob, sq_column_bytes, sq_column_name,  sq_errmsg,       sq_close,
+    sq_column_text, sq_column_blob, sq_column_bytes, sq_column_name,  sq_errmsg,       sq_close,       sq_version,
 };
 
 /* Process-wide, once, before SQLite initializes (later it is refused with

@@ -42,6 +42,10 @@ typedef struct jcm_store_ops {
   const char *(*column_name)(jcm_stmt *s, int i);
   const char *(*errmsg)(jcm_store *st);
   void (*close)(jcm_store *st);
+  /* Two numbers that both stay the same only while nothing in the store
+   * changed, by this connection or any other: 0, or -1 when it cannot tell.
+   * Inside a read snapshot, those of the snapshot. */
+  int (*version)(jcm_store *st, int64_t out[2]);
 } jcm_store_ops;
 
 struct jcm_store {
