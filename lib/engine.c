@@ -62,6 +62,7 @@ int jcm_open(const char *address, const jcm_options *opt, jcm **out, char *err, 
 
 void jcm_close(jcm *j) {
   if (!j) return;
+  jcm__memo_forget(j);
   if (j->st) j->st->ops->close(j->st);
   free(j);
 }

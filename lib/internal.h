@@ -29,8 +29,11 @@ enum {
 typedef struct {
   char token[JCM_TOKEN_LEN + 1];
   char expires[32]; /* "" when it never expires */
+  int64_t kept_ms;  /* by the handle's clock: an entry serves JCM_TOKEN_MEMO_MS at most */
   jcm_user user;
 } jcm_token_memo;
+#define JCM_TOKEN_MEMO_MS 5000
+void jcm__memo_forget(jcm *j); /* users.c: wipes the memo (jcm_close) */
 
 struct jcm {
   jcm_store *st;

@@ -532,33 +532,43 @@ static int load_token(jcm *j, const char *id, const char *now, char *hash, size_
  * empties it. A GET with a token spent a seventh of its instructions on the
  * lookup and SHA-256 (docs/benchmarks.md). Returns the entry or NULL; *valid
  * is 0 when the store cannot tell its version (nothing is then kept). */
-static const jcm_token_memo *memo_find(jcm *j, const char *token, const char *now, int *valid) {
+static void memo_clear(jcm *j) {
+  sodium_memzero(j->memo, sizeof j->memo); /* the tokens themselves are secrets */
+  j->memo_n = j->memo_next = 0;
+}
+
+static const jcm_token_memo *memo_find(jcm *j, const char *token, const char *now, int64_t now_ms, int *valid) {
   int64_t v[2];
   jcm_store *st = jcm__store(j);
   *valid = st->ops->version && st->ops->version(st, v) == 0;
   if (!*valid) return NULL;
   if (v[0] != j->memo_version[0] || v[1] != j->memo_version[1]) {
-    j->memo_n = j->memo_next = 0;
+    if (j->memo_n) memo_clear(j);
     memcpy(j->memo_version, v, sizeof v);
     return NULL;
   }
   for (int i = 0; i < j->memo_n; i++) {
     const jcm_token_memo *m = &j->memo[i];
-    if (sodium_memcmp(m->token, token, JCM_TOKEN_LEN) == 0)
-      return !m->expires[0] || strcmp(m->expires, now) > 0 ? m : NULL;
+    if (sodium_memcmp(m->token, token, JCM_TOKEN_LEN) != 0) continue;
+    /* a short life besides: no version can be trusted to never come round again */
+    int fresh = now_ms >= m->kept_ms && now_ms - m->kept_ms < JCM_TOKEN_MEMO_MS;
+    return fresh && (!m->expires[0] || strcmp(m->expires, now) > 0) ? m : NULL;
   }
   return NULL;
 }
 
-static void memo_keep(jcm *j, const char *token, const char *expires, const jcm_user *u) {
+static void memo_keep(jcm *j, const char *token, const char *expires, int64_t now_ms, const jcm_user *u) {
   jcm_token_memo *m = &j->memo[j->memo_next];
   memcpy(m->token, token, JCM_TOKEN_LEN);
   m->token[JCM_TOKEN_LEN] = 0;
   snprintf(m->expires, sizeof m->expires, "%s", expires);
+  m->kept_ms = now_ms;
   m->user = *u;
   j->memo_next = (j->memo_next + 1) % JCM_TOKEN_MEMO;
   if (j->memo_n < JCM_TOKEN_MEMO) j->memo_n++;
 }
+
+void jcm__memo_forget(jcm *j) { memo_clear(j); }
 
 int jcm_token_check(jcm *j, const char *token, jcm_user *u) {
   char id[17], now[32], expires[32] = "", want[2 * crypto_hash_sha256_BYTES + 1], got[2 * crypto_hash_sha256_BYTES + 1];
@@ -569,8 +579,9 @@ int jcm_token_check(jcm *j, const char *token, jcm_user *u) {
   if (!token || strlen(token) != JCM_TOKEN_LEN || strncmp(token, "jcm_", 4) != 0) return JCM_REFUSED;
   snprintf(id, sizeof id, "%.16s", token + 4);
   if (!jcm__is_token_id(id)) return JCM_REFUSED;
-  jcm__format_time(j->clock(j->clock_ud), now);
-  const jcm_token_memo *m = memo_find(j, token, now, &valid);
+  int64_t now_ms = j->clock(j->clock_ud);
+  jcm__format_time(now_ms, now);
+  const jcm_token_memo *m = memo_find(j, token, now, now_ms, &valid);
   if (m) {
     *u = m->user;
     return JCM_OK;
@@ -581,7 +592,7 @@ int jcm_token_check(jcm *j, const char *token, jcm_user *u) {
   jcm__hex(digest, sizeof digest, got);
   int match = known && sodium_memcmp(want, got, sizeof got - 1) == 0;
   if (!match || !live || found.disabled) return JCM_REFUSED;
-  if (valid) memo_keep(j, token, expires, &found);
+  if (valid) memo_keep(j, token, expires, now_ms, &found);
   *u = found;
   return JCM_OK;
 }

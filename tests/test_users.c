@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "engine.h" /* the token memo's version, to show its time limit */
 #include "support.h"
 
 /* The journal still replays to the same state (jcm verify). */
@@ -455,12 +456,88 @@ static void token_memo_follows_other_handles(void **state) {
   jcm_close(j);
 }
 
+/* What a check sees inside a write transaction may be rolled back: such a
+ * check neither uses nor fills the memo (a rollback moves no version). */
+static void token_memo_ignores_rolled_back_writes(void **state) {
+  (void)state;
+  char path[512], tok[JCM_TOKEN_LEN + 1];
+  jcm_user u;
+  jcm *j = users_store(path, sizeof path, "users-memo-rollback");
+  json_decref(secret_cmd(j, "{\"cmd\":\"user.add\",\"name\":\"aud\",\"role\":\"auditor\"}", 0));
+  assert_int_equal(jcm_batch_begin(j), JCM_OK); /* a token made, checked, rolled back */
+  new_token(j, "aud", tok);
+  assert_int_equal(jcm_token_check(j, tok, &u), JCM_OK);
+  jcm_batch_rollback(j);
+  assert_int_equal(jcm_token_check(j, tok, &u), JCM_REFUSED);
+
+  new_token(j, "aud", tok); /* a role changed, checked, rolled back */
+  assert_int_equal(jcm_batch_begin(j), JCM_OK);
+  as(j, path, &ROOT, "{\"cmd\":\"user.role\",\"name\":\"aud\",\"role\":\"admin\"}", 0);
+  assert_int_equal(jcm_token_check(j, tok, &u), JCM_OK);
+  assert_string_equal(u.role, "admin");
+  jcm_batch_rollback(j);
+  assert_int_equal(jcm_token_check(j, tok, &u), JCM_OK);
+  assert_string_equal(u.role, "auditor");
+  jcm_close(j);
+}
+
+/* A remembered token serves JCM_TOKEN_MEMO_MS at most, even were the store's
+ * version to come round to the same numbers after a change (shown here by
+ * putting the old version back by hand after removing the token). */
+static void token_memo_has_a_time_limit(void **state) {
+  (void)state;
+  char path[512], tok[JCM_TOKEN_LEN + 1], sql[160];
+  t_accounts acc;
+  t_db_path(path, sizeof path, "users-memo-time");
+  jcm_close(t_registry(path, &acc));
+  int64_t now = 1764892800000;
+  jcm_options opt = {test_clock, &now};
+  jcm *j = NULL;
+  char err[256];
+  assert_int_equal(jcm_open(path, &opt, &j, err, sizeof err), JCM_OK);
+  json_decref(
+      secret_cmd(j, "{\"cmd\":\"user.add\",\"name\":\"root\",\"role\":\"admin\",\"password\":\"correct horse\"}", 0));
+  json_decref(secret_cmd(j, "{\"cmd\":\"user.add\",\"name\":\"aud\",\"role\":\"auditor\"}", 0));
+  new_token(j, "aud", tok);
+  jcm_user u;
+  assert_int_equal(jcm_token_check(j, tok, &u), JCM_OK);
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  snprintf(sql, sizeof sql, "DELETE FROM credential WHERE kind = 'token' AND id = '%.16s'", tok + 4);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_equal(jcm_token_check(j, tok, &u), JCM_REFUSED); /* the version moved */
+  json_t *r = secret_cmd(j, "{\"cmd\":\"token.create\",\"user\":\"aud\"}", 0);
+  snprintf(tok, sizeof tok, "%s", json_string_value(json_object_get(json_object_get(r, "result"), "token")));
+  json_decref(r);
+  assert_int_equal(jcm_token_check(j, tok, &u), JCM_OK); /* remembered */
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  snprintf(sql, sizeof sql, "DELETE FROM credential WHERE kind = 'token' AND id = '%.16s'", tok + 4);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  jcm_store *st = jcm__store(j);
+  int64_t v[2];
+  assert_int_equal(st->ops->version(st, v), 0); /* the store's version now, then the old one put back */
+  memcpy(j->memo_version, v, sizeof v);
+  now += JCM_TOKEN_MEMO_MS - 1;
+  assert_int_equal(jcm_token_check(j, tok, &u), JCM_OK); /* within its life: the (now stale) memo */
+  now += 1;
+  assert_int_equal(jcm_token_check(j, tok, &u), JCM_REFUSED); /* past it: looked up again */
+  jcm_close(j);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(users_and_tokens),   cmocka_unit_test(reads_by_role),
-      cmocka_unit_test(disable_and_enable), cmocka_unit_test(change_password),
-      cmocka_unit_test(revoke_token),       cmocka_unit_test(tokens_expire),
-      cmocka_unit_test(change_role),        cmocka_unit_test(token_memo_follows_other_handles),
+      cmocka_unit_test(users_and_tokens),
+      cmocka_unit_test(reads_by_role),
+      cmocka_unit_test(disable_and_enable),
+      cmocka_unit_test(change_password),
+      cmocka_unit_test(revoke_token),
+      cmocka_unit_test(tokens_expire),
+      cmocka_unit_test(change_role),
+      cmocka_unit_test(token_memo_follows_other_handles),
+      cmocka_unit_test(token_memo_ignores_rolled_back_writes),
+      cmocka_unit_test(token_memo_has_a_time_limit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -121,9 +121,11 @@ static void sq_close(jcm_store *st) {
 
 /* data_version moves when another connection commits (and starts the read
  * transaction it reads in); this connection's own writes move its change
- * count instead. */
+ * count instead. Inside a write transaction it cannot tell: what is read
+ * there may yet be rolled back, and a rollback moves neither number. */
 static int sq_version(jcm_store *st, int64_t out[2]) {
   static const char q[] = "PRAGMA data_version";
+  if (sqlite3_txn_state(S(st)->db, "main") == SQLITE_TXN_WRITE) return -1;
   jcm_stmt *s = sq_prepare(st, q);
   if (!s) return -1;
   int rc = sq_step(s) == JCM_ROW ? 0 : -1;
