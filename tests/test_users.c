@@ -339,6 +339,22 @@ static void reads_by_role(void **state) {
 
 static int64_t test_clock(void *ud) { return *(int64_t *)ud; }
 
+/* A registry on the clock of opt, with the administrator root and the
+ * auditor `user`. */
+static jcm *clocked_store(char *path, size_t n, const char *name, const jcm_options *opt, const char *user) {
+  t_accounts acc;
+  char err[256], text[128];
+  t_db_path(path, n, name);
+  jcm_close(t_registry(path, &acc));
+  jcm *j = NULL;
+  assert_int_equal(jcm_open(path, opt, &j, err, sizeof err), JCM_OK);
+  json_decref(
+      secret_cmd(j, "{\"cmd\":\"user.add\",\"name\":\"root\",\"role\":\"admin\",\"password\":\"correct horse\"}", 0));
+  snprintf(text, sizeof text, "{\"cmd\":\"user.add\",\"name\":\"%s\",\"role\":\"auditor\"}", user);
+  json_decref(secret_cmd(j, text, 0));
+  return j;
+}
+
 /* The expiry a token.create made at `now` for `days` would give. */
 static void expiry_of(int64_t now, int64_t days, char out[32]) {
   char buf[24];
@@ -356,17 +372,10 @@ static void expiry_of(int64_t now, int64_t days, char out[32]) {
 static void tokens_expire(void **state) {
   (void)state;
   char path[512];
-  t_accounts acc;
-  t_db_path(path, sizeof path, "users-expire");
-  jcm_close(t_registry(path, &acc));
   int64_t now = 1764892800000; /* 2025-12-05T00:00:00Z */
   jcm_options opt = {test_clock, &now};
-  jcm *j = NULL;
   char err[256];
-  assert_int_equal(jcm_open(path, &opt, &j, err, sizeof err), JCM_OK);
-  json_decref(
-      secret_cmd(j, "{\"cmd\":\"user.add\",\"name\":\"root\",\"role\":\"admin\",\"password\":\"correct horse\"}", 0));
-  json_decref(secret_cmd(j, "{\"cmd\":\"user.add\",\"name\":\"bot\",\"role\":\"auditor\"}", 0));
+  jcm *j = clocked_store(path, sizeof path, "users-expire", &opt, "bot");
   as(j, path, &T_ADMIN, "{\"cmd\":\"token.create\",\"user\":\"bot\",\"days\":0}", 1004);
   as(j, path, &T_ADMIN, "{\"cmd\":\"token.create\",\"user\":\"bot\",\"days\":3651}", 1004);
   as(j, path, &T_ADMIN, "{\"cmd\":\"token.create\",\"user\":\"bot\",\"days\":\"2\"}", 1003);
@@ -487,17 +496,9 @@ static void token_memo_ignores_rolled_back_writes(void **state) {
 static void token_memo_has_a_time_limit(void **state) {
   (void)state;
   char path[512], tok[JCM_TOKEN_LEN + 1], sql[160];
-  t_accounts acc;
-  t_db_path(path, sizeof path, "users-memo-time");
-  jcm_close(t_registry(path, &acc));
   int64_t now = 1764892800000;
   jcm_options opt = {test_clock, &now};
-  jcm *j = NULL;
-  char err[256];
-  assert_int_equal(jcm_open(path, &opt, &j, err, sizeof err), JCM_OK);
-  json_decref(
-      secret_cmd(j, "{\"cmd\":\"user.add\",\"name\":\"root\",\"role\":\"admin\",\"password\":\"correct horse\"}", 0));
-  json_decref(secret_cmd(j, "{\"cmd\":\"user.add\",\"name\":\"aud\",\"role\":\"auditor\"}", 0));
+  jcm *j = clocked_store(path, sizeof path, "users-memo-time", &opt, "aud");
   new_token(j, "aud", tok);
   jcm_user u;
   assert_int_equal(jcm_token_check(j, tok, &u), JCM_OK);
