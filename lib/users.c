@@ -524,6 +524,11 @@ static int load_token(jcm *j, const char *id, const char *now, char *hash, size_
   return rc == JCM_ROW ? 1 : rc == JCM_DONE ? 0 : -1;
 }
 
+static void memo_clear(jcm *j) {
+  sodium_memzero(j->memo, sizeof j->memo); /* the tokens themselves are secrets */
+  j->memo_n = j->memo_next = 0;
+}
+
 /* The memo of tokens checked (struct jcm): a check is a function of the
  * store's state, the token and the time, so while the store's version is
  * the one the memo was filled at, a token found there passes with the same
@@ -532,11 +537,6 @@ static int load_token(jcm *j, const char *id, const char *now, char *hash, size_
  * empties it. A GET with a token spent a seventh of its instructions on the
  * lookup and SHA-256 (docs/benchmarks.md). Returns the entry or NULL; *valid
  * is 0 when the store cannot tell its version (nothing is then kept). */
-static void memo_clear(jcm *j) {
-  sodium_memzero(j->memo, sizeof j->memo); /* the tokens themselves are secrets */
-  j->memo_n = j->memo_next = 0;
-}
-
 static const jcm_token_memo *memo_find(jcm *j, const char *token, const char *now, int64_t now_ms, int *valid) {
   int64_t v[2];
   jcm_store *st = jcm__store(j);
@@ -549,10 +549,11 @@ static const jcm_token_memo *memo_find(jcm *j, const char *token, const char *no
   }
   for (int i = 0; i < j->memo_n; i++) {
     const jcm_token_memo *m = &j->memo[i];
-    if (sodium_memcmp(m->token, token, JCM_TOKEN_LEN) != 0) continue;
-    /* a short life besides: no version can be trusted to never come round again */
+    /* a short life besides: no version can be trusted to never come round
+     * again (a stale entry is passed over; the ring replaces it in time) */
     int fresh = now_ms >= m->kept_ms && now_ms - m->kept_ms < JCM_TOKEN_MEMO_MS;
-    return fresh && (!m->expires[0] || strcmp(m->expires, now) > 0) ? m : NULL;
+    if (!fresh || sodium_memcmp(m->token, token, JCM_TOKEN_LEN) != 0) continue;
+    return !m->expires[0] || strcmp(m->expires, now) > 0 ? m : NULL;
   }
   return NULL;
 }
