@@ -66,14 +66,17 @@ static void opens_while_another_writes(void **state) {
   jcm_close(writer);
 }
 
-static int64_t journal_count(sqlite3 *db) {
+/* The one integer a query gives, read with plain SQLite. */
+static int64_t count_of(sqlite3 *db, const char *sql) {
   sqlite3_stmt *s = NULL;
-  assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM journal", -1, &s, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
   assert_int_equal(sqlite3_step(s), SQLITE_ROW);
   int64_t n = sqlite3_column_int64(s, 0);
   sqlite3_finalize(s);
   return n;
 }
+
+static int64_t journal_count(sqlite3 *db) { return count_of(db, "SELECT count(*) FROM journal"); }
 
 /* The store gathers WAL writes in a buffer (lib/store/walvfs.c). Another
  * connection, through SQLite's own VFS, must see every commit the moment it
@@ -213,15 +216,6 @@ static void wal_written_ahead_recovers(void **state) {
   assert_int_equal(journal_count(plain), entries);
   sqlite3_close(plain);
   verify_and_close(c);
-}
-
-static int64_t count_of(sqlite3 *db, const char *sql) {
-  sqlite3_stmt *s = NULL;
-  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-  int64_t n = sqlite3_column_int64(s, 0);
-  sqlite3_finalize(s);
-  return n;
 }
 
 /* A large transaction that spills its cache writes WAL frames before its
