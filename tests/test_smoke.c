@@ -253,6 +253,43 @@ static void rolled_back_frames_never_reach_the_wal(void **state) {
   b->ops->close(b);
 }
 
+/* The page cache wrapper (lib/store/pcache.c). Inserts at random places of
+ * an index make SQLite balance pages, some through the temporary page number
+ * past the end (parked); the commits after that still find nothing to
+ * truncate, so SQLite's cache is not asked to walk all its pages. A rolled
+ * back transaction that had grown the file is truncated for real. */
+static void page_cache_truncates_only_when_pages_lie_past_the_end(void **state) {
+  (void)state;
+  char path[512], err[256];
+  t_db_path(path, sizeof path, "smoke-pcache");
+  jcm_store *a = jcm__sqlite_open(path, err, sizeof err);
+  assert_non_null(a);
+  assert_int_equal(a->ops->exec(a, "CREATE TABLE t(k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID;"), 0);
+  unsigned long long before[3], after[3];
+  jcm__pcache_counts(before);
+  for (int i = 0; i < 2000; i++)
+    assert_int_equal(a->ops->exec(a, "INSERT INTO t VALUES (hex(randomblob(16)), printf('%0300d', 1))"), 0);
+  jcm__pcache_counts(after);
+  assert_true(after[2] > before[2]);         /* pages were parked past the end */
+  assert_true(after[1] - before[1] >= 2000); /* each commit's truncate skipped */
+  assert_true(after[0] - before[0] <= 2);    /* none walked SQLite's cache */
+  jcm__pcache_counts(before);
+  assert_int_equal(a->ops->exec(a, "BEGIN; INSERT INTO t SELECT hex(randomblob(16)), printf('%02000d', 2)"
+                                   " FROM t LIMIT 500; ROLLBACK;"),
+                   0);
+  jcm__pcache_counts(after);
+  assert_true(after[0] > before[0]); /* the pages past the old end were dropped */
+  assert_int_equal(a->ops->exec(a, "INSERT INTO t SELECT hex(randomblob(16)), printf('%02000d', 3) FROM t LIMIT 500"),
+                   0);
+  a->ops->close(a);
+  sqlite3 *plain = NULL;
+  assert_int_equal(sqlite3_open_v2(path, &plain, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  assert_int_equal(count_of(plain, "SELECT count(*) FROM t"), 2500);
+  assert_int_equal(count_of(plain, "SELECT count(*) FROM t WHERE v = printf('%02000d', 2)"), 0);
+  assert_int_equal(count_of(plain, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check <> 'ok'"), 0);
+  sqlite3_close(plain);
+}
+
 /* Every movement and transaction row, as text. */
 static char *movement_rows(sqlite3 *db) {
   char *out = NULL;
@@ -370,6 +407,7 @@ int main(void) {
                                      cmocka_unit_test(early_commit_defers_only_its_own_sync),
                                      cmocka_unit_test(times_format_as_strftime),
                                      cmocka_unit_test(wal_written_ahead_recovers),
-                                     cmocka_unit_test(rolled_back_frames_never_reach_the_wal)};
+                                     cmocka_unit_test(rolled_back_frames_never_reach_the_wal),
+                                     cmocka_unit_test(page_cache_truncates_only_when_pages_lie_past_the_end)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

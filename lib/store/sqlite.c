@@ -145,7 +145,10 @@ static const jcm_store_ops sq_ops = {
  * SQLITE_MISUSE and the default stays): no global memory accounting, a
  * mutex and statistics kept on every allocation, 9 % of a transfer's
  * instructions (callgrind). The server sets the same. */
-static void sq_configure(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+static void sq_configure(void) {
+  sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  jcm__pcache_install(); /* may fail if SQLite was already used: then only slower */
+}
 
 /* Every rollback, explicit or SQLite's own after an error: the WAL shim
  * drops the frames it still buffers for the transaction (walvfs.c). */

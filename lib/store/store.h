@@ -72,6 +72,12 @@ void jcm__wal_discard(struct sqlite3 *db);
 #define JCM_WAL_AHEAD (2 << 20)
 /* WAL syncs done (by SQLite or jcm__wal_sync) and deferred, in this process. */
 void jcm__wal_counts(unsigned long long *synced, unsigned long long *deferred);
+/* SQLite's page cache behind a wrapper that skips needless truncates
+ * (pcache.c); installed before SQLite initializes, else -1 and SQLite's own
+ * serves. The counts, in this process: truncates forwarded to SQLite's
+ * cache, truncates skipped, pages moved above all others (parked). */
+int jcm__pcache_install(void);
+void jcm__pcache_counts(unsigned long long out[3]);
 
 /*
  * Helpers over the ops. fmt has one letter per '?' placeholder:
