@@ -220,7 +220,7 @@ int jcm__check_token_revoke(jcm_ctx *c) {
   if (!s) return jcm__dberr(c, "token");
   int step = db_step(c->st, s), revoked = step == JCM_ROW && col_int(c->st, s, 1);
   char user[72] = "";
-  if (step == JCM_ROW) snprintf(user, sizeof user, "%s", col_text(c->st, s, 0));
+  if (step == JCM_ROW) jcm__copy(user, sizeof user, col_text(c->st, s, 0));
   db_reset(c->st, s);
   if (step == JCM_STEP_ERROR) return jcm__dberr(c, "token");
   if (step == JCM_DONE && c->role == R_ADMIN) return jcm__refuse(c, C_UNKNOWN_TOKEN, "id", "no API token %s", id);
@@ -292,8 +292,8 @@ static int take_password(json_t *cmd, const char *member, secret *sec, json_t **
   }
   json_t *user = json_object_get(cmd, "name");
   sec->kind = "password";
-  snprintf(sec->id, sizeof sec->id, "%s", json_is_string(user) ? json_string_value(user) : "");
-  snprintf(sec->user, sizeof sec->user, "%s", sec->id);
+  jcm__copy(sec->id, sizeof sec->id, json_is_string(user) ? json_string_value(user) : "");
+  jcm__copy(sec->user, sizeof sec->user, sec->id);
   json_object_del(cmd, member);
   return JCM_OK;
 }
@@ -356,7 +356,7 @@ static int prepare_token(jcm *j, json_t *cmd, const jcm_actor *actor, secret *se
   crypto_hash_sha256(digest, (const unsigned char *)sec->token, JCM_TOKEN_LEN);
   jcm__hex(digest, sizeof digest, sec->hash);
   json_t *user = json_object_get(cmd, "user");
-  snprintf(sec->user, sizeof sec->user, "%s", json_is_string(user) ? json_string_value(user) : "");
+  jcm__copy(sec->user, sizeof sec->user, json_is_string(user) ? json_string_value(user) : "");
   json_object_set_new(cmd, "id", json_string(sec->id));
   sec->kind = "token";
   sodium_memzero(raw, sizeof raw);
@@ -428,9 +428,9 @@ static int load_user(jcm_store *st, const char *name, jcm_user *u) {
   if (!s) return -1;
   int rc = db_step(st, s);
   if (rc == JCM_ROW) {
-    snprintf(u->name, sizeof u->name, "%s", col_text(st, s, 0));
-    snprintf(u->role, sizeof u->role, "%s", col_text(st, s, 1));
-    snprintf(u->org, sizeof u->org, "%s", col_text(st, s, 2));
+    jcm__copy(u->name, sizeof u->name, col_text(st, s, 0));
+    jcm__copy(u->role, sizeof u->role, col_text(st, s, 1));
+    jcm__copy(u->org, sizeof u->org, col_text(st, s, 2));
     u->disabled = col_int(st, s, 3) != 0;
     u->cred_seq = col_int(st, s, 4);
   }
@@ -446,8 +446,8 @@ static int load_hash(jcm_store *st, const char *kind, const char *id, char *user
   int rc = db_step(st, s);
   hash[0] = user[0] = 0;
   if (rc == JCM_ROW) {
-    snprintf(user, 72, "%s", col_text(st, s, 0));
-    snprintf(hash, n, "%s", col_text(st, s, 1));
+    jcm__copy(user, 72, col_text(st, s, 0));
+    jcm__copy(hash, n, col_text(st, s, 1));
   }
   db_reset(st, s);
   return rc == JCM_STEP_ERROR ? -1 : 0;
@@ -511,12 +511,12 @@ static int load_token(jcm *j, const char *id, const char *now, char *hash, size_
   if (!s) return -1;
   int rc = db_step(st, s);
   if (rc == JCM_ROW) {
-    snprintf(hash, n, "%s", col_text(st, s, 0));
+    jcm__copy(hash, n, col_text(st, s, 0));
     *live = col_int(st, s, 1) != 0;
-    snprintf(expires, 32, "%s", col_text(st, s, 2));
-    snprintf(u->name, sizeof u->name, "%s", col_text(st, s, 3));
-    snprintf(u->role, sizeof u->role, "%s", col_text(st, s, 4));
-    snprintf(u->org, sizeof u->org, "%s", col_text(st, s, 5));
+    jcm__copy(expires, 32, col_text(st, s, 2));
+    jcm__copy(u->name, sizeof u->name, col_text(st, s, 3));
+    jcm__copy(u->role, sizeof u->role, col_text(st, s, 4));
+    jcm__copy(u->org, sizeof u->org, col_text(st, s, 5));
     u->disabled = col_int(st, s, 6) != 0;
     u->cred_seq = col_int(st, s, 7);
   }
@@ -562,7 +562,7 @@ static void memo_keep(jcm *j, const char *token, const char *expires, int64_t no
   jcm_token_memo *m = &j->memo[j->memo_next];
   memcpy(m->token, token, JCM_TOKEN_LEN);
   m->token[JCM_TOKEN_LEN] = 0;
-  snprintf(m->expires, sizeof m->expires, "%s", expires);
+  jcm__copy(m->expires, sizeof m->expires, expires);
   m->kept_ms = now_ms;
   m->user = *u;
   j->memo_next = (j->memo_next + 1) % JCM_TOKEN_MEMO;
@@ -602,7 +602,7 @@ void jcm_user_actor(const jcm_user *u, char *buf, size_t n, jcm_actor *out) {
   if (strcmp(u->role, "holder") == 0)
     snprintf(buf, n, "%s/%s", u->org, u->name);
   else
-    snprintf(buf, n, "%s", u->name);
+    jcm__copy(buf, n, u->name);
   out->name = buf;
   out->role = u->role;
 }

@@ -456,6 +456,45 @@ static void same_count(world *w, int a, const int64_t *got) {
         w->acc[a].id, got[a], w->count[a], missing);
 }
 
+/* One account's balance through the account filter (summed in C by
+ * lib/query.c, not by SQL), page by page, now and then with a project or
+ * vintage filter: the model's nonzero cells in order of project, then
+ * vintage. */
+static void compare_account_balance(world *w, int a) {
+  uint32_t k = w->stamp;
+  int fp = k % 3 == 1 ? (int)(k / 3 % N_PROJ) : -1, fv = k % 5 == 2 ? Y0 + (int)(k / 5 % N_VINTAGES) : 0;
+  int limit = k % 2 ? 1 + (int)(k % 4) : 1000, cell = 0;
+  for (int64_t offset = 0;;) {
+    json_t *params = json_pack("{s:s,s:i,s:I}", "account", w->acc[a].id, "limit", limit, "offset", (json_int_t)offset);
+    if (fp >= 0) json_object_set_new(params, "project", json_string(PROJECTS[fp]));
+    if (fv) json_object_set_new(params, "vintage", json_integer(fv));
+    json_t *r = query(w, "balance", params), *rows = json_object_get(r, "rows"), *row;
+    size_t i;
+    json_array_foreach(rows, i, row) {
+      while (cell < N_PROJ * N_VINTAGES &&
+             (!w->agg[a][cell / N_VINTAGES][cell % N_VINTAGES] || (fp >= 0 && cell / N_VINTAGES != fp) ||
+              (fv && cell % N_VINTAGES != fv - Y0)))
+        cell++;
+      if (cell == N_PROJ * N_VINTAGES || strcmp(sval(row, "account"), w->acc[a].id) != 0 ||
+          strcmp(sval(row, "project"), PROJECTS[cell / N_VINTAGES]) != 0 ||
+          ival(row, "vintage") != Y0 + cell % N_VINTAGES ||
+          ival(row, "quantity") != w->agg[a][cell / N_VINTAGES][cell % N_VINTAGES])
+        failf(w, "balance of %s, row %s (filters %d %d, limit %d, offset %" PRId64 "): not the model's next cell",
+              w->acc[a].id, dump(row), fp, fv, limit, offset);
+      cell++;
+    }
+    size_t n = json_array_size(rows);
+    release(r);
+    offset += (int64_t)n;
+    if (n < (size_t)limit) break;
+  }
+  for (; cell < N_PROJ * N_VINTAGES; cell++)
+    if (w->agg[a][cell / N_VINTAGES][cell % N_VINTAGES] && (fp < 0 || cell / N_VINTAGES == fp) &&
+        (!fv || cell % N_VINTAGES == fv - Y0))
+      failf(w, "balance of %s lacks %s %d (filters %d %d, limit %d)", w->acc[a].id, PROJECTS[cell / N_VINTAGES],
+            Y0 + cell % N_VINTAGES, fp, fv, limit);
+}
+
 static void compare_all(world *w) {
   model *m = &w->m;
   model_counts(w);
@@ -523,6 +562,7 @@ static void compare_all(world *w) {
   if (t_balance(w->j, w->acc[a].id) != w->count[a])
     failf(w, "t_balance(%s) is %" PRId64 ", the model %" PRId64, w->acc[a].id, t_balance(w->j, w->acc[a].id),
           w->count[a]);
+  compare_account_balance(w, a);
   /* nothing was journaled that the model does not know of */
   r = query(w, "head", NULL);
   if (ival(r, "seq") != m->seq) failf(w, "the journal head is %" PRId64 ", the model %" PRId64, ival(r, "seq"), m->seq);

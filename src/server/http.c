@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "server.h"
 
 #define MAX_HANDLES 64
@@ -91,7 +92,7 @@ static int rate_allow(const char *client) {
   if (strcmp(b->client, client) != 0 && b->last_ms && t - b->last_ms < 60000) {
     /* a different client within the minute: share the bucket */
   } else if (strcmp(b->client, client) != 0) {
-    snprintf(b->client, sizeof b->client, "%s", client);
+    jcm__copy(b->client, sizeof b->client, client);
     b->tokens = cap;
     b->last_ms = t;
   }
@@ -199,7 +200,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, conn_state *s, srv_re
 
 static enum MHD_Result finish(struct MHD_Connection *c, conn_state *s, srv_req *rq, srv_resp *rs) {
   s->route = rq->route;
-  if (rq->signed_in) snprintf(s->user, sizeof s->user, "%s", rq->user.name);
+  if (rq->signed_in) jcm__copy(s->user, sizeof s->user, rq->user.name);
   return send_resp(c, s, rs);
 }
 
@@ -215,7 +216,7 @@ static void fill_request(struct MHD_Connection *c, conn_state *s, srv_req *rq, c
   rq->csrf_header = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-CSRF-Token");
   rq->body = s->body ? s->body : "";
   rq->body_len = s->len;
-  snprintf(rq->client, sizeof rq->client, "%s", s->client);
+  jcm__copy(rq->client, sizeof rq->client, s->client);
   rq->route = "other";
 }
 
@@ -268,8 +269,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     s = calloc(1, sizeof *s);
     if (!s) return MHD_NO;
     s->start_ms = now_ms();
-    snprintf(s->method, sizeof s->method, "%s", method);
-    snprintf(s->path, sizeof s->path, "%s", url);
+    jcm__copy(s->method, sizeof s->method, method);
+    jcm__copy(s->path, sizeof s->path, url);
     client_of(c, s->client);
     atomic_fetch_add(&in_flight, 1);
     *con_cls = s;
@@ -343,8 +344,19 @@ static void log_request(const conn_state *s, double ms) {
   json_str(line, &n, sizeof line, s->path);
   put_lit(line, &n, sizeof line, ",\"route\":");
   json_str(line, &n, sizeof line, s->route ? s->route : "none");
-  n += (size_t)snprintf(line + n, sizeof line - n, ",\"status\":%d,\"bytes\":%zu,\"ms\":%.1f", s->status, s->bytes_out,
-                        ms);
+  char num[24];
+  put_lit(line, &n, sizeof line, ",\"status\":");
+  jcm__itoa(s->status, num);
+  put_lit(line, &n, sizeof line, num);
+  put_lit(line, &n, sizeof line, ",\"bytes\":");
+  jcm__itoa((int64_t)s->bytes_out, num);
+  put_lit(line, &n, sizeof line, num);
+  put_lit(line, &n, sizeof line, ",\"ms\":");
+  int64_t tenths = ms > 0 ? (int64_t)(ms * 10 + 0.5) : 0; /* as %.1f */
+  jcm__itoa(tenths / 10, num);
+  put_lit(line, &n, sizeof line, num);
+  num[0] = '.', num[1] = (char)('0' + tenths % 10), num[2] = 0;
+  put_lit(line, &n, sizeof line, num);
   if (s->user[0]) {
     put_lit(line, &n, sizeof line, ",\"user\":");
     json_str(line, &n, sizeof line, s->user);
