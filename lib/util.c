@@ -157,7 +157,14 @@ static void canon_value(canon_buf *b, json_t *v, int depth) {
       x = json_object_iter_value(it);
       m[i] = (canon_member){key, json_object_iter_key_len(it), x};
     }
-    qsort(m, i, sizeof *m, canon_member_cmp);
+    /* most objects have a handful of members: sorted by insertion, as
+     * qsort's indirect calls were most of writing a small answer */
+    if (i > 16) qsort(m, i, sizeof *m, canon_member_cmp);
+    for (size_t k = 1; k < i && i <= 16; k++)
+      for (size_t h = k; h > 0 && canon_member_cmp(&m[h - 1], &m[h]) > 0; h--) {
+        canon_member t = m[h];
+        m[h] = m[h - 1], m[h - 1] = t;
+      }
     canon_put(b, "{", 1);
     for (size_t k = 0; k < i; k++) {
       if (k) canon_put(b, ",", 1);
