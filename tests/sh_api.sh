@@ -231,6 +231,10 @@ sqlite3 "$DB" "SELECT bytes FROM journal" | grep -q "${T_admin#jcm_?????????????
 # the access log: one JSON object per line
 jq -e -c 'select(.status == null or .path == null)' "$TMP/api.log" >/dev/null 2>&1 && fail "access log line without status"
 jq -s -e 'length > 100' "$TMP/api.log" >/dev/null || fail "access log is not JSON lines"
+# the client's address is kept per connection (http.c on_connection): on loopback, always 127.0.0.1
+jq -e -c 'select(.client != "127.0.0.1")' "$TMP/api.log" >/dev/null 2>&1 && fail "access log line with another client"
+# the time taken as printf's %.1f would write it
+grep -v -E '"ms":[0-9]+\.[0-9][,}]' "$TMP/api.log" | grep -q . && fail "access log line with a malformed ms"
 
 # ---- SIGTERM: exits 0, the store verifies ----
 kill -TERM "$PID"; wait "$PID"; rc=$?
