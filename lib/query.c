@@ -265,6 +265,7 @@ static int list_params(const list_query *lq, json_t *params, jcm_check *chk) {
 typedef struct {
   char *project;
   int64_t vintage, quantity;
+  int overflow; /* the sum passed 2^63 - 1: an error if the page shows it */
 } bal_group;
 
 static int group_cmp(const char *project, int64_t vintage, const bal_group *g) {
@@ -273,13 +274,17 @@ static int group_cmp(const char *project, int64_t vintage, const bal_group *g) {
 }
 
 /* Adds n units to the group of (project, vintage), keeping groups sorted;
- * -1 when out of memory or the sum would overflow. */
+ * -1 when out of memory. */
 static int group_add(bal_group **groups, size_t *count, size_t *cap, const char *project, int64_t vintage, int64_t n) {
   size_t lo = 0, hi = *count;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
     int c = group_cmp(project, vintage, &(*groups)[mid]);
-    if (c == 0) return __builtin_add_overflow((*groups)[mid].quantity, n, &(*groups)[mid].quantity) ? -1 : 0;
+    if (c == 0) {
+      bal_group *g = &(*groups)[mid];
+      g->overflow |= __builtin_add_overflow(g->quantity, n, &g->quantity);
+      return 0;
+    }
     if (c < 0)
       hi = mid;
     else
@@ -293,12 +298,12 @@ static int group_add(bal_group **groups, size_t *count, size_t *cap, const char 
   char *p = strdup(project);
   if (!p) return -1;
   memmove(&(*groups)[lo + 1], &(*groups)[lo], (*count - lo) * sizeof **groups);
-  (*groups)[lo] = (bal_group){p, vintage, n};
+  (*groups)[lo] = (bal_group){p, vintage, n, 0};
   (*count)++;
   return 0;
 }
 
-/* 0, -1 a store error, -2 out of memory or a sum past 2^63 - 1. */
+/* 0, -1 a store error, -2 out of memory. */
 static int sum_groups(jcm_store *st, json_t *params, bal_group **groups, size_t *count) {
   static const char q[] = "SELECT project, vintage, last - first + 1 FROM block WHERE account = ?"
                           " AND (? IS NULL OR project = ?) AND (? IS NULL OR vintage = ?)";
@@ -344,7 +349,12 @@ static int account_balance(jcm *j, json_t *params, json_t **result, jcm_check *c
   int64_t limit = jcm__i(params, "limit", 100), offset = jcm__i(params, "offset", 0);
   json_t *arr = json_array();
   const char *account = json_string_value(param(params, "account"));
-  for (size_t i = (size_t)offset; rc == 0 && i < count && i < (size_t)offset + (size_t)limit; i++)
+  /* as SQLite's SUM: an overflow fails the query if its group is computed
+   * for the page (those skipped by the offset included), not otherwise */
+  size_t end = count < (uint64_t)offset + (uint64_t)limit ? count : (size_t)((uint64_t)offset + (uint64_t)limit);
+  for (size_t i = 0; rc == 0 && i < end; i++)
+    if (groups[i].overflow) rc = -3;
+  for (size_t i = (size_t)offset; rc == 0 && i < end; i++)
     json_array_append_new(arr, balance_row(account, &groups[i]));
   for (size_t i = 0; i < count; i++)
     free(groups[i].project);
@@ -352,7 +362,9 @@ static int account_balance(jcm *j, json_t *params, json_t **result, jcm_check *c
   if (rc != 0) {
     json_decref(arr);
     jcm__set_check(chk, 0, "", "query balance: %s",
-                   rc == -2 ? "out of memory, or a sum past 2^63 - 1" : st->ops->errmsg(st));
+                   rc == -3   ? "integer overflow"
+                   : rc == -2 ? "out of memory"
+                              : st->ops->errmsg(st));
     return JCM_ERROR;
   }
   *result = page(arr, limit, offset);

@@ -88,6 +88,7 @@ static void canon_put(canon_buf *b, const char *s, size_t n) {
 }
 
 size_t jcm__copy(char *out, size_t n, const char *s) {
+  if (n == 0) return 0;
   size_t len = s ? strnlen(s, n - 1) : 0;
   if (len) memcpy(out, s, len);
   out[len] = 0;

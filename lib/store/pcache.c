@@ -1,5 +1,5 @@
 /*
- * SQLite's own page cache, with one cost taken out of every commit.
+ * SQLite's own page cache, with one cost taken out of most commits.
  *
  * At the end of each write transaction the pager asks the cache to drop
  * every page past the end of the database (xTruncate). SQLite's cache
@@ -7,9 +7,11 @@
  * when that is far past the limit it walks its whole hash table. Since
  * SQLite 3.38 a B-tree balance that reorders sibling pages swaps them
  * through a temporary number, the page of the locking byte (page 262,145
- * at 4 KiB pages), so after the first such balance iMaxKey stays there,
- * and every commit that follows walks all the pages cached: with a
- * 128 MiB cache, about a tenth of the HTTP writer's time (docs/benchmarks.md).
+ * at 4 KiB pages), which leaves iMaxKey there until the next truncate:
+ * every commit whose transaction split pages that way walks all the pages
+ * cached. A registry's writes split pages in most groups of commands; with
+ * a 128 MiB cache the walks were about a tenth of the HTTP writer's time
+ * (docs/benchmarks.md).
  *
  * This wrapper forwards everything to pcache1 but keeps, per cache, an
  * upper bound of the page numbers it holds: `base` for pages placed

@@ -371,7 +371,7 @@ static void log_request(const conn_state *s, double ms) {
   jcm__itoa((int64_t)s->bytes_out, num);
   put_lit(line, &n, sizeof line, num);
   put_lit(line, &n, sizeof line, ",\"ms\":");
-  int64_t tenths = ms > 0 ? (int64_t)(ms * 10 + 0.5) : 0; /* as %.1f */
+  int64_t tenths = ms > 0 ? (int64_t)(ms * 10 + 0.5) : 0; /* tenths, half up; ms is never negative */
   jcm__itoa(tenths / 10, num);
   put_lit(line, &n, sizeof line, num);
   num[0] = '.', num[1] = (char)('0' + tenths % 10), num[2] = 0;
