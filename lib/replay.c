@@ -6,6 +6,7 @@
  * replay re-decides nothing and never reads the clock. Used by verify (the
  * whole journal) and by the AEF report (the state at a year end).
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,12 +33,12 @@ static int column_matches(json_t *ev, const char *key, const char *col) {
 }
 
 /* Checks one entry's place in the chain; returns 0 when it may be replayed. */
-static int check_entry(jcm_replay *r, jcm_store *st, jcm_stmt *s, int64_t expect, json_t **event) {
+static int check_entry(jcm_replay *r, json_t *problems, jcm_store *st, jcm_stmt *s, int64_t expect, json_t **event) {
   char where[48];
   int64_t seq = col_int(st, s, 0);
   snprintf(where, sizeof where, "journal entry %lld", (long long)seq);
   if (seq != expect) {
-    jcm__problem(r->problems, "chain", where, "expected entry %lld here: entries are missing or reordered",
+    jcm__problem(problems, "chain", where, "expected entry %lld here: entries are missing or reordered",
                  (long long)expect);
     return -1;
   }
@@ -45,12 +46,12 @@ static int check_entry(jcm_replay *r, jcm_store *st, jcm_stmt *s, int64_t expect
   size_t n = (size_t)st->ops->column_bytes(s, 5);
   unsigned char h[JCM_HASH_LEN];
   if (st->ops->column_bytes(s, 6) != JCM_HASH_LEN || memcmp(st->ops->column_blob(s, 6), r->head, JCM_HASH_LEN) != 0) {
-    jcm__problem(r->problems, "chain", where, "its previous hash is not the hash of entry %lld", (long long)(seq - 1));
+    jcm__problem(problems, "chain", where, "its previous hash is not the hash of entry %lld", (long long)(seq - 1));
     return -1;
   }
   jcm__hash_event(r->head, bytes ? bytes : "", n, h);
   if (st->ops->column_bytes(s, 7) != JCM_HASH_LEN || memcmp(st->ops->column_blob(s, 7), h, JCM_HASH_LEN) != 0) {
-    jcm__problem(r->problems, "chain", where, "its bytes do not hash to its stored hash: the entry was altered");
+    jcm__problem(problems, "chain", where, "its bytes do not hash to its stored hash: the entry was altered");
     return -1;
   }
   json_t *ev = json_loadb(bytes ? bytes : "", n, JSON_REJECT_DUPLICATES, NULL);
@@ -58,7 +59,7 @@ static int check_entry(jcm_replay *r, jcm_store *st, jcm_stmt *s, int64_t expect
       !column_matches(ev, "actor", col_text(st, s, 2)) || !column_matches(ev, "role", col_text(st, s, 3)) ||
       !column_matches(ev, "cmd", col_text(st, s, 4)) || !json_is_object(json_object_get(ev, "args")) ||
       !json_is_object(json_object_get(ev, "out"))) {
-    jcm__problem(r->problems, "chain", where, "its columns disagree with its hashed bytes");
+    jcm__problem(problems, "chain", where, "its columns disagree with its hashed bytes");
     json_decref(ev);
     return -1;
   }
@@ -115,28 +116,134 @@ void jcm__replay_close(jcm_replay *r) {
   r->dst = NULL;
 }
 
+/* ---- the walk: the chain is checked on a second thread while this one
+ * replays, since the two share nothing but the events handed over; the
+ * check (JSON parsing, SHA-256) was a fifth of a verify (docs/benchmarks.md) ---- */
+
+#define PIPE_SLOTS 1024
+#define BATCH 64
+
+typedef struct {
+  jcm_replay *r;
+  jcm_store *st;
+  jcm_stmt *s;
+  const char *until;
+  json_t *chain_problems; /* the checking thread's, added to r->problems at the end */
+  /* events travel in ring[took..put) to the replay and come back in
+   * ring[freed..took) to be freed by the thread that made them (glibc
+   * frees across threads slowly) */
+  json_t *ring[PIPE_SLOTS];
+  size_t put, took, freed;
+  int ended;
+  pthread_mutex_t m;
+  pthread_cond_t changed;
+} walk;
+
+/* The next entry checked, or NULL at the end: the journal's, the cutoff's,
+ * or the first that breaks the chain (which sets chain_ok). */
+static json_t *check_next(walk *w) {
+  jcm_replay *r = w->r;
+  json_t *ev = NULL;
+  if (!r->chain_ok || db_step(w->st, w->s) != JCM_ROW) return NULL;
+  if (w->until && strcmp(col_text(w->st, w->s, 1), w->until) > 0) return NULL; /* times never go backwards */
+  if (check_entry(r, w->chain_problems, w->st, w->s, r->events + 1, &ev) != 0) {
+    r->chain_ok = 0;
+    return NULL;
+  }
+  r->events++;
+  return ev;
+}
+
+static void replay_one(jcm_replay *r, json_t *ev) {
+  if (r->replay_ok && replay_event(r, ev) != 0) r->replay_ok = 0;
+}
+
+/* Puts n events (ended: and then the end), waiting for room; frees those
+ * the replay is done with. Called with w->m unlocked. */
+static void put_batch(walk *w, json_t **batch, size_t n, int ended) {
+  json_t *done[PIPE_SLOTS];
+  size_t nd = 0;
+  pthread_mutex_lock(&w->m);
+  while (w->put - w->freed + n > PIPE_SLOTS) {
+    while (w->freed < w->took)
+      done[nd++] = w->ring[w->freed++ % PIPE_SLOTS];
+    if (w->put - w->freed + n > PIPE_SLOTS) pthread_cond_wait(&w->changed, &w->m);
+  }
+  for (size_t i = 0; i < n; i++)
+    w->ring[w->put++ % PIPE_SLOTS] = batch[i];
+  w->ended = ended;
+  pthread_cond_broadcast(&w->changed);
+  pthread_mutex_unlock(&w->m);
+  for (size_t i = 0; i < nd; i++)
+    json_decref(done[i]);
+}
+
+static void *checker_main(void *arg) {
+  walk *w = arg;
+  json_t *batch[BATCH], *ev;
+  size_t n = 0;
+  do {
+    ev = check_next(w);
+    if (ev) batch[n++] = ev;
+    if (!ev || n == BATCH) put_batch(w, batch, n, !ev), n = 0;
+  } while (ev);
+  return NULL;
+}
+
+/* Replays the events the checker puts, in order, until it ends. */
+static void replay_from(walk *w) {
+  pthread_mutex_lock(&w->m);
+  for (;;) {
+    while (w->put == w->took && !w->ended)
+      pthread_cond_wait(&w->changed, &w->m);
+    size_t from = w->took, to = w->put;
+    if (from == to) break;
+    pthread_mutex_unlock(&w->m);
+    for (size_t i = from; i < to; i++)
+      replay_one(w->r, w->ring[i % PIPE_SLOTS]);
+    pthread_mutex_lock(&w->m);
+    w->took = to;
+    pthread_cond_broadcast(&w->changed);
+  }
+  pthread_mutex_unlock(&w->m);
+}
+
 void jcm__replay_until(jcm_replay *r, const char *until) {
   jcm_store *st = jcm__store(r->src), *rs = jcm__store(r->dst);
   if (!r->chain_ok) return;
-  jcm_stmt *s = st->ops->prepare_temp(
+  walk w = {.r = r, .st = st, .until = until, .chain_problems = json_array()};
+  w.s = st->ops->prepare_temp(
       st, "SELECT seq, time, actor, role, cmd, bytes, prev_hash, hash FROM journal WHERE seq > ? ORDER BY seq");
-  if (!s || st->ops->bind_int(s, 1, r->events) != 0 || rs->ops->exec(rs, "BEGIN") != 0) {
+  if (!w.chain_problems || !w.s || st->ops->bind_int(w.s, 1, r->events) != 0 || rs->ops->exec(rs, "BEGIN") != 0) {
     jcm__problem(r->problems, "chain", "journal", "cannot read the journal: %s", st->ops->errmsg(st));
     r->chain_ok = r->replay_ok = 0;
-    if (s) st->ops->finalize(s);
+    if (w.s) st->ops->finalize(w.s);
+    json_decref(w.chain_problems);
     return;
   }
-  while (db_step(st, s) == JCM_ROW) {
-    json_t *ev = NULL;
-    if (until && strcmp(col_text(st, s, 1), until) > 0) break; /* times never go backwards */
-    if (check_entry(r, st, s, r->events + 1, &ev) != 0) {
-      r->chain_ok = 0;
-      break;
+  pthread_t checker;
+  pthread_mutex_init(&w.m, NULL);
+  pthread_cond_init(&w.changed, NULL);
+  if (pthread_create(&checker, NULL, checker_main, &w) == 0) {
+    replay_from(&w);
+    pthread_join(checker, NULL);
+    while (w.freed < w.took)
+      json_decref(w.ring[w.freed++ % PIPE_SLOTS]);
+  } else { /* no thread: the same steps, one after the other */
+    json_t *ev;
+    while ((ev = check_next(&w))) {
+      replay_one(r, ev);
+      json_decref(ev);
     }
-    r->events++;
-    if (r->replay_ok && replay_event(r, ev) != 0) r->replay_ok = 0;
-    json_decref(ev);
   }
-  st->ops->finalize(s);
+  pthread_cond_destroy(&w.changed);
+  pthread_mutex_destroy(&w.m);
+  size_t i;
+  json_t *p;
+  json_array_foreach(w.chain_problems, i, p) {
+    if (json_array_size(r->problems) < JCM_MAX_PROBLEMS) json_array_append(r->problems, p);
+  }
+  json_decref(w.chain_problems);
+  st->ops->finalize(w.s);
   rs->ops->exec(rs, "COMMIT");
 }
