@@ -190,6 +190,10 @@ int jcm_verify(jcm *j, json_t **report) {
     json_decref(problems);
     return JCM_ERROR;
   }
+  /* One snapshot for the walk, the comparison and the invariants: a store
+   * in service keeps committing while verify reads it (test_smoke). Inside
+   * a caller's transaction, that one serves. */
+  int snapshot = jcm_read_begin(j) == JCM_OK;
   /* The replay store's index of movements by account serves queries and
    * the invariants (run on the stored state) only: no apply reads it, and
    * the comparison reads movements in key order. */
@@ -200,6 +204,7 @@ int jcm_verify(jcm *j, json_t **report) {
     for (int i = 0; jcm__state_tables[i]; i++)
       compare_table(&v, jcm__state_tables[i], jcm__state_order[i]);
   check_invariants(&v);
+  if (snapshot) jcm_read_end(j);
   jcm__replay_close(&v);
   char hex[2 * JCM_HASH_LEN + 1];
   jcm__hex(v.head, JCM_HASH_LEN, hex);

@@ -4,7 +4,9 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -331,6 +333,60 @@ static void balance_overflows_only_in_the_groups_it_shows(void **state) {
   jcm_close(j);
 }
 
+/* jcm verify on a store another handle keeps writing to (a registry in
+ * service): the journal walk, the comparison and the invariants all read one
+ * snapshot, so commits made meanwhile are neither half seen nor reported as
+ * a mismatch. */
+typedef struct {
+  const char *path, *from, *to;
+  atomic_int stop;
+  int commits;
+} live_writer;
+
+static void *write_until_stopped(void *arg) {
+  live_writer *w = arg;
+  jcm *j = NULL;
+  char err[256];
+  if (jcm_open(w->path, NULL, &j, err, sizeof err) != JCM_OK) return NULL;
+  int code = 0;
+  for (int i = 0; !atomic_load(&w->stop); i++)
+    if (t_submitf(j, &T_ADMIN, &code, NULL, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":1}",
+                  i % 2 ? w->to : w->from, i % 2 ? w->from : w->to) == JCM_OK)
+      w->commits++;
+  jcm_close(j);
+  return NULL;
+}
+
+static void verify_reads_one_snapshot_while_another_handle_writes(void **state) {
+  (void)state;
+  char path[512];
+  t_accounts a;
+  jcm *j = issued_registry("smoke-live", path, sizeof path, &a);
+  int code = 0;
+  assert_int_equal(jcm_batch_begin(j), JCM_OK); /* some history, so that verify takes a while */
+  for (int i = 0; i < 3000; i++)
+    assert_int_equal(t_submitf(j, &T_ADMIN, &code, NULL,
+                               "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":1}",
+                               i % 2 ? a.hold_b : a.hold_a, i % 2 ? a.hold_a : a.hold_b),
+                     JCM_OK);
+  assert_int_equal(jcm_batch_commit(j), JCM_OK);
+  live_writer w = {.path = path, .from = a.hold_a, .to = a.hold_b};
+  pthread_t writer;
+  assert_int_equal(pthread_create(&writer, NULL, write_until_stopped, &w), 0);
+  while (w.commits < 5)
+    nanosleep(&(struct timespec){0, 1000000}, NULL);
+  int before = w.commits;
+  json_t *report = NULL;
+  int rc = jcm_verify(j, &report);
+  int during = w.commits - before;
+  atomic_store(&w.stop, 1);
+  pthread_join(writer, NULL);
+  if (rc != JCM_OK) fail_msg("verify during writes: %s", json_dumps(report, JSON_COMPACT));
+  json_decref(report);
+  assert_true(during > 0); /* the writer did commit while verify ran */
+  verify_and_close(j);
+}
+
 /* Every movement and transaction row, as text. */
 static char *movement_rows(sqlite3 *db) {
   char *out = NULL;
@@ -450,6 +506,7 @@ int main(void) {
                                      cmocka_unit_test(wal_written_ahead_recovers),
                                      cmocka_unit_test(rolled_back_frames_never_reach_the_wal),
                                      cmocka_unit_test(page_cache_truncates_only_when_pages_lie_past_the_end),
-                                     cmocka_unit_test(balance_overflows_only_in_the_groups_it_shows)};
+                                     cmocka_unit_test(balance_overflows_only_in_the_groups_it_shows),
+                                     cmocka_unit_test(verify_reads_one_snapshot_while_another_handle_writes)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
