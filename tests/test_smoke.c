@@ -339,20 +339,22 @@ static void balance_overflows_only_in_the_groups_it_shows(void **state) {
  * a mismatch. */
 typedef struct {
   const char *path, *from, *to;
-  atomic_int stop;
-  int commits;
+  atomic_int stop, commits, failed;
 } live_writer;
 
 static void *write_until_stopped(void *arg) {
   live_writer *w = arg;
   jcm *j = NULL;
   char err[256];
-  if (jcm_open(w->path, NULL, &j, err, sizeof err) != JCM_OK) return NULL;
+  if (jcm_open(w->path, NULL, &j, err, sizeof err) != JCM_OK) {
+    atomic_store(&w->failed, 1);
+    return NULL;
+  }
   int code = 0;
   for (int i = 0; !atomic_load(&w->stop); i++)
     if (t_submitf(j, &T_ADMIN, &code, NULL, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":1}",
                   i % 2 ? w->to : w->from, i % 2 ? w->from : w->to) == JCM_OK)
-      w->commits++;
+      atomic_fetch_add(&w->commits, 1);
   jcm_close(j);
   return NULL;
 }
@@ -373,12 +375,13 @@ static void verify_reads_one_snapshot_while_another_handle_writes(void **state) 
   live_writer w = {.path = path, .from = a.hold_a, .to = a.hold_b};
   pthread_t writer;
   assert_int_equal(pthread_create(&writer, NULL, write_until_stopped, &w), 0);
-  while (w.commits < 5)
+  while (atomic_load(&w.commits) < 5 && !atomic_load(&w.failed))
     nanosleep(&(struct timespec){0, 1000000}, NULL);
-  int before = w.commits;
+  assert_false(atomic_load(&w.failed));
+  int before = atomic_load(&w.commits);
   json_t *report = NULL;
   int rc = jcm_verify(j, &report);
-  int during = w.commits - before;
+  int during = atomic_load(&w.commits) - before;
   atomic_store(&w.stop, 1);
   pthread_join(writer, NULL);
   if (rc != JCM_OK) fail_msg("verify during writes: %s", json_dumps(report, JSON_COMPACT));
