@@ -487,15 +487,14 @@ static void baseline_open(baseline *b, const char *path, const char *engine_path
   b->begin = bprep(b, "BEGIN IMMEDIATE");
   b->commit = bprep(b, "COMMIT");
   b->pick = bprep(b, "SELECT origin, first, last FROM block WHERE account = ? AND reserved_tx IS NULL"
-                     " ORDER BY origin DESC, first DESC");
+                     " ORDER BY last - first DESC, origin DESC, first DESC");
+  /* the upper part of a split block goes straight to the destination */
   b->copy =
       bprep(b, "INSERT INTO block(origin, first, last, issuance, project, vintage, unit_type, account, reserved_tx)"
-               " SELECT origin, ?, last, issuance, project, vintage, unit_type, account, reserved_tx"
+               " SELECT origin, ?, last, issuance, project, vintage, unit_type, ?, reserved_tx"
                " FROM block WHERE origin = ? AND first = ?");
   b->cut = bprep(b, "UPDATE block SET last = ? WHERE origin = ? AND first = ?");
-  /* everything taken lies at or above the lowest taken serial (the cut) */
-  b->move = bprep(b, "UPDATE block SET account = ? WHERE account = ? AND (origin, first) >= ('THA01', ?)"
-                     " AND reserved_tx IS NULL");
+  b->move = bprep(b, "UPDATE block SET account = ? WHERE origin = 'THA01' AND first = ?");
   b->tx = bprep(b, "INSERT INTO tx(id, seq, type, status, from_account, to_account, quantity, kind, reason, idem_key)"
                    " VALUES (?, ?, 'transfer', 'completed', ?, ?, ?, NULL, NULL, NULL)");
   b->movement = bprep(b, "INSERT INTO movement(account, seq, dir, tx, quantity, ranges) VALUES (?, ?, ?, ?, ?, ?)");
@@ -537,8 +536,9 @@ static void baseline_movement(baseline *b, const char *account, int dir, const c
 }
 
 /* One transfer, as a hand-written registry would do it: pick the source's
- * highest blocks, split the lowest one if only part of it moves, re-assign
- * the taken blocks with one statement, a tx row, a movement row per side
+ * largest blocks, split the last one if only part of it moves (its upper
+ * part written to the destination), re-assign the blocks taken whole one by
+ * one, a tx row, a movement row per side
  * (its ranges as JSON text) and a journal row whose bytes look like the
  * engine's event, SHA-256 chained.
  * Returns the number of serial ranges moved, or -1 when the source holds
@@ -563,11 +563,16 @@ static int baseline_transfer(baseline *b, const population *pop, xfer x) {
   }
   sqlite3_reset(b->pick);
   if (need > 0) return -1;
-  int64_t cut = r[n - 1].first;
+  for (size_t i = 0; i + (split != 0) < n; i++) { /* the blocks taken whole */
+    sqlite3_bind_text(b->move, 1, to, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(b->move, 2, r[i].first);
+    bdone(b, b->move);
+  }
   if (split) {
     sqlite3_bind_int64(b->copy, 1, split);
-    sqlite3_bind_text(b->copy, 2, "THA01", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(b->copy, 3, split_block);
+    sqlite3_bind_text(b->copy, 2, to, -1, SQLITE_STATIC);
+    sqlite3_bind_text(b->copy, 3, "THA01", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(b->copy, 4, split_block);
     bdone(b, b->copy);
     sqlite3_bind_int64(b->cut, 1, split - 1);
     sqlite3_bind_text(b->cut, 2, "THA01", -1, SQLITE_STATIC);
@@ -586,10 +591,6 @@ static int baseline_transfer(baseline *b, const population *pop, xfer x) {
   b->txn++;
   char tx[40];
   snprintf(tx, sizeof tx, "THA01-T-%06lld", (long long)b->txn);
-  sqlite3_bind_text(b->move, 1, to, -1, SQLITE_STATIC);
-  sqlite3_bind_text(b->move, 2, from, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(b->move, 3, cut);
-  bdone(b, b->move);
   sqlite3_bind_text(b->tx, 1, tx, -1, SQLITE_STATIC);
   sqlite3_bind_int64(b->tx, 2, b->seq);
   sqlite3_bind_text(b->tx, 3, from, -1, SQLITE_STATIC);
@@ -618,11 +619,11 @@ static int baseline_transfer(baseline *b, const population *pop, xfer x) {
   char *p = b->buf, *end = b->buf + b->bufcap;
   p += snprintf(p, (size_t)(end - p),
                 "{\"actor\":\"%s\",\"args\":{\"from\":\"%s\",\"quantity\":%lld,\"to\":\"%s\"},\"cmd\":\"transfer\","
-                "\"out\":{\"cut\":{\"first\":%lld,\"origin\":\"THA01\"},\"quantity\":%lld,\"ranges\":%s,\"to\":\"%s\","
+                "\"out\":{\"quantity\":%lld,\"ranges\":%s,\"to\":\"%s\","
                 "\"tx\":\"%s\",\"tx_number\":%lld},"
                 "\"role\":\"holder\",\"seq\":%lld,\"time\":\"%s\"}",
-                pop->holder[x.from], from, (long long)x.qty, to, (long long)cut, (long long)x.qty, ranges, to, tx,
-                (long long)b->txn, (long long)b->seq, when);
+                pop->holder[x.from], from, (long long)x.qty, to, (long long)x.qty, ranges, to, tx, (long long)b->txn,
+                (long long)b->seq, when);
   size_t len = (size_t)(p - b->buf);
   unsigned char hash[crypto_hash_sha256_BYTES];
   crypto_hash_sha256_state h;

@@ -141,8 +141,6 @@ int jcm__blocks_pick(jcm_ctx *c, const char *account, int64_t quantity, const ch
                      json_t *ranges_out);
 int jcm__blocks_check_ranges(jcm_ctx *c, const char *account, json_t *ranges, int64_t *total);
 int jcm__blocks_move(jcm_ctx *c, const char *from, const char *to, json_t *ranges);
-int jcm__blocks_move_above(jcm_ctx *c, const char *from, const char *to, json_t *cut, const char *project,
-                           int64_t vintage);
 int jcm__blocks_create(jcm_ctx *c, const char *origin, int64_t first, int64_t last, const char *issuance,
                        const char *project, int64_t vintage, const char *account);
 int jcm__movement(jcm_ctx *c, const char *tx, const char *account, int dir, json_t *ranges);
@@ -152,7 +150,7 @@ int jcm__blocks_split(jcm_ctx *c, const char *origin, int64_t s);
 int jcm__blocks_isolate(jcm_ctx *c, const char *origin, int64_t f, int64_t l);
 
 /* units.c: the source account of a move, and the units it names (out.ranges,
- * out.quantity, out.cut when taken by quantity). */
+ * out.quantity). */
 int jcm__check_source(jcm_ctx *c, const char *from);
 int jcm__resolve_units(jcm_ctx *c, const char *from);
 int jcm__new_tx(jcm_ctx *c, const char *counter, char kind);

@@ -178,6 +178,10 @@ static const char *const migrations[] = {
     "ALTER TABLE tx8 RENAME TO tx;",
     /* 9: API tokens expire (docs/server.md); a token made before has none */
     "ALTER TABLE app_token ADD COLUMN expires TEXT;",
+    /* 10: an account's free blocks by size, for picking units by quantity
+     * from the largest blocks first (lib/blocks.c): one range a transfer
+     * where the highest serials gave nine once accounts had fragmented */
+    "CREATE INDEX block_size ON block(account, last - first) WHERE reserved_tx IS NULL;",
 };
 
 /* State tables and the order verify compares them in (whole-row order, so

@@ -2,8 +2,9 @@
  * Moving units inside one registry: transfer between two accounts,
  * cancellation (into a cancellation account, with its kind and reason) and
  * retirement (into a retirement account). Nothing ever leaves a cancellation
- * or retirement account. Units are named by quantity (the source's highest
- * serials, optionally of one project or vintage) or by exact serial ranges.
+ * or retirement account. Units are named by quantity (the source's largest
+ * blocks first, optionally of one project or vintage; see blocks.c) or by
+ * exact serial ranges.
  */
 #include <stdio.h>
 #include <string.h>
@@ -128,9 +129,11 @@ static int apply_move(jcm_ctx *c, const char *type) {
       " VALUES (?, ?, ?, 'completed', ?, ?, ?, ?, ?, ?)";
   const char *from = jcm__s(c->args, "from"), *to = jcm__s(c->out, "to"), *tx = jcm__s(c->out, "tx");
   json_t *ranges = json_object_get(c->out, "ranges");
-  json_t *cut = json_object_get(c->out, "cut"); /* set when taken by quantity */
-  int rc = cut ? jcm__blocks_move_above(c, from, to, cut, jcm__s(c->args, "project"), jcm__i(c->args, "vintage", 0))
-               : jcm__blocks_move(c, from, to, ranges);
+  /* Events from before migration 10 also carry a "cut": where the pick of
+   * the highest serials split the source. Moving their ranges leaves the
+   * same blocks (each range is a run of the source's blocks, split at its
+   * lower end only), so a replay of an older journal ignores it. */
+  int rc = jcm__blocks_move(c, from, to, ranges);
   if (rc == JCM_OK) rc = jcm__movement(c, tx, from, -1, ranges);
   if (rc == JCM_OK) rc = jcm__movement(c, tx, to, +1, ranges);
   if (rc != JCM_OK) return rc;

@@ -673,7 +673,10 @@ static void test_codes(void **state) {
                      "\"ranges\":[{\"first\":1010,\"last\":2017}]"));
   json_decref(t_must(t, &T_ADMIN, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":5}", p.acc.hold_a,
                      p.acc.gov));
-  refuse(&p, t, &T_ADMIN, C_A6_PURPOSE, "{\"cmd\":\"use\",\"from\":\"%s\",\"year\":2030,\"quantity\":5}", p.acc.gov);
+  /* by range: a use by quantity would take the government's largest block,
+   * authorized for Japan, and be refused for that instead */
+  refuse(&p, t, &T_ADMIN, C_A6_PURPOSE,
+         "{\"cmd\":\"use\",\"from\":\"%s\",\"year\":2030,\"ranges\":[{\"first\":2013,\"last\":2017}]}", p.acc.gov);
   /* cancelling OIMP units is their first transfer (the authorization says so) */
   json_decref(t_must(t, &T_ADMIN,
                      "{\"cmd\":\"cancel\",\"from\":\"%s\",\"kind\":\"omge\",\"reason\":\"OMGE\","

@@ -1,10 +1,14 @@
 /*
  * The block engine against a naive model, as SQLite tests its bitvec against
  * a plain array. The model knows every serial one by one: owner[serial] (an
- * account index, 0 when not issued) and its issuance (project, vintage), and
- * the rule that a transfer by quantity moves the source's highest serials
- * among those matching the project/vintage filters (the source keeps the
- * lower ones), while explicit ranges move exactly those serials.
+ * account index, 0 when not issued), its issuance (project, vintage) and
+ * whether a block starts at it (an issuance's allocations start blocks, a
+ * move starts one at each end of each range it takes, blocks never merge),
+ * and the rule that a transfer by quantity takes the source's largest
+ * blocks first among those matching the project/vintage filters (equal
+ * sizes: the higher serials first), whole until the rest fits in the next,
+ * of which it takes the upper serials, while explicit ranges move exactly
+ * those serials.
  *
  * Each fixed seed (xorshift64*, so every run is the same) opens a fresh
  * registry with eleven accounts of every type and runs random operations:
@@ -23,7 +27,7 @@
  *
  * After every operation: each account's blocks (the "blocks" query with the
  * account filter, paged; now and then in small pages, and all blocks without
- * the filter) hold exactly the model's serials with their issuance, project
+ * the filter) are exactly the model's blocks and hold its serials with their issuance, project
  * and vintage; the balances by account, project and vintage, the accounts
  * list and the journal head agree. At the end of each seed jcm_verify() finds
  * no problem and each statement, read in pages of several sizes, adds up.
@@ -131,8 +135,9 @@ typedef struct {
   int period[N_PROJ][N_PERIODS]; /* 0 none, 1 submitted, 2 verified, 3 issued */
   int64_t calculated[N_PROJ][N_PERIODS], verified[N_PROJ][N_PERIODS];
   int blocked[MAX_ACC + 1];
-  unsigned char owner[MAX_SERIAL + 1]; /* account index, 0: not issued */
-  unsigned char iss[MAX_SERIAL + 1];   /* issuance number */
+  unsigned char owner[MAX_SERIAL + 1];  /* account index, 0: not issued */
+  unsigned char iss[MAX_SERIAL + 1];    /* issuance number */
+  unsigned char bstart[MAX_SERIAL + 2]; /* 1: a block starts at this serial */
 } model;
 
 typedef struct {
@@ -400,6 +405,15 @@ static int issuance_number(const char *id) {
   return n;
 }
 
+/* The model's blocks: serial s starts one when bstart says so; it runs to
+ * the next start (or the last issued serial). */
+static int64_t block_end(const model *m, int64_t s) {
+  int64_t e = s;
+  while (e + 1 < m->next && !m->bstart[e + 1])
+    e++;
+  return e;
+}
+
 /* The blocks of one account (a > 0) or of all (a == 0), paged, against the
  * model's serials: every serial in exactly the account the model says, with
  * the attributes of its issuance. seen[] marks what was found. */
@@ -424,6 +438,9 @@ static void compare_blocks(world *w, int a, int limit, int64_t *got) {
           strcmp(sval(row, "project"), PROJECTS[m->iss_project[n]]) != 0 || ival(row, "vintage") != m->iss_vintage[n])
         failf(w, "blocks of %s: row %s is not one the model can hold (next serial %" PRId64 ")",
               a ? w->acc[a].id : "all accounts", dump(row), m->next);
+      if (!m->bstart[f] || block_end(m, f) != l)
+        failf(w, "blocks of %s: row %s is not one of the model's blocks (its block at %" PRId64 " ends at %" PRId64 ")",
+              a ? w->acc[a].id : "all accounts", dump(row), f, block_end(m, f));
       for (int64_t s = f; s <= l; s++) {
         if (m->owner[s] != owner) {
           int o = m->owner[s];
@@ -654,6 +671,48 @@ static int run_cmp(const void *x, const void *y) {
   return a->first < b->first ? -1 : a->first > b->first;
 }
 
+static int size_then_first_desc(const void *x, const void *y) {
+  const run *a = x, *b = y;
+  int64_t sa = a->last - a->first, sb = b->last - b->first;
+  if (sa != sb) return sa > sb ? -1 : 1;
+  return a->first > b->first ? -1 : a->first < b->first;
+}
+
+/* A move by quantity: the source's largest blocks matching the filters
+ * first (equal sizes: the higher serials), whole until the rest fits in the
+ * next, of which the upper serials go. Leaves w->sel sorted and joined
+ * where adjacent, as the engine reports them; 0 when too few are held. */
+static int pick_largest(world *w, int from, const move *mv) {
+  model *m = &w->m;
+  int n = 0;
+  for (int64_t s = 1; s < m->next; s = block_end(m, s) + 1) {
+    int i = m->iss[s];
+    if (!m->bstart[s]) failf(w, "model: serial %" PRId64 " follows a block's end but starts none", s);
+    if (m->owner[s] != from || (mv->project >= 0 && m->iss_project[i] != mv->project) ||
+        (mv->vintage && m->iss_vintage[i] != mv->vintage))
+      continue;
+    if (n == MAX_RUNS) failf(w, "model: account %s holds more blocks than it can list", w->acc[from].id);
+    w->runs[n++] = (run){s, block_end(m, s)};
+  }
+  qsort(w->runs, (size_t)n, sizeof w->runs[0], size_then_first_desc);
+  int64_t need = mv->qty;
+  int taken = 0;
+  for (; taken < n && need > 0; taken++) {
+    run *r = &w->runs[taken];
+    if (r->last - r->first + 1 > need) r->first = r->last - need + 1;
+    need -= r->last - r->first + 1;
+  }
+  if (need > 0) return 0;
+  qsort(w->runs, (size_t)taken, sizeof w->runs[0], run_cmp);
+  for (int i = 0; i < taken; i++) {
+    if (w->nsel && w->sel[w->nsel - 1].last + 1 == w->runs[i].first)
+      w->sel[w->nsel - 1].last = w->runs[i].last;
+    else
+      w->sel[w->nsel++] = w->runs[i];
+  }
+  return 1;
+}
+
 /* What the model says about a move: *pre gets the refusals that come before
  * the idempotency lookup (the command's form, the role), *post the others;
  * when both are empty w->sel holds the serial runs that move and *to the
@@ -744,25 +803,7 @@ static void expect_move(world *w, const move *mv, expect *pre, expect *post, int
         w->sel[w->nsel++] = own[i];
     }
   } else {
-    /* the source's highest serials of those matching the filters */
-    int64_t need = mv->qty;
-    for (int64_t s = m->next - 1; s >= 1 && need > 0; s--) {
-      int i = m->iss[s];
-      if (m->owner[s] != from || (mv->project >= 0 && m->iss_project[i] != mv->project) ||
-          (mv->vintage && m->iss_vintage[i] != mv->vintage))
-        continue;
-      need--;
-      if (w->nsel && w->sel[w->nsel - 1].first == s + 1)
-        w->sel[w->nsel - 1].first = s;
-      else
-        w->sel[w->nsel++] = (run){s, s};
-    }
-    if (need > 0) want(post, K_INSUFFICIENT);
-    for (int i = 0; i < w->nsel / 2; i++) {
-      run t = w->sel[i];
-      w->sel[i] = w->sel[w->nsel - 1 - i];
-      w->sel[w->nsel - 1 - i] = t;
-    }
+    if (!pick_largest(w, from, mv)) want(post, K_INSUFFICIENT);
   }
 }
 
@@ -810,9 +851,11 @@ static void apply_move(world *w, const move *mv, int to, json_t *res) {
   }
   if (!ok) failf(w, "tx query %s disagrees with the model", dump(t));
   release(t);
-  for (int i = 0; i < w->nsel; i++)
+  for (int i = 0; i < w->nsel; i++) {
     for (int64_t s = w->sel[i].first; s <= w->sel[i].last; s++)
       m->owner[s] = (unsigned char)to;
+    m->bstart[w->sel[i].first] = m->bstart[w->sel[i].last + 1] = 1; /* split at both ends */
+  }
   m->tx++;
 }
 
@@ -1211,6 +1254,7 @@ static int op_issue(world *w) {
     json_t *b = json_array_get(blocks, (size_t)i);
     good = strcmp(sval(b, "account"), w->acc[alloc[i]].id) == 0 && ival(b, "first") == s &&
            ival(b, "last") == s + q[i] - 1;
+    m->bstart[s] = 1;
     for (int64_t k = 0; k < q[i]; k++, s++) {
       m->owner[s] = (unsigned char)alloc[i];
       m->iss[s] = (unsigned char)n;

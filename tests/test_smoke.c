@@ -444,6 +444,7 @@ static void store_of_version_6_migrates(void **state) {
                    " kind TEXT, reason TEXT, idem_key TEXT);"
                    " INSERT INTO t6 SELECT * FROM tx; DROP TABLE tx; ALTER TABLE t6 RENAME TO tx;"
                    " ALTER TABLE app_token DROP COLUMN expires;" /* migration 9 */
+                   " DROP INDEX block_size;"                     /* migration 10 */
                    " DELETE FROM schema_version WHERE version > 6; COMMIT;",
                    NULL, NULL, NULL),
       SQLITE_OK);
@@ -475,6 +476,60 @@ static void store_of_version_6_migrates(void **state) {
   sqlite3_close(db);
 }
 
+/* Migration 10 changed the pick by quantity from the source's highest
+ * serials to its largest blocks. tests/data/store-v9.sql is a store written
+ * before (jcm at a3ed85e: the demo, then transfers, a cancellation and a
+ * retirement by quantity, with and without filters, whose picks took up to
+ * three ranges and noted their "cut"): it opens, its journal replays to the
+ * same state, and it then takes units largest block first. */
+static void store_of_version_9_replays_its_picks(void **state) {
+  (void)state;
+  char path[512], *sql = NULL;
+  t_db_path(path, sizeof path, "smoke-v9");
+  FILE *f = fopen(JCM_SOURCE_DIR "/tests/data/store-v9.sql", "rb");
+  assert_non_null(f);
+  assert_int_equal(fseek(f, 0, SEEK_END), 0);
+  long n = ftell(f);
+  assert_true(n > 0);
+  rewind(f);
+  sql = calloc(1, (size_t)n + 1);
+  assert_int_equal(fread(sql, 1, (size_t)n, f), (size_t)n);
+  fclose(f);
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_stmt *s = NULL; /* the fixture holds a pick of three ranges */
+  assert_int_equal(sqlite3_prepare_v2(db,
+                                      "SELECT count(*) FROM journal WHERE CAST(bytes AS TEXT) LIKE"
+                                      " '%\"cut\":{\"first\":1853,%\"ranges\":[{%},{%},{%}]%'",
+                                      -1, &s, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(s, 0), 1);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  free(sql);
+  char err[256] = "";
+  jcm *j = NULL;
+  assert_int_equal(jcm_open(path, NULL, &j, err, sizeof err), JCM_OK);
+  json_t *report = NULL;
+  assert_int_equal(jcm_verify(j, &report), JCM_OK);
+  json_decref(report);
+  /* the account holds 1010-1852, 1908-1912 and 1968-1970: 25 units come
+   * from the top of the largest block, not from the highest serials */
+  json_t *out = NULL;
+  int code = 0;
+  assert_int_equal(t_submitf(j, &T_ADMIN, &code, &out,
+                             "{\"cmd\":\"transfer\",\"from\":\"THA01-100-000004-52\",\"to\":"
+                             "\"THA01-100-000007-43\",\"quantity\":25}"),
+                   JCM_OK);
+  char *got = json_dumps(json_object_get(json_object_get(out, "result"), "ranges"), JSON_COMPACT | JSON_SORT_KEYS);
+  assert_string_equal(got, "[{\"first\":1828,\"last\":1852,\"origin\":\"THA01\"}]");
+  free(got);
+  json_decref(out);
+  verify_and_close(j);
+}
+
 /* The journal's time text, written digit by digit, against strftime. */
 static void times_format_as_strftime(void **state) {
   (void)state;
@@ -504,6 +559,7 @@ int main(void) {
                                      cmocka_unit_test(opens_while_another_writes),
                                      cmocka_unit_test(other_connections_see_each_commit),
                                      cmocka_unit_test(store_of_version_6_migrates),
+                                     cmocka_unit_test(store_of_version_9_replays_its_picks),
                                      cmocka_unit_test(early_commit_defers_only_its_own_sync),
                                      cmocka_unit_test(times_format_as_strftime),
                                      cmocka_unit_test(wal_written_ahead_recovers),
