@@ -195,10 +195,12 @@ int jcm_verify(jcm *j, json_t **report) {
    * a caller's transaction, that one serves. */
   int snapshot = jcm_read_begin(j) == JCM_OK;
   /* The replay store's index of movements by account serves queries and
-   * the invariants (run on the stored state) only: no apply reads it, and
-   * the comparison reads movements in key order. */
+   * the invariants (run on the stored state) only, and that of blocks by
+   * size the pick by quantity, a check: no apply reads either, and the
+   * comparison reads rows in key order. Each transfer rewrites entries of
+   * both. */
   jcm_store *rs = jcm__store(v.dst);
-  rs->ops->exec(rs, "DROP INDEX IF EXISTS movement_account");
+  rs->ops->exec(rs, "DROP INDEX IF EXISTS movement_account; DROP INDEX IF EXISTS block_size");
   jcm__replay_until(&v, NULL);
   if (v.chain_ok && v.replay_ok)
     for (int i = 0; jcm__state_tables[i]; i++)
