@@ -181,17 +181,28 @@ static int copy_row(jcm_ctx *c, jcm_stmt *st, const char *origin, int64_t f, int
   return rc;
 }
 
+/* Runs q (a look-up of one block by origin and serial, BLOCK_COLUMNS) and
+ * gives its step, leaving the row in *st for copy_row; *st is NULL when the
+ * statement cannot run. */
+static int find_block(jcm_ctx *c, const char *q, const char *origin, int64_t s, jcm_stmt **st, int64_t *bf,
+                      int64_t *bl) {
+  *st = db_q(c->st, q, "si", origin, s);
+  int step = *st ? db_step(c->st, *st) : JCM_STEP_ERROR;
+  *bf = step == JCM_ROW ? col_int(c->st, *st, 0) : 0;
+  *bl = step == JCM_ROW ? col_int(c->st, *st, 1) : 0;
+  return step;
+}
+
 /* Splits the block holding serial s so that s starts a block; the upper
  * part goes to account `to` when given (else it stays where the block is). */
 static int split_to(jcm_ctx *c, const char *origin, int64_t s, const char *to) {
   static const char q_find[] =
       "SELECT " BLOCK_COLUMNS " FROM block WHERE origin = ? AND first < ? ORDER BY first DESC LIMIT 1";
   static const char q_cut[] = "UPDATE block SET last = ? WHERE origin = ? AND first = ?";
-  jcm_stmt *st = db_q(c->st, q_find, "si", origin, s);
+  jcm_stmt *st;
+  int64_t bf, bl;
+  int step = find_block(c, q_find, origin, s, &st, &bf, &bl);
   if (!st) return jcm__dberr(c, "split");
-  int step = db_step(c->st, st);
-  int64_t bf = step == JCM_ROW ? col_int(c->st, st, 0) : 0;
-  int64_t bl = step == JCM_ROW ? col_int(c->st, st, 1) : 0;
   if (step != JCM_ROW || bl < s) { /* s starts a block or is not held at all */
     db_reset(c->st, st);
     return step == JCM_STEP_ERROR ? jcm__dberr(c, "split") : JCM_OK;
@@ -221,11 +232,10 @@ static int move_within(jcm_ctx *c, const char *origin, int64_t f, int64_t l, con
       "SELECT " BLOCK_COLUMNS " FROM block WHERE origin = ? AND first <= ? ORDER BY first DESC LIMIT 1";
   static const char q_cut[] = "UPDATE block SET last = ? WHERE origin = ? AND first = ?";
   static const char q_set[] = "UPDATE block SET last = ?, account = ? WHERE origin = ? AND first = ?";
-  jcm_stmt *st = db_q(c->st, q_find, "si", origin, f);
+  jcm_stmt *st;
+  int64_t bf, bl;
+  int step = find_block(c, q_find, origin, f, &st, &bf, &bl);
   if (!st) return jcm__dberr(c, "move");
-  int step = db_step(c->st, st);
-  int64_t bf = step == JCM_ROW ? col_int(c->st, st, 0) : 0;
-  int64_t bl = step == JCM_ROW ? col_int(c->st, st, 1) : 0;
   *moved = step == JCM_ROW && bl >= l;
   if (!*moved) {
     db_reset(c->st, st);
