@@ -225,9 +225,12 @@ int jcm__blocks_isolate(jcm_ctx *c, const char *origin, int64_t f, int64_t l) {
 
 /* Moves [f, l] of origin to `to` when one block holds all of it: what a
  * pick by quantity takes (a whole block, or the upper part of one). One look
- * up and one or two writes, against four statements for the general case.
- * *moved is 0 when the range is not inside one block. */
-static int move_within(jcm_ctx *c, const char *origin, int64_t f, int64_t l, const char *to, int *moved) {
+ * up and one or two writes (three for a range strictly inside), against four
+ * statements for the general case. *moved is 0 when the range is not inside
+ * one block of `from`: the general case's UPDATE then moves only what `from`
+ * holds, as the checks guaranteed, rather than another account's units. */
+static int move_within(jcm_ctx *c, const char *origin, int64_t f, int64_t l, const char *from, const char *to,
+                       int *moved) {
   static const char q_find[] =
       "SELECT " BLOCK_COLUMNS " FROM block WHERE origin = ? AND first <= ? ORDER BY first DESC LIMIT 1";
   static const char q_cut[] = "UPDATE block SET last = ? WHERE origin = ? AND first = ?";
@@ -236,7 +239,7 @@ static int move_within(jcm_ctx *c, const char *origin, int64_t f, int64_t l, con
   int64_t bf, bl;
   int step = find_block(c, q_find, origin, f, &st, &bf, &bl);
   if (!st) return jcm__dberr(c, "move");
-  *moved = step == JCM_ROW && bl >= l;
+  *moved = step == JCM_ROW && bl >= l && col_text(c->st, st, 6) && strcmp(col_text(c->st, st, 6), from) == 0;
   if (!*moved) {
     db_reset(c->st, st);
     return step == JCM_STEP_ERROR ? jcm__dberr(c, "move") : JCM_OK;
@@ -261,7 +264,7 @@ int jcm__blocks_move(jcm_ctx *c, const char *from, const char *to, json_t *range
     const char *origin = jcm__s(x, "origin");
     int64_t f = jcm__i(x, "first", 0), l = jcm__i(x, "last", 0);
     int moved = 0;
-    int rc = move_within(c, origin, f, l, to, &moved);
+    int rc = move_within(c, origin, f, l, from, to, &moved);
     if (rc == JCM_OK && !moved) rc = jcm__blocks_isolate(c, origin, f, l);
     if (rc != JCM_OK) return rc;
     if (!moved && db_x(c->st, q, "ssiis", to, origin, f, l, from) != 0) return jcm__dberr(c, "move");
