@@ -582,7 +582,7 @@ int jcm__apply_issue(jcm_ctx *c) {
   if (rc != JCM_OK) return rc;
   if (db_x(c->st, q_iss, "siisiiii", iss, c->seq, key, jcm__s(c->args, "first_day"), vintage,
            jcm__i(c->args, "total", 0), jcm__i(o, "first", 0), jcm__i(o, "last", 0)) != 0 ||
-      db_x(c->st, q_tx, "sii", tx, c->seq, jcm__i(c->args, "total", 0), jcm__s(c->args, "key")) != 0 ||
+      db_x(c->st, q_tx, "siis", tx, c->seq, jcm__i(c->args, "total", 0), jcm__s(c->args, "key")) != 0 ||
       db_x(c->st, q_period, "is", key, jcm__s(c->args, "first_day")) != 0)
     return jcm__dberr(c, "issue");
   size_t i;

@@ -182,6 +182,11 @@ static const char *const migrations[] = {
      * from the largest blocks first (lib/blocks.c): one range a transfer
      * where the highest serials gave nine once accounts had fragmented */
     "CREATE INDEX block_size ON block(account, last - first) WHERE reserved_tx IS NULL;",
+    /* 11: an issuance's transaction keeps the command's idempotency key, as
+     * a transfer's does. Before, the key was handed to the INSERT but never
+     * bound, and the column stayed NULL; the key is in the journal. */
+    "UPDATE tx SET idem_key = (SELECT json_extract(CAST(j.bytes AS TEXT), '$.args.key') FROM journal j"
+    " WHERE j.seq = tx.seq) WHERE type = 'issuance' AND idem_key IS NULL;",
 };
 
 /* State tables and the order verify compares them in (whole-row order, so

@@ -114,6 +114,11 @@ jcm *t_registry(const char *path, t_accounts *acc) {
 }
 
 int t_issue(jcm *j, int year, int64_t verified, int64_t total, const char *const *accounts, const int64_t *quantities) {
+  return t_issue_keyed(j, year, verified, total, accounts, quantities, NULL);
+}
+
+int t_issue_keyed(jcm *j, int year, int64_t verified, int64_t total, const char *const *accounts,
+                  const int64_t *quantities, const char *key) {
   int code = 0;
   t_submitf(j, &T_ADMIN, &code, NULL,
             "{\"cmd\":\"monitoring.submit\",\"project\":\"TH014\",\"first_day\":\"%d-01-01\","
@@ -131,8 +136,8 @@ int t_issue(jcm *j, int year, int64_t verified, int64_t total, const char *const
   }
   return t_submitf(j, &T_ADMIN, &code, NULL,
                    "{\"cmd\":\"issue\",\"meeting\":7,\"date\":\"2025-10-30\",\"project\":\"TH014\","
-                   "\"first_day\":\"%d-01-01\",\"last_day\":\"%d-12-31\",\"total\":%lld,\"allocation\":[%s]}",
-                   year, year, (long long)total, alloc);
+                   "\"first_day\":\"%d-01-01\",\"last_day\":\"%d-12-31\",\"total\":%lld,\"allocation\":[%s]%s%s%s}",
+                   year, year, (long long)total, alloc, key ? ",\"key\":\"" : "", key ? key : "", key ? "\"" : "");
 }
 
 static void append(char **buf, size_t *len, size_t *cap, const char *s) {

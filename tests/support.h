@@ -28,6 +28,9 @@ jcm *t_registry(const char *path, t_accounts *acc);
  * given year with `verified` units, and issues `total` split per alloc
  * (NULL-terminated account ids, quantities). Returns the submit status. */
 int t_issue(jcm *j, int year, int64_t verified, int64_t total, const char *const *accounts, const int64_t *quantities);
+/* The same, the issue command with idempotency key `key` (NULL: none). */
+int t_issue_keyed(jcm *j, int year, int64_t verified, int64_t total, const char *const *accounts,
+                  const int64_t *quantities, const char *key);
 
 /* Submits text as actor; returns JCM_OK/REFUSED/ERROR, *code the check code
  * (0 on success). *result kept when out is non-NULL. A command held for a

@@ -49,6 +49,50 @@ static void issue_transfer_verify(void **state) {
   verify_and_close(j);
 }
 
+/* The key the issuance's transaction shows through the tx query. */
+static void assert_issuance_key(jcm *j, const char *path, const char *key) {
+  sqlite3 *db = NULL;
+  sqlite3_stmt *s = NULL;
+  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT id FROM tx WHERE type = 'issuance'", -1, &s, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  json_t *params = json_pack("{s:s}", "id", (const char *)sqlite3_column_text(s, 0)), *tx = NULL;
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  jcm_check chk = {0};
+  assert_int_equal(jcm_query(j, "tx", params, &tx, &chk), JCM_OK);
+  assert_string_equal(json_string_value(json_object_get(tx, "idem_key")), key);
+  json_decref(params);
+  json_decref(tx);
+}
+
+/* An issuance's transaction keeps the command's idempotency key, as a
+ * transfer's does; a store of schema version 10, written when the key was
+ * dropped, gets it back from the journal (migration 11) and verifies. */
+static void issuance_keeps_its_idempotency_key(void **state) {
+  (void)state;
+  char path[512], err[256] = "";
+  t_accounts a;
+  t_db_path(path, sizeof path, "smoke-key");
+  jcm *j = t_registry(path, &a);
+  const char *accts[] = {a.gov, a.hold_a, NULL};
+  const int64_t qty[] = {1009, 1008};
+  assert_int_equal(t_issue_keyed(j, 2021, 2017, 2017, accts, qty, "jc7-th014-2021"), JCM_OK);
+  assert_issuance_key(j, path, "jc7-th014-2021");
+  jcm_close(j);
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db,
+                                "UPDATE tx SET idem_key = NULL WHERE type = 'issuance';"
+                                " DELETE FROM schema_version WHERE version = 11",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_equal(jcm_open(path, NULL, &j, err, sizeof err), JCM_OK);
+  assert_issuance_key(j, path, "jc7-th014-2021");
+  verify_and_close(j);
+}
+
 /* A store whose schema is current opens while another handle holds the
  * write lock (jcm serve's writer nearly always does under load): opening
  * only reads the schema version. */
@@ -560,6 +604,7 @@ int main(void) {
                                      cmocka_unit_test(other_connections_see_each_commit),
                                      cmocka_unit_test(store_of_version_6_migrates),
                                      cmocka_unit_test(store_of_version_9_replays_its_picks),
+                                     cmocka_unit_test(issuance_keeps_its_idempotency_key),
                                      cmocka_unit_test(early_commit_defers_only_its_own_sync),
                                      cmocka_unit_test(times_format_as_strftime),
                                      cmocka_unit_test(wal_written_ahead_recovers),

@@ -51,8 +51,12 @@ static jcm_stmt *sq_prepare(jcm_store *st, const char *sql) {
   size_t i = slot_of(sql);
   for (size_t n = 0; n < CACHE_SLOTS; n++, i = (i + 1) % CACHE_SLOTS) {
     if (q->keys[i] == sql) {
+      /* Bindings are not cleared: every use binds all placeholders
+       * (bind_all checks). In SQLite 3.52 (not yet in 3.40) clearing them expires a
+       * statement whose plan looked at a bound value, and the next step
+       * prepares it again: two of a transfer's statements were recompiled
+       * on every transfer (docs/benchmarks.md, "SQLite built in"). */
       sqlite3_reset(q->stmts[i]);
-      sqlite3_clear_bindings(q->stmts[i]);
       return (jcm_stmt *)q->stmts[i];
     }
     if (q->keys[i] == NULL) {
@@ -82,6 +86,7 @@ static int sq_bind_blob(jcm_stmt *s, int i, const void *v, int n) {
   return sqlite3_bind_blob(T(s), i, v, n, SQLITE_TRANSIENT);
 }
 static int sq_bind_null(jcm_stmt *s, int i) { return sqlite3_bind_null(T(s), i); }
+static int sq_param_count(jcm_stmt *s) { return sqlite3_bind_parameter_count(T(s)); }
 
 static int sq_step(jcm_stmt *s) {
   int rc = sqlite3_step(T(s));
@@ -136,9 +141,10 @@ static int sq_version(jcm_store *st, int64_t out[2]) {
 }
 
 static const jcm_store_ops sq_ops = {
-    "sqlite",       sq_exec,        sq_prepare,      sq_prepare_temp, sq_finalize,     sq_reset,       sq_bind_int,
-    sq_bind_text,   sq_bind_blob,   sq_bind_null,    sq_step,         sq_column_count, sq_column_type, sq_column_int,
-    sq_column_text, sq_column_blob, sq_column_bytes, sq_column_name,  sq_errmsg,       sq_close,       sq_version,
+    "sqlite",        sq_exec,        sq_prepare,    sq_prepare_temp, sq_finalize,    sq_reset,
+    sq_bind_int,     sq_bind_text,   sq_bind_blob,  sq_bind_null,    sq_param_count, sq_step,
+    sq_column_count, sq_column_type, sq_column_int, sq_column_text,  sq_column_blob, sq_column_bytes,
+    sq_column_name,  sq_errmsg,      sq_close,      sq_version,
 };
 
 /* Process-wide, once, before SQLite initializes (later it is refused with
@@ -199,10 +205,14 @@ jcm_store *jcm_store_open(const char *address, char *err, size_t errlen) {
 
 /* ---- helpers shared by every back end ---- */
 
-static int bind_all(jcm_store *st, jcm_stmt *s, const char *fmt, va_list ap) {
+/* Binds fmt's values from the first placeholder on. exact: they must be all
+ * of the statement's; else the caller binds the rest itself (a cached
+ * statement keeps its last use's values otherwise, sq_prepare). */
+static int bind_all(jcm_store *st, jcm_stmt *s, int exact, const char *fmt, va_list ap) {
   const jcm_store_ops *o = st->ops;
-  int rc = 0;
-  for (int i = 1; fmt && fmt[i - 1] && rc == 0; i++) {
+  int rc = 0, count = fmt ? (int)strlen(fmt) : 0, params = o->param_count(s);
+  if (count > params || (exact && count < params)) return -1; /* a programming error */
+  for (int i = 1; i <= count && rc == 0; i++) {
     switch (fmt[i - 1]) {
     case 's': {
       const char *v = va_arg(ap, const char *);
@@ -228,7 +238,7 @@ jcm_stmt *db_q(jcm_store *st, const char *sql, const char *fmt, ...) {
   if (!s) return NULL;
   va_list ap;
   va_start(ap, fmt);
-  int rc = bind_all(st, s, fmt, ap);
+  int rc = bind_all(st, s, 0, fmt, ap);
   va_end(ap);
   return rc == 0 ? s : NULL;
 }
@@ -238,7 +248,7 @@ int db_x(jcm_store *st, const char *sql, const char *fmt, ...) {
   if (!s) return -1;
   va_list ap;
   va_start(ap, fmt);
-  int rc = bind_all(st, s, fmt, ap);
+  int rc = bind_all(st, s, 1, fmt, ap);
   va_end(ap);
   if (rc == 0) rc = st->ops->step(s) == JCM_DONE ? 0 : -1;
   st->ops->reset(s);

@@ -32,6 +32,9 @@ typedef struct jcm_store_ops {
   int (*bind_text)(jcm_stmt *s, int i, const char *v, int n);
   int (*bind_blob)(jcm_stmt *s, int i, const void *v, int n);
   int (*bind_null)(jcm_stmt *s, int i);
+  /* the number of placeholders, which every use binds (a cached statement
+   * keeps its last values: nothing is cleared between uses) */
+  int (*param_count)(jcm_stmt *s);
   int (*step)(jcm_stmt *s);
   int (*column_count)(jcm_stmt *s);
   int (*column_type)(jcm_stmt *s, int i);
@@ -83,7 +86,10 @@ void jcm__pcache_counts(unsigned long long out[3]);
  * Helpers over the ops. fmt has one letter per '?' placeholder:
  *   s  const char * (NULL binds NULL)     i  int64_t
  *   b  const void *, int length            n  NULL
- * db_q() returns the cached statement reset and bound, or NULL on error.
+ * db_q() returns the cached statement reset and bound, or NULL on error;
+ * fmt may cover the first placeholders only, when the caller binds the rest
+ * (values are never cleared between uses: bind every one). db_x() refuses
+ * a fmt that does not cover them all.
  */
 jcm_stmt *db_q(jcm_store *st, const char *sql, const char *fmt, ...);
 /* Runs a statement that returns no rows; 0 on success, -1 on error. */
