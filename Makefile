@@ -13,10 +13,16 @@ all: build
 deps:
 	@./scripts/install-deps
 
-$(BUILD)/build.ninja:
+# SQLite's source, fetched once (and again when the script's pinned version changes)
+SQLITE_SRC = third_party/sqlite/sqlite3.c
+$(SQLITE_SRC): scripts/fetch-sqlite
+	./scripts/fetch-sqlite
+	@touch $@
+
+$(BUILD)/build.ninja: | $(SQLITE_SRC)
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-build: $(BUILD)/build.ninja
+build: $(BUILD)/build.ninja $(SQLITE_SRC)
 	cmake --build $(BUILD) -j $(JOBS)
 
 # scripts/run-demo: fresh demo stores, `jcm demo`, one user per role with a new
@@ -25,13 +31,13 @@ build: $(BUILD)/build.ninja
 run: deps build
 	JCM=./$(BUILD)/jcm ./scripts/run-demo
 
-$(SAN_BUILD)/build.ninja:
+$(SAN_BUILD)/build.ninja: | $(SQLITE_SRC)
 	cmake -S . -B $(SAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DJCM_SANITIZE=ON
 
 test-plain: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-test-san: $(SAN_BUILD)/build.ninja
+test-san: $(SAN_BUILD)/build.ninja $(SQLITE_SRC)
 	cmake --build $(SAN_BUILD) -j $(JOBS)
 	cd $(SAN_BUILD) && ctest --output-on-failure -j $(JOBS)
 

@@ -49,6 +49,17 @@ static void issue_transfer_verify(void **state) {
   verify_and_close(j);
 }
 
+/* The program runs the SQLite it compiled in (docs/design.md, "SQLite built
+ * in"), not a system library picked up at link or load time: the header's
+ * version, and options Debian's build does not have. */
+static void sqlite_is_the_one_built_in(void **state) {
+  (void)state;
+  assert_string_equal(sqlite3_libversion(), SQLITE_VERSION);
+  assert_true(sqlite3_compileoption_used("OMIT_LOAD_EXTENSION"));
+  assert_false(sqlite3_compileoption_used("OMIT_LOOKASIDE"));
+  assert_int_equal(sqlite3_compileoption_used("DQS=0"), 1);
+}
+
 /* The key the issuance's transaction shows through the tx query. */
 static void assert_issuance_key(jcm *j, const char *path, const char *key) {
   sqlite3 *db = NULL;
@@ -605,6 +616,7 @@ int main(void) {
                                      cmocka_unit_test(store_of_version_6_migrates),
                                      cmocka_unit_test(store_of_version_9_replays_its_picks),
                                      cmocka_unit_test(issuance_keeps_its_idempotency_key),
+                                     cmocka_unit_test(sqlite_is_the_one_built_in),
                                      cmocka_unit_test(early_commit_defers_only_its_own_sync),
                                      cmocka_unit_test(times_format_as_strftime),
                                      cmocka_unit_test(wal_written_ahead_recovers),
