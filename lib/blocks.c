@@ -227,8 +227,8 @@ int jcm__blocks_isolate(jcm_ctx *c, const char *origin, int64_t f, int64_t l) {
  * pick by quantity takes (a whole block, or the upper part of one). One look
  * up and one or two writes (three for a range strictly inside), against four
  * statements for the general case. *moved is 0 when the range is not inside
- * one block of `from`: the general case's UPDATE then moves only what `from`
- * holds, as the checks guaranteed, rather than another account's units. */
+ * one block of `from`: the general case (move_whole) then moves it, or
+ * refuses when `from` does not hold all of it. */
 static int move_within(jcm_ctx *c, const char *origin, int64_t f, int64_t l, const char *from, const char *to,
                        int *moved) {
   static const char q_find[] =
@@ -253,11 +253,30 @@ static int move_within(jcm_ctx *c, const char *origin, int64_t f, int64_t l, con
   return rc == 0 ? JCM_OK : jcm__dberr(c, "move");
 }
 
-/* Moves the serial ranges from `from` (which holds them, unreserved) to
- * `to`: a range inside one block by move_within, else by splitting the
- * blocks at its ends and re-assigning the whole blocks between. */
-int jcm__blocks_move(jcm_ctx *c, const char *from, const char *to, json_t *ranges) {
+/* Re-assigns the whole blocks of [f, l] of origin (isolated) from `from` to
+ * `to`. `from` must hold every serial of it: the checks ensure that for a
+ * command, and a replayed entry naming other units is refused here, at its
+ * own entry, rather than found later as a difference in the state. */
+static int move_whole(jcm_ctx *c, const char *origin, int64_t f, int64_t l, const char *from, const char *to) {
+  static const char q_held[] =
+      "SELECT COALESCE(SUM(last - first + 1), 0) FROM block WHERE origin = ? AND first >= ? AND first <= ?"
+      " AND account = ?";
   static const char q[] = "UPDATE block SET account = ? WHERE origin = ? AND first >= ? AND first <= ? AND account = ?";
+  jcm_stmt *s = db_q(c->st, q_held, "siis", origin, f, l, from);
+  int step = s ? db_step(c->st, s) : JCM_STEP_ERROR;
+  int64_t held = step == JCM_ROW ? col_int(c->st, s, 0) : -1;
+  if (s) db_reset(c->st, s);
+  if (step != JCM_ROW) return jcm__dberr(c, "move");
+  if (held != l - f + 1)
+    return jcm__refuse(c, C_NOT_HELD, "ranges", "%s holds %lld of the %lld units of %s serials %lld-%lld", from,
+                       (long long)held, (long long)(l - f + 1), origin, (long long)f, (long long)l);
+  return db_x(c->st, q, "ssiis", to, origin, f, l, from) == 0 ? JCM_OK : jcm__dberr(c, "move");
+}
+
+/* Moves the serial ranges from `from` (which holds them) to `to`: a range
+ * inside one block by move_within, else by splitting the blocks at its
+ * ends and re-assigning the whole blocks between. */
+int jcm__blocks_move(jcm_ctx *c, const char *from, const char *to, json_t *ranges) {
   size_t i;
   json_t *x;
   json_array_foreach(ranges, i, x) {
@@ -266,8 +285,8 @@ int jcm__blocks_move(jcm_ctx *c, const char *from, const char *to, json_t *range
     int moved = 0;
     int rc = move_within(c, origin, f, l, from, to, &moved);
     if (rc == JCM_OK && !moved) rc = jcm__blocks_isolate(c, origin, f, l);
+    if (rc == JCM_OK && !moved) rc = move_whole(c, origin, f, l, from, to);
     if (rc != JCM_OK) return rc;
-    if (!moved && db_x(c->st, q, "ssiis", to, origin, f, l, from) != 0) return jcm__dberr(c, "move");
   }
   return JCM_OK;
 }
