@@ -33,6 +33,7 @@
  * library is untouched) and prints where each phase's time goes.
  */
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
 #include <sqlite3.h>
@@ -659,6 +660,7 @@ typedef struct {
 } prof_entry;
 
 static prof_entry prof[PROF_SLOTS];
+static pthread_mutex_t prof_lock = PTHREAD_MUTEX_INITIALIZER; /* verify's threads each run statements */
 static int prof_on;
 static const char *const prof_kinds[] = {"engine", "baseline", "memory", "other"};
 
@@ -683,12 +685,13 @@ static int prof_hook(unsigned type, void *ctx, void *p, void *x) {
     h ^= (uint64_t)(unsigned char)*c;
     h *= UINT64_C(1099511628211);
   }
+  pthread_mutex_lock(&prof_lock);
   for (size_t n = 0, i = (size_t)(h % PROF_SLOTS); n < PROF_SLOTS; n++, i = (i + 1) % PROF_SLOTS) {
     prof_entry *e = &prof[i];
     if (!e->sql) {
       size_t len = strlen(sql);
       e->sql = malloc(len + 1);
-      if (!e->sql) return 0;
+      if (!e->sql) break;
       memcpy(e->sql, sql, len + 1);
       e->kind = kind;
     } else if (e->kind != kind || strcmp(e->sql, sql) != 0) {
@@ -696,8 +699,9 @@ static int prof_hook(unsigned type, void *ctx, void *p, void *x) {
     }
     e->calls++;
     e->ns += (int64_t) * (sqlite3_int64 *)x;
-    return 0;
+    break;
   }
+  pthread_mutex_unlock(&prof_lock);
   return 0;
 }
 
