@@ -13,8 +13,10 @@ all: build
 deps:
 	@./scripts/install-deps
 
-# SQLite's source, fetched once (and again when the script's pinned version changes)
-SQLITE_SRC = third_party/sqlite/sqlite3.c
+# SQLite's source, fetched once (and again when the script's pinned version
+# changes: the script replaces the files only then, so SQLite is recompiled
+# only then)
+SQLITE_SRC = third_party/sqlite/VERSION
 $(SQLITE_SRC): scripts/fetch-sqlite
 	./scripts/fetch-sqlite
 	@touch $@

@@ -309,10 +309,11 @@ static int sum_groups(jcm_store *st, json_t *params, bal_group **groups, size_t 
                           " AND (? IS NULL OR project = ?) AND (? IS NULL OR vintage = ?)";
   jcm_stmt *s = st->ops->prepare(st, q);
   if (!s) return -1;
-  int pos = 2;
-  st->ops->bind_text(s, 1, json_string_value(param(params, "account")), -1);
-  bind_filter(st, s, &pos, param(params, "project"), 0);
-  bind_filter(st, s, &pos, param(params, "vintage"), 1);
+  int pos = 2; /* a cached statement keeps its last values: a bind that fails must stop the query */
+  if (st->ops->bind_text(s, 1, json_string_value(param(params, "account")), -1) != 0 ||
+      bind_filter(st, s, &pos, param(params, "project"), 0) != 0 ||
+      bind_filter(st, s, &pos, param(params, "vintage"), 1) != 0)
+    return -1;
   size_t cap = 0;
   int step, rc = 0;
   while (rc == 0 && (step = db_step(st, s)) == JCM_ROW)
@@ -381,14 +382,16 @@ static int run_list(jcm *j, const list_query *lq, json_t *params, json_t **resul
     jcm__set_check(chk, 0, "", "query %s: %s", lq->name, st->ops->errmsg(st));
     return JCM_ERROR;
   }
-  int pos = 1;
-  for (int i = 0; i < 4 && lq->filters[i]; i++) {
+  int pos = 1, bound = 0;
+  for (int i = 0; i < 4 && lq->filters[i] && bound == 0; i++) {
     int integer = lq->filters[i][0] == '#';
-    bind_filter(st, s, &pos, param(params, lq->filters[i] + integer), integer);
+    bound = bind_filter(st, s, &pos, param(params, lq->filters[i] + integer), integer);
   }
   int64_t limit = jcm__i(params, "limit", 100), offset = jcm__i(params, "offset", 0);
-  st->ops->bind_int(s, pos++, limit);
-  st->ops->bind_int(s, pos, offset);
+  if (bound != 0 || st->ops->bind_int(s, pos, limit) != 0 || st->ops->bind_int(s, pos + 1, offset) != 0) {
+    jcm__set_check(chk, 0, "", "query %s: %s", lq->name, st->ops->errmsg(st));
+    return JCM_ERROR;
+  }
   json_t *arr = json_array();
   if (rows(st, s, arr) != 0) {
     json_decref(arr);

@@ -184,8 +184,11 @@ static const char *const migrations[] = {
     "CREATE INDEX block_size ON block(account, last - first) WHERE reserved_tx IS NULL;",
     /* 11: an issuance's transaction keeps the command's idempotency key, as
      * a transfer's does. Before, the key was handed to the INSERT but never
-     * bound, and the column stayed NULL; the key is in the journal. */
-    "UPDATE tx SET idem_key = (SELECT json_extract(CAST(j.bytes AS TEXT), '$.args.key') FROM journal j"
+     * bound, and the column stayed NULL; the key is in the journal. An entry
+     * that is not JSON (a damaged store) gives none: the store still opens,
+     * and jcm verify names the entry. */
+    "UPDATE tx SET idem_key = (SELECT CASE WHEN json_valid(CAST(j.bytes AS TEXT))"
+    " THEN json_extract(CAST(j.bytes AS TEXT), '$.args.key') END FROM journal j"
     " WHERE j.seq = tx.seq) WHERE type = 'issuance' AND idem_key IS NULL;",
 };
 
