@@ -52,10 +52,10 @@ static jcm_stmt *sq_prepare(jcm_store *st, const char *sql) {
   for (size_t n = 0; n < CACHE_SLOTS; n++, i = (i + 1) % CACHE_SLOTS) {
     if (q->keys[i] == sql) {
       /* Bindings are not cleared: every use binds all placeholders
-       * (bind_all checks). In SQLite 3.52 (not yet in 3.40) clearing them expires a
-       * statement whose plan looked at a bound value, and the next step
-       * prepares it again: two of a transfer's statements were recompiled
-       * on every transfer (docs/benchmarks.md, "SQLite built in"). */
+       * (bind_all checks). In SQLite 3.54.1 (not 3.52.0) clearing them
+       * expires a statement whose plan looked at a bound value, and the next
+       * step prepares it again: two of a transfer's statements were
+       * recompiled on every transfer (docs/benchmarks.md, "SQLite built in"). */
       sqlite3_reset(q->stmts[i]);
       return (jcm_stmt *)q->stmts[i];
     }
