@@ -269,7 +269,8 @@ static int move_whole(jcm_ctx *c, const char *origin, int64_t f, int64_t l, cons
   if (step != JCM_ROW) return jcm__dberr(c, "move");
   if (held != l - f + 1)
     return jcm__refuse(c, C_NOT_HELD, "ranges", "%s holds %lld of the %lld units of %s serials %lld-%lld", from,
-                       (long long)held, (long long)(l - f + 1), origin, (long long)f, (long long)l);
+                       (long long)held, (long long)(l - f + 1), origin ? origin : "(no origin)", (long long)f,
+                       (long long)l);
   return db_x(c->st, q, "ssiis", to, origin, f, l, from) == 0 ? JCM_OK : jcm__dberr(c, "move");
 }
 
@@ -279,6 +280,8 @@ static int move_whole(jcm_ctx *c, const char *origin, int64_t f, int64_t l, cons
 int jcm__blocks_move(jcm_ctx *c, const char *from, const char *to, json_t *ranges) {
   size_t i;
   json_t *x;
+  /* the checks require both; a replayed entry may lack one (a forged journal) */
+  if (!from || !to) return jcm__refuse(c, C_MISSING, from ? "to" : "from", "a move needs a source and a destination");
   json_array_foreach(ranges, i, x) {
     const char *origin = jcm__s(x, "origin");
     int64_t f = jcm__i(x, "first", 0), l = jcm__i(x, "last", 0);

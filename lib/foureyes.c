@@ -80,7 +80,7 @@ int jcm__fe_apply_hold(jcm_ctx *c) {
                          : -1;
   free(rtext);
   free(atext);
-  const char *counter = strcmp(cmd, "xfer.propose") == 0 ? "xtx" : "tx";
+  const char *counter = cmd && strcmp(cmd, "xfer.propose") == 0 ? "xtx" : "tx"; /* cmd: a forged entry may lack it */
   if (e != 0 || jcm__counter_set(c->st, counter, jcm__i(c->out, "tx_number", 0)) != 0) return jcm__dberr(c, "hold");
   return JCM_OK;
 }
