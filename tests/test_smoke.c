@@ -49,6 +49,28 @@ static void issue_transfer_verify(void **state) {
   verify_and_close(j);
 }
 
+/* A cached statement keeps its last values (nothing clears them), so db_x
+ * refuses a format that does not bind every placeholder, and db_q one that
+ * names more values than there are placeholders; db_q may bind a prefix
+ * (the caller binds the rest). A refused call writes nothing. */
+static void binding_formats_must_cover_the_placeholders(void **state) {
+  (void)state;
+  char path[512];
+  t_db_path(path, sizeof path, "smoke-bind");
+  jcm *j = t_open(path);
+  jcm_store *st = jcm__store(j);
+  static const char ins[] = "INSERT INTO meta(k, v) VALUES (?, ?)";
+  assert_int_equal(db_x(st, ins, "ss", "bind-test", "first"), 0);
+  assert_int_equal(db_x(st, "DELETE FROM meta WHERE k = ? AND v = ?", "s", "bind-test"), -1);
+  assert_null(db_q(st, "SELECT v FROM meta WHERE k = ?", "ss", "bind-test", "extra"));
+  jcm_stmt *s = db_q(st, "SELECT v FROM meta WHERE k = ? AND v = ?", "s", "bind-test");
+  assert_non_null(s);
+  assert_int_equal(st->ops->bind_text(s, 2, "first", -1), 0);
+  assert_int_equal(db_step(st, s), JCM_ROW); /* the refused DELETE removed nothing */
+  db_reset(st, s);
+  jcm_close(j);
+}
+
 /* The program runs the SQLite it compiled in (docs/design.md, "SQLite built
  * in"), not a system library picked up at link or load time: the header's
  * version, and options Debian's build does not have (lookaside is off in
@@ -632,6 +654,7 @@ int main(void) {
                                      cmocka_unit_test(store_of_version_9_replays_its_picks),
                                      cmocka_unit_test(issuance_keeps_its_idempotency_key),
                                      cmocka_unit_test(sqlite_is_the_one_built_in),
+                                     cmocka_unit_test(binding_formats_must_cover_the_placeholders),
                                      cmocka_unit_test(early_commit_defers_only_its_own_sync),
                                      cmocka_unit_test(times_format_as_strftime),
                                      cmocka_unit_test(wal_written_ahead_recovers),
