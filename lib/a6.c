@@ -486,7 +486,7 @@ int jcm__a6_apply_first_transfers(jcm_ctx *c) {
   size_t i;
   json_t *a;
   json_array_foreach(json_object_get(c->out, "actions"), i, a) {
-    if (strcmp(jcm__s(a, "type"), "First transfer") != 0) continue;
+    if (!jcm__is(a, "type", "First transfer")) continue; /* a forged entry may lack it */
     const char *origin = jcm__s(a, "origin");
     int64_t f = jcm__i(a, "first", 0), l = jcm__i(a, "last", 0);
     int rc = jcm__blocks_isolate(c, origin, f, l);

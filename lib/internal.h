@@ -73,6 +73,7 @@ int jcm__dberr(jcm_ctx *c, const char *where);
 void jcm__set_check(jcm_check *chk, int code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 const char *jcm__s(json_t *o, const char *key);             /* string member or NULL */
+int jcm__is(json_t *o, const char *key, const char *value); /* 1 when member key is the string value */
 int64_t jcm__i(json_t *o, const char *key, int64_t dflt);   /* integer member */
 void jcm__hex(const unsigned char *p, size_t n, char *out); /* out: 2n+1 */
 /* Copies s (NULL: "") into out of n bytes, cut to fit; returns its length. */

@@ -27,11 +27,6 @@ void jcm__problem(json_t *list, const char *check, const char *where, const char
   json_array_append_new(list, p);
 }
 
-static int column_matches(json_t *ev, const char *key, const char *col) {
-  const char *v = jcm__s(ev, key);
-  return v && strcmp(v, col) == 0;
-}
-
 /* Checks one entry's place in the chain; returns 0 when it may be replayed. */
 static int check_entry(jcm_replay *r, json_t *problems, jcm_store *st, jcm_stmt *s, int64_t expect, json_t **event) {
   char where[48];
@@ -55,9 +50,9 @@ static int check_entry(jcm_replay *r, json_t *problems, jcm_store *st, jcm_stmt 
     return -1;
   }
   json_t *ev = json_loadb(bytes ? bytes : "", n, JSON_REJECT_DUPLICATES, NULL);
-  if (!ev || jcm__i(ev, "seq", -1) != seq || !column_matches(ev, "time", col_text(st, s, 1)) ||
-      !column_matches(ev, "actor", col_text(st, s, 2)) || !column_matches(ev, "role", col_text(st, s, 3)) ||
-      !column_matches(ev, "cmd", col_text(st, s, 4)) || !json_is_object(json_object_get(ev, "args")) ||
+  if (!ev || jcm__i(ev, "seq", -1) != seq || !jcm__is(ev, "time", col_text(st, s, 1)) ||
+      !jcm__is(ev, "actor", col_text(st, s, 2)) || !jcm__is(ev, "role", col_text(st, s, 3)) ||
+      !jcm__is(ev, "cmd", col_text(st, s, 4)) || !json_is_object(json_object_get(ev, "args")) ||
       !json_is_object(json_object_get(ev, "out"))) {
     jcm__problem(problems, "chain", where, "its columns disagree with its hashed bytes");
     json_decref(ev);
@@ -90,6 +85,13 @@ static int replay_event(jcm_replay *r, json_t *ev) {
   }
   if (!(spec->roles & c.role)) {
     jcm__problem(r->problems, "replay", where, "role '%s' may not %s", actor.role ? actor.role : "", spec->help);
+    return -1;
+  }
+  /* apply trusts what validation let through when the command was
+   * submitted; a forged entry, chain re-linked, must pass it again */
+  if (jcm__validate_args(spec, c.args, &chk) != JCM_OK) {
+    jcm__problem(r->problems, "replay", where, "its args would have been refused: %s (check %d)", chk.message,
+                 chk.code);
     return -1;
   }
   if (jcm__apply_event(&c, spec) != JCM_OK) {

@@ -595,6 +595,14 @@ static int check_fields(json_t *obj, const field_spec *fs, const char *path, jcm
   return JCM_OK;
 }
 
+int jcm__validate_args(const cmd_spec *spec, json_t *args, jcm_check *chk) {
+  if (!json_is_object(args)) {
+    jcm__set_check(chk, C_TYPE, "", "a command must be a JSON object");
+    return JCM_REFUSED;
+  }
+  return check_fields(args, spec->fields, "", chk);
+}
+
 int jcm__validate(json_t *cmd, const cmd_spec **spec, json_t **args, jcm_check *chk) {
   if (!json_is_object(cmd)) {
     jcm__set_check(chk, C_TYPE, "", "a command must be a JSON object");

@@ -48,6 +48,10 @@ const cmd_spec *jcm__specs(size_t *count);
  * reference to the validated object. */
 int jcm__validate(json_t *cmd, const cmd_spec **spec, json_t **args, jcm_check *chk);
 
+/* Validates a journaled command's args (the command without "cmd") against
+ * spec, as jcm__validate did when it was submitted. */
+int jcm__validate_args(const cmd_spec *spec, json_t *args, jcm_check *chk);
+
 /* Identifier forms (1 when s has the form). */
 int jcm__is_party(const char *s);
 int jcm__is_registry(const char *s);

@@ -36,6 +36,11 @@ const char *jcm__s(json_t *o, const char *key) {
   return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+int jcm__is(json_t *o, const char *key, const char *value) {
+  const char *v = jcm__s(o, key);
+  return v && strcmp(v, value) == 0;
+}
+
 int64_t jcm__i(json_t *o, const char *key, int64_t dflt) {
   json_t *v = json_object_get(o, key);
   return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;

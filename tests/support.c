@@ -1,6 +1,7 @@
 #include "support.h"
 
 #include <signal.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -350,4 +351,98 @@ void t_account_id(const char *registry, int type, int seq, char out[32]) {
   }
   r = (r * 100) % 97;
   snprintf(out, 32, "%s-%02d", body, (98 - r) % 100);
+}
+
+/* ---- tampering with a closed store as a forger would ---- */
+
+void t_copy_file(const char *from, const char *to) {
+  FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+  if (!in || !out) die("cannot copy", from);
+  char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+    if (fwrite(buf, 1, n, out) != n) die("cannot write", to);
+  fclose(in);
+  if (fclose(out) != 0) die("cannot write", to);
+}
+
+int64_t t_query_int(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW)
+    die(sql, sqlite3_errmsg(db));
+  int64_t v = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  return v;
+}
+
+void t_read_blob(sqlite3 *db, const char *column, int64_t seq, unsigned char **out, size_t *n) {
+  char sql[128];
+  snprintf(sql, sizeof sql, "SELECT %s FROM journal WHERE seq = ?", column);
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) die(sql, sqlite3_errmsg(db));
+  sqlite3_bind_int64(s, 1, seq);
+  if (sqlite3_step(s) != SQLITE_ROW) die(sql, "no such journal entry");
+  *n = (size_t)sqlite3_column_bytes(s, 0);
+  *out = malloc(*n + 1);
+  memcpy(*out, sqlite3_column_blob(s, 0), *n);
+  (*out)[*n] = 0;
+  sqlite3_finalize(s);
+}
+
+void t_write_blob(sqlite3 *db, const char *column, int64_t seq, const void *b, size_t n) {
+  char sql[128];
+  snprintf(sql, sizeof sql, "UPDATE journal SET %s = ? WHERE seq = ?", column);
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) die(sql, sqlite3_errmsg(db));
+  sqlite3_bind_blob(s, 1, b, (int)n, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(s, 2, seq);
+  if (sqlite3_step(s) != SQLITE_DONE || sqlite3_changes(db) != 1) die(sql, sqlite3_errmsg(db));
+  sqlite3_finalize(s);
+}
+
+void t_event_hash(const unsigned char prev[T_HASH_LEN], const void *bytes, size_t n, unsigned char out[T_HASH_LEN]) {
+  crypto_hash_sha256_state h;
+  crypto_hash_sha256_init(&h);
+  crypto_hash_sha256_update(&h, prev, T_HASH_LEN);
+  crypto_hash_sha256_update(&h, bytes, n);
+  crypto_hash_sha256_final(&h, out);
+}
+
+void t_rehash_from(sqlite3 *db, int64_t from) {
+  unsigned char prev[T_HASH_LEN] = {0}, h[T_HASH_LEN];
+  if (from > 1) {
+    unsigned char *b;
+    size_t n;
+    t_read_blob(db, "hash", from - 1, &b, &n);
+    memcpy(prev, b, T_HASH_LEN);
+    free(b);
+  }
+  int64_t last = t_query_int(db, "SELECT MAX(seq) FROM journal");
+  for (int64_t seq = from; seq <= last; seq++) {
+    unsigned char *b;
+    size_t n;
+    t_read_blob(db, "bytes", seq, &b, &n);
+    t_event_hash(prev, b, n, h);
+    free(b);
+    t_write_blob(db, "prev_hash", seq, prev, T_HASH_LEN);
+    t_write_blob(db, "hash", seq, h, T_HASH_LEN);
+    memcpy(prev, h, T_HASH_LEN);
+  }
+}
+
+int t_forge_check(const char *name) {
+  char from[600], to[600], forged[128], cmd[1400];
+  snprintf(forged, sizeof forged, "%s-forge", name);
+  t_db_path(to, sizeof to, forged); /* removes what a last run left */
+  snprintf(from, sizeof from, "%s/%s.db", TEST_TMP_DIR, name);
+  t_copy_file(from, to);
+  strcat(from, "-wal");
+  strcat(to, "-wal");
+  FILE *wal = fopen(from, "rb");
+  if (wal) fclose(wal), t_copy_file(from, to);
+  to[strlen(to) - 4] = 0;
+  snprintf(cmd, sizeof cmd, "'%s' '%s'", FORGE_CHECK, to);
+  fflush(stdout);
+  int status = system(cmd);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

@@ -4,6 +4,7 @@
 #define JCM_TEST_SUPPORT_H
 
 #include <jansson.h>
+#include <sqlite3.h>
 #include <stdint.h>
 
 #include "jcm/jcm.h"
@@ -71,5 +72,22 @@ typedef void (*t_isolated_fn)(jcm *j, const void *ud, t_outcome *o);
 /* Closes *j, runs fn in a child on its own connection to path, reopens *j.
  * Returns 0 when the child ran to the end, else -1 with how it died. */
 int t_run_isolated(jcm **j, const char *path, t_isolated_fn fn, const void *ud, t_outcome *o, char *how, size_t n);
+
+/* Tampering with a closed store's journal as a forger would (plain SQLite;
+ * any failure aborts). */
+#define T_HASH_LEN 32
+void t_copy_file(const char *from, const char *to);
+int64_t t_query_int(sqlite3 *db, const char *sql);
+void t_read_blob(sqlite3 *db, const char *column, int64_t seq, unsigned char **out, size_t *n);
+void t_write_blob(sqlite3 *db, const char *column, int64_t seq, const void *b, size_t n);
+/* SHA-256 of prev || bytes, as the journal chains its entries. */
+void t_event_hash(const unsigned char prev[T_HASH_LEN], const void *bytes, size_t n, unsigned char out[T_HASH_LEN]);
+/* Runs tests/forge_check.c on a copy of the store t_db_path named `name`
+ * (with its WAL, so an open store may be checked); its exit status: 0 when
+ * verify survived every forged value of every journal entry. */
+int t_forge_check(const char *name);
+/* Re-links the chain from entry `from` on: each prev_hash and hash
+ * recomputed from the bytes as they now are. */
+void t_rehash_from(sqlite3 *db, int64_t from);
 
 #endif

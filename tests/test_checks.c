@@ -1138,6 +1138,7 @@ static void project_cycle_out_of_order(void **state) {
   int failures = w.failures;
   world_close(&w);
   assert_int_equal(failures, 0);
+  assert_int_equal(t_forge_check("checks-cycle"), 0); /* tests/forge_check.c */
 }
 
 /* The serial space ends at 2^63-1: an issuance that does not fit is 4006.

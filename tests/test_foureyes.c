@@ -323,6 +323,7 @@ static void xfer_propose_waits_for_approval(void **state) {
       must(f.j, &T_ADMIN, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":600}", f.src, f.a.hold_b));
   json_decref(held), json_decref(ok);
   fe_close(&f);
+  assert_int_equal(t_forge_check("foureyes-xfer"), 0); /* tests/forge_check.c */
 }
 
 /* ---- rejecting, withdrawing ---- */
@@ -360,6 +361,7 @@ static void reject_and_cancel_release(void **state) {
   assert_int_equal(t_balance(f.j, f.a.hold_b), 600);
   json_decref(h1), json_decref(r1), json_decref(h2), json_decref(c2), json_decref(h3);
   fe_close(&f);
+  assert_int_equal(t_forge_check("foureyes-reject"), 0); /* tests/forge_check.c */
 }
 
 /* ---- approval re-checks; reserved units; idempotency ---- */
