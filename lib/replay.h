@@ -4,6 +4,8 @@
 #ifndef JCM_REPLAY_H
 #define JCM_REPLAY_H
 
+#include <stdatomic.h>
+
 #include "engine.h"
 
 #define JCM_MAX_PROBLEMS 20
@@ -16,6 +18,10 @@ typedef struct jcm_replay {
   json_t *problems; /* {check, where, what} objects, at most JCM_MAX_PROBLEMS */
   int64_t events;   /* entries checked so far */
   int chain_ok, replay_ok;
+  /* the first entry whose args fail validation, with why: set by the
+   * checking thread (why first) while the replay thread reads it */
+  _Atomic int64_t refused_seq;
+  char refused_why[300];
   unsigned char head[JCM_HASH_LEN]; /* hash of the last entry checked */
 } jcm_replay;
 
