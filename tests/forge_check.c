@@ -31,8 +31,8 @@ static const char *const forgery_name[F_KINDS] = {"removed", "null",     "of ano
 typedef struct {
   const char *store;
   char work[4096];
-  json_t *event;   /* the entry being forged, changed in place and restored */
-  json_t *tried;   /* "cmd path forgery" already tried */
+  json_t *event; /* the entry being forged, changed in place and restored */
+  json_t *tried; /* "cmd path forgery" already tried */
   int64_t seq;
   const char *cmd;
   int verbose;
