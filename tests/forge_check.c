@@ -33,6 +33,10 @@ typedef struct {
   char work[4096];
   json_t *event; /* the entry being forged, changed in place and restored */
   json_t *tried; /* "cmd path forgery" already tried */
+  /* a JSON object held in a text value (a link message): forged inside,
+   * written back into inner_owner.inner_key before each try */
+  json_t *inner, *inner_owner;
+  char inner_key[128];
   int64_t seq;
   const char *cmd;
   int verbose;
@@ -114,6 +118,11 @@ static void try_forgery(forger *f, const char *path, int kind) {
     exit(2);
   }
   sqlite3_exec(db, "PRAGMA synchronous=OFF", NULL, NULL, NULL);
+  if (f->inner) {
+    char *text = json_dumps(f->inner, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+    json_object_set_new(f->inner_owner, f->inner_key, json_string(text));
+    free(text);
+  }
   char *bytes = json_dumps(f->event, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
   t_write_blob(db, "bytes", f->seq, bytes, strlen(bytes));
   free(bytes);
@@ -137,6 +146,24 @@ static void try_forgery(forger *f, const char *path, int kind) {
 
 static void visit(forger *f, json_t *v, const char *path);
 
+/* A text member that holds a JSON object (a peer's signed message, which
+ * link.receive journals as text) is forged inside too, one level deep. */
+static void forge_inside_text(forger *f, json_t *o, const char *key, json_t *text, const char *place) {
+  const char *s = json_string_value(text);
+  if (f->inner || !s || s[0] != '{' || strlen(key) >= sizeof f->inner_key) return;
+  json_t *inner = json_loads(s, 0, NULL);
+  if (json_is_object(inner)) {
+    char path[1100];
+    snprintf(path, sizeof path, "%.1000s{}", place);
+    f->inner = inner, f->inner_owner = o;
+    snprintf(f->inner_key, sizeof f->inner_key, "%s", key);
+    visit(f, inner, path);
+    f->inner = NULL;
+    json_object_set(o, key, text);
+  }
+  json_decref(inner);
+}
+
 /* Forges member key of object o in every way, then visits inside it. */
 static void forge_member(forger *f, json_t *o, const char *key, const char *path) {
   char place[1024];
@@ -153,6 +180,7 @@ static void forge_member(forger *f, json_t *o, const char *key, const char *path
   }
   json_object_set(o, key, old);
   visit(f, old, place);
+  forge_inside_text(f, o, key, old, place);
   json_decref(old);
 }
 
