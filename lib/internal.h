@@ -40,10 +40,9 @@ struct jcm {
   jcm_clock_fn clock;
   void *clock_ud;
   int in_batch;
-  int with_secret;      /* jcm_submit_secret is submitting: the command's secret is stored beside it */
-  int in_read;          /* a read snapshot is open (jcm_read_begin) */
-  int64_t last_time_ms; /* journal times never go backwards */
-  char registry[16];    /* this node's registry id, "" before init */
+  int with_secret;   /* jcm_submit_secret is submitting: the command's secret is stored beside it */
+  int in_read;       /* a read snapshot is open (jcm_read_begin) */
+  char registry[16]; /* this node's registry id, "" before init */
   char party[4];
   jcm_token_memo memo[JCM_TOKEN_MEMO];
   int memo_n, memo_next;
@@ -85,6 +84,9 @@ char *jcm__canonical(json_t *v); /* sorted keys, compact; malloc'd */
  * third of json_dumps's cost), else json_dumps's, UTF-8 kept; malloc'd. */
 char *jcm__compact(json_t *v);
 void jcm__format_time(int64_t ms, char out[32]);
+/* 1 when s has the journal's time form, 2026-11-28T15:15:57.123Z (such
+ * times compare as text in time order) */
+int jcm__is_time(const char *s);
 unsigned jcm__role_bit(const char *role);
 /* The organisation a holder actor speaks for: its name up to a '/' ("ORG/USER"). */
 void jcm__actor_org(const jcm_actor *a, char out[72]);
@@ -106,7 +108,9 @@ extern const char *const jcm__state_order[];  /* ORDER BY for each */
 
 /* journal.c */
 int jcm__journal_append(jcm_ctx *c, const char *cmd, unsigned char hash_out[JCM_HASH_LEN]);
-int jcm__journal_head(jcm_store *st, int64_t *seq, unsigned char hash[JCM_HASH_LEN]);
+/* The last entry's seq, hash and (when time is not NULL) time; 0 and zeros
+ * for an empty journal. */
+int jcm__journal_head(jcm_store *st, int64_t *seq, unsigned char hash[JCM_HASH_LEN], char time[32]);
 void jcm__hash_event(const unsigned char prev[JCM_HASH_LEN], const void *bytes, size_t n,
                      unsigned char out[JCM_HASH_LEN]);
 

@@ -21,33 +21,34 @@ void jcm__hash_event(const unsigned char prev[JCM_HASH_LEN], const void *bytes, 
   crypto_hash_sha256_final(&h, out);
 }
 
-int jcm__journal_head(jcm_store *st, int64_t *seq, unsigned char hash[JCM_HASH_LEN]) {
-  static const char q[] = "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1";
+int jcm__journal_head(jcm_store *st, int64_t *seq, unsigned char hash[JCM_HASH_LEN], char time[32]) {
+  static const char q[] = "SELECT seq, hash, time FROM journal ORDER BY seq DESC LIMIT 1";
   jcm_stmt *s = db_q(st, q, "");
   if (!s) return -1;
   int rc = db_step(st, s);
   *seq = 0;
   memset(hash, 0, JCM_HASH_LEN);
+  if (time) time[0] = 0;
   if (rc == JCM_ROW) {
     *seq = col_int(st, s, 0);
     if (st->ops->column_bytes(s, 1) == JCM_HASH_LEN) memcpy(hash, st->ops->column_blob(s, 1), JCM_HASH_LEN);
+    if (time) snprintf(time, 32, "%.31s", col_text(st, s, 2));
   }
   db_reset(st, s);
   return rc == JCM_STEP_ERROR ? -1 : 0;
 }
 
-static int64_t now_ms(jcm *j) {
-  int64_t t = j->clock(j->clock_ud);
-  if (t < j->last_time_ms) t = j->last_time_ms; /* never backwards */
-  j->last_time_ms = t;
-  return t;
-}
-
 int jcm__journal_append(jcm_ctx *c, const char *cmd, unsigned char hash_out[JCM_HASH_LEN]) {
   int64_t head = 0;
   unsigned char prev[JCM_HASH_LEN];
-  if (jcm__journal_head(c->st, &head, prev) != 0) return jcm__dberr(c, "journal head");
-  jcm__format_time(now_ms(c->j), c->time);
+  char head_time[32];
+  if (jcm__journal_head(c->st, &head, prev, head_time) != 0) return jcm__dberr(c, "journal head");
+  jcm__format_time(c->j->clock(c->j->clock_ud), c->time);
+  /* Journal times never go backwards: another handle or process may have
+   * written with a clock ahead of this one, or the clock stepped back. An
+   * AEF report's year-end cutoff stops at the first entry past it, and
+   * verify refuses a journal whose times go backwards. */
+  if (jcm__is_time(head_time) && strcmp(c->time, head_time) < 0) memcpy(c->time, head_time, sizeof c->time);
   c->seq = head + 1;
   const char *time_buf = c->time;
   json_t *ev = json_pack("{s:I,s:s,s:s,s:s,s:s,s:O,s:O}", "seq", (json_int_t)c->seq, "time", time_buf, "actor",

@@ -405,7 +405,7 @@ static int run_list(jcm *j, const list_query *lq, json_t *params, json_t **resul
 static int head(jcm *j, json_t **result, jcm_check *chk) {
   int64_t seq;
   unsigned char hash[JCM_HASH_LEN];
-  if (jcm__journal_head(jcm__store(j), &seq, hash) != 0) {
+  if (jcm__journal_head(jcm__store(j), &seq, hash, NULL) != 0) {
     jcm__set_check(chk, 0, "", "journal head unreadable");
     return JCM_ERROR;
   }

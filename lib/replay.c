@@ -58,6 +58,17 @@ static int check_entry(jcm_replay *r, json_t *problems, jcm_store *st, jcm_stmt 
     json_decref(ev);
     return -1;
   }
+  const char *time = jcm__s(ev, "time");
+  if (!jcm__is_time(time) || strcmp(time, r->head_time) < 0) {
+    if (!jcm__is_time(time))
+      jcm__problem(problems, "chain", where, "its time '%.40s' is not of the form 2026-11-28T15:15:57.123Z", time);
+    else
+      jcm__problem(problems, "chain", where, "its time %s is before entry %lld's, %s: journal times never go backwards",
+                   time, (long long)(seq - 1), r->head_time);
+    json_decref(ev);
+    return -1;
+  }
+  memcpy(r->head_time, time, strlen(time) + 1); /* 24 characters and the NUL */
   memcpy(r->head, h, JCM_HASH_LEN);
   *event = ev;
   return 0;

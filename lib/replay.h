@@ -23,6 +23,7 @@ typedef struct jcm_replay {
   _Atomic int64_t refused_seq;
   char refused_why[300];
   unsigned char head[JCM_HASH_LEN]; /* hash of the last entry checked */
+  char head_time[32];               /* and its time */
 } jcm_replay;
 
 /* Opens the fresh store; 0, or -1 when it cannot. */

@@ -235,6 +235,14 @@ static char *put_digits(char *p, int v, int width) {
   return p + width;
 }
 
+int jcm__is_time(const char *s) {
+  static const char form[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+  if (!s || strlen(s) != sizeof form - 1) return 0;
+  for (size_t i = 0; form[i]; i++)
+    if (form[i] == 'd' ? s[i] < '0' || s[i] > '9' : s[i] != form[i]) return 0;
+  return 1;
+}
+
 /* 2026-11-28T15:15:57.123Z; digits written directly (snprintf was a tenth of
  * a token check), snprintf only for years outside 0..9999. */
 void jcm__format_time(int64_t ms, char out[32]) {

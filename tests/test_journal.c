@@ -645,6 +645,84 @@ static void forged_role_is_caught(void **state) {
   json_decref(report);
 }
 
+/* A re-linked entry whose time goes back before the entry's before it, or is
+ * not a journal time at all: the AEF's year-end cutoffs rely on time order,
+ * so verify refuses both at that entry. */
+static void forged_time_is_caught(void **state) {
+  (void)state;
+  static const struct {
+    const char *time, *what;
+  } cases[] = {
+      {"2000-01-01T00:00:00.000Z", "journal times never go backwards"},
+      {"yesterday", "is not of the form"},
+      {"2999-01-01T00:00:00.000", "is not of the form"},
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    sqlite3 *db = tamper_open();
+    unsigned char *b;
+    size_t n;
+    t_read_blob(db, "bytes", seq_transfer, &b, &n);
+    json_t *ev = json_loadb((const char *)b, n, 0, NULL);
+    free(b);
+    if (!ev) failf(NULL, "entry %lld is not JSON", (long long)seq_transfer);
+    json_object_set_new(ev, "time", json_string(cases[k].time));
+    char *bytes = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(ev);
+    t_write_blob(db, "bytes", seq_transfer, bytes, strlen(bytes));
+    free(bytes);
+    tamper_sql(db, "UPDATE journal SET time = '%s' WHERE seq = %lld", cases[k].time, (long long)seq_transfer);
+    t_rehash_from(db, seq_transfer);
+    json_t *report = NULL;
+    int rc = verify_after(db, &report);
+    expect_entry(rc, report, "chain", seq_transfer, cases[k].what, cases[k].time);
+    json_decref(report);
+  }
+}
+
+/* A handle whose clock is behind the journal's last entry (another process
+ * ahead of it, or the clock stepped back) writes that entry's time again,
+ * never an earlier one, and the store verifies. */
+static int64_t clock_ms;
+static int64_t test_clock(void *ud) {
+  (void)ud;
+  return clock_ms;
+}
+
+static void clock_behind_the_journal_keeps_time_order(void **state) {
+  (void)state;
+  char path[512];
+  t_db_path(path, sizeof path, "journal-clock");
+  t_copy_file(base_path, path);
+  jcm_options opt = {.clock = test_clock};
+  char err[256], ahead[32], behind[32];
+  static const char *const times[] = {"2031-06-01T12:00:00.000Z", "2031-06-01T12:00:00.000Z",
+                                      "2031-06-01T12:00:00.001Z"};
+  const int64_t clocks[] = {1938081600000LL, 1938081600000LL - 86400000LL * 365, 1938081600001LL};
+  for (int k = 0; k < 3; k++) {
+    clock_ms = clocks[k];
+    jcm *j = NULL;
+    assert_int_equal(jcm_open(path, &opt, &j, err, sizeof err), JCM_OK);
+    int64_t seq = submit_ok(j, &T_ADMIN, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":1}",
+                            acc.hold_b, acc.hold_a);
+    jcm_close(j);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    unsigned char *t;
+    size_t n;
+    t_read_blob(db, "time", seq, &t, &n);
+    sqlite3_close(db);
+    snprintf(k == 1 ? behind : ahead, 32, "%s", (const char *)t);
+    free(t);
+    if (strcmp(k == 1 ? behind : ahead, times[k]) != 0)
+      failf(NULL, "entry %lld: time %s, want %s", (long long)seq, k == 1 ? behind : ahead, times[k]);
+  }
+  jcm *j = t_open(path);
+  json_t *report = NULL;
+  if (jcm_verify(j, &report) != JCM_OK) failf(report, "the store with a clock behind should verify");
+  json_decref(report);
+  jcm_close(j);
+}
+
 /* ---- the state behind the journal's back ---- */
 
 /* Misses are collected so that one run reports every one of them. */
@@ -1015,6 +1093,8 @@ int main(void) {
       cmocka_unit_test(rewritten_history_is_caught),
       cmocka_unit_test(every_forged_value_replays_safely),
       cmocka_unit_test(forged_role_is_caught),
+      cmocka_unit_test(forged_time_is_caught),
+      cmocka_unit_test(clock_behind_the_journal_keeps_time_order),
       cmocka_unit_test(state_tampering_is_named),
       cmocka_unit_test(dropped_state_table_is_named),
       cmocka_unit_test(refused_then_accepted_verifies),
