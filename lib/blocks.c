@@ -163,8 +163,9 @@ static int copy_row(jcm_ctx *c, jcm_stmt *st, const char *origin, int64_t f, int
   static const char q[] =
       "INSERT INTO block(origin, " BLOCK_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
   const jcm_store_ops *o = c->st->ops;
-  jcm_stmt *ins = db_q(c->st, q, "sii", origin, f, l);
+  jcm_stmt *ins = o->prepare(c->st, q); /* binds all 14 itself: db_q binds only from a format */
   int rc = ins ? 0 : -1;
+  if (rc == 0) rc = o->bind_text(ins, 1, origin, -1) || o->bind_int(ins, 2, f) || o->bind_int(ins, 3, l) ? -1 : 0;
   for (int i = 2; i < 13 && rc == 0; i++) {
     if (i == 6 && account) { /* column 6 is the account */
       rc = o->bind_text(ins, i + 2, account, -1);

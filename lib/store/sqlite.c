@@ -205,13 +205,12 @@ jcm_store *jcm_store_open(const char *address, char *err, size_t errlen) {
 
 /* ---- helpers shared by every back end ---- */
 
-/* Binds fmt's values from the first placeholder on. exact: they must be all
- * of the statement's; else the caller binds the rest itself (a cached
- * statement keeps its last use's values otherwise, sq_prepare). */
-static int bind_all(jcm_store *st, jcm_stmt *s, int exact, const char *fmt, va_list ap) {
+/* Binds fmt's values to all of the statement's placeholders: a cached
+ * statement keeps its last use's values otherwise (sq_prepare). */
+static int bind_all(jcm_store *st, jcm_stmt *s, const char *fmt, va_list ap) {
   const jcm_store_ops *o = st->ops;
-  int rc = 0, count = fmt ? (int)strlen(fmt) : 0, params = o->param_count(s);
-  if (count > params || (exact && count < params)) return -1; /* a programming error */
+  int rc = 0, count = fmt ? (int)strlen(fmt) : 0;
+  if (count != o->param_count(s)) return -1; /* a programming error */
   for (int i = 1; i <= count && rc == 0; i++) {
     switch (fmt[i - 1]) {
     case 's': {
@@ -238,7 +237,7 @@ jcm_stmt *db_q(jcm_store *st, const char *sql, const char *fmt, ...) {
   if (!s) return NULL;
   va_list ap;
   va_start(ap, fmt);
-  int rc = bind_all(st, s, 0, fmt, ap);
+  int rc = bind_all(st, s, fmt, ap);
   va_end(ap);
   return rc == 0 ? s : NULL;
 }
@@ -248,7 +247,7 @@ int db_x(jcm_store *st, const char *sql, const char *fmt, ...) {
   if (!s) return -1;
   va_list ap;
   va_start(ap, fmt);
-  int rc = bind_all(st, s, 1, fmt, ap);
+  int rc = bind_all(st, s, fmt, ap);
   va_end(ap);
   if (rc == 0) rc = st->ops->step(s) == JCM_DONE ? 0 : -1;
   st->ops->reset(s);

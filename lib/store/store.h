@@ -86,10 +86,11 @@ void jcm__pcache_counts(unsigned long long out[3]);
  * Helpers over the ops. fmt has one letter per '?' placeholder:
  *   s  const char * (NULL binds NULL)     i  int64_t
  *   b  const void *, int length            n  NULL
- * db_q() returns the cached statement reset and bound, or NULL on error;
- * fmt may cover the first placeholders only, when the caller binds the rest
- * (values are never cleared between uses: bind every one). db_x() refuses
- * a fmt that does not cover them all.
+ * db_q() returns the cached statement reset and bound, or NULL on error.
+ * Both refuse a fmt that does not cover every placeholder exactly: a cached
+ * statement keeps its last use's values, so a placeholder left out would
+ * silently reuse them. A caller that binds some values itself prepares the
+ * statement with ops->prepare and binds every one (blocks.c, copy_row).
  */
 jcm_stmt *db_q(jcm_store *st, const char *sql, const char *fmt, ...);
 /* Runs a statement that returns no rows; 0 on success, -1 on error. */
