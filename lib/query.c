@@ -416,12 +416,15 @@ static int head(jcm *j, json_t **result, jcm_check *chk) {
   return JCM_OK;
 }
 
-static int64_t sum_before(jcm_store *st, const char *account, int64_t seq) {
+/* The account's balance after entry seq into *v; 0, or -1 when the store
+ * fails (a statement must not open on a balance it could not read). */
+static int sum_before(jcm_store *st, const char *account, int64_t seq, int64_t *v) {
   static const char q[] = "SELECT COALESCE(SUM(dir * quantity), 0) FROM movement WHERE account = ? AND seq <= ?";
   jcm_stmt *s = db_q(st, q, "si", account, seq);
-  int64_t v = s && db_step(st, s) == JCM_ROW ? col_int(st, s, 0) : 0;
+  int step = s ? db_step(st, s) : JCM_STEP_ERROR;
+  *v = step == JCM_ROW ? col_int(st, s, 0) : 0;
   if (s) db_reset(st, s);
-  return v;
+  return step == JCM_ROW ? 0 : -1;
 }
 
 /* The ranges column holds JSON text: give it as JSON. */
@@ -449,13 +452,18 @@ static int statement(jcm *j, json_t *params, json_t **result, jcm_check *chk) {
     jcm__set_check(chk, account ? jcm__account_form(account) : C_MISSING, "account", "give a valid account id");
     return JCM_REFUSED;
   }
-  if (jcm__account_get(st, account, &a) != 1) {
+  int64_t after = jcm__i(params, "after_seq", 0), limit = jcm__i(params, "limit", PAGE_MAX), opening = 0;
+  int e = jcm__account_get(st, account, &a);
+  if (e < 0 || (e == 1 && sum_before(st, account, after, &opening) != 0)) {
+    jcm__set_check(chk, 0, "", "statement: %s", st->ops->errmsg(st));
+    return JCM_ERROR;
+  }
+  if (e == 0) {
     jcm__set_check(chk, C_UNKNOWN_ACCOUNT, "account", "no account %s", account);
     return JCM_REFUSED;
   }
-  int64_t after = jcm__i(params, "after_seq", 0), limit = jcm__i(params, "limit", PAGE_MAX);
   json_t *entries = json_array();
-  int64_t opening = sum_before(st, account, after), balance = opening, last_seq = after;
+  int64_t balance = opening, last_seq = after;
   jcm_stmt *s = db_q(st, q, "sii", account, after, limit);
   int step = JCM_DONE;
   while (s && (step = db_step(st, s)) == JCM_ROW) {

@@ -71,6 +71,138 @@ static void binding_formats_must_cover_the_placeholders(void **state) {
   jcm_close(j);
 }
 
+/* ---- a store whose binds fail ---- */
+
+/* The store's own ops, with every bind from the fail_from-th on failing. */
+static const jcm_store_ops *real_ops;
+static jcm_store_ops failing_ops;
+static int bind_calls, fail_from;
+
+static int bind_fails(void) { return ++bind_calls >= fail_from; }
+static int failing_int(jcm_stmt *s, int i, int64_t v) { return bind_fails() ? -1 : real_ops->bind_int(s, i, v); }
+static int failing_text(jcm_stmt *s, int i, const char *v, int n) {
+  return bind_fails() ? -1 : real_ops->bind_text(s, i, v, n);
+}
+static int failing_blob(jcm_stmt *s, int i, const void *v, int n) {
+  return bind_fails() ? -1 : real_ops->bind_blob(s, i, v, n);
+}
+static int failing_null(jcm_stmt *s, int i) { return bind_fails() ? -1 : real_ops->bind_null(s, i); }
+
+static void binds_fail_from(jcm *j, int k) {
+  jcm_store *st = jcm__store(j);
+  if (!real_ops) real_ops = st->ops;
+  failing_ops = *real_ops;
+  failing_ops.bind_int = failing_int, failing_ops.bind_text = failing_text;
+  failing_ops.bind_blob = failing_blob, failing_ops.bind_null = failing_null;
+  bind_calls = 0, fail_from = k;
+  st->ops = &failing_ops;
+}
+
+static void binds_work(jcm *j) { jcm__store(j)->ops = real_ops; }
+
+/* One query with its binds failing from the 1st, 2nd, ... on: it fails
+ * (never runs with the values its cached statement kept from its last use,
+ * another caller's account, say) or, when it binds fewer, answers as
+ * before; afterwards it answers as before. */
+static void query_under_failing_binds(jcm *j, const char *name, json_t *params) {
+  json_t *want = NULL, *got = NULL;
+  jcm_check chk;
+  if (jcm_query(j, name, params, &want, &chk) != JCM_OK) return; /* needs parameters not given here */
+  for (int k = 1; k <= 12; k++) {
+    binds_fail_from(j, k);
+    int rc = jcm_query(j, name, params, &got, &chk);
+    int failed = bind_calls >= k;
+    binds_work(j);
+    if (failed ? rc != JCM_ERROR : rc != JCM_OK || !json_equal(got, want))
+      fail_msg("query %s, binds failing from the %d-th (%d made): rc %d, %s", name, k, bind_calls, rc, chk.message);
+    json_decref(got), got = NULL;
+    if (jcm_query(j, name, params, &got, &chk) != JCM_OK || !json_equal(got, want))
+      fail_msg("query %s after a failed bind: another answer", name);
+    json_decref(got), got = NULL;
+  }
+  json_decref(want);
+}
+
+static void failing_binds_stop_queries(void **state) {
+  (void)state;
+  char path[512];
+  t_accounts a;
+  t_db_path(path, sizeof path, "smoke-binds");
+  jcm *j = t_registry(path, &a);
+  const char *acc[] = {a.gov, a.hold_a, NULL};
+  const int64_t q[] = {1009, 1008};
+  assert_int_equal(t_issue(j, 2021, 2017, 2017, acc, q), JCM_OK);
+  size_t n;
+  const jcm_query_info *qs = jcm_queries(&n);
+  json_t *by_account = json_pack("{s:s}", "account", a.hold_a);
+  for (size_t i = 0; i < n; i++) {
+    query_under_failing_binds(j, qs[i].name, NULL);
+    query_under_failing_binds(j, qs[i].name, by_account);
+  }
+  json_decref(by_account);
+  jcm_close(j);
+}
+
+/* One command with its binds failing from the 1st, 2nd, ... on: it fails
+ * with a store error and leaves the store as it was each time, then runs
+ * whole once k passes the binds it makes. Returns the failures. */
+static int command_under_failing_binds(jcm *j, const char *path, const char *text) {
+  char *before = t_dump(path);
+  int failures = 0;
+  for (int k = 1;; k++) {
+    json_t *cmd = json_loads(text, 0, NULL), *result = NULL;
+    binds_fail_from(j, k);
+    int rc = jcm_submit(j, cmd, &T_ADMIN, &result);
+    int failed = bind_calls >= k;
+    binds_work(j);
+    json_decref(cmd), json_decref(result);
+    if (!failed) { /* fewer binds than k: it ran whole */
+      if (rc != JCM_OK) print_error("%s: refused with working binds\n", text), failures++;
+      break;
+    }
+    char *after = t_dump(path);
+    if (rc != JCM_ERROR || strcmp(before, after) != 0) {
+      print_error("%s, binds failing from the %d-th: rc %d, store %s\n", text, k, rc,
+                  strcmp(before, after) ? "changed" : "unchanged");
+      failures++;
+    }
+    free(after);
+  }
+  free(before);
+  return failures;
+}
+
+static void failing_binds_leave_the_store_as_it_was(void **state) {
+  (void)state;
+  char path[512], text[5][300];
+  t_accounts a;
+  t_db_path(path, sizeof path, "smoke-binds-cmd");
+  jcm *j = t_registry(path, &a);
+  const char *acc[] = {a.hold_b, a.hold_a, NULL};
+  const int64_t q[] = {1009, 1008};
+  assert_int_equal(t_issue(j, 2021, 2017, 2017, acc, q), JCM_OK);
+  snprintf(text[0], sizeof text[0],
+           "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":5,\"key\":\"t-1\"}", a.hold_a, a.hold_b);
+  snprintf(text[1], sizeof text[1],
+           "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"ranges\":[{\"first\":1,\"last\":3},"
+           "{\"first\":7,\"last\":9}]}",
+           a.hold_b, a.hold_a);
+  snprintf(text[2], sizeof text[2], "{\"cmd\":\"retire\",\"from\":\"%s\",\"quantity\":4}", a.hold_b);
+  snprintf(text[3], sizeof text[3],
+           "{\"cmd\":\"cancel\",\"from\":\"%s\",\"quantity\":2,\"kind\":\"voluntary\",\"reason\":\"r\"}", a.hold_a);
+  snprintf(text[4], sizeof text[4],
+           "{\"cmd\":\"account.status\",\"account\":\"%s\",\"status\":\"blocked\",\"reason\":\"audit\"}", a.hold_b);
+  int failures = 0;
+  for (int i = 0; i < 5; i++)
+    failures += command_under_failing_binds(j, path, text[i]);
+  assert_int_equal(failures, 0);
+  assert_int_equal(t_balance(j, a.hold_b), 1009 + 5 - 6 - 4);
+  json_t *report = NULL;
+  assert_int_equal(jcm_verify(j, &report), JCM_OK);
+  json_decref(report);
+  jcm_close(j);
+}
+
 /* The program runs the SQLite it compiled in (docs/design.md, "SQLite built
  * in"), not a system library picked up at link or load time: the header's
  * version, and options Debian's build does not have (lookaside is off in
@@ -655,6 +787,8 @@ int main(void) {
                                      cmocka_unit_test(issuance_keeps_its_idempotency_key),
                                      cmocka_unit_test(sqlite_is_the_one_built_in),
                                      cmocka_unit_test(binding_formats_must_cover_the_placeholders),
+                                     cmocka_unit_test(failing_binds_stop_queries),
+                                     cmocka_unit_test(failing_binds_leave_the_store_as_it_was),
                                      cmocka_unit_test(early_commit_defers_only_its_own_sync),
                                      cmocka_unit_test(times_format_as_strftime),
                                      cmocka_unit_test(wal_written_ahead_recovers),
