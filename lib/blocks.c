@@ -92,8 +92,8 @@ static int covered(jcm_ctx *c, const char *account, const jcm_range *x, const ch
   if (!s) return jcm__dberr(c, "ranges");
   int64_t next = x->first; /* the first serial not yet seen held */
   bool complete = false;   /* a flag, not next > last: next cannot pass 2^63-1 */
-  int rc = JCM_OK;
-  while (rc == JCM_OK && !complete && db_step(c->st, s) == JCM_ROW) {
+  int rc = JCM_OK, step = JCM_DONE;
+  while (rc == JCM_OK && !complete && (step = db_step(c->st, s)) == JCM_ROW) {
     int64_t bf = col_int(c->st, s, 0), bl = col_int(c->st, s, 1);
     if (bl < next) continue;
     if (bf > next || strcmp(col_text(c->st, s, 2), account) != 0)
@@ -108,6 +108,7 @@ static int covered(jcm_ctx *c, const char *account, const jcm_range *x, const ch
       next = bl + 1;
   }
   db_reset(c->st, s);
+  if (rc == JCM_OK && step == JCM_STEP_ERROR) return jcm__dberr(c, "ranges"); /* not a refusal: the store failed */
   if (rc == JCM_OK && !complete)
     rc = jcm__refuse(c, C_NOT_HELD, field, "account %s does not hold %s serial %lld", account, x->origin,
                      (long long)next);

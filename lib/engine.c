@@ -22,18 +22,21 @@ static int64_t system_clock(void *ud) {
 }
 
 /* Reads this node's registry and Party from the state (after open, after a
- * rollback, after replaying init). */
+ * rollback, after replaying init). When the read fails the handle marks
+ * them unknown and the next command reads them again (run): a transient
+ * error must neither make the registry look uninitialized (every command
+ * refused with 1014) nor keep a rolled-back init's registry. */
 int jcm__load_self(jcm *j) {
   static const char q[] = "SELECT r.id, r.party FROM registry r WHERE r.self = 1";
   j->registry[0] = j->party[0] = 0;
   jcm_stmt *s = db_q(j->st, q, "");
-  if (!s) return -1;
-  int rc = db_step(j->st, s);
+  int rc = s ? db_step(j->st, s) : JCM_STEP_ERROR;
+  j->self_unknown = rc == JCM_STEP_ERROR;
   if (rc == JCM_ROW) {
     snprintf(j->registry, sizeof j->registry, "%s", col_text(j->st, s, 0));
     snprintf(j->party, sizeof j->party, "%s", col_text(j->st, s, 1));
   }
-  db_reset(j->st, s);
+  if (s) db_reset(j->st, s);
   return rc == JCM_STEP_ERROR ? -1 : 0;
 }
 
@@ -178,28 +181,44 @@ int jcm__apply_event(jcm_ctx *c, const cmd_spec *spec) {
 
 /* Transaction statements go through the statement cache (db_x) like any
  * other: exec() would parse them again for every command and request. */
+/* Rolls back the open transaction; 0 once none is open. A rollback that
+ * failed once is tried again, here and before the next transaction begins
+ * (tx_begin), so a refused command's writes never stay open on the
+ * connection, where the next command or a read would see them. */
+static int rollback(jcm *j) {
+  for (int tries = 0; tries < 2; tries++) {
+    if (db_x(j->st, "ROLLBACK", "") == 0 || !j->st->ops->in_transaction(j->st)) return 0;
+  }
+  return -1;
+}
+
 static int tx_begin(jcm *j) {
   jcm_read_end(j); /* a command sees the latest state, not an open read snapshot */
+  if (!j->in_batch && j->st->ops->in_transaction(j->st) && rollback(j) != 0) return -1; /* a rollback owed */
   return db_x(j->st, j->in_batch ? "SAVEPOINT cmd" : "BEGIN IMMEDIATE", "");
 }
 
+/* Ends a command's transaction (its savepoint in a batch): commits when ok,
+ * else rolls back. 0, or -1 when that failed. A savepoint that cannot be
+ * rolled back to breaks the batch: its commit then rolls all of it back,
+ * since the refused command's writes would otherwise be committed with it. */
 static int tx_end(jcm *j, int ok) {
   jcm_store *st = j->st;
+  int rc = 0;
   if (j->in_batch) {
     if (ok) return db_x(st, "RELEASE cmd", "");
-    db_x(st, "ROLLBACK TO cmd", "");
+    if (db_x(st, "ROLLBACK TO cmd", "") != 0) j->batch_broken = 1, rc = -1;
     db_x(st, "RELEASE cmd", "");
   } else {
-    if (ok) {
-      if (db_x(st, "COMMIT", "") == 0) return 0;
-    }
-    db_x(st, "ROLLBACK", "");
+    if (ok && db_x(st, "COMMIT", "") == 0) return 0;
+    rc = rollback(j) != 0 || ok ? -1 : 0;
   }
   jcm__load_self(j); /* a rolled-back init must not stay cached */
-  return ok ? -1 : 0;
+  return rc;
 }
 
 static int run(jcm_ctx *c, const cmd_spec *spec, json_t **result) {
+  if (c->j->self_unknown && jcm__load_self(c->j) != 0) return jcm__dberr(c, "registry");
   if (!c->j->registry[0] && strcmp(spec->name, "init") != 0)
     return jcm__refuse(c, C_NOT_INITIALIZED, "", "initialize the registry first (jcm init)");
   int64_t seen = 0;
@@ -257,7 +276,7 @@ int jcm_submit(jcm *j, json_t *cmd, const jcm_actor *actor, json_t **result) {
       if (tx_end(j, rc == JCM_OK) != 0) {
         json_decref(*result);
         *result = NULL;
-        rc = jcm__dberr(&c, "commit");
+        rc = jcm__dberr(&c, rc == JCM_OK ? "commit" : "rollback");
       }
     }
   }
@@ -346,16 +365,18 @@ void jcm_read_end(jcm *j) {
 int jcm_batch_begin(jcm *j) {
   jcm_read_end(j);
   if (j->in_batch) return JCM_ERROR;
+  if (j->st->ops->in_transaction(j->st) && rollback(j) != 0) return JCM_ERROR; /* a rollback owed */
   if (db_x(j->st, "BEGIN IMMEDIATE", "") != 0) return JCM_ERROR;
   j->in_batch = 1;
+  j->batch_broken = 0;
   return JCM_OK;
 }
 
 int jcm_batch_commit(jcm *j) {
   if (!j->in_batch) return JCM_ERROR;
   j->in_batch = 0;
-  if (db_x(j->st, "COMMIT", "") == 0) return JCM_OK;
-  db_x(j->st, "ROLLBACK", "");
+  if (!j->batch_broken && db_x(j->st, "COMMIT", "") == 0) return JCM_OK;
+  rollback(j);
   jcm__load_self(j);
   return JCM_ERROR;
 }
@@ -376,6 +397,6 @@ int jcm_make_durable(int durable) { return durable < 0 || jcm__wal_sync(durable)
 void jcm_batch_rollback(jcm *j) {
   if (!j->in_batch) return;
   j->in_batch = 0;
-  db_x(j->st, "ROLLBACK", "");
+  rollback(j);
   jcm__load_self(j);
 }

@@ -40,6 +40,8 @@ struct jcm {
   jcm_clock_fn clock;
   void *clock_ud;
   int in_batch;
+  int batch_broken;  /* a command of the batch could not be rolled back to its savepoint */
+  int self_unknown;  /* registry and party could not be read (jcm__load_self): read them again */
   int with_secret;   /* jcm_submit_secret is submitting: the command's secret is stored beside it */
   int in_read;       /* a read snapshot is open (jcm_read_begin) */
   char registry[16]; /* this node's registry id, "" before init */

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "spec.h"
 #include "support.h"
 
 /* A fresh registry at path with 2,017 units issued: 1,009 to its
@@ -73,12 +74,18 @@ static void binding_formats_must_cover_the_placeholders(void **state) {
 
 /* ---- a store whose binds fail ---- */
 
-/* The store's own ops, with every bind from the fail_from-th on failing. */
+/* The store's own ops, with every bind from the fail_from-th on failing,
+ * or (step_mode) only the fail_from-th step, as a transient I/O error
+ * would: the rollback after it must still work. */
 static const jcm_store_ops *real_ops;
 static jcm_store_ops failing_ops;
-static int bind_calls, fail_from;
+static int bind_calls, step_calls, fail_from, fail_also, step_mode;
 
-static int bind_fails(void) { return ++bind_calls >= fail_from; }
+static int bind_fails(void) { return !step_mode && ++bind_calls >= fail_from; }
+static int failing_step(jcm_stmt *s) {
+  ++step_calls;
+  return step_mode && (step_calls == fail_from || step_calls == fail_also) ? JCM_STEP_ERROR : real_ops->step(s);
+}
 static int failing_int(jcm_stmt *s, int i, int64_t v) { return bind_fails() ? -1 : real_ops->bind_int(s, i, v); }
 static int failing_text(jcm_stmt *s, int i, const char *v, int n) {
   return bind_fails() ? -1 : real_ops->bind_text(s, i, v, n);
@@ -94,9 +101,13 @@ static void binds_fail_from(jcm *j, int k) {
   failing_ops = *real_ops;
   failing_ops.bind_int = failing_int, failing_ops.bind_text = failing_text;
   failing_ops.bind_blob = failing_blob, failing_ops.bind_null = failing_null;
-  bind_calls = 0, fail_from = k;
+  failing_ops.step = failing_step;
+  bind_calls = step_calls = fail_also = 0, fail_from = k;
   st->ops = &failing_ops;
 }
+
+/* Whether the fault was reached. */
+static int fault_hit(int k) { return (step_mode ? step_calls : bind_calls) >= k; }
 
 static void binds_work(jcm *j) { jcm__store(j)->ops = real_ops; }
 
@@ -111,10 +122,11 @@ static void query_under_failing_binds(jcm *j, const char *name, json_t *params) 
   for (int k = 1; k <= 12; k++) {
     binds_fail_from(j, k);
     int rc = jcm_query(j, name, params, &got, &chk);
-    int failed = bind_calls >= k;
+    int failed = fault_hit(k);
     binds_work(j);
     if (failed ? rc != JCM_ERROR : rc != JCM_OK || !json_equal(got, want))
-      fail_msg("query %s, binds failing from the %d-th (%d made): rc %d, %s", name, k, bind_calls, rc, chk.message);
+      fail_msg("query %s, %s %d: rc %d, %s", name, step_mode ? "step failing at" : "binds failing from", k, rc,
+               chk.message);
     json_decref(got), got = NULL;
     if (jcm_query(j, name, params, &got, &chk) != JCM_OK || !json_equal(got, want))
       fail_msg("query %s after a failed bind: another answer", name);
@@ -135,72 +147,171 @@ static void failing_binds_stop_queries(void **state) {
   size_t n;
   const jcm_query_info *qs = jcm_queries(&n);
   json_t *by_account = json_pack("{s:s}", "account", a.hold_a);
-  for (size_t i = 0; i < n; i++) {
-    query_under_failing_binds(j, qs[i].name, NULL);
-    query_under_failing_binds(j, qs[i].name, by_account);
-  }
+  for (step_mode = 0; step_mode < 2; step_mode++)
+    for (size_t i = 0; i < n; i++) {
+      query_under_failing_binds(j, qs[i].name, NULL);
+      query_under_failing_binds(j, qs[i].name, by_account);
+    }
   json_decref(by_account);
   jcm_close(j);
 }
 
-/* One command with its binds failing from the 1st, 2nd, ... on: it fails
- * with a store error and leaves the store as it was each time, then runs
- * whole once k passes the binds it makes. Returns the failures. */
-static int command_under_failing_binds(jcm *j, const char *path, const char *text) {
+/* One command with its binds failing from the 1st, 2nd, ... on (or its
+ * 1st, 2nd, ... step failing), until k passes what it makes and it runs
+ * whole. Each faulted run must leave the store as it was and fail with a
+ * store error, or be refused as the fault-free run is (a fault that hit
+ * only the rollback of a refusal, which is retried). may_refuse: the
+ * fault-free run may be refused (a sample without what it builds on).
+ * Returns the failures. */
+static int command_under_failing_binds(jcm *j, const char *path, const char *text, int may_refuse) {
   char *before = t_dump(path);
-  int failures = 0;
-  for (int k = 1;; k++) {
+  int failures = 0, k, rc = 0, code = 0;
+  int faulted_rc[200], faulted_code[200], changed[200];
+  for (k = 1; k < 200; k++) {
     json_t *cmd = json_loads(text, 0, NULL), *result = NULL;
     binds_fail_from(j, k);
-    int rc = jcm_submit(j, cmd, &T_ADMIN, &result);
-    int failed = bind_calls >= k;
+    rc = jcm_submit(j, cmd, &T_ADMIN, &result);
+    int failed = fault_hit(k);
     binds_work(j);
+    code = (int)json_integer_value(json_object_get(json_object_get(result, "error"), "code"));
     json_decref(cmd), json_decref(result);
-    if (!failed) { /* fewer binds than k: it ran whole */
-      if (rc != JCM_OK) print_error("%s: refused with working binds\n", text), failures++;
-      break;
-    }
+    if (!failed) break;
     char *after = t_dump(path);
-    if (rc != JCM_ERROR || strcmp(before, after) != 0) {
-      print_error("%s, binds failing from the %d-th: rc %d, store %s\n", text, k, rc,
-                  strcmp(before, after) ? "changed" : "unchanged");
-      failures++;
-    }
+    faulted_rc[k] = rc, faulted_code[k] = code, changed[k] = strcmp(before, after) != 0;
     free(after);
   }
   free(before);
+  if (rc == JCM_ERROR || (rc == JCM_REFUSED && !may_refuse)) {
+    print_error("%s: %s with a working store (code %d)\n", text, rc == JCM_ERROR ? "store error" : "refused", code);
+    failures++;
+  }
+  for (int f = 1; f < k; f++) {
+    int as_refused = faulted_rc[f] == JCM_REFUSED && rc == JCM_REFUSED && faulted_code[f] == code;
+    if (changed[f] || (faulted_rc[f] != JCM_ERROR && !as_refused)) {
+      print_error("%s, %s %d: rc %d (code %d), store %s; without the fault rc %d (code %d)\n", text,
+                  step_mode ? "step failing at" : "binds failing from", f, faulted_rc[f], faulted_code[f],
+                  changed[f] ? "changed" : "unchanged", rc, code);
+      failures++;
+    }
+  }
   return failures;
 }
 
 static void failing_binds_leave_the_store_as_it_was(void **state) {
   (void)state;
-  char path[512], text[5][300];
+  for (step_mode = 0; step_mode < 2; step_mode++) {
+    char path[512], text[5][300];
+    t_accounts a;
+    t_db_path(path, sizeof path, step_mode ? "smoke-steps-cmd" : "smoke-binds-cmd");
+    jcm *j = t_registry(path, &a);
+    const char *acc[] = {a.hold_b, a.hold_a, NULL};
+    const int64_t q[] = {1009, 1008};
+    assert_int_equal(t_issue(j, 2021, 2017, 2017, acc, q), JCM_OK);
+    snprintf(text[0], sizeof text[0],
+             "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":5,\"key\":\"t-1\"}", a.hold_a, a.hold_b);
+    snprintf(text[1], sizeof text[1],
+             "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"ranges\":[{\"first\":1,\"last\":3},"
+             "{\"first\":7,\"last\":9}]}",
+             a.hold_b, a.hold_a);
+    snprintf(text[2], sizeof text[2], "{\"cmd\":\"retire\",\"from\":\"%s\",\"quantity\":4}", a.hold_b);
+    snprintf(text[3], sizeof text[3],
+             "{\"cmd\":\"cancel\",\"from\":\"%s\",\"quantity\":2,\"kind\":\"voluntary\",\"reason\":\"r\"}", a.hold_a);
+    snprintf(text[4], sizeof text[4],
+             "{\"cmd\":\"account.status\",\"account\":\"%s\",\"status\":\"blocked\",\"reason\":\"audit\"}", a.hold_b);
+    int failures = 0;
+    for (int i = 0; i < 5; i++)
+      failures += command_under_failing_binds(j, path, text[i], 0);
+    assert_int_equal(failures, 0);
+    assert_int_equal(t_balance(j, a.hold_b), 1009 + 5 - 6 - 4);
+    json_t *report = NULL;
+    assert_int_equal(jcm_verify(j, &report), JCM_OK);
+    json_decref(report);
+    jcm_close(j);
+  }
+}
+
+/* In a batch, a command fails at its last statement, after its first
+ * writes, and the rollback to its savepoint fails too: the batch must then
+ * commit nothing, or the command's other writes would be committed with
+ * the batch (a transfer without its movement rows, say). */
+static void batch_with_a_failed_savepoint_rollback_commits_nothing(void **state) {
+  (void)state;
+  char path[512], good[300], failing[300];
   t_accounts a;
-  t_db_path(path, sizeof path, "smoke-binds-cmd");
+  t_db_path(path, sizeof path, "smoke-batch-rollback");
   jcm *j = t_registry(path, &a);
-  const char *acc[] = {a.hold_b, a.hold_a, NULL};
-  const int64_t q[] = {1009, 1008};
+  const char *acc[] = {a.hold_a, NULL};
+  const int64_t q[] = {2017};
   assert_int_equal(t_issue(j, 2021, 2017, 2017, acc, q), JCM_OK);
-  snprintf(text[0], sizeof text[0],
-           "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":5,\"key\":\"t-1\"}", a.hold_a, a.hold_b);
-  snprintf(text[1], sizeof text[1],
-           "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"ranges\":[{\"first\":1,\"last\":3},"
-           "{\"first\":7,\"last\":9}]}",
-           a.hold_b, a.hold_a);
-  snprintf(text[2], sizeof text[2], "{\"cmd\":\"retire\",\"from\":\"%s\",\"quantity\":4}", a.hold_b);
-  snprintf(text[3], sizeof text[3],
-           "{\"cmd\":\"cancel\",\"from\":\"%s\",\"quantity\":2,\"kind\":\"voluntary\",\"reason\":\"r\"}", a.hold_a);
-  snprintf(text[4], sizeof text[4],
-           "{\"cmd\":\"account.status\",\"account\":\"%s\",\"status\":\"blocked\",\"reason\":\"audit\"}", a.hold_b);
-  int failures = 0;
-  for (int i = 0; i < 5; i++)
-    failures += command_under_failing_binds(j, path, text[i]);
-  assert_int_equal(failures, 0);
-  assert_int_equal(t_balance(j, a.hold_b), 1009 + 5 - 6 - 4);
+  snprintf(good, sizeof good, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":5}", a.hold_a,
+           a.hold_b);
+  snprintf(failing, sizeof failing, "{\"cmd\":\"retire\",\"from\":\"%s\",\"quantity\":3}", a.hold_a);
+  char *before = t_dump(path);
+  step_mode = 1;
+  int code;
+  /* the steps of the command in a batch, the last being RELEASE */
+  assert_int_equal(jcm_batch_begin(j), JCM_OK);
+  binds_fail_from(j, 1 << 30);
+  assert_int_equal(t_submit(j, &T_ADMIN, failing, &code, NULL), JCM_OK);
+  int steps = step_calls;
+  binds_work(j);
+  jcm_batch_rollback(j);
+  assert_true(steps > 4);
+  /* its last statement before RELEASE fails, then ROLLBACK TO */
+  assert_int_equal(jcm_batch_begin(j), JCM_OK);
+  assert_int_equal(t_submit(j, &T_ADMIN, good, &code, NULL), JCM_OK);
+  binds_fail_from(j, steps - 1);
+  fail_also = steps;
+  assert_int_equal(t_submit(j, &T_ADMIN, failing, &code, NULL), JCM_ERROR);
+  binds_work(j);
+  step_mode = 0;
+  assert_int_equal(jcm_batch_commit(j), JCM_ERROR);
+  char *after = t_dump(path);
+  assert_string_equal(before, after);
+  free(before), free(after);
+  /* and the handle goes on */
+  assert_int_equal(t_submit(j, &T_ADMIN, good, &code, NULL), JCM_OK);
   json_t *report = NULL;
   assert_int_equal(jcm_verify(j, &report), JCM_OK);
   json_decref(report);
   jcm_close(j);
+}
+
+static const char *sample_account(const void *ud, char t) {
+  const t_accounts *a = ud;
+  return t == 'A' ? a->hold_a : t == 'B' ? a->hold_b : NULL;
+}
+
+/* The sample of every command (support.c) in turn, under the same faults:
+ * some are refused here for want of what they build on, which is fine, but
+ * a fault reached before the refusal must be a store error that changes
+ * nothing. */
+static void failing_store_under_every_command(void **state) {
+  (void)state;
+  for (step_mode = 0; step_mode < 2; step_mode++) {
+    char path[512];
+    t_accounts a;
+    t_db_path(path, sizeof path, step_mode ? "smoke-steps-all" : "smoke-binds-all");
+    jcm *j = t_registry(path, &a);
+    const char *acc[] = {a.hold_a, NULL};
+    const int64_t q[] = {2017};
+    assert_int_equal(t_issue(j, 2021, 2017, 2017, acc, q), JCM_OK);
+    size_t n;
+    const cmd_spec *specs = jcm__specs(&n);
+    int failures = 0;
+    for (size_t i = 0; i < n; i++) {
+      const char *tmpl = t_sample(specs[i].name);
+      if (!tmpl) continue;
+      char *text = t_expand(tmpl, sample_account, &a);
+      failures += command_under_failing_binds(j, path, text, 1);
+      free(text);
+    }
+    assert_int_equal(failures, 0);
+    json_t *report = NULL;
+    assert_int_equal(jcm_verify(j, &report), JCM_OK);
+    json_decref(report);
+    jcm_close(j);
+  }
 }
 
 /* The program runs the SQLite it compiled in (docs/design.md, "SQLite built
@@ -789,6 +900,8 @@ int main(void) {
                                      cmocka_unit_test(binding_formats_must_cover_the_placeholders),
                                      cmocka_unit_test(failing_binds_stop_queries),
                                      cmocka_unit_test(failing_binds_leave_the_store_as_it_was),
+                                     cmocka_unit_test(failing_store_under_every_command),
+                                     cmocka_unit_test(batch_with_a_failed_savepoint_rollback_commits_nothing),
                                      cmocka_unit_test(early_commit_defers_only_its_own_sync),
                                      cmocka_unit_test(times_format_as_strftime),
                                      cmocka_unit_test(wal_written_ahead_recovers),

@@ -49,6 +49,8 @@ typedef struct jcm_store_ops {
    * changed, by this connection or any other: 0, or -1 when it cannot tell.
    * Inside a read snapshot, those of the snapshot. */
   int (*version)(jcm_store *st, int64_t out[2]);
+  /* 1 while a transaction is open on this connection */
+  int (*in_transaction)(jcm_store *st);
 } jcm_store_ops;
 
 struct jcm_store {
