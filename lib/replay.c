@@ -154,7 +154,14 @@ typedef struct {
 static json_t *check_next(walk *w) {
   jcm_replay *r = w->r;
   json_t *ev = NULL;
-  if (!r->chain_ok || db_step(w->st, w->s) != JCM_ROW) return NULL;
+  if (!r->chain_ok) return NULL;
+  int step = db_step(w->st, w->s);
+  if (step == JCM_STEP_ERROR) { /* not the journal's end: what follows was not checked */
+    jcm__problem(w->chain_problems, "chain", "journal", "cannot read the journal after entry %lld: %s",
+                 (long long)r->events, w->st->ops->errmsg(w->st));
+    r->chain_ok = 0;
+  }
+  if (step != JCM_ROW) return NULL;
   if (w->until && strcmp(col_text(w->st, w->s, 1), w->until) > 0) return NULL; /* times never go backwards */
   if (check_entry(r, w->chain_problems, w->st, w->s, r->events + 1, &ev) != 0) {
     r->chain_ok = 0;

@@ -74,6 +74,12 @@ static void compare_table(jcm_replay *v, const char *table, const char *order) {
                  sa ? b->ops->errmsg(b) : a->ops->errmsg(a));
   for (int64_t row = 1; sa && sb; row++) {
     int ra = db_step(a, sa), rb = db_step(b, sb);
+    if (ra == JCM_STEP_ERROR || rb == JCM_STEP_ERROR) {
+      jcm__problem(v->problems, "replay", table, "cannot read the table in the %s: %s",
+                   ra == JCM_STEP_ERROR ? "store" : "replayed store",
+                   ra == JCM_STEP_ERROR ? a->ops->errmsg(a) : b->ops->errmsg(b));
+      break;
+    }
     if (ra != JCM_ROW && rb != JCM_ROW) break;
     if (ra != JCM_ROW || rb != JCM_ROW) {
       jcm_store *st = ra == JCM_ROW ? a : b;
@@ -109,9 +115,12 @@ static void invariant(jcm_replay *v, const char *name, const char *sql, const ch
     return;
   }
   char where[300];
-  if (db_step(st, s) == JCM_ROW) {
+  int step = db_step(st, s);
+  if (step == JCM_ROW) {
     describe_row(st, s, where, sizeof where);
     jcm__problem(v->problems, "invariant", name, "%s: %s", what, where);
+  } else if (step == JCM_STEP_ERROR) {
+    jcm__problem(v->problems, "invariant", name, "cannot run: %s", st->ops->errmsg(st));
   }
   st->ops->finalize(s);
 }
@@ -127,7 +136,8 @@ static void no_overlap(jcm_replay *v) {
   }
   char origin[32] = "", where[300];
   int64_t prev_last = 0;
-  while (db_step(st, s) == JCM_ROW) {
+  int step;
+  while ((step = db_step(st, s)) == JCM_ROW) {
     int64_t first = col_int(st, s, 1), last = col_int(st, s, 2);
     int same = strcmp(origin, col_text(st, s, 0)) == 0;
     if (first > last || first < 1 || (same && first <= prev_last)) {
@@ -138,6 +148,8 @@ static void no_overlap(jcm_replay *v) {
     snprintf(origin, sizeof origin, "%s", col_text(st, s, 0));
     prev_last = last;
   }
+  if (step == JCM_STEP_ERROR)
+    jcm__problem(v->problems, "invariant", "no overlap", "cannot run: %s", st->ops->errmsg(st));
   st->ops->finalize(s);
 }
 
@@ -193,7 +205,9 @@ int jcm_verify(jcm *j, json_t **report) {
   /* One snapshot for the walk, the comparison and the invariants: a store
    * in service keeps committing while verify reads it (test_smoke). Inside
    * a caller's transaction, that one serves. */
-  int snapshot = jcm_read_begin(j) == JCM_OK;
+  int snapshot = j->in_batch || j->in_read ? 0 : jcm_read_begin(j) == JCM_OK;
+  if (!snapshot && !j->in_batch && !j->in_read)
+    jcm__problem(problems, "replay", "store", "cannot begin the read: %s", jcm__store(j)->ops->errmsg(jcm__store(j)));
   /* The replay store's index of movements by account serves queries and
    * the invariants (run on the stored state) only, and that of blocks by
    * size the pick by quantity, a check: no apply reads either, and the

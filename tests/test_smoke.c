@@ -277,6 +277,47 @@ static void batch_with_a_failed_savepoint_rollback_commits_nothing(void **state)
   jcm_close(j);
 }
 
+/* Verify with its k-th step on the store failing, for every k: it may
+ * report a store error or problems, but never that all is well when it
+ * could not read everything. */
+static void verify_under_failing_steps(void **state) {
+  (void)state;
+  char path[512];
+  t_accounts a;
+  t_db_path(path, sizeof path, "smoke-verify-steps");
+  jcm *j = t_registry(path, &a);
+  const char *acc[] = {a.hold_a, NULL};
+  const int64_t q[] = {2017};
+  assert_int_equal(t_issue(j, 2021, 2017, 2017, acc, q), JCM_OK);
+  int code;
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(t_submitf(j, &T_ADMIN, &code, NULL,
+                               "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":%d}", a.hold_a,
+                               a.hold_b, 5 + i),
+                     JCM_OK);
+  json_t *report = NULL;
+  assert_int_equal(jcm_verify(j, &report), JCM_OK);
+  json_decref(report);
+  step_mode = 1;
+  int k, wrong = 0, last_wrong = 0;
+  for (k = 1;; k++) {
+    binds_fail_from(j, k);
+    int rc = jcm_verify(j, &report);
+    int hit = fault_hit(k);
+    binds_work(j);
+    json_decref(report);
+    if (!hit) break;
+    if (rc == JCM_OK) wrong++, last_wrong = k;
+  }
+  step_mode = 0;
+  /* its last step ends the read transaction, after every read: harmless */
+  if (last_wrong == k - 1) wrong--;
+  if (wrong) print_error("verify reported all well %d times though a step failed\n", wrong);
+  assert_int_equal(wrong, 0);
+  assert_true(k > 20);
+  jcm_close(j);
+}
+
 static const char *sample_account(const void *ud, char t) {
   const t_accounts *a = ud;
   return t == 'A' ? a->hold_a : t == 'B' ? a->hold_b : NULL;
@@ -902,6 +943,7 @@ int main(void) {
                                      cmocka_unit_test(failing_binds_leave_the_store_as_it_was),
                                      cmocka_unit_test(failing_store_under_every_command),
                                      cmocka_unit_test(batch_with_a_failed_savepoint_rollback_commits_nothing),
+                                     cmocka_unit_test(verify_under_failing_steps),
                                      cmocka_unit_test(early_commit_defers_only_its_own_sync),
                                      cmocka_unit_test(times_format_as_strftime),
                                      cmocka_unit_test(wal_written_ahead_recovers),
