@@ -730,9 +730,9 @@ static json_t *entity_row(aef *a, jcm_store *st, jcm_stmt *s, const char *org, s
   static const char q[] = "SELECT name, country, ident FROM org WHERE id = ?";
   json_t *row = json_object();
   jcm_stmt *o = db_q(a->st, q, "s", org);
-  int found = o && db_step(a->st, o) == JCM_ROW;
-  if (!row || !o) a->oom = 1;
-  if (!found && o)
+  int step = o ? db_step(a->st, o) : JCM_STEP_ERROR, found = step == JCM_ROW;
+  if (!row || step == JCM_STEP_ERROR) a->oom = 1; /* the store failed: no report, not a problem in it */
+  if (step == JCM_DONE)
     problem(a, C_AEF_UNKNOWN_ENTITY, T_ENTITIES, n, "entity %.40s of authorization %.40s is no known organisation", org,
             col_text(st, s, 4));
   put(a, row, "Date of the authorization", text(col_text(st, s, 0)));

@@ -1,5 +1,7 @@
 #include "support.h"
 
+#include "engine.h"
+
 #include <signal.h>
 #include <sodium.h>
 #include <sqlite3.h>
@@ -446,3 +448,43 @@ int t_forge_check(const char *name) {
   int status = system(cmd);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
+
+/* ---- store faults ---- */
+
+/* The store's own ops, with every bind from the fail_from-th on failing,
+ * or (t_fault_steps) only the fail_from-th step, as a transient I/O error
+ * would: the rollback after it must still work. */
+static const jcm_store_ops *real_ops;
+static jcm_store_ops failing_ops;
+static int bind_calls, fail_from;
+int t_fault_steps, t_fault_also, t_fault_step_calls;
+
+static int bind_fails(void) { return !t_fault_steps && ++bind_calls >= fail_from; }
+static int failing_step(jcm_stmt *s) {
+  ++t_fault_step_calls;
+  return t_fault_steps && (t_fault_step_calls == fail_from || t_fault_step_calls == t_fault_also) ? JCM_STEP_ERROR
+                                                                                                  : real_ops->step(s);
+}
+static int failing_int(jcm_stmt *s, int i, int64_t v) { return bind_fails() ? -1 : real_ops->bind_int(s, i, v); }
+static int failing_text(jcm_stmt *s, int i, const char *v, int n) {
+  return bind_fails() ? -1 : real_ops->bind_text(s, i, v, n);
+}
+static int failing_blob(jcm_stmt *s, int i, const void *v, int n) {
+  return bind_fails() ? -1 : real_ops->bind_blob(s, i, v, n);
+}
+static int failing_null(jcm_stmt *s, int i) { return bind_fails() ? -1 : real_ops->bind_null(s, i); }
+
+void t_fault_from(jcm *j, int k) {
+  jcm_store *st = jcm__store(j);
+  if (!real_ops) real_ops = st->ops;
+  failing_ops = *real_ops;
+  failing_ops.bind_int = failing_int, failing_ops.bind_text = failing_text;
+  failing_ops.bind_blob = failing_blob, failing_ops.bind_null = failing_null;
+  failing_ops.step = failing_step;
+  bind_calls = t_fault_step_calls = t_fault_also = 0, fail_from = k;
+  st->ops = &failing_ops;
+}
+
+int t_fault_hit(int k) { return (t_fault_steps ? t_fault_step_calls : bind_calls) >= k; }
+
+void t_fault_end(jcm *j) { jcm__store(j)->ops = real_ops; }

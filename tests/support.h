@@ -90,4 +90,14 @@ int t_forge_check(const char *name);
  * recomputed from the bytes as they now are. */
 void t_rehash_from(sqlite3 *db, int64_t from);
 
+/* Store faults: t_fault_from(j, k) replaces the ops of j's store by ones
+ * whose binds fail from the k-th on or, while t_fault_steps is set, whose
+ * k-th step fails (and step t_fault_also, when not 0), as a transient I/O
+ * error would. t_fault_hit(k): whether the fault was reached since;
+ * t_fault_end(j): the store's own ops again. */
+extern int t_fault_steps, t_fault_also, t_fault_step_calls;
+void t_fault_from(jcm *j, int k);
+int t_fault_hit(int k);
+void t_fault_end(jcm *j);
+
 #endif

@@ -453,6 +453,39 @@ static int64_t held_in(jcm *j, const char *account) {
   return v;
 }
 
+/* The report with its binds failing from the k-th on, or its k-th step
+ * failing, for every k: a store error (no report), or, when the fault hit
+ * nothing the report reads, the same report. Never a report built from a
+ * read that failed, nor a refusal for an inconsistency the store does not
+ * have. */
+static void store_faults_give_no_report(void **state) {
+  fixture *f = *state;
+  json_t *want = build_ok(f);
+  int wrong = 0;
+  for (t_fault_steps = 0; t_fault_steps < 2; t_fault_steps++) {
+    for (int k = 1;; k++) {
+      jcm_aef_options o = {.year = f->year, .date = "2026-01-15"};
+      json_t *report = NULL, *problems = NULL;
+      jcm_check chk;
+      t_fault_from(f->j, k);
+      int rc = jcm_aef_build(f->j, &o, &report, &problems, &chk);
+      int hit = t_fault_hit(k);
+      t_fault_end(f->j);
+      if (hit && rc != JCM_ERROR && !(rc == JCM_OK && json_equal(report, want))) {
+        print_error("%s %d: rc %d (%s)\n", t_fault_steps ? "step failing at" : "binds failing from", k, rc,
+                    chk.message);
+        wrong++;
+      }
+      if (hit && rc == JCM_ERROR && report) print_error("a store error with a report\n"), wrong++;
+      json_decref(report), json_decref(problems);
+      if (!hit) break;
+    }
+  }
+  t_fault_steps = 0;
+  json_decref(want);
+  assert_int_equal(wrong, 0);
+}
+
 /* Units issued this year and moved next year: the replay to this year's end
  * finds them where they were, and the report for this year is built from
  * that replay while the one for next year reads the live state. */
@@ -517,6 +550,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(each_check_caught, setup, teardown),
       cmocka_unit_test_setup_teardown(bad_options, setup, teardown),
       cmocka_unit_test_setup_teardown(year_end_replay, setup, teardown),
+      cmocka_unit_test_setup_teardown(store_faults_give_no_report, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -74,43 +74,6 @@ static void binding_formats_must_cover_the_placeholders(void **state) {
 
 /* ---- a store whose binds fail ---- */
 
-/* The store's own ops, with every bind from the fail_from-th on failing,
- * or (step_mode) only the fail_from-th step, as a transient I/O error
- * would: the rollback after it must still work. */
-static const jcm_store_ops *real_ops;
-static jcm_store_ops failing_ops;
-static int bind_calls, step_calls, fail_from, fail_also, step_mode;
-
-static int bind_fails(void) { return !step_mode && ++bind_calls >= fail_from; }
-static int failing_step(jcm_stmt *s) {
-  ++step_calls;
-  return step_mode && (step_calls == fail_from || step_calls == fail_also) ? JCM_STEP_ERROR : real_ops->step(s);
-}
-static int failing_int(jcm_stmt *s, int i, int64_t v) { return bind_fails() ? -1 : real_ops->bind_int(s, i, v); }
-static int failing_text(jcm_stmt *s, int i, const char *v, int n) {
-  return bind_fails() ? -1 : real_ops->bind_text(s, i, v, n);
-}
-static int failing_blob(jcm_stmt *s, int i, const void *v, int n) {
-  return bind_fails() ? -1 : real_ops->bind_blob(s, i, v, n);
-}
-static int failing_null(jcm_stmt *s, int i) { return bind_fails() ? -1 : real_ops->bind_null(s, i); }
-
-static void binds_fail_from(jcm *j, int k) {
-  jcm_store *st = jcm__store(j);
-  if (!real_ops) real_ops = st->ops;
-  failing_ops = *real_ops;
-  failing_ops.bind_int = failing_int, failing_ops.bind_text = failing_text;
-  failing_ops.bind_blob = failing_blob, failing_ops.bind_null = failing_null;
-  failing_ops.step = failing_step;
-  bind_calls = step_calls = fail_also = 0, fail_from = k;
-  st->ops = &failing_ops;
-}
-
-/* Whether the fault was reached. */
-static int fault_hit(int k) { return (step_mode ? step_calls : bind_calls) >= k; }
-
-static void binds_work(jcm *j) { jcm__store(j)->ops = real_ops; }
-
 /* One query with its binds failing from the 1st, 2nd, ... on: it fails
  * (never runs with the values its cached statement kept from its last use,
  * another caller's account, say) or, when it binds fewer, answers as
@@ -120,12 +83,12 @@ static void query_under_failing_binds(jcm *j, const char *name, json_t *params) 
   jcm_check chk;
   if (jcm_query(j, name, params, &want, &chk) != JCM_OK) return; /* needs parameters not given here */
   for (int k = 1; k <= 12; k++) {
-    binds_fail_from(j, k);
+    t_fault_from(j, k);
     int rc = jcm_query(j, name, params, &got, &chk);
-    int failed = fault_hit(k);
-    binds_work(j);
+    int failed = t_fault_hit(k);
+    t_fault_end(j);
     if (failed ? rc != JCM_ERROR : rc != JCM_OK || !json_equal(got, want))
-      fail_msg("query %s, %s %d: rc %d, %s", name, step_mode ? "step failing at" : "binds failing from", k, rc,
+      fail_msg("query %s, %s %d: rc %d, %s", name, t_fault_steps ? "step failing at" : "binds failing from", k, rc,
                chk.message);
     json_decref(got), got = NULL;
     if (jcm_query(j, name, params, &got, &chk) != JCM_OK || !json_equal(got, want))
@@ -147,7 +110,7 @@ static void failing_binds_stop_queries(void **state) {
   size_t n;
   const jcm_query_info *qs = jcm_queries(&n);
   json_t *by_account = json_pack("{s:s}", "account", a.hold_a);
-  for (step_mode = 0; step_mode < 2; step_mode++)
+  for (t_fault_steps = 0; t_fault_steps < 2; t_fault_steps++)
     for (size_t i = 0; i < n; i++) {
       query_under_failing_binds(j, qs[i].name, NULL);
       query_under_failing_binds(j, qs[i].name, by_account);
@@ -169,10 +132,10 @@ static int command_under_failing_binds(jcm *j, const char *path, const char *tex
   int faulted_rc[200], faulted_code[200], changed[200];
   for (k = 1; k < 200; k++) {
     json_t *cmd = json_loads(text, 0, NULL), *result = NULL;
-    binds_fail_from(j, k);
+    t_fault_from(j, k);
     rc = jcm_submit(j, cmd, &T_ADMIN, &result);
-    int failed = fault_hit(k);
-    binds_work(j);
+    int failed = t_fault_hit(k);
+    t_fault_end(j);
     code = (int)json_integer_value(json_object_get(json_object_get(result, "error"), "code"));
     json_decref(cmd), json_decref(result);
     if (!failed) break;
@@ -189,7 +152,7 @@ static int command_under_failing_binds(jcm *j, const char *path, const char *tex
     int as_refused = faulted_rc[f] == JCM_REFUSED && rc == JCM_REFUSED && faulted_code[f] == code;
     if (changed[f] || (faulted_rc[f] != JCM_ERROR && !as_refused)) {
       print_error("%s, %s %d: rc %d (code %d), store %s; without the fault rc %d (code %d)\n", text,
-                  step_mode ? "step failing at" : "binds failing from", f, faulted_rc[f], faulted_code[f],
+                  t_fault_steps ? "step failing at" : "binds failing from", f, faulted_rc[f], faulted_code[f],
                   changed[f] ? "changed" : "unchanged", rc, code);
       failures++;
     }
@@ -199,10 +162,10 @@ static int command_under_failing_binds(jcm *j, const char *path, const char *tex
 
 static void failing_binds_leave_the_store_as_it_was(void **state) {
   (void)state;
-  for (step_mode = 0; step_mode < 2; step_mode++) {
+  for (t_fault_steps = 0; t_fault_steps < 2; t_fault_steps++) {
     char path[512], text[5][300];
     t_accounts a;
-    t_db_path(path, sizeof path, step_mode ? "smoke-steps-cmd" : "smoke-binds-cmd");
+    t_db_path(path, sizeof path, t_fault_steps ? "smoke-steps-cmd" : "smoke-binds-cmd");
     jcm *j = t_registry(path, &a);
     const char *acc[] = {a.hold_b, a.hold_a, NULL};
     const int64_t q[] = {1009, 1008};
@@ -247,24 +210,24 @@ static void batch_with_a_failed_savepoint_rollback_commits_nothing(void **state)
            a.hold_b);
   snprintf(failing, sizeof failing, "{\"cmd\":\"retire\",\"from\":\"%s\",\"quantity\":3}", a.hold_a);
   char *before = t_dump(path);
-  step_mode = 1;
+  t_fault_steps = 1;
   int code;
   /* the steps of the command in a batch, the last being RELEASE */
   assert_int_equal(jcm_batch_begin(j), JCM_OK);
-  binds_fail_from(j, 1 << 30);
+  t_fault_from(j, 1 << 30);
   assert_int_equal(t_submit(j, &T_ADMIN, failing, &code, NULL), JCM_OK);
-  int steps = step_calls;
-  binds_work(j);
+  int steps = t_fault_step_calls;
+  t_fault_end(j);
   jcm_batch_rollback(j);
   assert_true(steps > 4);
   /* its last statement before RELEASE fails, then ROLLBACK TO */
   assert_int_equal(jcm_batch_begin(j), JCM_OK);
   assert_int_equal(t_submit(j, &T_ADMIN, good, &code, NULL), JCM_OK);
-  binds_fail_from(j, steps - 1);
-  fail_also = steps;
+  t_fault_from(j, steps - 1);
+  t_fault_also = steps;
   assert_int_equal(t_submit(j, &T_ADMIN, failing, &code, NULL), JCM_ERROR);
-  binds_work(j);
-  step_mode = 0;
+  t_fault_end(j);
+  t_fault_steps = 0;
   assert_int_equal(jcm_batch_commit(j), JCM_ERROR);
   char *after = t_dump(path);
   assert_string_equal(before, after);
@@ -298,18 +261,18 @@ static void verify_under_failing_steps(void **state) {
   json_t *report = NULL;
   assert_int_equal(jcm_verify(j, &report), JCM_OK);
   json_decref(report);
-  step_mode = 1;
+  t_fault_steps = 1;
   int k, wrong = 0, last_wrong = 0;
   for (k = 1;; k++) {
-    binds_fail_from(j, k);
+    t_fault_from(j, k);
     int rc = jcm_verify(j, &report);
-    int hit = fault_hit(k);
-    binds_work(j);
+    int hit = t_fault_hit(k);
+    t_fault_end(j);
     json_decref(report);
     if (!hit) break;
     if (rc == JCM_OK) wrong++, last_wrong = k;
   }
-  step_mode = 0;
+  t_fault_steps = 0;
   /* its last step ends the read transaction, after every read: harmless */
   if (last_wrong == k - 1) wrong--;
   if (wrong) print_error("verify reported all well %d times though a step failed\n", wrong);
@@ -329,10 +292,10 @@ static const char *sample_account(const void *ud, char t) {
  * nothing. */
 static void failing_store_under_every_command(void **state) {
   (void)state;
-  for (step_mode = 0; step_mode < 2; step_mode++) {
+  for (t_fault_steps = 0; t_fault_steps < 2; t_fault_steps++) {
     char path[512];
     t_accounts a;
-    t_db_path(path, sizeof path, step_mode ? "smoke-steps-all" : "smoke-binds-all");
+    t_db_path(path, sizeof path, t_fault_steps ? "smoke-steps-all" : "smoke-binds-all");
     jcm *j = t_registry(path, &a);
     const char *acc[] = {a.hold_a, NULL};
     const int64_t q[] = {2017};
