@@ -199,6 +199,7 @@ int jcm__check_project_import(jcm_ctx *c) {
     if (!s) return jcm__dberr(c, "methodology");
     int step = db_step(c->st, s);
     db_reset(c->st, s);
+    if (step == JCM_STEP_ERROR) return jcm__dberr(c, "methodology");
     if (step != JCM_ROW) rc = jcm__refuse(c, C_UNKNOWN_METHODOLOGY, "methodology", "no methodology %s %s", m, v);
   }
   if (rc == JCM_OK) rc = check_participants(c);
@@ -231,6 +232,7 @@ int jcm__check_project_pdd(jcm_ctx *c) {
   char status[16] = "";
   if (step == JCM_ROW) snprintf(status, sizeof status, "%s", col_text(c->st, s, 0));
   db_reset(c->st, s);
+  if (step == JCM_STEP_ERROR) return jcm__dberr(c, "methodology");
   if (step != JCM_ROW) return jcm__refuse(c, C_UNKNOWN_METHODOLOGY, "methodology", "no methodology %s %s", m, v);
   if (strcmp(status, "approved") != 0)
     return jcm__refuse(c, C_METHODOLOGY_STATUS, "methodology", "methodology %s %s is %s, not approved", m, v, status);
@@ -297,6 +299,7 @@ static int check_methodology_decision(jcm_ctx *c, const char *ref) {
   int step = db_step(c->st, s);
   int proposed = step == JCM_ROW && strcmp(col_text(c->st, s, 0), "proposed") == 0;
   db_reset(c->st, s);
+  if (step == JCM_STEP_ERROR) return jcm__dberr(c, "methodology");
   if (step != JCM_ROW) return jcm__refuse(c, C_UNKNOWN_METHODOLOGY, "ref", "no methodology %s %s", ref, v);
   if (!proposed) return jcm__refuse(c, C_METHODOLOGY_STATUS, "ref", "methodology %s %s was decided already", ref, v);
   return JCM_OK;

@@ -500,8 +500,13 @@ static int tx(jcm *j, json_t *params, json_t **result, jcm_check *chk) {
     return JCM_REFUSED;
   }
   jcm_stmt *s = db_q(st, q, "s", id);
-  if (!s || db_step(st, s) != JCM_ROW) {
+  int step = s ? db_step(st, s) : JCM_STEP_ERROR;
+  if (step != JCM_ROW) {
     if (s) db_reset(st, s);
+    if (step == JCM_STEP_ERROR) {
+      jcm__set_check(chk, 0, "", "tx: %s", st->ops->errmsg(st));
+      return JCM_ERROR;
+    }
     jcm__set_check(chk, C_UNKNOWN_TX, "id", "no transaction %s", id);
     return JCM_REFUSED;
   }
@@ -509,7 +514,11 @@ static int tx(jcm *j, json_t *params, json_t **result, jcm_check *chk) {
   int64_t seq = col_int(st, s, 1);
   db_reset(st, s);
   json_t *moved = json_array(), *ranges = json_array(), *m, *r;
-  rows(st, db_q(st, qr, "is", seq, id), moved);
+  if (rows(st, db_q(st, qr, "is", seq, id), moved) != 0) { /* not a transaction without ranges */
+    json_decref(moved), json_decref(ranges), json_decref(o);
+    jcm__set_check(chk, 0, "", "tx: %s", st->ops->errmsg(st));
+    return JCM_ERROR;
+  }
   size_t i, k;
   json_array_foreach(moved, i, m) { /* one row per range received, with its account */
     ranges_column(m);

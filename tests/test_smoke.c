@@ -109,13 +109,14 @@ static void failing_binds_stop_queries(void **state) {
   assert_int_equal(t_issue(j, 2021, 2017, 2017, acc, q), JCM_OK);
   size_t n;
   const jcm_query_info *qs = jcm_queries(&n);
-  json_t *by_account = json_pack("{s:s}", "account", a.hold_a);
+  json_t *by_account = json_pack("{s:s}", "account", a.hold_a), *by_tx = json_pack("{s:s}", "id", "THA01-T-000001");
   for (t_fault_steps = 0; t_fault_steps < 2; t_fault_steps++)
     for (size_t i = 0; i < n; i++) {
       query_under_failing_binds(j, qs[i].name, NULL);
       query_under_failing_binds(j, qs[i].name, by_account);
+      query_under_failing_binds(j, qs[i].name, by_tx);
     }
-  json_decref(by_account);
+  json_decref(by_account), json_decref(by_tx);
   jcm_close(j);
 }
 
@@ -126,14 +127,15 @@ static void failing_binds_stop_queries(void **state) {
  * only the rollback of a refusal, which is retried). may_refuse: the
  * fault-free run may be refused (a sample without what it builds on).
  * Returns the failures. */
-static int command_under_failing_binds(jcm *j, const char *path, const char *text, int may_refuse) {
+static int command_under_failing_binds(jcm *j, const char *path, const jcm_actor *actor, const char *text,
+                                       int may_refuse) {
   char *before = t_dump(path);
   int failures = 0, k, rc = 0, code = 0;
   int faulted_rc[200], faulted_code[200], changed[200];
   for (k = 1; k < 200; k++) {
     json_t *cmd = json_loads(text, 0, NULL), *result = NULL;
     t_fault_from(j, k);
-    rc = jcm_submit(j, cmd, &T_ADMIN, &result);
+    rc = jcm_submit(j, cmd, actor, &result);
     int failed = t_fault_hit(k);
     t_fault_end(j);
     code = (int)json_integer_value(json_object_get(json_object_get(result, "error"), "code"));
@@ -183,7 +185,7 @@ static void failing_binds_leave_the_store_as_it_was(void **state) {
              "{\"cmd\":\"account.status\",\"account\":\"%s\",\"status\":\"blocked\",\"reason\":\"audit\"}", a.hold_b);
     int failures = 0;
     for (int i = 0; i < 5; i++)
-      failures += command_under_failing_binds(j, path, text[i], 0);
+      failures += command_under_failing_binds(j, path, &T_ADMIN, text[i], 0);
     assert_int_equal(failures, 0);
     assert_int_equal(t_balance(j, a.hold_b), 1009 + 5 - 6 - 4);
     json_t *report = NULL;
@@ -286,6 +288,55 @@ static const char *sample_account(const void *ud, char t) {
   return t == 'A' ? a->hold_a : t == 'B' ? a->hold_b : NULL;
 }
 
+/* The project cycle, from a methodology to an issuance and a withdrawal,
+ * each step under the same faults: every apply of the cycle runs with its
+ * reads and writes failing in turn. */
+static void failing_store_under_the_project_cycle(void **state) {
+  (void)state;
+  static const struct {
+    const jcm_actor *actor;
+    const char *text;
+  } steps[] = {
+      {&T_ADMIN, "{\"cmd\":\"methodology.add\",\"id\":\"TH_AM002\",\"version\":\"ver01.0\",\"title\":\"m\","
+                 "\"status\":\"approved\"}"},
+      {&T_JCS, "{\"cmd\":\"pin.submit\",\"pin\":\"TH_PIN002\",\"title\":\"Solar\",\"host\":\"THA\"}"},
+      {&T_JCS,
+       "{\"cmd\":\"decide\",\"meeting\":10,\"date\":\"2024-01-10\",\"kind\":\"pin_approval\",\"ref\":\"TH_PIN002\"}"},
+      {&T_JCS, "{\"cmd\":\"project.pdd\",\"pin\":\"TH_PIN002\",\"project\":\"TH022\",\"methodology\":\"TH_AM002\","
+               "\"version\":\"ver01.0\"}"},
+      {&T_TPE, "{\"cmd\":\"project.validate\",\"project\":\"TH022\",\"report\":\"validation TH022\"}"},
+      {&T_JCS, "{\"cmd\":\"decide\",\"meeting\":11,\"date\":\"2024-03-01\",\"kind\":\"project_registration\","
+               "\"ref\":\"TH022\"}"},
+      {&T_JCS, "{\"cmd\":\"monitoring.submit\",\"project\":\"TH022\",\"first_day\":\"2024-01-01\","
+               "\"last_day\":\"2024-12-31\",\"calculated\":1000}"},
+      {&T_TPE, "{\"cmd\":\"monitoring.verify\",\"project\":\"TH022\",\"first_day\":\"2024-01-01\","
+               "\"last_day\":\"2024-12-31\",\"verified\":1000,\"report\":\"verification TH022\"}"},
+      {&T_ADMIN, "{\"cmd\":\"issue\",\"meeting\":12,\"date\":\"2025-02-01\",\"project\":\"TH022\","
+                 "\"first_day\":\"2024-01-01\",\"last_day\":\"2024-12-31\",\"total\":1000,"
+                 "\"allocation\":[{\"account\":\"@A\",\"quantity\":600},{\"account\":\"@B\",\"quantity\":400}]}"},
+      {&T_JCS, "{\"cmd\":\"project.withdraw\",\"project\":\"TH022\",\"reason\":\"ended\"}"},
+  };
+  for (t_fault_steps = 0; t_fault_steps < 2; t_fault_steps++) {
+    char path[512];
+    t_accounts a;
+    t_db_path(path, sizeof path, t_fault_steps ? "smoke-steps-cycle" : "smoke-binds-cycle");
+    jcm *j = t_registry(path, &a);
+    int failures = 0;
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+      char *text = t_expand(steps[i].text, sample_account, &a);
+      failures += command_under_failing_binds(j, path, steps[i].actor, text, 0);
+      free(text);
+    }
+    assert_int_equal(failures, 0);
+    assert_int_equal(t_balance(j, a.hold_a), 600);
+    json_t *report = NULL;
+    assert_int_equal(jcm_verify(j, &report), JCM_OK);
+    json_decref(report);
+    jcm_close(j);
+  }
+  t_fault_steps = 0;
+}
+
 /* The sample of every command (support.c) in turn, under the same faults:
  * some are refused here for want of what they build on, which is fine, but
  * a fault reached before the refusal must be a store error that changes
@@ -307,7 +358,7 @@ static void failing_store_under_every_command(void **state) {
       const char *tmpl = t_sample(specs[i].name);
       if (!tmpl) continue;
       char *text = t_expand(tmpl, sample_account, &a);
-      failures += command_under_failing_binds(j, path, text, 1);
+      failures += command_under_failing_binds(j, path, &T_ADMIN, text, 1);
       free(text);
     }
     assert_int_equal(failures, 0);
@@ -905,6 +956,7 @@ int main(void) {
                                      cmocka_unit_test(failing_binds_stop_queries),
                                      cmocka_unit_test(failing_binds_leave_the_store_as_it_was),
                                      cmocka_unit_test(failing_store_under_every_command),
+                                     cmocka_unit_test(failing_store_under_the_project_cycle),
                                      cmocka_unit_test(batch_with_a_failed_savepoint_rollback_commits_nothing),
                                      cmocka_unit_test(verify_under_failing_steps),
                                      cmocka_unit_test(early_commit_defers_only_its_own_sync),
