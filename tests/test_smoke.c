@@ -288,6 +288,60 @@ static const char *sample_account(const void *ud, char t) {
   return t == 'A' ? a->hold_a : t == 'B' ? a->hold_b : NULL;
 }
 
+/* Article 6 and the link, under the same faults: a cooperative approach, an
+ * issuance in it, the peer registry and keys, an authorization, a transfer
+ * proposed to the peer, an NDC, a report of emissions. */
+static void failing_store_under_article6(void **state) {
+  (void)state;
+  static const struct {
+    const jcm_actor *actor;
+    const char *text;
+  } steps[] = {
+      {&T_ADMIN, "{\"cmd\":\"coop.add\",\"id\":\"JCM-JPN-THA\",\"name\":\"JCM\",\"parties\":[\"JPN\",\"THA\"]}"},
+      {&T_ADMIN, "{\"cmd\":\"project.import\",\"project\":\"TH015\",\"title\":\"Floating solar\",\"host\":\"THA\","
+                 "\"coop\":\"JCM-JPN-THA\",\"status\":\"registered\",\"source\":\"earlier records\"}"},
+      {&T_JCS, "{\"cmd\":\"monitoring.submit\",\"project\":\"TH015\",\"first_day\":\"2021-01-01\","
+               "\"last_day\":\"2021-12-31\",\"calculated\":2017}"},
+      {&T_TPE, "{\"cmd\":\"monitoring.verify\",\"project\":\"TH015\",\"first_day\":\"2021-01-01\","
+               "\"last_day\":\"2021-12-31\",\"verified\":2017,\"report\":\"r\"}"},
+      {&T_ADMIN,
+       "{\"cmd\":\"issue\",\"coop\":\"JCM-JPN-THA\",\"meeting\":7,\"date\":\"2025-10-30\",\"project\":\"TH015\","
+       "\"first_day\":\"2021-01-01\",\"last_day\":\"2021-12-31\",\"total\":2017,"
+       "\"allocation\":[{\"account\":\"@A\",\"quantity\":1009},{\"account\":\"@B\",\"quantity\":1008}]}"},
+      {&T_ADMIN, "{\"cmd\":\"registry.add\",\"id\":\"JPN01\",\"party\":\"JPN\",\"name\":\"J\",\"role\":\"national\"}"},
+      {&T_ADMIN, "{\"cmd\":\"registry.key\",\"id\":\"JPN01\",\"public_key\":"
+                 "\"00000000000000000000000000000000000000000000000000000000000000aa\"}"},
+      {&T_ADMIN, "{\"cmd\":\"key.generate\"}"},
+      {&T_ADMIN,
+       "{\"cmd\":\"authorize\",\"id\":\"THA-JCM-2025-001\",\"date\":\"2025-11-11\",\"coop\":\"JCM-JPN-THA\","
+       "\"quantity\":1009,\"metric\":\"GHG\",\"sectors\":[\"Energy generation\"],\"purposes\":\"NDC\","
+       "\"parties\":[\"JPN\"],\"first_year\":2021,\"last_year\":2030,\"ranges\":[{\"first\":1,\"last\":1009}]}"},
+      {&T_ADMIN, "{\"cmd\":\"xfer.propose\",\"from\":\"@A\",\"to\":\"JPN01-110-000001-46\",\"quantity\":500}"},
+      {&T_ADMIN, "{\"cmd\":\"ndc.set\",\"party\":\"THA\",\"kind\":\"single-year\",\"first_year\":2021,"
+                 "\"last_year\":2030,\"method\":\"averaging\",\"fiscal_start_month\":1}"},
+      {&T_ADMIN, "{\"cmd\":\"emissions.report\",\"party\":\"THA\",\"year\":2021,\"quantity\":1000}"},
+      {&T_ADMIN, "{\"cmd\":\"xfer.terminate\",\"tx\":\"THA01-X-000001\",\"reason\":\"r\"}"},
+  };
+  for (t_fault_steps = 0; t_fault_steps < 2; t_fault_steps++) {
+    char path[512];
+    t_accounts a;
+    t_db_path(path, sizeof path, t_fault_steps ? "smoke-steps-a6" : "smoke-binds-a6");
+    jcm *j = t_registry(path, &a);
+    int failures = 0;
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+      char *text = t_expand(steps[i].text, sample_account, &a);
+      failures += command_under_failing_binds(j, path, steps[i].actor, text, 0);
+      free(text);
+    }
+    assert_int_equal(failures, 0);
+    json_t *report = NULL;
+    assert_int_equal(jcm_verify(j, &report), JCM_OK);
+    json_decref(report);
+    jcm_close(j);
+  }
+  t_fault_steps = 0;
+}
+
 /* The project cycle, from a methodology to an issuance and a withdrawal,
  * each step under the same faults: every apply of the cycle runs with its
  * reads and writes failing in turn. */
@@ -957,6 +1011,7 @@ int main(void) {
                                      cmocka_unit_test(failing_binds_leave_the_store_as_it_was),
                                      cmocka_unit_test(failing_store_under_every_command),
                                      cmocka_unit_test(failing_store_under_the_project_cycle),
+                                     cmocka_unit_test(failing_store_under_article6),
                                      cmocka_unit_test(batch_with_a_failed_savepoint_rollback_commits_nothing),
                                      cmocka_unit_test(verify_under_failing_steps),
                                      cmocka_unit_test(early_commit_defers_only_its_own_sync),
