@@ -135,7 +135,7 @@ static int command_under_failing_binds(jcm *j, const char *path, const jcm_actor
   for (k = 1; k < 200; k++) {
     json_t *cmd = json_loads(text, 0, NULL), *result = NULL;
     t_fault_from(j, k);
-    rc = jcm_submit(j, cmd, actor, &result);
+    rc = jcm_submit_secret(j, cmd, actor, &result); /* jcm_submit but for the secrets of user commands */
     int failed = t_fault_hit(k);
     t_fault_end(j);
     code = (int)json_integer_value(json_object_get(json_object_get(result, "error"), "code"));
@@ -333,6 +333,52 @@ static void failing_store_under_article6(void **state) {
       failures += command_under_failing_binds(j, path, steps[i].actor, text, 0);
       free(text);
     }
+    assert_int_equal(failures, 0);
+    json_t *report = NULL;
+    assert_int_equal(jcm_verify(j, &report), JCM_OK);
+    json_decref(report);
+    jcm_close(j);
+  }
+  t_fault_steps = 0;
+}
+
+/* The users of the HTTP server, under the same faults: their secrets (a
+ * password's hash, a token's) are written in the command's transaction and
+ * must go with it. */
+static void failing_store_under_user_commands(void **state) {
+  (void)state;
+  static const char *const steps[] = {
+      "{\"cmd\":\"user.add\",\"name\":\"alice\",\"role\":\"admin\",\"password\":\"correct horse battery\"}",
+      "{\"cmd\":\"token.create\",\"user\":\"alice\",\"id\":\"0123456789abcdef\"}",
+      "{\"cmd\":\"user.password\",\"name\":\"alice\",\"password\":\"another long passphrase\"}",
+      "{\"cmd\":\"user.add\",\"name\":\"bob\",\"role\":\"admin\",\"password\":\"a third passphrase\"}",
+      "{\"cmd\":\"user.role\",\"name\":\"alice\",\"role\":\"auditor\"}",
+      "{\"cmd\":\"user.disable\",\"name\":\"alice\"}",
+      "{\"cmd\":\"user.enable\",\"name\":\"alice\"}",
+  };
+  static const jcm_actor server = {"jcm-serve", "server"};
+  for (t_fault_steps = 0; t_fault_steps < 2; t_fault_steps++) {
+    char path[512];
+    t_accounts a;
+    t_db_path(path, sizeof path, t_fault_steps ? "smoke-steps-users" : "smoke-binds-users");
+    jcm *j = t_registry(path, &a);
+    int failures = 0;
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+      failures += command_under_failing_binds(j, path, &T_ADMIN, steps[i], 0);
+    /* the token's id is made by token.create */
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT id FROM app_token", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    char revoke[200];
+    snprintf(revoke, sizeof revoke, "{\"cmd\":\"token.revoke\",\"id\":\"%s\"}",
+             (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    failures += command_under_failing_binds(j, path, &T_ADMIN, revoke, 0);
+    failures += command_under_failing_binds(
+        j, path, &server, "{\"cmd\":\"security.event\",\"kind\":\"login\",\"user\":\"alice\",\"detail\":\"d\"}", 0);
     assert_int_equal(failures, 0);
     json_t *report = NULL;
     assert_int_equal(jcm_verify(j, &report), JCM_OK);
@@ -1012,6 +1058,7 @@ int main(void) {
                                      cmocka_unit_test(failing_store_under_every_command),
                                      cmocka_unit_test(failing_store_under_the_project_cycle),
                                      cmocka_unit_test(failing_store_under_article6),
+                                     cmocka_unit_test(failing_store_under_user_commands),
                                      cmocka_unit_test(batch_with_a_failed_savepoint_rollback_commits_nothing),
                                      cmocka_unit_test(verify_under_failing_steps),
                                      cmocka_unit_test(early_commit_defers_only_its_own_sync),
