@@ -179,8 +179,6 @@ int jcm__apply_event(jcm_ctx *c, const cmd_spec *spec) {
 
 /* ---- transactions ---- */
 
-/* Transaction statements go through the statement cache (db_x) like any
- * other: exec() would parse them again for every command and request. */
 /* Rolls back the open transaction; 0 once none is open. A rollback that
  * failed once is tried again, here and before the next transaction begins
  * (tx_begin), so a refused command's writes never stay open on the
@@ -192,6 +190,8 @@ static int rollback(jcm *j) {
   return -1;
 }
 
+/* Transaction statements go through the statement cache (db_x) like any
+ * other: exec() would parse them again for every command and request. */
 static int tx_begin(jcm *j) {
   jcm_read_end(j); /* a command sees the latest state, not an open read snapshot */
   if (!j->in_batch && j->st->ops->in_transaction(j->st) && rollback(j) != 0) return -1; /* a rollback owed */
@@ -200,15 +200,18 @@ static int tx_begin(jcm *j) {
 
 /* Ends a command's transaction (its savepoint in a batch): commits when ok,
  * else rolls back. 0, or -1 when that failed. A savepoint that cannot be
- * rolled back to breaks the batch: its commit then rolls all of it back,
- * since the refused command's writes would otherwise be committed with it. */
+ * rolled back to or released breaks the batch: its commit then rolls all of
+ * it back. Else a refused command's writes would be committed with the
+ * batch, or a command reported failed would take effect after all (and
+ * twice, if its sender tried again). */
 static int tx_end(jcm *j, int ok) {
   jcm_store *st = j->st;
   int rc = 0;
   if (j->in_batch) {
-    if (ok) return db_x(st, "RELEASE cmd", "");
-    if (db_x(st, "ROLLBACK TO cmd", "") != 0) j->batch_broken = 1, rc = -1;
-    db_x(st, "RELEASE cmd", "");
+    if (!ok && db_x(st, "ROLLBACK TO cmd", "") != 0) rc = -1;
+    if (db_x(st, "RELEASE cmd", "") != 0) rc = -1;
+    if (rc != 0) j->batch_broken = 1;
+    if (ok) return rc;
   } else {
     if (ok && db_x(st, "COMMIT", "") == 0) return 0;
     rc = rollback(j) != 0 || ok ? -1 : 0;
