@@ -123,10 +123,7 @@ static void try_forgery(forger *f, const char *path, int kind) {
     json_object_set_new(f->inner_owner, f->inner_key, json_string(text));
     free(text);
   }
-  char *bytes = json_dumps(f->event, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
-  t_write_blob(db, "bytes", f->seq, bytes, strlen(bytes));
-  free(bytes);
-  t_rehash_from(db, f->seq);
+  t_write_event(db, f->seq, f->event);
   sqlite3_close(db);
   char how[128] = "";
   int got = verify_in_child(f->work, how, sizeof how);
@@ -249,11 +246,7 @@ int main(int argc, char **argv) {
   int64_t last = t_query_int(db, "SELECT COALESCE(MAX(seq), 0) FROM journal");
   f.tried = json_object();
   for (f.seq = 1; f.seq <= last; f.seq++) {
-    unsigned char *b;
-    size_t n;
-    t_read_blob(db, "bytes", f.seq, &b, &n);
-    f.event = json_loadb((const char *)b, n, 0, NULL);
-    free(b);
+    f.event = t_read_event(db, f.seq);
     f.cmd = json_string_value(json_object_get(f.event, "cmd"));
     if (!f.cmd) {
       fprintf(stderr, "forge_check: entry %lld of %s is not an event\n", (long long)f.seq, f.store);

@@ -46,6 +46,6 @@ expect 0 "a6 balance shows the difference" -- j a6 balance
 has "v1 (live differs)"
 
 # every value of the journal forged in turn: verify survives each (tests/forge_check.c)
-[ -z "${4:-}" ] || "$4" "$DB" || { echo "FAIL: a forged value of $DB broke verify"; fails=$((fails + 1)); }
+"${4:?the forge_check program (tests/CMakeLists.txt passes it)}" "$DB" || { echo "FAIL: a forged value of $DB broke verify"; fails=$((fails + 1)); }
 
 if [ $fails -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed ($fails checks)"; exit 1; fi

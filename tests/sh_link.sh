@@ -133,7 +133,7 @@ expect 2 "link status without a peer" -- t link status
 
 # every value of the journal forged in turn: verify survives each (tests/forge_check.c)
 for db in "$T" "$J"; do
-  [ -z "${4:-}" ] || "$4" "$db" || { echo "FAIL: a forged value of $db broke verify"; fails=$((fails + 1)); }
+  "${4:?the forge_check program (tests/CMakeLists.txt passes it)}" "$db" || { echo "FAIL: a forged value of $db broke verify"; fails=$((fails + 1)); }
 done
 
 if [ $fails -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed ($fails checks)"; exit 1; fi

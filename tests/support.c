@@ -410,6 +410,33 @@ void t_event_hash(const unsigned char prev[T_HASH_LEN], const void *bytes, size_
   crypto_hash_sha256_final(&h, out);
 }
 
+json_t *t_read_event(sqlite3 *db, int64_t seq) {
+  unsigned char *b;
+  size_t n;
+  t_read_blob(db, "bytes", seq, &b, &n);
+  json_t *ev = json_loadb((const char *)b, n, 0, NULL);
+  free(b);
+  if (!ev) die("journal entry is not JSON", "t_read_event");
+  return ev;
+}
+
+void t_write_event(sqlite3 *db, int64_t seq, json_t *ev) {
+  static const char q[] = "UPDATE journal SET bytes = ?, time = COALESCE(?, time), actor = COALESCE(?, actor),"
+                          " role = COALESCE(?, role), cmd = COALESCE(?, cmd) WHERE seq = ?";
+  char *bytes = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+  sqlite3_stmt *s = NULL;
+  if (!bytes || sqlite3_prepare_v2(db, q, -1, &s, NULL) != SQLITE_OK) die(q, sqlite3_errmsg(db));
+  sqlite3_bind_blob(s, 1, bytes, (int)strlen(bytes), SQLITE_TRANSIENT);
+  static const char *const columns[] = {"time", "actor", "role", "cmd"};
+  for (int i = 0; i < 4; i++)
+    sqlite3_bind_text(s, i + 2, json_string_value(json_object_get(ev, columns[i])), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(s, 6, seq);
+  if (sqlite3_step(s) != SQLITE_DONE || sqlite3_changes(db) != 1) die(q, sqlite3_errmsg(db));
+  sqlite3_finalize(s);
+  free(bytes);
+  t_rehash_from(db, seq);
+}
+
 void t_rehash_from(sqlite3 *db, int64_t from) {
   unsigned char prev[T_HASH_LEN] = {0}, h[T_HASH_LEN];
   if (from > 1) {

@@ -86,6 +86,12 @@ void t_event_hash(const unsigned char prev[T_HASH_LEN], const void *bytes, size_
  * (with its WAL, so an open store may be checked); its exit status: 0 when
  * verify survived every forged value of every journal entry. */
 int t_forge_check(const char *name);
+/* The event of journal entry seq; aborts unless it is JSON. */
+json_t *t_read_event(sqlite3 *db, int64_t seq);
+/* A forger's rewrite: ev becomes the bytes of entry seq, its time, actor,
+ * role and cmd columns follow ev's, and the chain is re-linked from there
+ * (t_rehash_from). */
+void t_write_event(sqlite3 *db, int64_t seq, json_t *ev);
 /* Re-links the chain from entry `from` on: each prev_hash and hash
  * recomputed from the bytes as they now are. */
 void t_rehash_from(sqlite3 *db, int64_t from);

@@ -131,8 +131,9 @@ static int command_under_failing_binds(jcm *j, const char *path, const jcm_actor
                                        int may_refuse) {
   char *before = t_dump(path);
   int failures = 0, k, rc = 0, code = 0;
-  int faulted_rc[200], faulted_code[200], changed[200];
-  for (k = 1; k < 200; k++) {
+  enum { MAX_K = 400 };
+  int faulted_rc[MAX_K], faulted_code[MAX_K], changed[MAX_K];
+  for (k = 1; k < MAX_K; k++) {
     json_t *cmd = json_loads(text, 0, NULL), *result = NULL;
     t_fault_from(j, k);
     rc = jcm_submit_secret(j, cmd, actor, &result); /* jcm_submit but for the secrets of user commands */
@@ -146,6 +147,7 @@ static int command_under_failing_binds(jcm *j, const char *path, const jcm_actor
     free(after);
   }
   free(before);
+  if (k == MAX_K) fail_msg("%s: still failing after %d faults; raise MAX_K", text, MAX_K - 1);
   if (rc == JCM_ERROR || (rc == JCM_REFUSED && !may_refuse)) {
     print_error("%s: %s with a working store (code %d)\n", text, rc == JCM_ERROR ? "store error" : "refused", code);
     failures++;
@@ -162,37 +164,65 @@ static int command_under_failing_binds(jcm *j, const char *path, const jcm_actor
   return failures;
 }
 
+static const char *sample_account(const void *ud, char t) {
+  const t_accounts *a = ud;
+  return t == 'A' ? a->hold_a : t == 'B' ? a->hold_b : NULL;
+}
+
+/* One command of a fault test: its actor (NULL: T_ADMIN) and text, with
+ * "@A" and "@B" for the registry's two holding accounts. */
+typedef struct {
+  const jcm_actor *actor;
+  const char *text;
+} fault_step;
+
+/* A fresh registry for a fault test, the store named name-binds or
+ * name-steps as t_fault_steps says; issued: 2017 units issued first, 1009
+ * to @B (serials 1-1009) and 1008 to @A. */
+static jcm *fault_registry(const char *name, int issued, char path[512], t_accounts *a) {
+  char file[64];
+  snprintf(file, sizeof file, "%s-%s", name, t_fault_steps ? "steps" : "binds");
+  t_db_path(path, 512, file);
+  jcm *j = t_registry(path, a);
+  const char *acc[] = {a->hold_b, a->hold_a, NULL};
+  const int64_t q[] = {1009, 1008};
+  if (issued) assert_int_equal(t_issue(j, 2021, 2017, 2017, acc, q), JCM_OK);
+  return j;
+}
+
+/* Runs each step in turn under the faults (command_under_failing_binds);
+ * returns the failures. */
+static int steps_under_faults(jcm *j, const char *path, const t_accounts *a, const fault_step *steps, size_t n,
+                              int may_refuse) {
+  int failures = 0;
+  for (size_t i = 0; i < n; i++) {
+    char *text = t_expand(steps[i].text, sample_account, a);
+    failures += command_under_failing_binds(j, path, steps[i].actor ? steps[i].actor : &T_ADMIN, text, may_refuse);
+    free(text);
+  }
+  return failures;
+}
+
+/* The moves of units, each under failing binds, then failing steps. */
 static void failing_binds_leave_the_store_as_it_was(void **state) {
   (void)state;
+  static const fault_step steps[] = {
+      {NULL, "{\"cmd\":\"transfer\",\"from\":\"@A\",\"to\":\"@B\",\"quantity\":5,\"key\":\"t-1\"}"},
+      {NULL, "{\"cmd\":\"transfer\",\"from\":\"@B\",\"to\":\"@A\",\"ranges\":[{\"first\":1,\"last\":3},"
+             "{\"first\":7,\"last\":9}]}"},
+      {NULL, "{\"cmd\":\"retire\",\"from\":\"@B\",\"quantity\":4}"},
+      {NULL, "{\"cmd\":\"cancel\",\"from\":\"@A\",\"quantity\":2,\"kind\":\"voluntary\",\"reason\":\"r\"}"},
+      {NULL, "{\"cmd\":\"account.status\",\"account\":\"@B\",\"status\":\"blocked\",\"reason\":\"audit\"}"},
+  };
   for (t_fault_steps = 0; t_fault_steps < 2; t_fault_steps++) {
-    char path[512], text[5][300];
+    char path[512];
     t_accounts a;
-    t_db_path(path, sizeof path, t_fault_steps ? "smoke-steps-cmd" : "smoke-binds-cmd");
-    jcm *j = t_registry(path, &a);
-    const char *acc[] = {a.hold_b, a.hold_a, NULL};
-    const int64_t q[] = {1009, 1008};
-    assert_int_equal(t_issue(j, 2021, 2017, 2017, acc, q), JCM_OK);
-    snprintf(text[0], sizeof text[0],
-             "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":5,\"key\":\"t-1\"}", a.hold_a, a.hold_b);
-    snprintf(text[1], sizeof text[1],
-             "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"ranges\":[{\"first\":1,\"last\":3},"
-             "{\"first\":7,\"last\":9}]}",
-             a.hold_b, a.hold_a);
-    snprintf(text[2], sizeof text[2], "{\"cmd\":\"retire\",\"from\":\"%s\",\"quantity\":4}", a.hold_b);
-    snprintf(text[3], sizeof text[3],
-             "{\"cmd\":\"cancel\",\"from\":\"%s\",\"quantity\":2,\"kind\":\"voluntary\",\"reason\":\"r\"}", a.hold_a);
-    snprintf(text[4], sizeof text[4],
-             "{\"cmd\":\"account.status\",\"account\":\"%s\",\"status\":\"blocked\",\"reason\":\"audit\"}", a.hold_b);
-    int failures = 0;
-    for (int i = 0; i < 5; i++)
-      failures += command_under_failing_binds(j, path, &T_ADMIN, text[i], 0);
-    assert_int_equal(failures, 0);
+    jcm *j = fault_registry("smoke-moves", 1, path, &a);
+    assert_int_equal(steps_under_faults(j, path, &a, steps, sizeof steps / sizeof steps[0], 0), 0);
     assert_int_equal(t_balance(j, a.hold_b), 1009 + 5 - 6 - 4);
-    json_t *report = NULL;
-    assert_int_equal(jcm_verify(j, &report), JCM_OK);
-    json_decref(report);
-    jcm_close(j);
+    verify_and_close(j);
   }
+  t_fault_steps = 0;
 }
 
 /* The steps a command makes inside a batch, after `first`: the last is its
@@ -296,20 +326,12 @@ static void verify_under_failing_steps(void **state) {
   jcm_close(j);
 }
 
-static const char *sample_account(const void *ud, char t) {
-  const t_accounts *a = ud;
-  return t == 'A' ? a->hold_a : t == 'B' ? a->hold_b : NULL;
-}
-
 /* Article 6 and the link, under the same faults: a cooperative approach, an
  * issuance in it, the peer registry and keys, an authorization, a transfer
  * proposed to the peer, an NDC, a report of emissions. */
 static void failing_store_under_article6(void **state) {
   (void)state;
-  static const struct {
-    const jcm_actor *actor;
-    const char *text;
-  } steps[] = {
+  static const fault_step steps[] = {
       {&T_ADMIN, "{\"cmd\":\"coop.add\",\"id\":\"JCM-JPN-THA\",\"name\":\"JCM\",\"parties\":[\"JPN\",\"THA\"]}"},
       {&T_ADMIN, "{\"cmd\":\"project.import\",\"project\":\"TH015\",\"title\":\"Floating solar\",\"host\":\"THA\","
                  "\"coop\":\"JCM-JPN-THA\",\"status\":\"registered\",\"source\":\"earlier records\"}"},
@@ -338,19 +360,9 @@ static void failing_store_under_article6(void **state) {
   for (t_fault_steps = 0; t_fault_steps < 2; t_fault_steps++) {
     char path[512];
     t_accounts a;
-    t_db_path(path, sizeof path, t_fault_steps ? "smoke-steps-a6" : "smoke-binds-a6");
-    jcm *j = t_registry(path, &a);
-    int failures = 0;
-    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-      char *text = t_expand(steps[i].text, sample_account, &a);
-      failures += command_under_failing_binds(j, path, steps[i].actor, text, 0);
-      free(text);
-    }
-    assert_int_equal(failures, 0);
-    json_t *report = NULL;
-    assert_int_equal(jcm_verify(j, &report), JCM_OK);
-    json_decref(report);
-    jcm_close(j);
+    jcm *j = fault_registry("smoke-a6", 0, path, &a);
+    assert_int_equal(steps_under_faults(j, path, &a, steps, sizeof steps / sizeof steps[0], 0), 0);
+    verify_and_close(j);
   }
   t_fault_steps = 0;
 }
@@ -360,24 +372,21 @@ static void failing_store_under_article6(void **state) {
  * must go with it. */
 static void failing_store_under_user_commands(void **state) {
   (void)state;
-  static const char *const steps[] = {
-      "{\"cmd\":\"user.add\",\"name\":\"alice\",\"role\":\"admin\",\"password\":\"correct horse battery\"}",
-      "{\"cmd\":\"token.create\",\"user\":\"alice\",\"id\":\"0123456789abcdef\"}",
-      "{\"cmd\":\"user.password\",\"name\":\"alice\",\"password\":\"another long passphrase\"}",
-      "{\"cmd\":\"user.add\",\"name\":\"bob\",\"role\":\"admin\",\"password\":\"a third passphrase\"}",
-      "{\"cmd\":\"user.role\",\"name\":\"alice\",\"role\":\"auditor\"}",
-      "{\"cmd\":\"user.disable\",\"name\":\"alice\"}",
-      "{\"cmd\":\"user.enable\",\"name\":\"alice\"}",
+  static const fault_step steps[] = {
+      {NULL, "{\"cmd\":\"user.add\",\"name\":\"alice\",\"role\":\"admin\",\"password\":\"correct horse battery\"}"},
+      {NULL, "{\"cmd\":\"token.create\",\"user\":\"alice\",\"id\":\"0123456789abcdef\"}"},
+      {NULL, "{\"cmd\":\"user.password\",\"name\":\"alice\",\"password\":\"another long passphrase\"}"},
+      {NULL, "{\"cmd\":\"user.add\",\"name\":\"bob\",\"role\":\"admin\",\"password\":\"a third passphrase\"}"},
+      {NULL, "{\"cmd\":\"user.role\",\"name\":\"alice\",\"role\":\"auditor\"}"},
+      {NULL, "{\"cmd\":\"user.disable\",\"name\":\"alice\"}"},
+      {NULL, "{\"cmd\":\"user.enable\",\"name\":\"alice\"}"},
   };
   static const jcm_actor server = {"jcm-serve", "server"};
   for (t_fault_steps = 0; t_fault_steps < 2; t_fault_steps++) {
     char path[512];
     t_accounts a;
-    t_db_path(path, sizeof path, t_fault_steps ? "smoke-steps-users" : "smoke-binds-users");
-    jcm *j = t_registry(path, &a);
-    int failures = 0;
-    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
-      failures += command_under_failing_binds(j, path, &T_ADMIN, steps[i], 0);
+    jcm *j = fault_registry("smoke-users", 0, path, &a);
+    int failures = steps_under_faults(j, path, &a, steps, sizeof steps / sizeof steps[0], 0);
     /* the token's id is made by token.create */
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
@@ -389,14 +398,13 @@ static void failing_store_under_user_commands(void **state) {
              (const char *)sqlite3_column_text(q, 0));
     sqlite3_finalize(q);
     sqlite3_close(db);
-    failures += command_under_failing_binds(j, path, &T_ADMIN, revoke, 0);
-    failures += command_under_failing_binds(
-        j, path, &server, "{\"cmd\":\"security.event\",\"kind\":\"login\",\"user\":\"alice\",\"detail\":\"d\"}", 0);
+    const fault_step last[] = {
+        {NULL, revoke},
+        {&server, "{\"cmd\":\"security.event\",\"kind\":\"login\",\"user\":\"alice\",\"detail\":\"d\"}"},
+    };
+    failures += steps_under_faults(j, path, &a, last, 2, 0);
     assert_int_equal(failures, 0);
-    json_t *report = NULL;
-    assert_int_equal(jcm_verify(j, &report), JCM_OK);
-    json_decref(report);
-    jcm_close(j);
+    verify_and_close(j);
   }
   t_fault_steps = 0;
 }
@@ -406,10 +414,7 @@ static void failing_store_under_user_commands(void **state) {
  * reads and writes failing in turn. */
 static void failing_store_under_the_project_cycle(void **state) {
   (void)state;
-  static const struct {
-    const jcm_actor *actor;
-    const char *text;
-  } steps[] = {
+  static const fault_step steps[] = {
       {&T_ADMIN, "{\"cmd\":\"methodology.add\",\"id\":\"TH_AM002\",\"version\":\"ver01.0\",\"title\":\"m\","
                  "\"status\":\"approved\"}"},
       {&T_JCS, "{\"cmd\":\"pin.submit\",\"pin\":\"TH_PIN002\",\"title\":\"Solar\",\"host\":\"THA\"}"},
@@ -432,20 +437,10 @@ static void failing_store_under_the_project_cycle(void **state) {
   for (t_fault_steps = 0; t_fault_steps < 2; t_fault_steps++) {
     char path[512];
     t_accounts a;
-    t_db_path(path, sizeof path, t_fault_steps ? "smoke-steps-cycle" : "smoke-binds-cycle");
-    jcm *j = t_registry(path, &a);
-    int failures = 0;
-    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-      char *text = t_expand(steps[i].text, sample_account, &a);
-      failures += command_under_failing_binds(j, path, steps[i].actor, text, 0);
-      free(text);
-    }
-    assert_int_equal(failures, 0);
+    jcm *j = fault_registry("smoke-cycle", 0, path, &a);
+    assert_int_equal(steps_under_faults(j, path, &a, steps, sizeof steps / sizeof steps[0], 0), 0);
     assert_int_equal(t_balance(j, a.hold_a), 600);
-    json_t *report = NULL;
-    assert_int_equal(jcm_verify(j, &report), JCM_OK);
-    json_decref(report);
-    jcm_close(j);
+    verify_and_close(j);
   }
   t_fault_steps = 0;
 }
@@ -456,30 +451,21 @@ static void failing_store_under_the_project_cycle(void **state) {
  * nothing. */
 static void failing_store_under_every_command(void **state) {
   (void)state;
+  size_t n;
+  const cmd_spec *specs = jcm__specs(&n);
+  fault_step *steps = calloc(n, sizeof *steps);
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++)
+    if (t_sample(specs[i].name)) steps[m++] = (fault_step){NULL, t_sample(specs[i].name)};
   for (t_fault_steps = 0; t_fault_steps < 2; t_fault_steps++) {
     char path[512];
     t_accounts a;
-    t_db_path(path, sizeof path, t_fault_steps ? "smoke-steps-all" : "smoke-binds-all");
-    jcm *j = t_registry(path, &a);
-    const char *acc[] = {a.hold_a, NULL};
-    const int64_t q[] = {2017};
-    assert_int_equal(t_issue(j, 2021, 2017, 2017, acc, q), JCM_OK);
-    size_t n;
-    const cmd_spec *specs = jcm__specs(&n);
-    int failures = 0;
-    for (size_t i = 0; i < n; i++) {
-      const char *tmpl = t_sample(specs[i].name);
-      if (!tmpl) continue;
-      char *text = t_expand(tmpl, sample_account, &a);
-      failures += command_under_failing_binds(j, path, &T_ADMIN, text, 1);
-      free(text);
-    }
-    assert_int_equal(failures, 0);
-    json_t *report = NULL;
-    assert_int_equal(jcm_verify(j, &report), JCM_OK);
-    json_decref(report);
-    jcm_close(j);
+    jcm *j = fault_registry("smoke-all", 1, path, &a);
+    assert_int_equal(steps_under_faults(j, path, &a, steps, m, 1), 0);
+    verify_and_close(j);
   }
+  t_fault_steps = 0;
+  free(steps);
 }
 
 /* The program runs the SQLite it compiled in (docs/design.md, "SQLite built
@@ -677,18 +663,6 @@ static void early_commit_defers_only_its_own_sync(void **state) {
   verify_and_close(j);
 }
 
-static void copy_file(const char *from, const char *to) {
-  FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-  assert_non_null(in);
-  assert_non_null(out);
-  char buf[65536];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-    assert_int_equal(fwrite(buf, 1, n, out), n);
-  fclose(in);
-  assert_int_equal(fclose(out), 0);
-}
-
 /* The WAL is written ahead with zeros (walvfs.c), and a store whose WAL ends
  * in them, as a crash leaves it (no checkpoint, no wal-index), recovers
  * every commit and verifies. */
@@ -713,8 +687,8 @@ static void wal_written_ahead_recovers(void **state) {
   assert_int_equal(sqlite3_open_v2(path, &plain, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
   int64_t entries = journal_count(plain);
   sqlite3_close(plain);
-  copy_file(path, copy);
-  copy_file(wal, copy_wal);
+  t_copy_file(path, copy);
+  t_copy_file(wal, copy_wal);
   verify_and_close(j);
   jcm *c = t_open(copy);
   assert_int_equal(sqlite3_open_v2(copy, &plain, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
