@@ -37,5 +37,21 @@ void jcm__replay_close(jcm_replay *r); /* closes dst; accepts a closed one */
 
 void jcm__problem(json_t *list, const char *check, const char *where, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* A stored value as printable ASCII (lib/verify.c). */
+void jcm__printable(jcm_store *st, jcm_stmt *s, int i, char *out, size_t n);
+
+/* The invariants checked on the stored rows as verify's comparison reads
+ * them (lib/invariants.c): jcm__inv_table() before a table's rows, each
+ * row through jcm__inv_row() (0, or -1 out of memory), jcm__inv_unread()
+ * for a table not read to its end, then jcm__inv_end() adds the problems
+ * found. jcm__inv_reads() says which tables it needs. */
+typedef struct jcm_inv jcm_inv;
+jcm_inv *jcm__inv_new(void);
+int jcm__inv_reads(const char *table);
+void jcm__inv_table(jcm_inv *inv, const char *table, jcm_store *st, jcm_stmt *s);
+int jcm__inv_row(jcm_inv *inv, jcm_store *st, jcm_stmt *s);
+void jcm__inv_unread(jcm_inv *inv, const char *table);
+void jcm__inv_end(jcm_inv *inv, jcm_store *st, json_t *problems);
+void jcm__inv_free(jcm_inv *inv); /* accepts NULL */
 
 #endif
