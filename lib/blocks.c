@@ -331,6 +331,16 @@ int jcm__movement(jcm_ctx *c, const char *tx, const char *account, int dir, json
   json_array_foreach(ranges, i, x) quantity += jcm__i(x, "last", 0) - jcm__i(x, "first", 0) + 1;
   char *text = ranges_text(ranges);
   if (!text) return jcm__refuse(c, C_TOO_MANY, "ranges", "out of memory");
+  if (c->j->capture) { /* verify's replay */
+    int rc = jcm__capture_movement(c->j->capture, account, c->seq, dir, tx, quantity, text);
+    free(text);
+    if (rc == 0) return JCM_OK;
+    jcm__set_check(c->chk, 0, "", "store error in movement: %s",
+                   rc < 0    ? "out of memory"
+                   : rc == 1 ? "NOT NULL constraint failed: the movement lacks its account or transaction"
+                             : "UNIQUE constraint failed: a second movement of the account at this entry");
+    return JCM_ERROR;
+  }
   int rc = db_x(c->st, q, "siisis", account, c->seq, (int64_t)dir, tx, quantity, text);
   free(text);
   return rc == 0 ? JCM_OK : jcm__dberr(c, "movement");

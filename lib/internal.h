@@ -48,7 +48,8 @@ struct jcm {
   char party[4];
   jcm_token_memo memo[JCM_TOKEN_MEMO];
   int memo_n, memo_next;
-  int64_t memo_version[2]; /* the store's version the memo holds for */
+  int64_t memo_version[2];     /* the store's version the memo holds for */
+  struct jcm_capture *capture; /* verify's replay: movement rows kept here, not in the store (capture.c) */
 };
 
 /* One command on its way through the write path (or through replay). */
@@ -155,6 +156,22 @@ int jcm__movement(jcm_ctx *c, const char *tx, const char *account, int dir, json
 int jcm__blocks_split(jcm_ctx *c, const char *origin, int64_t s);
 /* Makes [f, l] of origin whole blocks: splits at most one block at each end. */
 int jcm__blocks_isolate(jcm_ctx *c, const char *origin, int64_t f, int64_t l);
+
+/* capture.c: the movement rows of verify's replay, in memory */
+typedef struct jcm_movement_row {
+  const char *account, *tx, *ranges; /* NUL-terminated, with their lengths */
+  size_t account_len, tx_len, ranges_len;
+  int64_t seq, dir, quantity;
+} jcm_movement_row;
+typedef struct jcm_capture jcm_capture;
+jcm_capture *jcm__capture_new(void);
+void jcm__capture_free(jcm_capture *cap); /* accepts NULL */
+/* 0; 1 a column the table requires is NULL; 2 the account already has a
+ * row at this entry; -1 out of memory. */
+int jcm__capture_movement(jcm_capture *cap, const char *account, int64_t seq, int64_t dir, const char *tx,
+                          int64_t quantity, const char *ranges);
+size_t jcm__capture_count(const jcm_capture *cap);
+const jcm_movement_row *jcm__capture_row(const jcm_capture *cap, size_t i); /* in the table's order */
 
 /* units.c: the source account of a move, and the units it names (out.ranges,
  * out.quantity). */

@@ -31,23 +31,29 @@ static int value_equal(jcm_store *a, jcm_stmt *sa, jcm_store *b, jcm_stmt *sb, i
 
 /* A value as printable ASCII: blobs in hex, other bytes outside 0x20..0x7e
  * as \xNN, so that tampered text can always be reported. */
+/* Text bytes as printable ASCII, other bytes as \xNN. */
+static void printable_text(const unsigned char *p, size_t len, char *out, size_t n) {
+  size_t k = 0;
+  for (size_t j = 0; j < len && k + 5 < n; j++) {
+    if (p[j] >= 0x20 && p[j] < 0x7f)
+      out[k++] = (char)p[j];
+    else
+      k += (size_t)snprintf(out + k, n - k, "\\x%02x", p[j]);
+  }
+  out[k] = 0;
+}
+
 void jcm__printable(jcm_store *st, jcm_stmt *s, int i, char *out, size_t n) {
   int type = st->ops->column_type(s, i);
   const unsigned char *p = type == JCM_BLOB ? st->ops->column_blob(s, i) : (const unsigned char *)col_text(st, s, i);
-  size_t len = type == JCM_NULL ? 0 : (size_t)st->ops->column_bytes(s, i), k = 0;
+  size_t len = type == JCM_NULL ? 0 : (size_t)st->ops->column_bytes(s, i);
   if (type == JCM_NULL)
     snprintf(out, n, "NULL");
   else if (type == JCM_BLOB) {
     size_t m = len * 2 + 1 < n ? len : (n - 1) / 2;
     jcm__hex(p, m, out);
   } else {
-    for (size_t j = 0; j < len && k + 5 < n; j++) {
-      if (p[j] >= 0x20 && p[j] < 0x7f)
-        out[k++] = (char)p[j];
-      else
-        k += (size_t)snprintf(out + k, n - k, "\\x%02x", p[j]);
-    }
-    out[k] = 0;
+    printable_text(p, len, out, n);
   }
 }
 
@@ -125,6 +131,109 @@ static void compare_table(jcm_replay *v, jcm_inv *inv, const char *table, const 
   if (sb) b->ops->finalize(sb);
 }
 
+/* ---- movements: the replay keeps them in memory (lib/capture.c) ---- */
+
+/* A captured row's value for the stored column `name`: 0, or -1 when the
+ * replay produces no such column. */
+typedef struct {
+  int type;
+  int64_t i;
+  const char *p;
+  size_t n;
+} cvalue;
+
+static int captured(const jcm_movement_row *r, const char *name, cvalue *v) {
+  static const char *const texts[] = {"account", "tx", "ranges"}, *const ints[] = {"seq", "dir", "quantity"};
+  const char *tp[] = {r->account, r->tx, r->ranges};
+  size_t tn[] = {r->account_len, r->tx_len, r->ranges_len};
+  int64_t iv[] = {r->seq, r->dir, r->quantity};
+  for (int k = 0; k < 3; k++) {
+    if (strcmp(name, texts[k]) == 0) return *v = (cvalue){JCM_TEXT, 0, tp[k], tn[k]}, 0;
+    if (strcmp(name, ints[k]) == 0) return *v = (cvalue){JCM_INT, iv[k], NULL, 0}, 0;
+  }
+  return -1;
+}
+
+static void cvalue_text(const cvalue *v, char *out, size_t n) {
+  if (v->type == JCM_INT)
+    snprintf(out, n, "%lld", (long long)v->i);
+  else
+    printable_text((const unsigned char *)v->p, v->n, out, n);
+}
+
+static int stored_equals(jcm_store *a, jcm_stmt *sa, int i, const cvalue *v) {
+  if (a->ops->column_type(sa, i) != v->type) return 0;
+  if (v->type == JCM_INT) return col_int(a, sa, i) == v->i;
+  return (size_t)a->ops->column_bytes(sa, i) == v->n && memcmp(col_text(a, sa, i), v->p, v->n) == 0;
+}
+
+/* As rows_differ(), with the replayed row r (NULL after the last). */
+static int captured_differs(jcm_replay *v, jcm_store *a, jcm_stmt *sa, int ra, const jcm_movement_row *r) {
+  char where[300], va[128], vb[128];
+  if (ra != JCM_ROW || !r) {
+    if (ra == JCM_ROW)
+      describe_row(a, sa, where, sizeof where);
+    else {
+      printable_text((const unsigned char *)r->account, r->account_len, va, sizeof va);
+      snprintf(where, sizeof where, "account=%s seq=%lld dir=%lld", va, (long long)r->seq, (long long)r->dir);
+    }
+    jcm__problem(v->problems, "replay", "movement", "row %s is %s", where,
+                 ra == JCM_ROW ? "in the store but not produced by the journal"
+                               : "produced by the journal but missing from the store");
+    return 1;
+  }
+  int cols = a->ops->column_count(sa);
+  for (int i = 0; i < cols; i++) {
+    cvalue x;
+    const char *name = a->ops->column_name(sa, i);
+    if (captured(r, name, &x) == 0 && stored_equals(a, sa, i, &x)) continue;
+    describe_row(a, sa, where, sizeof where);
+    jcm__printable(a, sa, i, va, sizeof va);
+    if (captured(r, name, &x) == 0)
+      cvalue_text(&x, vb, sizeof vb);
+    else
+      snprintf(vb, sizeof vb, "(no such column)");
+    jcm__problem(v->problems, "replay", "movement", "row %s: column %s is '%s' in the store, '%s' by the journal",
+                 where, name, va, vb);
+    return 1;
+  }
+  if (cols == 6) return 0; /* account, seq, dir, tx, quantity, ranges */
+  jcm__problem(v->problems, "replay", "movement", "the table has %d columns, not the 6 the journal produces", cols);
+  return 1;
+}
+
+/* compare_table() for the movements the replay kept in memory. */
+static void compare_movements(jcm_replay *v, jcm_inv *inv, const jcm_capture *cap, const char *order) {
+  char sql[200];
+  snprintf(sql, sizeof sql, "SELECT * FROM movement ORDER BY %s", order);
+  jcm_store *a = jcm__store(v->src);
+  jcm_stmt *sa = a->ops->prepare_temp(a, sql);
+  if (!sa) {
+    jcm__problem(v->problems, "replay", "movement", "cannot read the table in the store: %s", a->ops->errmsg(a));
+    jcm__inv_unread(inv, "movement");
+    return;
+  }
+  jcm__inv_table(inv, "movement", a, sa);
+  size_t k = 0, n = jcm__capture_count(cap);
+  for (int differs = 0;;) {
+    int ra = db_step(a, sa);
+    if (ra == JCM_STEP_ERROR) {
+      jcm__problem(v->problems, "replay", "movement", "cannot read the table in the store: %s", a->ops->errmsg(a));
+      jcm__inv_unread(inv, "movement");
+      break;
+    }
+    if (ra == JCM_ROW && jcm__inv_row(inv, a, sa) != 0) {
+      jcm__problem(v->problems, "invariant", "movement", "cannot run: out of memory");
+      jcm__inv_unread(inv, "movement");
+      break;
+    }
+    const jcm_movement_row *r = !differs && k < n ? jcm__capture_row(cap, k++) : NULL;
+    if (!differs && (ra == JCM_ROW || r)) differs = captured_differs(v, a, sa, ra, r);
+    if (ra != JCM_ROW) break;
+  }
+  a->ops->finalize(sa);
+}
+
 /* Runs an invariant query; each row it returns is a violation. */
 static void invariant(jcm_replay *v, const char *name, const char *sql, const char *what) {
   jcm_store *st = jcm__store(v->src);
@@ -179,19 +288,25 @@ int jcm_verify(jcm *j, json_t **report) {
    * both. */
   jcm_store *rs = jcm__store(v.dst);
   rs->ops->exec(rs, "DROP INDEX IF EXISTS movement_account; DROP INDEX IF EXISTS block_size");
-  jcm__replay_until(&v, NULL);
+  jcm_capture *cap = v.dst->capture = jcm__capture_new();
+  if (!cap) jcm__problem(problems, "replay", "movement", "cannot keep the replayed movements: out of memory");
+  if (cap) jcm__replay_until(&v, NULL);
   /* the stored state is read once: compared with the replay's when the
    * replay ran to its end, and checked against the invariants always */
-  int compare = v.chain_ok && v.replay_ok;
+  int compare = cap && v.chain_ok && v.replay_ok;
   jcm_inv *inv = jcm__inv_new();
   if (!inv) jcm__problem(problems, "invariant", "store", "cannot run: out of memory");
   for (int i = 0; inv && jcm__state_tables[i]; i++)
-    if (compare || jcm__inv_reads(jcm__state_tables[i]))
+    if (compare && strcmp(jcm__state_tables[i], "movement") == 0)
+      compare_movements(&v, inv, cap, jcm__state_order[i]);
+    else if (compare || jcm__inv_reads(jcm__state_tables[i]))
       compare_table(&v, inv, jcm__state_tables[i], jcm__state_order[i], compare);
   if (inv) jcm__inv_end(inv, jcm__store(j), problems);
   jcm__inv_free(inv);
   check_invariants(&v);
   if (snapshot) jcm_read_end(j);
+  if (v.dst) v.dst->capture = NULL;
+  jcm__capture_free(cap);
   jcm__replay_close(&v);
   char hex[2 * JCM_HASH_LEN + 1];
   jcm__hex(v.head, JCM_HASH_LEN, hex);

@@ -570,8 +570,12 @@ static void rewritten_history_is_caught(void **state) {
       {"the serials of a transfer rewritten to another account's, chain re-linked", NULL, "holds 0 of the 8 units"},
       /* a replay runs no checks, but its args are validated again as when submitted */
       {"the source of a transfer removed, chain re-linked", NULL, "would have been refused: from is required"},
+      /* verify's replay keeps movements in memory (lib/capture.c) and
+       * refuses a second row of one account at one entry, as the table's
+       * key would */
+      {"the destination of a transfer set to its source, chain re-linked", NULL, "UNIQUE constraint failed"},
   };
-  for (size_t c = 0; c < 4; c++) {
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     int64_t seq = c == 0 ? seq_blocked : seq_transfer;
     sqlite3 *db = tamper_open();
     json_t *ev = t_read_event(db, seq);
@@ -582,6 +586,12 @@ static void rewritten_history_is_caught(void **state) {
       json_object_set_new(json_object_get(ev, "out"), "to", json_string(acc.gov));
     } else if (c == 3) {
       json_object_del(json_object_get(ev, "args"), "from");
+    } else if (c == 4) {
+      const char *from = json_string_value(json_object_get(json_object_get(ev, "args"), "from"));
+      json_t *to = json_string(from ? from : "");
+      json_object_set(json_object_get(ev, "args"), "to", to);
+      json_object_set(json_object_get(ev, "out"), "to", to);
+      json_decref(to);
     } else { /* gov holds serials 1-1009, the source hold_a 1010-2017 */
       json_t *range = json_array_get(json_object_get(json_object_get(ev, "out"), "ranges"), 0);
       json_object_set_new(range, "first", json_integer(1));
@@ -817,6 +827,33 @@ static void state_tampering_is_named(void **state) {
        {"holdings agree with movements", NULL},
        "DELETE FROM movement WHERE (account, seq) = (SELECT account, seq FROM movement WHERE account = '$A'"
        " ORDER BY seq DESC LIMIT 1)"},
+      /* verify's replay keeps movements in memory (lib/capture.c): each
+       * column still compares by type and bytes */
+      {"a movement's ranges changed",
+       "movement",
+       "column ranges",
+       {NULL, NULL},
+       "UPDATE movement SET ranges = replace(ranges, '\"first\":', '\"first\": ') WHERE (account, seq) = (SELECT"
+       " account, seq FROM movement WHERE account = '$A' ORDER BY seq DESC LIMIT 1)"},
+      {"a movement's transaction set to a blob of itself",
+       "movement",
+       "column tx",
+       {NULL, NULL},
+       "UPDATE movement SET tx = CAST(tx AS BLOB) WHERE (account, seq) = (SELECT account, seq FROM movement"
+       " WHERE account = '$A' ORDER BY seq DESC LIMIT 1)"},
+      {"a movement's direction reversed",
+       "movement",
+       "column dir",
+       {"holdings agree with movements", NULL},
+       "UPDATE movement SET dir = -dir WHERE (account, seq) = (SELECT account, seq FROM movement"
+       " WHERE account = '$A' ORDER BY seq DESC LIMIT 1)"},
+      {"an extra movement inserted",
+       "movement",
+       NULL, /* the rows after it are compared one place off: the first difference is named */
+       {"holdings agree with movements", NULL},
+       "INSERT INTO movement(account, seq, dir, tx, quantity, ranges) SELECT '$B', seq, dir, tx, quantity, ranges"
+       " FROM movement WHERE account = '$A' AND seq NOT IN (SELECT seq FROM movement WHERE account = '$B')"
+       " ORDER BY seq DESC LIMIT 1"},
       {"an issuance's total changed",
        "issuance",
        "column total",
