@@ -966,6 +966,7 @@ int jcm_aef_build(jcm *j, const jcm_aef_options *opt, json_t **report, json_t **
   memset(chk, 0, sizeof *chk);
   *report = NULL;
   if (problems) *problems = NULL;
+  if (jcm__self(j, chk) != 0) return JCM_ERROR;
   int rc = check_options(j, opt, chk);
   if (rc != JCM_OK) return rc;
   aef a = {0};

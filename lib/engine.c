@@ -40,6 +40,12 @@ int jcm__load_self(jcm *j) {
   return rc == JCM_STEP_ERROR ? -1 : 0;
 }
 
+int jcm__self(jcm *j, jcm_check *chk) {
+  if (!j->self_unknown || jcm__load_self(j) == 0) return 0;
+  if (chk) jcm__set_check(chk, 0, "", "store error in registry: %s", j->st->ops->errmsg(j->st));
+  return -1;
+}
+
 int jcm_open(const char *address, const jcm_options *opt, jcm **out, char *err, size_t errlen) {
   *out = NULL;
   if (sodium_init() < 0) {
@@ -221,7 +227,7 @@ static int tx_end(jcm *j, int ok) {
 }
 
 static int run(jcm_ctx *c, const cmd_spec *spec, json_t **result) {
-  if (c->j->self_unknown && jcm__load_self(c->j) != 0) return jcm__dberr(c, "registry");
+  if (jcm__self(c->j, NULL) != 0) return jcm__dberr(c, "registry");
   if (!c->j->registry[0] && strcmp(spec->name, "init") != 0)
     return jcm__refuse(c, C_NOT_INITIALIZED, "", "initialize the registry first (jcm init)");
   int64_t seen = 0;

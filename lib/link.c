@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine.h"
 #include "spec.h"
 
 #define SECRET_NAME "ed25519"
@@ -934,7 +935,10 @@ int jcm__apply_link_receive(jcm_ctx *c) {
 
 /* ---- moving messages ---- */
 
-const char *jcm_registry(jcm *j) { return j->registry; }
+const char *jcm_registry(jcm *j) {
+  jcm__self(j, NULL); /* "" when it still cannot be read */
+  return j->registry;
+}
 
 int jcm_link_last_received(jcm *j, const char *peer, int64_t *n) {
   static const char q[] = "SELECT COALESCE(MAX(n), 0) FROM inbox WHERE peer = ?";

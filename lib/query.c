@@ -559,6 +559,7 @@ int jcm_query(jcm *j, const char *name, json_t *params, json_t **result, jcm_che
     jcm__set_check(chk, C_TYPE, "", "query parameters must be an object");
     return JCM_REFUSED;
   }
+  if (jcm__self(j, chk) != 0) return JCM_ERROR;
   if (strcmp(name, "head") == 0) return check_params(params, NULL, 0, chk) ? JCM_REFUSED : head(j, result, chk);
   if (strcmp(name, "statement") == 0) return statement(j, params, result, chk);
   if (strcmp(name, "tx") == 0) return tx(j, params, result, chk);

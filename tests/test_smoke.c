@@ -225,6 +225,51 @@ static void failing_binds_leave_the_store_as_it_was(void **state) {
   t_fault_steps = 0;
 }
 
+/* A refused command whose rollback is followed by a failed read of the
+ * registry's identity leaves the handle's registry unknown. A query, like
+ * the next command, reads it again: the head must not answer without its
+ * registry, nor the AEF report be refused as if the registry had never been
+ * initialized. */
+static void queries_after_a_failed_identity_read(void **state) {
+  (void)state;
+  char path[512], text[300];
+  t_accounts a;
+  t_db_path(path, sizeof path, "smoke-identity");
+  jcm *j = t_registry(path, &a);
+  const char *acc[] = {a.hold_a, NULL};
+  const int64_t q[] = {2017};
+  assert_int_equal(t_issue(j, 2021, 2017, 2017, acc, q), JCM_OK);
+  snprintf(text, sizeof text, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":9999}", a.hold_a,
+           a.hold_b);
+  int code;
+  t_fault_steps = 1;
+  t_fault_from(j, 1 << 30);
+  assert_int_equal(t_submit(j, &T_ADMIN, text, &code, NULL), JCM_REFUSED);
+  int steps = t_fault_step_calls; /* the last: the identity read after the rollback */
+  t_fault_end(j);
+  for (int query = 0; query < 2; query++) {
+    t_fault_from(j, steps);
+    assert_int_equal(t_submit(j, &T_ADMIN, text, &code, NULL), JCM_REFUSED);
+    t_fault_end(j);
+    assert_true(j->self_unknown); /* the fault hit the identity read */
+    jcm_check chk;
+    json_t *r = NULL;
+    if (query == 0) {
+      assert_int_equal(jcm_query(j, "head", NULL, &r, &chk), JCM_OK);
+      assert_string_equal(json_string_value(json_object_get(r, "registry")), "THA01");
+    } else {
+      jcm_aef_options o = {.year = 2021, .format = "json"};
+      json_t *problems = NULL;
+      int rc = jcm_aef_build(j, &o, &r, &problems, &chk);
+      assert_true(rc == JCM_OK || chk.code != C_NOT_INITIALIZED);
+      json_decref(problems);
+    }
+    json_decref(r);
+  }
+  t_fault_steps = 0;
+  jcm_close(j);
+}
+
 /* The steps a command makes inside a batch, after `first`: the last is its
  * RELEASE. */
 static int steps_in_batch(jcm *j, const char *first, const char *text) {
@@ -1047,6 +1092,7 @@ int main(void) {
                                      cmocka_unit_test(failing_store_under_article6),
                                      cmocka_unit_test(failing_store_under_user_commands),
                                      cmocka_unit_test(batch_with_a_failed_savepoint_commits_nothing),
+                                     cmocka_unit_test(queries_after_a_failed_identity_read),
                                      cmocka_unit_test(verify_under_failing_steps),
                                      cmocka_unit_test(early_commit_defers_only_its_own_sync),
                                      cmocka_unit_test(times_format_as_strftime),
