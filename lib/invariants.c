@@ -222,14 +222,16 @@ static void describe(jcm_store *st, jcm_stmt *s, const int *cols, int n, char *o
   }
 }
 
-static void registry_row(jcm_inv *inv, jcm_store *st, jcm_stmt *s) {
+static int registry_row(jcm_inv *inv, jcm_store *st, jcm_stmt *s) {
   size_t len;
   const char *id = text_of(st, s, inv->col[K_ID], &len);
   int self = inv->col[K_SELF] >= 0 && st->ops->column_type(s, inv->col[K_SELF]) == JCM_INT &&
              int_of(st, s, inv->col[K_SELF]) == 1;
-  if (!self || !id || inv->self) return;
-  inv->self = malloc(len ? len : 1);
-  if (inv->self) memcpy(inv->self, id, len), inv->self_len = len;
+  if (!self || !id || inv->self) return 0;
+  if (!(inv->self = malloc(len ? len : 1))) return -1;
+  memcpy(inv->self, id, len);
+  inv->self_len = len;
+  return 0;
 }
 
 static int account_row(jcm_inv *inv, jcm_store *st, jcm_stmt *s) {
@@ -261,8 +263,8 @@ static int64_t units_of(int64_t first, int64_t last) {
 }
 
 /* No overlap: each block starts after the one before it of the same
- * origin ends. */
-static void check_overlap(jcm_inv *inv, jcm_store *st, jcm_stmt *s, int64_t first, int64_t last) {
+ * origin ends. 0, or -1 out of memory. */
+static int check_overlap(jcm_inv *inv, jcm_store *st, jcm_stmt *s, int64_t first, int64_t last) {
   size_t len = 0;
   const char *origin = text_of(st, s, inv->col[K_ORIGIN], &len);
   if (!origin) origin = col_text(st, s, inv->col[K_ORIGIN]), len = strlen(origin);
@@ -275,15 +277,15 @@ static void check_overlap(jcm_inv *inv, jcm_store *st, jcm_stmt *s, int64_t firs
   }
   if (!same) {
     unsigned char *copy = malloc(len ? len : 1);
-    if (copy) {
-      memcpy(copy, origin, len);
-      free(inv->origin);
-      inv->origin = copy;
-      inv->origin_len = len;
-    }
+    if (!copy) return -1;
+    memcpy(copy, origin, len);
+    free(inv->origin);
+    inv->origin = copy;
+    inv->origin_len = len;
   }
   inv->prev_last = last;
   inv->have_prev = 1;
+  return 0;
 }
 
 /* Conservation: the block counts toward its issuance; a block of this
@@ -348,7 +350,7 @@ static int check_state(jcm_inv *inv, jcm_store *st, jcm_stmt *s, int64_t first, 
 static int block_row(jcm_inv *inv, jcm_store *st, jcm_stmt *s) {
   int64_t first = int_of(st, s, inv->col[K_FIRST]), last = int_of(st, s, inv->col[K_LAST]);
   int64_t n = units_of(first, last);
-  check_overlap(inv, st, s, first, last);
+  if (check_overlap(inv, st, s, first, last) != 0) return -1;
   count_in_issuance(inv, st, s, first, last, n);
   return check_state(inv, st, s, first, n);
 }
@@ -366,7 +368,7 @@ static void movement_row(jcm_inv *inv, jcm_store *st, jcm_stmt *s) {
 
 int jcm__inv_row(jcm_inv *inv, jcm_store *st, jcm_stmt *s) {
   switch (inv->table) {
-  case T_REGISTRY: registry_row(inv, st, s); return 0;
+  case T_REGISTRY: return registry_row(inv, st, s);
   case T_ACCOUNT: return account_row(inv, st, s);
   case T_ISSUANCE: return issuance_row(inv, st, s);
   case T_BLOCK: return block_row(inv, st, s);

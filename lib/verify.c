@@ -110,14 +110,14 @@ static void compare_table(jcm_replay *v, jcm_inv *inv, const char *table, const 
   if (sa) jcm__inv_table(inv, table, a, sa);
   for (int differs = !sb; sa;) {
     int ra = db_step(a, sa), rb = differs ? JCM_DONE : db_step(b, sb);
-    if (ra == JCM_STEP_ERROR || rb == JCM_STEP_ERROR) {
-      jcm__problem(v->problems, "replay", table, "cannot read the table in the %s: %s",
-                   ra == JCM_STEP_ERROR ? "store" : "replayed store",
-                   ra == JCM_STEP_ERROR ? a->ops->errmsg(a) : b->ops->errmsg(b));
-      if (ra == JCM_STEP_ERROR) jcm__inv_unread(inv, table);
-      if (ra == JCM_STEP_ERROR || differs) break;
+    if (ra == JCM_STEP_ERROR) {
+      jcm__problem(v->problems, "replay", table, "cannot read the table in the store: %s", a->ops->errmsg(a));
+      jcm__inv_unread(inv, table);
+      break;
+    }
+    if (rb == JCM_STEP_ERROR) { /* the stored rows are still read, for the invariants */
+      jcm__problem(v->problems, "replay", table, "cannot read the table in the replayed store: %s", b->ops->errmsg(b));
       differs = 1;
-      continue;
     }
     if (ra == JCM_ROW && jcm__inv_row(inv, a, sa) != 0) {
       jcm__problem(v->problems, "invariant", table, "cannot run: out of memory");
