@@ -513,6 +513,61 @@ static void failing_store_under_every_command(void **state) {
   free(steps);
 }
 
+/* The id of the one transaction awaiting approval. */
+static void awaiting_id(const char *path, char *id, size_t n) {
+  sqlite3 *db = NULL;
+  sqlite3_stmt *s = NULL;
+  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT id FROM pending WHERE status = 'awaiting approval'", -1, &s, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  snprintf(id, n, "%s", (const char *)sqlite3_column_text(s, 0));
+  assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+}
+
+/* Four eyes under faults: a move from a government account held for a
+ * second administrator, then approved, rejected or withdrawn. Approval
+ * runs the held command again (its checks, then its apply) where the hold
+ * released its reservation: a fault anywhere in it must leave the units
+ * reserved and the transaction awaiting, as before. */
+static void failing_store_under_four_eyes(void **state) {
+  (void)state;
+  static const struct {
+    const char *propose, *decide; /* decide: "%s" is the held transaction */
+    const jcm_actor *decider;
+  } cases[] = {
+      {"{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":10}", "{\"cmd\":\"tx.approve\",\"tx\":\"%s\"}",
+       &T_ADMIN2},
+      {"{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":7}",
+       "{\"cmd\":\"tx.reject\",\"tx\":\"%s\",\"reason\":\"not agreed\"}", &T_ADMIN2},
+      {"{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":3}",
+       "{\"cmd\":\"tx.cancel\",\"tx\":\"%s\",\"reason\":\"withdrawn\"}", &T_ADMIN},
+  };
+  for (t_fault_steps = 0; t_fault_steps < 2; t_fault_steps++) {
+    char path[512], text[400], id[64];
+    t_accounts a;
+    int failures = 0;
+    jcm *j = fault_registry("smoke-foureyes", 1, path, &a);
+    snprintf(text, sizeof text, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":100}", a.hold_a,
+             a.gov);
+    failures += command_under_failing_binds(j, path, &T_ADMIN, text, 0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+      snprintf(text, sizeof text, cases[i].propose, a.gov, a.hold_b);
+      failures += command_under_failing_binds(j, path, &T_ADMIN, text, 0);
+      awaiting_id(path, id, sizeof id);
+      snprintf(text, sizeof text, cases[i].decide, id);
+      failures += command_under_failing_binds(j, path, cases[i].decider, text, 0);
+    }
+    assert_int_equal(failures, 0);
+    assert_int_equal(t_balance(j, a.gov), 90);
+    assert_int_equal(t_balance(j, a.hold_b), 1009 + 10);
+    verify_and_close(j);
+  }
+  t_fault_steps = 0;
+}
+
 /* The program runs the SQLite it compiled in (docs/design.md, "SQLite built
  * in"), not a system library picked up at link or load time: the header's
  * version, and options Debian's build does not have (lookaside is off in
@@ -1091,6 +1146,7 @@ int main(void) {
                                      cmocka_unit_test(failing_store_under_the_project_cycle),
                                      cmocka_unit_test(failing_store_under_article6),
                                      cmocka_unit_test(failing_store_under_user_commands),
+                                     cmocka_unit_test(failing_store_under_four_eyes),
                                      cmocka_unit_test(batch_with_a_failed_savepoint_commits_nothing),
                                      cmocka_unit_test(queries_after_a_failed_identity_read),
                                      cmocka_unit_test(verify_under_failing_steps),
