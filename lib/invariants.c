@@ -11,15 +11,20 @@
  * Rows come in each table's comparison order (jcm__state_order): the
  * registry, accounts and issuances before the blocks, the blocks by origin
  * and first serial, the movements by entry. A block's reservation or
- * transfer out names a row of a later table (xtx, pending); the few blocks
- * that have one are checked at the end, by key, with the SQL of the rule.
+ * transfer out names a row of a later table (xtx, pending): when any block
+ * names one, those blocks are checked at the end with the rule's SQL.
  * The rules on small tables (a pending transaction's reservation, a period
  * issued once) stay queries.
  *
  * Values are compared as SQL compares them: a key is a text's bytes, all of
  * them (a text with a NUL inside is not the text before the NUL), and a
- * value that is not text matches no key. Sums that pass 2^63 - 1 break the
- * invariant they belong to, where SQL stopped with "integer overflow".
+ * value that is not text matches no key (a blob id of a doubly tampered
+ * store, which SQL would join to an equal blob, is reported broken here).
+ * A value is only ever read as its own type: reading a blob as text turns
+ * it into text in place, which the comparison, run on the row before, must
+ * not see. Sums that pass 2^63 - 1 break the invariant they belong to,
+ * where SQL stopped with "integer overflow"; a table without a column a
+ * rule reads leaves the rule undecided, as SQL's "no such column" did.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,18 +84,12 @@ struct jcm_inv {
   size_t origin_len;
   int64_t prev_last;
   int have_prev;
-  vec odd;      /* blocks with a reservation or a transfer out, checked at the end */
-  int reported; /* checks already reported once (bits) */
+  int origin_type;   /* of the previous block's origin */
+  int64_t naming_tx; /* blocks with a reservation or a transfer out, checked at the end */
+  int reported;      /* checks already reported once (bits) */
 };
 
 enum { R_TOTALS = 1, R_NO_ISSUANCE = 2, R_OVERLAP = 4, R_STATE = 8, R_HOLDINGS = 16, R_OVERFLOW = 32 };
-
-typedef struct {
-  unsigned char *origin;
-  size_t origin_len;
-  int origin_text;
-  int64_t first;
-} odd_block;
 
 static void *vec_push(vec *v) {
   if (v->n == v->cap) {
@@ -112,7 +111,6 @@ jcm_inv *jcm__inv_new(void) {
   inv->accounts.size = sizeof(holding);
   inv->account_ids.size = inv->issuance_ids.size = sizeof(char *);
   inv->issuances.size = sizeof(issued);
-  inv->odd.size = sizeof(odd_block);
   if (!inv->problems || !inv->account_ix || !inv->issuance_ix) {
     jcm__inv_free(inv);
     return NULL;
@@ -135,9 +133,6 @@ void jcm__inv_free(jcm_inv *inv) {
   free_strings(&inv->account_ids);
   free(inv->issuances.items);
   free_strings(&inv->issuance_ids);
-  for (size_t i = 0; i < inv->odd.n; i++)
-    free(((odd_block *)inv->odd.items)[i].origin);
-  free(inv->odd.items);
   free(inv->self);
   free(inv->origin);
   free(inv);
@@ -149,6 +144,20 @@ int jcm__inv_reads(const char *table) {
   return 0;
 }
 
+/* The columns each table's rules read (bits by K_*). */
+static unsigned needed(int table) {
+  switch (table) {
+  case T_REGISTRY: return 1u << K_ID | 1u << K_SELF;
+  case T_ACCOUNT: return 1u << K_ID;
+  case T_ISSUANCE: return 1u << K_ID | 1u << K_TOTAL | 1u << K_FIRST | 1u << K_LAST;
+  case T_BLOCK:
+    return 1u << K_ORIGIN | 1u << K_FIRST | 1u << K_LAST | 1u << K_ISSUANCE | 1u << K_ACCOUNT | 1u << K_RESERVED |
+           1u << K_OUT;
+  case T_MOVEMENT: return 1u << K_ACCOUNT | 1u << K_DIR | 1u << K_QUANTITY;
+  default: return 0;
+  }
+}
+
 void jcm__inv_table(jcm_inv *inv, const char *table, jcm_store *st, jcm_stmt *s) {
   inv->table = T_OTHER;
   for (int t = 1; t < (int)(sizeof tables / sizeof tables[0]); t++)
@@ -158,6 +167,12 @@ void jcm__inv_table(jcm_inv *inv, const char *table, jcm_store *st, jcm_stmt *s)
     inv->col[c] = -1;
     for (int i = 0; i < cols; i++)
       if (strcmp(st->ops->column_name(s, i), col_names[c]) == 0) inv->col[c] = i;
+    if (inv->col[c] < 0 && (needed(inv->table) & 1u << c)) { /* as SQL's "no such column" */
+      jcm__problem(inv->problems, "invariant", table, "cannot run: the table has no column %s", col_names[c]);
+      inv->unread |= 1u << inv->table;
+      inv->table = T_OTHER;
+      return;
+    }
   }
 }
 
@@ -245,8 +260,13 @@ static int issuance_row(jcm_inv *inv, jcm_store *st, jcm_stmt *s) {
   size_t len;
   const char *id = text_of(st, s, inv->col[K_ID], &len);
   issued *x;
-  if (!id || add_key(inv->issuance_ix, &inv->issuances, &inv->issuance_ids, id, len, (void **)&x) != 0)
-    return id ? -1 : 0;
+  if (!id) {                      /* joins no block: its total must be 0 (the report names it by a placeholder) */
+    json_t *none = json_object(); /* an index of its own, so that add_key adds it */
+    int rc = none ? add_key(none, &inv->issuances, &inv->issuance_ids, "(not text)", 10, (void **)&x) : -1;
+    json_decref(none);
+    if (rc != 0) return -1;
+  } else if (add_key(inv->issuance_ix, &inv->issuances, &inv->issuance_ids, id, len, (void **)&x) != 0)
+    return -1;
   if (x) {
     x->total = int_of(st, s, inv->col[K_TOTAL]);
     x->first = int_of(st, s, inv->col[K_FIRST]);
@@ -265,10 +285,13 @@ static int64_t units_of(int64_t first, int64_t last) {
 /* No overlap: each block starts after the one before it of the same
  * origin ends. 0, or -1 out of memory. */
 static int check_overlap(jcm_inv *inv, jcm_store *st, jcm_stmt *s, int64_t first, int64_t last) {
-  size_t len = 0;
-  const char *origin = text_of(st, s, inv->col[K_ORIGIN], &len);
-  if (!origin) origin = col_text(st, s, inv->col[K_ORIGIN]), len = strlen(origin);
-  int same = inv->have_prev && len == inv->origin_len && memcmp(origin, inv->origin, len) == 0;
+  int i = inv->col[K_ORIGIN], type = st->ops->column_type(s, i);
+  const void *origin = type == JCM_TEXT   ? (const void *)st->ops->column_text(s, i)
+                       : type == JCM_BLOB ? st->ops->column_blob(s, i)
+                                          : NULL; /* never read as another type: that would convert it */
+  size_t len = origin ? (size_t)st->ops->column_bytes(s, i) : 0;
+  int same = inv->have_prev && type == inv->origin_type && len == inv->origin_len &&
+             (!len || memcmp(origin, inv->origin, len) == 0);
   if (first > last || first < 1 || (same && first <= inv->prev_last)) {
     char where[300];
     int cols[] = {inv->col[K_ORIGIN], inv->col[K_FIRST], inv->col[K_LAST]};
@@ -278,7 +301,8 @@ static int check_overlap(jcm_inv *inv, jcm_store *st, jcm_stmt *s, int64_t first
   if (!same) {
     unsigned char *copy = malloc(len ? len : 1);
     if (!copy) return -1;
-    memcpy(copy, origin, len);
+    if (len) memcpy(copy, origin, len);
+    inv->origin_type = type;
     free(inv->origin);
     inv->origin = copy;
     inv->origin_len = len;
@@ -313,8 +337,8 @@ static void count_in_issuance(jcm_inv *inv, jcm_store *st, jcm_stmt *s, int64_t 
 
 /* One state: a block is held by a known account, or transferred out (the
  * transfer completed); one reserved is held. Blocks naming a transaction
- * are kept for the end, when the tables of transactions have been read. */
-static int check_state(jcm_inv *inv, jcm_store *st, jcm_stmt *s, int64_t first, int64_t n) {
+ * are checked at the end, once the tables of transactions have been read. */
+static void check_state(jcm_inv *inv, jcm_store *st, jcm_stmt *s, int64_t n) {
   size_t len = 0;
   int acc_null = inv->col[K_ACCOUNT] < 0 || st->ops->column_type(s, inv->col[K_ACCOUNT]) == JCM_NULL;
   const char *account = text_of(st, s, inv->col[K_ACCOUNT], &len);
@@ -325,17 +349,7 @@ static int check_state(jcm_inv *inv, jcm_store *st, jcm_stmt *s, int64_t first, 
     if (n < 0 || __builtin_add_overflow(h->held, n, &h->held)) h->overflow = 1;
   }
   if (names_tx) {
-    odd_block *b = vec_push(&inv->odd);
-    size_t olen = (size_t)st->ops->column_bytes(s, inv->col[K_ORIGIN]);
-    if (!b) return -1;
-    b->origin_text = st->ops->column_type(s, inv->col[K_ORIGIN]) == JCM_TEXT;
-    b->origin = malloc(olen ? olen : 1);
-    b->origin_len = olen;
-    b->first = first;
-    if (!b->origin) return -1;
-    const void *o = b->origin_text ? (const void *)st->ops->column_text(s, inv->col[K_ORIGIN])
-                                   : st->ops->column_blob(s, inv->col[K_ORIGIN]);
-    if (olen) memcpy(b->origin, o, olen);
+    inv->naming_tx++;
   } else if (acc_null || k < 0) {
     char where[300];
     int cols[] = {inv->col[K_ORIGIN], inv->col[K_FIRST], inv->col[K_ACCOUNT]};
@@ -344,7 +358,6 @@ static int check_state(jcm_inv *inv, jcm_store *st, jcm_stmt *s, int64_t first, 
            "a block is in no account and not transferred out, or reserved by an unknown or finished transaction",
            where);
   }
-  return 0;
 }
 
 static int block_row(jcm_inv *inv, jcm_store *st, jcm_stmt *s) {
@@ -352,7 +365,8 @@ static int block_row(jcm_inv *inv, jcm_store *st, jcm_stmt *s) {
   int64_t n = units_of(first, last);
   if (check_overlap(inv, st, s, first, last) != 0) return -1;
   count_in_issuance(inv, st, s, first, last, n);
-  return check_state(inv, st, s, first, n);
+  check_state(inv, st, s, n);
+  return 0;
 }
 
 static void movement_row(jcm_inv *inv, jcm_store *st, jcm_stmt *s) {
@@ -377,41 +391,31 @@ int jcm__inv_row(jcm_inv *inv, jcm_store *st, jcm_stmt *s) {
   }
 }
 
-/* The blocks that name a transaction, by key, with the rule's SQL: held or
- * transferred out (that transfer completed), and a reservation held by an
- * external transfer still proposed or a transaction awaiting approval from
- * the block's account. */
-static void check_odd_blocks(jcm_inv *inv, jcm_store *st) {
+/* The blocks that name a transaction, with the rule's SQL (the first
+ * that breaks it): held or transferred out (that transfer completed), and
+ * a reservation held by an external transfer still proposed or by a
+ * transaction awaiting approval from the block's account. */
+static void check_blocks_naming_tx(jcm_inv *inv, jcm_store *st) {
   static const char q[] = "SELECT b.origin, b.first, b.account, b.reserved_tx, b.out_tx FROM block b"
                           " LEFT JOIN account a ON a.id = b.account LEFT JOIN xtx r ON r.id = b.reserved_tx"
                           " AND r.status = 'proposed' LEFT JOIN pending p ON p.id = b.reserved_tx"
                           " AND p.status = 'awaiting approval' AND p.from_account = b.account"
                           " LEFT JOIN xtx o ON o.id = b.out_tx AND o.dir = 'out' AND o.status = 'completed'"
-                          " WHERE b.origin = ? AND b.first = ? AND ((b.account IS NULL) = (o.id IS NULL)"
-                          " OR (b.account IS NOT NULL AND a.id IS NULL)"
+                          " WHERE (b.reserved_tx IS NOT NULL OR b.out_tx IS NOT NULL)"
+                          " AND ((b.account IS NULL) = (o.id IS NULL) OR (b.account IS NOT NULL AND a.id IS NULL)"
                           " OR (b.reserved_tx IS NOT NULL AND ((r.id IS NULL AND p.id IS NULL) OR b.account IS NULL)))";
-  jcm_stmt *s = inv->odd.n ? st->ops->prepare_temp(st, q) : NULL;
-  if (inv->odd.n && !s) {
+  if (!inv->naming_tx || (inv->reported & R_STATE)) return;
+  jcm_stmt *s = st->ops->prepare_temp(st, q);
+  int step = s ? db_step(st, s) : JCM_STEP_ERROR;
+  if (step == JCM_ROW) {
+    char where[300];
+    int cols[] = {0, 1, 2};
+    describe(st, s, cols, 3, where, sizeof where);
+    report(inv, R_STATE, "one state",
+           "a block is in no account and not transferred out, or reserved by an unknown or finished transaction",
+           where);
+  } else if (step == JCM_STEP_ERROR) {
     jcm__problem(inv->problems, "invariant", "one state", "cannot run: %s", st->ops->errmsg(st));
-    return;
-  }
-  for (size_t i = 0; i < inv->odd.n && !(inv->reported & R_STATE); i++) {
-    odd_block *b = (odd_block *)inv->odd.items + i;
-    int bad = b->origin_text ? st->ops->bind_text(s, 1, (const char *)b->origin, (int)b->origin_len)
-                             : st->ops->bind_blob(s, 1, b->origin, (int)b->origin_len);
-    int step = bad || st->ops->bind_int(s, 2, b->first) ? JCM_STEP_ERROR : db_step(st, s);
-    if (step == JCM_ROW) {
-      char where[300];
-      int cols[] = {0, 1, 2};
-      describe(st, s, cols, 3, where, sizeof where);
-      report(inv, R_STATE, "one state",
-             "a block is in no account and not transferred out, or reserved by an unknown or finished transaction",
-             where);
-    } else if (step == JCM_STEP_ERROR) {
-      jcm__problem(inv->problems, "invariant", "one state", "cannot run: %s", st->ops->errmsg(st));
-      inv->reported |= R_STATE;
-    }
-    db_reset(st, s);
   }
   if (s) st->ops->finalize(s);
 }
@@ -462,7 +466,7 @@ void jcm__inv_end(jcm_inv *inv, jcm_store *st, json_t *problems) {
   unsigned block = 1u << T_BLOCK, account = 1u << T_ACCOUNT;
   if (decided(inv, "conservation", block | 1u << T_ISSUANCE | 1u << T_REGISTRY)) check_totals(inv);
   decided(inv, "no overlap", block);
-  if (decided(inv, "one state", block | account)) check_odd_blocks(inv, st);
+  if (decided(inv, "one state", block | account)) check_blocks_naming_tx(inv, st);
   if (decided(inv, "holdings agree with movements", block | account | 1u << T_MOVEMENT)) check_holdings(inv);
   size_t i;
   json_t *p;

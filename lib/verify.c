@@ -94,6 +94,20 @@ static int rows_differ(jcm_replay *v, const char *table, jcm_store *a, jcm_stmt 
   return 1;
 }
 
+/* The two statements have the same columns, by name and in order; else
+ * the difference is reported (a column added to or dropped from the
+ * stored table would otherwise compare only where both have one). */
+static int same_columns(jcm_replay *v, const char *table, jcm_store *a, jcm_stmt *sa, jcm_store *b, jcm_stmt *sb) {
+  int na = a->ops->column_count(sa), nb = b->ops->column_count(sb), i = 0;
+  while (i < na && i < nb && strcmp(a->ops->column_name(sa, i), b->ops->column_name(sb, i)) == 0)
+    i++;
+  if (i == na && i == nb) return 1;
+  jcm__problem(v->problems, "replay", table,
+               "the table's columns differ from the journal's: column %d is %s in the store, %s by the journal", i + 1,
+               i < na ? a->ops->column_name(sa, i) : "(none)", i < nb ? b->ops->column_name(sb, i) : "(none)");
+  return 0;
+}
+
 /* Reads one stored table to its end, each row to the invariants, and
  * compares it row by row with the replayed one when compare is set
  * (reporting the first difference). */
@@ -108,7 +122,8 @@ static void compare_table(jcm_replay *v, jcm_inv *inv, const char *table, const 
     if (!sa) jcm__inv_unread(inv, table);
   }
   if (sa) jcm__inv_table(inv, table, a, sa);
-  for (int differs = !sb; sa;) {
+  int differs = !sb || !same_columns(v, table, a, sa, b, sb);
+  while (sa) {
     int ra = db_step(a, sa), rb = differs ? JCM_DONE : db_step(b, sb);
     if (ra == JCM_STEP_ERROR) {
       jcm__problem(v->problems, "replay", table, "cannot read the table in the store: %s", a->ops->errmsg(a));
@@ -119,12 +134,13 @@ static void compare_table(jcm_replay *v, jcm_inv *inv, const char *table, const 
       jcm__problem(v->problems, "replay", table, "cannot read the table in the replayed store: %s", b->ops->errmsg(b));
       differs = 1;
     }
+    /* compared first: reading a value as another type converts it in place */
+    if (!differs && (ra == JCM_ROW || rb == JCM_ROW)) differs = rows_differ(v, table, a, sa, ra, b, sb, rb);
     if (ra == JCM_ROW && jcm__inv_row(inv, a, sa) != 0) {
       jcm__problem(v->problems, "invariant", table, "cannot run: out of memory");
       jcm__inv_unread(inv, table);
       break;
     }
-    if (!differs && (ra == JCM_ROW || rb == JCM_ROW)) differs = rows_differ(v, table, a, sa, ra, b, sb, rb);
     if (ra != JCM_ROW) break; /* the stored rows are read to their end, for the invariants */
   }
   if (sa) a->ops->finalize(sa);
@@ -222,13 +238,13 @@ static void compare_movements(jcm_replay *v, jcm_inv *inv, const jcm_capture *ca
       jcm__inv_unread(inv, "movement");
       break;
     }
+    const jcm_movement_row *r = !differs && k < n ? jcm__capture_row(cap, k++) : NULL;
+    if (!differs && (ra == JCM_ROW || r)) differs = captured_differs(v, a, sa, ra, r);
     if (ra == JCM_ROW && jcm__inv_row(inv, a, sa) != 0) {
       jcm__problem(v->problems, "invariant", "movement", "cannot run: out of memory");
       jcm__inv_unread(inv, "movement");
       break;
     }
-    const jcm_movement_row *r = !differs && k < n ? jcm__capture_row(cap, k++) : NULL;
-    if (!differs && (ra == JCM_ROW || r)) differs = captured_differs(v, a, sa, ra, r);
     if (ra != JCM_ROW) break;
   }
   a->ops->finalize(sa);

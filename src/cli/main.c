@@ -16,7 +16,9 @@ int main(int argc, char **argv) {
    * the same threshold, so its figures are what this command gets; `jcm
    * verify` of a 413,111-event store: 11.09, 9.63, 8.87 s without it and
    * 9.80, 9.43, 8.90 s with it, in alternating runs (docs/benchmarks.md). */
+#ifdef __GLIBC__
   mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+#endif
   cli c = {0};
   const char *env;
   c.db = (env = getenv("JCM_DB")) && *env ? env : "jcm.db";
