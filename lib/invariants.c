@@ -3,8 +3,8 @@
  * stored state as verify's comparison reads it (lib/verify.c). Each stored
  * row of the registry, account, issuance, block and movement tables is
  * handed here once, so the stored state is read once, not once for the
- * comparison and again for each invariant. As SQL queries the invariants
- * took 4.8 s of a verify at a million blocks, most of it summing each
+ * comparison and again for each invariant. As SQL queries, on a store of
+ * 413,111 events, the holdings rule alone took 1.16 s: it summed each
  * account's blocks through the account's index, a random row read a block
  * (docs/benchmarks.md).
  *
@@ -89,7 +89,7 @@ struct jcm_inv {
   int reported;      /* checks already reported once (bits) */
 };
 
-enum { R_TOTALS = 1, R_NO_ISSUANCE = 2, R_OVERLAP = 4, R_STATE = 8, R_HOLDINGS = 16, R_OVERFLOW = 32 };
+enum { R_TOTALS = 1, R_NO_ISSUANCE = 2, R_OVERLAP = 4, R_STATE = 8, R_HOLDINGS = 16 };
 
 static void *vec_push(vec *v) {
   if (v->n == v->cap) {
@@ -198,11 +198,12 @@ static int64_t find(json_t *ix, const char *key, size_t len) {
   return x ? json_integer_value(x) : -1;
 }
 
-/* Adds key to ix as the next index of items/ids; 0, or -1 out of memory.
- * A key seen again keeps its first row, as a join would find either. */
+/* Adds key to ix as the next index of items/ids (without ix: an item no
+ * key finds, named key in reports); 0, or -1 out of memory. A key seen
+ * again keeps its first row, as a join would find either. */
 static int add_key(json_t *ix, vec *items, vec *ids, const char *key, size_t len, void **item) {
   *item = NULL;
-  if (find(ix, key, len) >= 0) return 0;
+  if (ix && find(ix, key, len) >= 0) return 0;
   char *copy = malloc(len + 1);
   void *slot = copy ? vec_push(items) : NULL;
   char **id = slot ? vec_push(ids) : NULL;
@@ -216,7 +217,7 @@ static int add_key(json_t *ix, vec *items, vec *ids, const char *key, size_t len
   *id = copy;
   memset(slot, 0, items->size);
   *item = slot;
-  return json_object_setn_new_nocheck(ix, key, len, json_integer((json_int_t)(items->n - 1)));
+  return ix ? json_object_setn_new_nocheck(ix, key, len, json_integer((json_int_t)(items->n - 1))) : 0;
 }
 
 static void report(jcm_inv *inv, int bit, const char *name, const char *what, const char *where) {
@@ -260,11 +261,8 @@ static int issuance_row(jcm_inv *inv, jcm_store *st, jcm_stmt *s) {
   size_t len;
   const char *id = text_of(st, s, inv->col[K_ID], &len);
   issued *x;
-  if (!id) {                      /* joins no block: its total must be 0 (the report names it by a placeholder) */
-    json_t *none = json_object(); /* an index of its own, so that add_key adds it */
-    int rc = none ? add_key(none, &inv->issuances, &inv->issuance_ids, "(not text)", 10, (void **)&x) : -1;
-    json_decref(none);
-    if (rc != 0) return -1;
+  if (!id) { /* joins no block: its total must be 0 */
+    if (add_key(NULL, &inv->issuances, &inv->issuance_ids, "(not text)", 10, (void **)&x) != 0) return -1;
   } else if (add_key(inv->issuance_ix, &inv->issuances, &inv->issuance_ids, id, len, (void **)&x) != 0)
     return -1;
   if (x) {

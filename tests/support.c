@@ -377,6 +377,18 @@ int64_t t_query_int(sqlite3 *db, const char *sql) {
   return v;
 }
 
+void t_query_text(const char *path, const char *sql, char *out, size_t n) {
+  sqlite3 *db = NULL;
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW)
+    die(sql, sqlite3_errmsg(db));
+  snprintf(out, n, "%s", (const char *)sqlite3_column_text(s, 0));
+  if (sqlite3_step(s) != SQLITE_DONE) die(sql, "more than one row");
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+}
+
 void t_read_blob(sqlite3 *db, const char *column, int64_t seq, unsigned char **out, size_t *n) {
   char sql[128];
   snprintf(sql, sizeof sql, "SELECT %s FROM journal WHERE seq = ?", column);

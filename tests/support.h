@@ -78,6 +78,9 @@ int t_run_isolated(jcm **j, const char *path, t_isolated_fn fn, const void *ud, 
 #define T_HASH_LEN 32
 void t_copy_file(const char *from, const char *to);
 int64_t t_query_int(sqlite3 *db, const char *sql);
+/* The first column of the one row sql gives on the store at path, opened
+ * read only, as text; aborts unless there is exactly one row. */
+void t_query_text(const char *path, const char *sql, char *out, size_t n);
 void t_read_blob(sqlite3 *db, const char *column, int64_t seq, unsigned char **out, size_t *n);
 void t_write_blob(sqlite3 *db, const char *column, int64_t seq, const void *b, size_t n);
 /* SHA-256 of prev || bytes, as the journal chains its entries. */

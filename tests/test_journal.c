@@ -928,6 +928,19 @@ static void state_tampering_is_named(void **state) {
       /* the columns themselves: a table compares only where both have one */
       {"a column dropped from tx", "tx", "columns differ", {NULL, NULL}, "ALTER TABLE tx DROP COLUMN idem_key"},
       {"a column added to block", "block", "columns differ", {NULL, NULL}, "ALTER TABLE block ADD COLUMN extra TEXT"},
+      /* an issuance whose id is not text joins no block: its total must be
+       * 0 (its blocks deleted too, so that no orphan block tells instead) */
+      {"an issuance's id set to NULL and its blocks deleted",
+       "issuance",
+       NULL,
+       {"conservation", NULL},
+       "DELETE FROM block WHERE issuance = (SELECT MIN(id) FROM issuance);"
+       " UPDATE issuance SET id = NULL WHERE id = (SELECT MIN(id) FROM issuance)"},
+      {"a column added to movement",
+       "movement",
+       "columns differ",
+       {NULL, NULL},
+       "ALTER TABLE movement ADD COLUMN extra TEXT"},
       {"an issuance's total column renamed",
        "issuance",
        "columns differ",

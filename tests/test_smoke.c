@@ -234,11 +234,7 @@ static void queries_after_a_failed_identity_read(void **state) {
   (void)state;
   char path[512], text[300];
   t_accounts a;
-  t_db_path(path, sizeof path, "smoke-identity");
-  jcm *j = t_registry(path, &a);
-  const char *acc[] = {a.hold_a, NULL};
-  const int64_t q[] = {2017};
-  assert_int_equal(t_issue(j, 2021, 2017, 2017, acc, q), JCM_OK);
+  jcm *j = fault_registry("smoke-identity", 1, path, &a);
   snprintf(text, sizeof text, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":9999}", a.hold_a,
            a.hold_b);
   int code;
@@ -513,20 +509,6 @@ static void failing_store_under_every_command(void **state) {
   free(steps);
 }
 
-/* The id of the one transaction awaiting approval. */
-static void awaiting_id(const char *path, char *id, size_t n) {
-  sqlite3 *db = NULL;
-  sqlite3_stmt *s = NULL;
-  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_prepare_v2(db, "SELECT id FROM pending WHERE status = 'awaiting approval'", -1, &s, NULL),
-                   SQLITE_OK);
-  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-  snprintf(id, n, "%s", (const char *)sqlite3_column_text(s, 0));
-  assert_int_equal(sqlite3_step(s), SQLITE_DONE);
-  sqlite3_finalize(s);
-  sqlite3_close(db);
-}
-
 /* Four eyes under faults: a move from a government account held for a
  * second administrator, then approved, rejected or withdrawn. Approval
  * runs the held command again (its checks, then its apply) where the hold
@@ -556,7 +538,7 @@ static void failing_store_under_four_eyes(void **state) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
       snprintf(text, sizeof text, cases[i].propose, a.gov, a.hold_b);
       failures += command_under_failing_binds(j, path, &T_ADMIN, text, 0);
-      awaiting_id(path, id, sizeof id);
+      t_query_text(path, "SELECT id FROM pending WHERE status = 'awaiting approval'", id, sizeof id);
       snprintf(text, sizeof text, cases[i].decide, id);
       failures += command_under_failing_binds(j, path, cases[i].decider, text, 0);
     }
@@ -581,14 +563,9 @@ static void sqlite_is_the_one_built_in(void **state) {
 
 /* The key the issuance's transaction shows through the tx query. */
 static void assert_issuance_key(jcm *j, const char *path, const char *key) {
-  sqlite3 *db = NULL;
-  sqlite3_stmt *s = NULL;
-  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_prepare_v2(db, "SELECT id FROM tx WHERE type = 'issuance'", -1, &s, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-  json_t *params = json_pack("{s:s}", "id", (const char *)sqlite3_column_text(s, 0)), *tx = NULL;
-  sqlite3_finalize(s);
-  sqlite3_close(db);
+  char id[64];
+  t_query_text(path, "SELECT id FROM tx WHERE type = 'issuance'", id, sizeof id);
+  json_t *params = json_pack("{s:s}", "id", id), *tx = NULL;
   jcm_check chk = {0};
   assert_int_equal(jcm_query(j, "tx", params, &tx, &chk), JCM_OK);
   assert_string_equal(json_string_value(json_object_get(tx, "idem_key")), key);
