@@ -86,6 +86,11 @@ char *jcm__canonical(json_t *v); /* sorted keys, compact; malloc'd */
 /* Compact JSON for answers: the canonical writer's text where it can (a
  * third of json_dumps's cost), else json_dumps's, UTF-8 kept; malloc'd. */
 char *jcm__compact(json_t *v);
+/* JSON as json_loadb reads it (duplicate keys refused), from bytes in
+ * jcm__canonical's form read without json_loadb; NULL when not JSON. */
+json_t *jcm__read_canonical(const void *bytes, size_t n);
+/* The same, NULL also for any JSON not in that form (for the tests). */
+json_t *jcm__read_canonical_only(const void *bytes, size_t n);
 void jcm__format_time(int64_t ms, char out[32]);
 /* 1 when s has the journal's time form, 2026-11-28T15:15:57.123Z (such
  * times compare as text in time order) */

@@ -229,6 +229,154 @@ char *jcm__compact(json_t *v) {
   return t ? t : json_dumps(v, JSON_COMPACT);
 }
 
+/* ---- reading what the writer wrote ----
+ * json_loadb takes about 10 µs for a transfer's event (its lexer passes
+ * each byte through a stream), most of verify's checking thread. This
+ * reader takes only the writer's form: no whitespace, keys in strictly
+ * ascending order and without escapes, strings of printable ASCII with
+ * only '"' and '\\' escaped, integers of at most 18 digits without leading
+ * zeros, true/false/null, nesting of at most 32 levels, an object or an
+ * array outside. On anything else it gives up and json_loadb reads the
+ * bytes, so what it accepts is what json_loadb reads to an equal value
+ * (test_journal checks it over random values and altered bytes), and a
+ * duplicate key is never among it. */
+typedef struct {
+  const char *p, *end;
+} canon_in;
+
+static json_t *canon_read_value(canon_in *in, int depth);
+
+/* The string at in->p: its bytes (escapes included) and whether it has any. */
+static int canon_read_span(canon_in *in, const char **s, size_t *n, int *escaped) {
+  if (in->p >= in->end || *in->p != '"') return -1;
+  const char *b = ++in->p;
+  *escaped = 0;
+  while (in->p < in->end && *in->p != '"') {
+    unsigned char ch = (unsigned char)*in->p;
+    if (ch < 0x20 || ch > 0x7e) return -1;
+    if (ch == '\\') {
+      if (in->p + 1 >= in->end || (in->p[1] != '"' && in->p[1] != '\\')) return -1;
+      *escaped = 1;
+      in->p++;
+    }
+    in->p++;
+  }
+  if (in->p >= in->end) return -1;
+  *s = b;
+  *n = (size_t)(in->p++ - b);
+  return 0;
+}
+
+static json_t *canon_read_string(canon_in *in) {
+  const char *s;
+  size_t n;
+  int escaped;
+  if (canon_read_span(in, &s, &n, &escaped) != 0) return NULL;
+  if (!escaped) return json_stringn_nocheck(s, n);
+  char *t = malloc(n), *o = t;
+  if (!t) return NULL;
+  for (size_t i = 0; i < n; i++)
+    *o++ = s[i] == '\\' ? s[++i] : s[i];
+  json_t *v = json_stringn_nocheck(t, (size_t)(o - t));
+  free(t);
+  return v;
+}
+
+static json_t *canon_read_integer(canon_in *in) {
+  int neg = *in->p == '-';
+  const char *d = in->p + neg, *q = d;
+  int64_t v = 0;
+  while (q < in->end && *q >= '0' && *q <= '9' && q - d < 18) /* no overflow */
+    v = v * 10 + (*q++ - '0');
+  size_t len = (size_t)(q - d);
+  /* "-0", leading zeros; a 19th digit, a fraction or an exponent follows */
+  if (len == 0 || (*d == '0' && (len > 1 || neg))) return NULL;
+  if (q < in->end && *q != ',' && *q != '}' && *q != ']') return NULL;
+  in->p = q;
+  return json_integer(neg ? -v : v);
+}
+
+static json_t *canon_read_word(canon_in *in) {
+  static const char *const words[] = {"true", "false", "null"};
+  for (int i = 0; i < 3; i++) {
+    size_t n = strlen(words[i]);
+    if ((size_t)(in->end - in->p) >= n && memcmp(in->p, words[i], n) == 0) {
+      in->p += n;
+      return i == 0 ? json_true() : i == 1 ? json_false() : json_null();
+    }
+  }
+  return NULL;
+}
+
+/* 1 when key a (n bytes) sorts strictly before key b (m bytes) */
+static int canon_key_before(const char *a, size_t n, const char *b, size_t m) {
+  int r = memcmp(a, b, n < m ? n : m);
+  return r < 0 || (r == 0 && n < m);
+}
+
+static json_t *canon_read_object(canon_in *in, int depth) {
+  json_t *o = json_object();
+  const char *prev = NULL;
+  size_t prev_n = 0;
+  in->p++;
+  if (o && in->p < in->end && *in->p == '}') return in->p++, o;
+  while (o) {
+    const char *k;
+    size_t kn;
+    int escaped;
+    if (canon_read_span(in, &k, &kn, &escaped) != 0 || escaped || (prev && !canon_key_before(prev, prev_n, k, kn)) ||
+        in->p >= in->end || *in->p++ != ':')
+      break;
+    json_t *v = canon_read_value(in, depth + 1);
+    if (!v || json_object_setn_new_nocheck(o, k, kn, v) != 0) break;
+    prev = k, prev_n = kn;
+    if (in->p < in->end && *in->p == '}') return in->p++, o;
+    if (in->p >= in->end || *in->p++ != ',') break;
+  }
+  json_decref(o);
+  return NULL;
+}
+
+static json_t *canon_read_array(canon_in *in, int depth) {
+  json_t *a = json_array();
+  in->p++;
+  if (a && in->p < in->end && *in->p == ']') return in->p++, a;
+  while (a) {
+    json_t *v = canon_read_value(in, depth + 1);
+    if (!v || json_array_append_new(a, v) != 0) break;
+    if (in->p < in->end && *in->p == ']') return in->p++, a;
+    if (in->p >= in->end || *in->p++ != ',') break;
+  }
+  json_decref(a);
+  return NULL;
+}
+
+static json_t *canon_read_value(canon_in *in, int depth) {
+  if (in->p >= in->end || depth > 32) return NULL;
+  char ch = *in->p;
+  if (ch == '{') return canon_read_object(in, depth);
+  if (ch == '[') return canon_read_array(in, depth);
+  if (ch == '"') return canon_read_string(in);
+  if (ch == '-' || (ch >= '0' && ch <= '9')) return canon_read_integer(in);
+  return canon_read_word(in);
+}
+
+json_t *jcm__read_canonical_only(const void *bytes, size_t n) {
+  canon_in in = {bytes, (const char *)bytes + n};
+  if (!n || (*in.p != '{' && *in.p != '[')) return NULL;
+  json_t *v = canon_read_value(&in, 0);
+  if (v && in.p != in.end) {
+    json_decref(v);
+    v = NULL;
+  }
+  return v;
+}
+
+json_t *jcm__read_canonical(const void *bytes, size_t n) {
+  json_t *v = jcm__read_canonical_only(bytes, n);
+  return v ? v : json_loadb(bytes, n, JSON_REJECT_DUPLICATES, NULL);
+}
+
 static char *put_digits(char *p, int v, int width) {
   for (int i = width - 1; i >= 0; i--, v /= 10)
     p[i] = (char)('0' + v % 10);

@@ -298,12 +298,15 @@ int jcm_verify(jcm *j, json_t **report) {
   int snapshot = j->in_batch || j->in_read ? 0 : jcm_read_begin(j) == JCM_OK;
   if (!snapshot && !j->in_batch && !j->in_read)
     jcm__problem(problems, "replay", "store", "cannot begin the read: %s", jcm__store(j)->ops->errmsg(jcm__store(j)));
-  /* The replay store's index of blocks by size serves the pick by
-   * quantity, a check: no apply reads it, the comparison reads rows in key
-   * order, and each transfer would rewrite two of its entries. (Its
-   * movement table stays empty: the replay keeps movements in memory.) */
+  /* The replay store's indexes of blocks by size and by account serve
+   * checks (the pick by quantity, an account's units before it closes) and
+   * queries: no apply reads them, the comparison reads rows in key order,
+   * and each transfer would write three of their entries at random places
+   * of trees as large as the block table. (Its movement table stays empty:
+   * the replay keeps movements in memory.) */
   jcm_store *rs = jcm__store(v.dst);
   rs->ops->exec(rs, "DROP INDEX IF EXISTS block_size");
+  rs->ops->exec(rs, "DROP INDEX IF EXISTS block_account");
   jcm_capture *cap = v.dst->capture = jcm__capture_new();
   if (!cap) jcm__problem(problems, "replay", "movement", "cannot keep the replayed movements: out of memory");
   if (cap) jcm__replay_until(&v, NULL);

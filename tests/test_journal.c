@@ -1155,6 +1155,129 @@ static void canonical_bytes_are_json_dumps(void **state) {
   json_decref(o);
 }
 
+/* ---- the canonical reader (lib/util.c) ----
+ * What it accepts must be what json_loadb reads, to an equal value, or
+ * verify would replay a different event than the one hashed. */
+
+static uint32_t rng_state;
+static uint32_t rnd(uint32_t n) { /* xorshift: the same values on every machine */
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 17;
+  rng_state ^= rng_state << 5;
+  return rng_state % n;
+}
+
+/* A random value; plain: only what the writer's form holds (then the
+ * reader must take it), else also reals, escapes, other bytes, big numbers. */
+static json_t *random_value(int depth, int plain) {
+  static const char *const keys[] = {"a", "b", "ab", "ba", "", "A", "~", "a b", "from", "to", "k\"", "\\", "\xc3\xa9"};
+  static const char *const strs[] = {"", "x", "THA01", "a\"b", "c\\d", "tab\there", "caf\xc3\xa9", "\x7f", "/"};
+  static const int64_t ints[] = {
+      0, 1, -1, 9, 10, -10, 123456789012345678, -123456789012345678, 1234567890123456789, INT64_MAX, INT64_MIN};
+  uint32_t kind = rnd(depth > 4 ? 5 : 7);
+  switch (kind) {
+  case 0: return json_integer(ints[rnd(plain ? 8 : 11)]);
+  case 1: return json_string(strs[rnd(plain ? 5 : 9)]);
+  case 2: return rnd(3) == 0 ? json_true() : rnd(2) ? json_false() : json_null();
+  case 3: return plain ? json_integer((json_int_t)rnd(1000000)) : json_real(rnd(2) ? 1.5 : -0.0);
+  case 4: return json_integer(-(json_int_t)rnd(1000));
+  case 5: {
+    json_t *a = json_array();
+    for (uint32_t i = rnd(4); i > 0; i--)
+      json_array_append_new(a, random_value(depth + 1, plain));
+    return a;
+  }
+  default: {
+    json_t *o = json_object();
+    for (uint32_t i = rnd(5); i > 0; i--)
+      json_object_set_new(o, keys[rnd(plain ? 10 : 13)], random_value(depth + 1, plain));
+    return o;
+  }
+  }
+}
+
+/* Fails unless bytes read by the reader are json_loadb's value; returns
+ * 1 when the reader took them. */
+static int reader_agrees(const char *bytes, size_t n) {
+  json_t *got = jcm__read_canonical_only(bytes, n);
+  json_t *want = json_loadb(bytes, n, JSON_REJECT_DUPLICATES, NULL);
+  json_t *either = jcm__read_canonical(bytes, n);
+  if (got && (!want || !json_equal(got, want)))
+    fail_msg("the reader took %.*s, which json_loadb reads %s", (int)n, bytes, want ? "otherwise" : "as no JSON");
+  if ((either != NULL) != (want != NULL) || (want && !json_equal(either, want)))
+    fail_msg("jcm__read_canonical disagrees with json_loadb on %.*s", (int)n, bytes);
+  json_decref(got);
+  json_decref(want);
+  json_decref(either);
+  return got != NULL;
+}
+
+static void canonical_reader_is_json_loadb(void **state) {
+  (void)state;
+  rng_state = 2463534242u;
+  int taken = 0, altered_taken = 0, altered = 0;
+  static const char subst[] = "\"\\,:{}[]0-1 .eatfn\x00\x80\x1f";
+  for (int i = 0; i < 3000; i++) {
+    json_t *o = json_object(); /* the outside is an object or an array */
+    json_object_set_new(o, "v", random_value(0, i % 2));
+    char *text = jcm__canonical(o);
+    size_t n = strlen(text);
+    int took = reader_agrees(text, n);
+    if (i % 2 && !took) fail_msg("the reader gave up on the writer's form: %s", text);
+    taken += took;
+    for (int k = 0; k < 4; k++) { /* one byte changed, removed or doubled */
+      char *t = malloc(n + 2);
+      memcpy(t, text, n);
+      size_t at = rnd((uint32_t)n), m = n;
+      switch (rnd(3)) {
+      case 0: t[at] = subst[rnd(sizeof subst - 1)]; break;
+      case 1: memmove(t + at, t + at + 1, n - at - 1), m--; break;
+      default: memmove(t + at + 1, t + at, n - at), m++; break;
+      }
+      altered++;
+      altered_taken += reader_agrees(t, m);
+      free(t);
+    }
+    free(text);
+    json_decref(o);
+  }
+  /* the reader must have had work of both kinds for the test to say anything */
+  if (taken < 1500 || altered_taken < altered / 10 || altered_taken == altered)
+    fail_msg("took %d of 3000 values and %d of %d altered texts", taken, altered_taken, altered);
+  static const char *const edges[] = {
+      "{\"a\":1,\"a\":2}",
+      "{\"b\":1,\"a\":2}",
+      "{\"a\":-0}",
+      "{\"a\":01}",
+      "{\"a\":1.0}",
+      "{\"a\":1e2}",
+      "{\"a\":1234567890123456789}",
+      "{\"a\":-9223372036854775808}",
+      "{\"a\":123456789012345678}",
+      "{} ",
+      " {}",
+      "{\"a\":\"\\u0041\"}",
+      "{\"a\":\"\\/\"}",
+      "{\"a\":\"\\\"\"}",
+      "{\"a\\\"\":1}",
+      "{\"a\":tru}",
+      "{\"a\":nul}",
+      "\"a\"",
+      "1",
+      "{\"a\":[1,]}",
+      "{\"a\":1,}",
+      "{,}",
+      "[",
+      "{\"a\"}",
+      "{\"a\":}",
+      "",
+  };
+  static const int fast[] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++)
+    if (reader_agrees(edges[i], strlen(edges[i])) != fast[i])
+      fail_msg("the reader %s %s", fast[i] ? "gave up on" : "took", edges[i]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(untouched_store_verifies),
@@ -1172,6 +1295,7 @@ int main(void) {
       cmocka_unit_test(dropped_state_table_is_named),
       cmocka_unit_test(refused_then_accepted_verifies),
       cmocka_unit_test(canonical_bytes_are_json_dumps),
+      cmocka_unit_test(canonical_reader_is_json_loadb),
   };
   return cmocka_run_group_tests(tests, build_base, NULL);
 }
