@@ -157,6 +157,8 @@ int jcm__blocks_move(jcm_ctx *c, const char *from, const char *to, json_t *range
 int jcm__blocks_create(jcm_ctx *c, const char *origin, int64_t first, int64_t last, const char *issuance,
                        const char *project, int64_t vintage, const char *account);
 int jcm__movement(jcm_ctx *c, const char *tx, const char *account, int dir, json_t *ranges);
+/* The rows of a move from `from` to `to`, the ranges' text made once. */
+int jcm__movements(jcm_ctx *c, const char *tx, const char *from, const char *to, json_t *ranges);
 /* Makes serial s of origin start a block, splitting the block holding it. */
 int jcm__blocks_split(jcm_ctx *c, const char *origin, int64_t s);
 /* Makes [f, l] of origin whole blocks: splits at most one block at each end. */

@@ -134,8 +134,7 @@ static int apply_move(jcm_ctx *c, const char *type) {
    * same blocks (each range is a run of the source's blocks, split at its
    * lower end only), so a replay of an older journal ignores it. */
   int rc = jcm__blocks_move(c, from, to, ranges);
-  if (rc == JCM_OK) rc = jcm__movement(c, tx, from, -1, ranges);
-  if (rc == JCM_OK) rc = jcm__movement(c, tx, to, +1, ranges);
+  if (rc == JCM_OK) rc = jcm__movements(c, tx, from, to, ranges);
   if (rc != JCM_OK) return rc;
   if (db_x(c->st, q, "sisssisss", tx, c->seq, type, from, to, jcm__i(c->out, "quantity", 0), jcm__s(c->args, "kind"),
            jcm__s(c->args, "reason"), jcm__s(c->args, "key")) != 0 ||
