@@ -64,7 +64,7 @@ int jcm__apply_account_open(jcm_ctx *c) {
   if (db_x(c->st, q, "ssssi", id, jcm__s(c->args, "type"), jcm__s(c->args, "holder"), jcm__s(c->args, "name"),
            c->seq) != 0)
     return jcm__dberr(c, "account.open");
-  if (jcm__counter_set(c->st, "account", jcm__i(c->out, "number", 0)) != 0) return jcm__dberr(c, "account.open");
+  if (jcm__counter_set(c, "account", jcm__i(c->out, "number", 0)) != 0) return jcm__dberr(c, "account.open");
   return insert_status(c, id, "open", "opened");
 }
 

@@ -30,10 +30,17 @@ typedef struct chunk {
   char bytes[];
 } chunk;
 
+typedef struct {
+  const char *name;
+  int64_t value;
+} kept_counter;
+
 struct jcm_capture {
   jcm_movement_row *rows;
   size_t n, cap;
-  chunk *texts; /* the newest first */
+  chunk *texts;           /* the newest first */
+  kept_counter *counters; /* a few: tx, serial, issuance, account, ... */
+  size_t n_counters, cap_counters;
 };
 
 jcm_capture *jcm__capture_new(void) { return calloc(1, sizeof(jcm_capture)); }
@@ -45,6 +52,7 @@ void jcm__capture_free(jcm_capture *cap) {
     free(k);
   }
   free(cap->rows);
+  free(cap->counters);
   free(cap);
 }
 
@@ -106,3 +114,40 @@ int jcm__capture_movement(jcm_capture *cap, const char *account, int64_t seq, in
 size_t jcm__capture_count(const jcm_capture *cap) { return cap->n; }
 
 const jcm_movement_row *jcm__capture_row(const jcm_capture *cap, size_t i) { return &cap->rows[i]; }
+
+static kept_counter *find_counter(const jcm_capture *cap, const char *name) {
+  for (size_t i = 0; i < cap->n_counters; i++)
+    if (strcmp(cap->counters[i].name, name) == 0) return &cap->counters[i];
+  return NULL;
+}
+
+int jcm__capture_counter(jcm_capture *cap, const char *name, int64_t value) {
+  kept_counter *k = find_counter(cap, name);
+  if (k) {
+    k->value = value;
+    return 0;
+  }
+  if (cap->n_counters == cap->cap_counters) {
+    size_t n = cap->cap_counters ? cap->cap_counters * 2 : 16;
+    kept_counter *g = realloc(cap->counters, n * sizeof *g);
+    if (!g) return -1;
+    cap->counters = g;
+    cap->cap_counters = n;
+  }
+  const char *kept = keep(cap, name, strlen(name));
+  if (!kept) return -1;
+  cap->counters[cap->n_counters++] = (kept_counter){kept, value};
+  return 0;
+}
+
+int jcm__capture_counter_get(const jcm_capture *cap, const char *name, int64_t *value) {
+  const kept_counter *k = find_counter(cap, name);
+  if (k) *value = k->value;
+  return k != NULL;
+}
+
+int jcm__capture_write_counters(const jcm_capture *cap, jcm_store *st) {
+  for (size_t i = 0; i < cap->n_counters; i++)
+    if (jcm__counter_write(st, cap->counters[i].name, cap->counters[i].value) != 0) return -1;
+  return 0;
+}

@@ -140,7 +140,7 @@ static int insert_project(jcm_ctx *c, const char *id, const char *pin, const cha
   int64_t key = jcm__i(c->out, "project_key", 0);
   if (db_x(c->st, q, "issssssss", key, id, pin, jcm__s(c->args, "title"), jcm__s(c->args, "host"),
            jcm__s(c->args, "coop"), jcm__s(c->args, "methodology"), jcm__s(c->args, "version"), status) != 0 ||
-      jcm__counter_set(c->st, "project", key) != 0)
+      jcm__counter_set(c, "project", key) != 0)
     return jcm__dberr(c, "project");
   size_t i;
   json_t *p;
@@ -601,9 +601,9 @@ int jcm__apply_issue(jcm_ctx *c) {
     json_decref(r);
     if (rc != JCM_OK) return rc;
   }
-  if (jcm__counter_set(c->st, "serial", jcm__i(o, "last", 0)) != 0 ||
-      jcm__counter_set(c->st, "issuance", jcm__i(o, "issuance_number", 0)) != 0 ||
-      jcm__counter_set(c->st, "tx", jcm__i(o, "tx_number", 0)) != 0)
+  if (jcm__counter_set(c, "serial", jcm__i(o, "last", 0)) != 0 ||
+      jcm__counter_set(c, "issuance", jcm__i(o, "issuance_number", 0)) != 0 ||
+      jcm__counter_set(c, "tx", jcm__i(o, "tx_number", 0)) != 0)
     return jcm__dberr(c, "issue counters");
   return JCM_OK;
 }

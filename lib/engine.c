@@ -80,14 +80,23 @@ jcm_store *jcm__store(jcm *j) { return j->st; }
 
 /* ---- counters: the checks read the next value, apply stores it ---- */
 
-int jcm__next(jcm_ctx *c, const char *name, int64_t *out) {
+/* A counter's value: the replay's own while verify replays (no command
+ * reads one there, but one that did would get the replay's value). */
+static int counter_get(jcm_ctx *c, const char *name, int64_t *value) {
   static const char q[] = "SELECT value FROM counter WHERE name = ?";
+  if (c->j->capture && jcm__capture_counter_get(c->j->capture, name, value)) return JCM_OK;
   jcm_stmt *s = db_q(c->st, q, "s", name);
   if (!s) return jcm__dberr(c, "counter");
   int rc = db_step(c->st, s);
-  int64_t value = rc == JCM_ROW ? col_int(c->st, s, 0) : 0;
+  *value = rc == JCM_ROW ? col_int(c->st, s, 0) : 0;
   db_reset(c->st, s);
-  if (rc == JCM_STEP_ERROR) return jcm__dberr(c, "counter");
+  return rc == JCM_STEP_ERROR ? jcm__dberr(c, "counter") : JCM_OK;
+}
+
+int jcm__next(jcm_ctx *c, const char *name, int64_t *out) {
+  int64_t value;
+  int rc = counter_get(c, name, &value);
+  if (rc != JCM_OK) return rc;
   if (value == INT64_MAX)
     return strcmp(name, "serial") == 0 ? jcm__refuse(c, C_SERIALS_EXHAUSTED, "total", "no serials are left")
                                        : jcm__refuse(c, C_RANGE, "", "the %s sequence is exhausted", name);
@@ -95,10 +104,17 @@ int jcm__next(jcm_ctx *c, const char *name, int64_t *out) {
   return JCM_OK;
 }
 
-int jcm__counter_set(jcm_store *st, const char *name, int64_t value) {
+int jcm__counter_write(jcm_store *st, const char *name, int64_t value) {
   static const char q[] = "INSERT INTO counter(name, value) VALUES (?, ?)"
                           " ON CONFLICT(name) DO UPDATE SET value = excluded.value";
   return db_x(st, q, "si", name, value);
+}
+
+/* Verify's replay keeps each counter's latest value and writes it once at
+ * the end: an UPDATE a transfer was a twentieth of the replay's time. */
+int jcm__counter_set(jcm_ctx *c, const char *name, int64_t value) {
+  if (c->j->capture) return jcm__capture_counter(c->j->capture, name, value);
+  return jcm__counter_write(c->st, name, value);
 }
 
 /* ---- results ---- */

@@ -81,7 +81,7 @@ int jcm__fe_apply_hold(jcm_ctx *c) {
   free(rtext);
   free(atext);
   const char *counter = cmd && strcmp(cmd, "xfer.propose") == 0 ? "xtx" : "tx"; /* cmd: a forged entry may lack it */
-  if (e != 0 || jcm__counter_set(c->st, counter, jcm__i(c->out, "tx_number", 0)) != 0) return jcm__dberr(c, "hold");
+  if (e != 0 || jcm__counter_set(c, counter, jcm__i(c->out, "tx_number", 0)) != 0) return jcm__dberr(c, "hold");
   return JCM_OK;
 }
 

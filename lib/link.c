@@ -153,7 +153,7 @@ static int apply_messages(jcm_ctx *c) {
     snprintf(counter, sizeof counter, "out:%s", jcm__s(m, "peer"));
     if (db_x(c->st, q, "sissssi", jcm__s(m, "peer"), jcm__i(m, "n", 0), jcm__s(m, "type"), jcm__s(m, "tx"),
              jcm__s(m, "msg"), jcm__s(m, "sig"), c->seq) != 0 ||
-        jcm__counter_set(c->st, counter, jcm__i(m, "n", 0)) != 0)
+        jcm__counter_set(c, counter, jcm__i(m, "n", 0)) != 0)
       return jcm__dberr(c, "outbox");
   }
   return JCM_OK;
@@ -305,7 +305,7 @@ int jcm__apply_xfer_propose(jcm_ctx *c) {
     rc = insert_xtx(c, tx, "out", jcm__s(c->out, "peer"), "proposed", jcm__s(c->args, "from"), jcm__s(c->args, "to"),
                     jcm__i(c->out, "quantity", 0), jcm__s(msg, "msg"), 0, NULL);
   if (rc == JCM_OK) rc = apply_messages(c);
-  if (rc == JCM_OK && jcm__counter_set(c->st, "xtx", jcm__i(c->out, "tx_number", 0)) != 0) rc = jcm__dberr(c, "xtx");
+  if (rc == JCM_OK && jcm__counter_set(c, "xtx", jcm__i(c->out, "tx_number", 0)) != 0) rc = jcm__dberr(c, "xtx");
   return rc;
 }
 

@@ -138,7 +138,7 @@ static int apply_move(jcm_ctx *c, const char *type) {
   if (rc != JCM_OK) return rc;
   if (db_x(c->st, q, "sisssisss", tx, c->seq, type, from, to, jcm__i(c->out, "quantity", 0), jcm__s(c->args, "kind"),
            jcm__s(c->args, "reason"), jcm__s(c->args, "key")) != 0 ||
-      jcm__counter_set(c->st, "tx", jcm__i(c->out, "tx_number", 0)) != 0)
+      jcm__counter_set(c, "tx", jcm__i(c->out, "tx_number", 0)) != 0)
     return jcm__dberr(c, type);
   return JCM_OK;
 }

@@ -310,6 +310,10 @@ int jcm_verify(jcm *j, json_t **report) {
   jcm_capture *cap = v.dst->capture = jcm__capture_new();
   if (!cap) jcm__problem(problems, "replay", "movement", "cannot keep the replayed movements: out of memory");
   if (cap) jcm__replay_until(&v, NULL);
+  if (cap && v.replay_ok && jcm__capture_write_counters(cap, rs) != 0) {
+    jcm__problem(problems, "replay", "counter", "cannot write the replayed counters: %s", rs->ops->errmsg(rs));
+    v.replay_ok = 0;
+  }
   /* the stored state is read once: compared with the replay's when the
    * replay ran to its end, and checked against the invariants always */
   int compare = cap && v.chain_ok && v.replay_ok;
