@@ -575,6 +575,8 @@ static void rewritten_history_is_caught(void **state) {
        * refuses a second row of one account at one entry, as the table's
        * key would */
       {"the destination of a transfer set to its source, chain re-linked", NULL, "UNIQUE constraint failed"},
+      /* a second transaction of one id, as the tx table's key refuses */
+      {"the transaction id of a transfer set to the issuance's, chain re-linked", NULL, "UNIQUE constraint failed"},
   };
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     int64_t seq = c == 0 ? seq_blocked : seq_transfer;
@@ -587,6 +589,10 @@ static void rewritten_history_is_caught(void **state) {
       json_object_set_new(json_object_get(ev, "out"), "to", json_string(acc.gov));
     } else if (c == 3) {
       json_object_del(json_object_get(ev, "args"), "from");
+    } else if (c == 5) {
+      char first_tx[64];
+      t_query_text(base_path, "SELECT id FROM tx ORDER BY seq LIMIT 1", first_tx, sizeof first_tx);
+      json_object_set_new(json_object_get(ev, "out"), "tx", json_string(first_tx));
     } else if (c == 4) {
       const char *from = json_string_value(json_object_get(json_object_get(ev, "args"), "from"));
       json_t *to = json_string(from ? from : "");
@@ -822,6 +828,43 @@ static void state_tampering_is_named(void **state) {
        "column quantity",
        {NULL, NULL},
        "UPDATE tx SET quantity = quantity + 1 WHERE id = (SELECT id FROM tx WHERE type = 'transfer' LIMIT 1)"},
+      /* NULLs, types, order, missing and extra rows of transactions */
+      {"a transaction's reason set where it had none",
+       "tx",
+       "column reason is 'x' in the store, 'NULL'",
+       {NULL, NULL},
+       "UPDATE tx SET reason = 'x' WHERE id = (SELECT id FROM tx WHERE type = 'transfer' LIMIT 1)"},
+      {"a transfer's source set to NULL",
+       "tx",
+       "column from_account is 'NULL'",
+       {NULL, NULL},
+       "UPDATE tx SET from_account = NULL WHERE id = (SELECT id FROM tx WHERE type = 'transfer' LIMIT 1)"},
+      {"a transaction's quantity stored as text",
+       "tx",
+       "column quantity",
+       {NULL, NULL},
+       "UPDATE tx SET quantity = quantity || ' t' WHERE id = (SELECT id FROM tx WHERE type = 'transfer' LIMIT "
+       "1)"},
+      {"a transaction's type stored as a blob",
+       "tx",
+       "column type",
+       {NULL, NULL},
+       "UPDATE tx SET type = CAST(type AS BLOB) WHERE id = (SELECT id FROM tx WHERE type = 'transfer' LIMIT 1)"},
+      {"a transaction deleted",
+       "tx",
+       "produced by the journal but missing from the store",
+       {NULL, NULL},
+       "DELETE FROM tx WHERE id = (SELECT max(id) FROM tx)"},
+      {"a transaction added",
+       "tx",
+       "in the store but not produced by the journal",
+       {NULL, NULL},
+       "INSERT INTO tx(id, seq, type, status, quantity) VALUES ('THA01-T-999999', 1, 'transfer', 'completed', 1)"},
+      {"a transaction's id changed",
+       "tx",
+       NULL,
+       {NULL, NULL},
+       "UPDATE tx SET id = id || 'x' WHERE id = (SELECT min(id) FROM tx)"},
       {"a movement deleted",
        "movement",
        NULL,
