@@ -120,6 +120,8 @@ static int replay_event(jcm_replay *r, json_t *ev) {
   return 0;
 }
 
+void (*jcm__replay_opened)(jcm *dst);
+
 int jcm__replay_open(jcm_replay *r, jcm *src, json_t *problems) {
   char err[256] = "";
   memset(r, 0, sizeof *r);
@@ -129,6 +131,7 @@ int jcm__replay_open(jcm_replay *r, jcm *src, json_t *problems) {
   if (jcm_open(":memory:", NULL, &r->dst, err, sizeof err) != JCM_OK) return -1;
   /* The replay store is thrown away and never rolled back: no undo journal. */
   jcm__store(r->dst)->ops->exec(jcm__store(r->dst), "PRAGMA journal_mode=OFF");
+  if (jcm__replay_opened) jcm__replay_opened(r->dst);
   return 0;
 }
 

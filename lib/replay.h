@@ -26,6 +26,10 @@ typedef struct jcm_replay {
   char head_time[32];               /* and its time */
 } jcm_replay;
 
+/* For tests: called with the fresh store as each replay opens it, to make
+ * its steps fail (tests/test_smoke.c); NULL otherwise. */
+extern void (*jcm__replay_opened)(jcm *dst);
+
 /* Opens the fresh store; 0, or -1 when it cannot. */
 int jcm__replay_open(jcm_replay *r, jcm *src, json_t *problems);
 /* Checks and replays entries whose time is at or before until (ISO 8601

@@ -14,6 +14,7 @@
 
 #include "engine.h"
 #include "spec.h"
+#include "replay.h"
 #include "support.h"
 
 /* A fresh registry at path with 2,017 units issued: 1,009 to its
@@ -364,6 +365,48 @@ static void verify_under_failing_steps(void **state) {
   if (wrong) print_error("verify reported all well %d times though a step failed\n", wrong);
   assert_int_equal(wrong, 0);
   assert_true(k > 20);
+  jcm_close(j);
+}
+
+/* The same with the k-th step on verify's replay store failing: a replay
+ * that could not write or read back everything never compares equal. */
+static int replay_fault_k;
+static void fault_replay_store(jcm *dst) { t_fault_from(dst, replay_fault_k); }
+
+static void verify_under_failing_replay_steps(void **state) {
+  (void)state;
+  char path[512];
+  t_accounts a;
+  t_db_path(path, sizeof path, "smoke-verify-replay-steps");
+  jcm *j = t_registry(path, &a);
+  const char *acc[] = {a.hold_a, NULL};
+  const int64_t q[] = {2017};
+  assert_int_equal(t_issue(j, 2021, 2017, 2017, acc, q), JCM_OK);
+  int code;
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(t_submitf(j, &T_ADMIN, &code, NULL,
+                               "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":%d}", a.hold_a,
+                               a.hold_b, 5 + i),
+                     JCM_OK);
+  json_t *report = NULL;
+  t_fault_steps = 1;
+  jcm__replay_opened = fault_replay_store;
+  int k, wrong = 0;
+  for (k = 1;; k++) {
+    replay_fault_k = k;
+    int rc = jcm_verify(j, &report);
+    int hit = t_fault_hit(k);
+    json_decref(report);
+    if (!hit) break;
+    if (rc == JCM_OK) wrong++;
+  }
+  jcm__replay_opened = NULL;
+  t_fault_steps = 0;
+  if (wrong) print_error("verify reported all well %d times though a step of its replay failed\n", wrong);
+  assert_int_equal(wrong, 0);
+  assert_true(k > 20);
+  assert_int_equal(jcm_verify(j, &report), JCM_OK); /* and the store itself is untouched */
+  json_decref(report);
   jcm_close(j);
 }
 
@@ -1127,6 +1170,7 @@ int main(void) {
                                      cmocka_unit_test(batch_with_a_failed_savepoint_commits_nothing),
                                      cmocka_unit_test(queries_after_a_failed_identity_read),
                                      cmocka_unit_test(verify_under_failing_steps),
+                                     cmocka_unit_test(verify_under_failing_replay_steps),
                                      cmocka_unit_test(early_commit_defers_only_its_own_sync),
                                      cmocka_unit_test(times_format_as_strftime),
                                      cmocka_unit_test(wal_written_ahead_recovers),
