@@ -325,7 +325,8 @@ static char *ranges_text(json_t *ranges, int64_t *quantity) {
     json_t *x = json_array_get(ranges, i);
     int64_t first = jcm__i(x, "first", 0), last = jcm__i(x, "last", 0);
     const char *origin = jcm__s(x, "origin");
-    *quantity += last - first + 1;
+    /* wraps, as a forged entry's ranges may: the comparison then finds it */
+    *quantity = (int64_t)((uint64_t)*quantity + (uint64_t)last - (uint64_t)first + 1u);
     at = i ? put(at, ",{\"first\":", 10) : put(at, "{\"first\":", 9);
     at = put(at, num, jcm__itoa(first, num));
     at = put(at, ",\"last\":", 8);
@@ -354,15 +355,20 @@ static int movement_text(jcm_ctx *c, const char *tx, const char *account, int di
 }
 
 int jcm__movement(jcm_ctx *c, const char *tx, const char *account, int dir, json_t *ranges) {
-  return jcm__movements(c, tx, dir < 0 ? account : NULL, dir > 0 ? account : NULL, ranges);
+  int64_t quantity;
+  char *text = ranges_text(ranges, &quantity);
+  if (!text) return jcm__refuse(c, C_TOO_MANY, "ranges", "out of memory");
+  int rc = movement_text(c, tx, account, dir, quantity, text); /* a NULL account is refused as the table would */
+  free(text);
+  return rc;
 }
 
 int jcm__movements(jcm_ctx *c, const char *tx, const char *from, const char *to, json_t *ranges) {
   int64_t quantity;
   char *text = ranges_text(ranges, &quantity);
   if (!text) return jcm__refuse(c, C_TOO_MANY, "ranges", "out of memory");
-  int rc = from ? movement_text(c, tx, from, -1, quantity, text) : JCM_OK;
-  if (rc == JCM_OK && to) rc = movement_text(c, tx, to, +1, quantity, text);
+  int rc = movement_text(c, tx, from, -1, quantity, text);
+  if (rc == JCM_OK) rc = movement_text(c, tx, to, +1, quantity, text);
   free(text);
   return rc;
 }

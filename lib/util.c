@@ -235,7 +235,7 @@ char *jcm__compact(json_t *v) {
  * reader takes only the writer's form: no whitespace, keys in strictly
  * ascending order and without escapes, strings of printable ASCII with
  * only '"' and '\\' escaped, integers of at most 18 digits without leading
- * zeros, true/false/null, nesting of at most 32 levels, an object or an
+ * zeros, true/false/null, nesting no deeper than the writer's, an object or an
  * array outside. On anything else it gives up and json_loadb reads the
  * bytes, so what it accepts is what json_loadb reads to an equal value
  * (test_journal checks it over random values and altered bytes), and a

@@ -139,6 +139,48 @@ static char *propose(pair *p, const char *from, const char *to, int64_t quantity
   return tx;
 }
 
+/* A forged credit of a completed external transfer, chain re-linked, that
+ * names no account: the replay refuses it at its entry (the movement row
+ * needs its account), as it did before the movement rows of a move were
+ * written together; a review found the row then skipped. */
+static void test_forged_credit_without_account(void **state) {
+  (void)state;
+  pair p;
+  pair_open(&p, "link-forged-credit");
+  pair_authorize(&p, "[\"JPN\"]", "\"ranges\":[{\"first\":1,\"last\":1009}]");
+  free(propose(&p, p.acc.gov, p.jpn_gov, 10));
+  pair_sync(&p);
+  t_verify_ok(p.jpn);
+  char seq_text[32];
+  t_query_text(p.jpn_path,
+               "SELECT seq FROM journal WHERE json_extract(CAST(bytes AS TEXT), '$.out.effect') = 'credited'", seq_text,
+               sizeof seq_text);
+  int64_t seq = strtoll(seq_text, NULL, 10);
+  assert_true(seq > 0);
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open(p.jpn_path, &db), SQLITE_OK);
+  json_t *ev = t_read_event(db, seq);
+  assert_int_equal(json_object_del(json_object_get(ev, "out"), "to_account"), 0);
+  t_write_event(db, seq, ev);
+  json_decref(ev);
+  sqlite3_close(db);
+  json_t *report = NULL;
+  assert_int_not_equal(jcm_verify(p.jpn, &report), JCM_OK);
+  char where[48];
+  snprintf(where, sizeof where, "journal entry %lld", (long long)seq);
+  json_t *first = json_array_get(json_object_get(report, "problems"), 0);
+  const char *what = json_string_value(json_object_get(first, "what"));
+  if (!first || strcmp(json_string_value(json_object_get(first, "where")), where) != 0 || !what ||
+      !strstr(what, "NOT NULL")) {
+    char *dump = json_dumps(report, JSON_INDENT(1));
+    print_error("the forged credit (entry %lld) should be refused at its entry:\n%s\n", (long long)seq, dump);
+    free(dump);
+    fail();
+  }
+  json_decref(report);
+  pair_close(&p);
+}
+
 /* Reconciliation names a unit held twice and a unit held nowhere. */
 static void test_reconcile_catches(void **state) {
   (void)state;
@@ -708,6 +750,7 @@ static void test_every_code(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_th014_story),
+      cmocka_unit_test(test_forged_credit_without_account),
       cmocka_unit_test(test_th014_adjustments),
       cmocka_unit_test(test_messages),
       cmocka_unit_test(test_reject_releases),
