@@ -207,6 +207,7 @@ int jcm__fe_fixed_tx(jcm_ctx *c, const char *counter);
 /* link.c: reserves ranges of `from` for tx, splitting blocks at their ends. */
 int jcm__reserve(jcm_ctx *c, const char *from, const char *tx, json_t *ranges);
 int jcm__release(jcm_ctx *c, const char *tx);
+extern const char jcm__q_release[]; /* its statement: test_smoke checks its plan */
 
 /* a6.c: the AEF's controlled values (NULL-terminated). */
 extern const char *const jcm__aef_sectors[];

@@ -193,9 +193,10 @@ static int xtx_set_status(jcm_ctx *c, const char *id, const char *status, int64_
   return db_x(c->st, q, "sisis", status, code, reason, c->seq, id) == 0 ? JCM_OK : jcm__dberr(c, "transfer");
 }
 
+const char jcm__q_release[] = "UPDATE block SET reserved_tx = NULL WHERE reserved_tx = ?";
+
 int jcm__release(jcm_ctx *c, const char *tx) {
-  static const char q[] = "UPDATE block SET reserved_tx = NULL WHERE reserved_tx = ?";
-  return db_x(c->st, q, "s", tx) == 0 ? JCM_OK : jcm__dberr(c, "release");
+  return db_x(c->st, jcm__q_release, "s", tx) == 0 ? JCM_OK : jcm__dberr(c, "release");
 }
 
 /* ---- proposing (the sending registry) ---- */

@@ -621,7 +621,8 @@ static void assert_issuance_key(jcm *j, const char *path, const char *key) {
 
 /* An issuance's transaction keeps the command's idempotency key, as a
  * transfer's does; a store of schema version 10, written when the key was
- * dropped, gets it back from the journal (migration 11) and verifies. */
+ * dropped, gets it back from the journal (migration 11) and verifies. (The
+ * store is taken back to version 10 by undoing every migration after it.) */
 static void issuance_keeps_its_idempotency_key(void **state) {
   (void)state;
   char path[512], err[256] = "";
@@ -637,7 +638,7 @@ static void issuance_keeps_its_idempotency_key(void **state) {
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   assert_int_equal(sqlite3_exec(db,
                                 "UPDATE tx SET idem_key = NULL WHERE type = 'issuance';"
-                                " DELETE FROM schema_version WHERE version = 11",
+                                " DELETE FROM schema_version WHERE version >= 11; DROP INDEX block_reserved",
                                 NULL, NULL, NULL),
                    SQLITE_OK);
   sqlite3_close(db);
@@ -648,7 +649,7 @@ static void issuance_keeps_its_idempotency_key(void **state) {
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   assert_int_equal(sqlite3_exec(db,
                                 "UPDATE tx SET idem_key = NULL WHERE type = 'issuance';"
-                                " DELETE FROM schema_version WHERE version = 11;"
+                                " DELETE FROM schema_version WHERE version >= 11; DROP INDEX block_reserved;"
                                 " UPDATE journal SET bytes = CAST('{\"cmd\":' AS BLOB)"
                                 " WHERE seq = (SELECT seq FROM tx WHERE type = 'issuance')",
                                 NULL, NULL, NULL),
@@ -1010,6 +1011,32 @@ static char *movement_rows(sqlite3 *db) {
   return out;
 }
 
+/* Releasing a transaction's reserved blocks (an approval, a rejection, a
+ * withdrawal, a transfer the peer refused) searches the index of reserved
+ * blocks (migration 12), not the whole block table: a million blocks took
+ * that scan on every release. */
+static void release_searches_only_reserved_blocks(void **state) {
+  (void)state;
+  char path[512];
+  t_accounts a;
+  jcm *j = issued_registry("smoke-release", path, sizeof path, &a);
+  jcm_close(j);
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  char sql[200];
+  snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s", jcm__q_release);
+  sqlite3_stmt *s = NULL;
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+  char plan[400] = "";
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    size_t used = strlen(plan);
+    snprintf(plan + used, sizeof plan - used, "%s; ", (const char *)sqlite3_column_text(s, 3));
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  if (!strstr(plan, "USING INDEX block_reserved")) fail_msg("the release's plan: %s", plan);
+}
+
 /* Migration 7 re-keys the movements by (seq, account), 8 stores transactions
  * without a rowid. A store laid out as version 6 (movements keyed by account
  * with an index by seq, transactions in a rowid table) opens with the same
@@ -1045,6 +1072,7 @@ static void store_of_version_6_migrates(void **state) {
                    " INSERT INTO t6 SELECT * FROM tx; DROP TABLE tx; ALTER TABLE t6 RENAME TO tx;"
                    " ALTER TABLE app_token DROP COLUMN expires;" /* migration 9 */
                    " DROP INDEX block_size;"                     /* migration 10 */
+                   " DROP INDEX block_reserved;"                 /* migration 12 */
                    " DELETE FROM schema_version WHERE version > 6; COMMIT;",
                    NULL, NULL, NULL),
       SQLITE_OK);
@@ -1062,7 +1090,8 @@ static void store_of_version_6_migrates(void **state) {
                                       " (SELECT count(*) FROM schema_version WHERE version IN (7, 8)) +"
                                       " (SELECT sql LIKE '%PRIMARY KEY(seq, account)%' FROM sqlite_schema"
                                       " WHERE name = 'movement') - 1,"
-                                      " (SELECT sql LIKE '%WITHOUT ROWID' FROM sqlite_schema WHERE name = 'tx')",
+                                      " (SELECT sql LIKE '%WITHOUT ROWID' FROM sqlite_schema WHERE name = 'tx'),"
+                                      " (SELECT count(*) FROM sqlite_schema WHERE name = 'block_reserved')",
                                       -1, &s, NULL),
                    SQLITE_OK);
   assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -1070,6 +1099,7 @@ static void store_of_version_6_migrates(void **state) {
   assert_int_equal(sqlite3_column_int(s, 1), 0);
   assert_int_equal(sqlite3_column_int(s, 2), 2);
   assert_int_equal(sqlite3_column_int(s, 3), 1);
+  assert_int_equal(sqlite3_column_int(s, 4), 1);
   sqlite3_finalize(s);
   sqlite3_free(want);
   sqlite3_free(got);
@@ -1159,6 +1189,7 @@ int main(void) {
                                      cmocka_unit_test(opens_while_another_writes),
                                      cmocka_unit_test(other_connections_see_each_commit),
                                      cmocka_unit_test(store_of_version_6_migrates),
+                                     cmocka_unit_test(release_searches_only_reserved_blocks),
                                      cmocka_unit_test(store_of_version_9_replays_its_picks),
                                      cmocka_unit_test(issuance_keeps_its_idempotency_key),
                                      cmocka_unit_test(sqlite_is_the_one_built_in),
