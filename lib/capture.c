@@ -56,6 +56,16 @@ void jcm__capture_free(jcm_capture *cap) {
   free(cap);
 }
 
+/* items (n of them, room for *cap, each size bytes) with room for one
+ * more, doubling from first; NULL out of memory (items is kept). */
+static void *room(void *items, size_t n, size_t *cap, size_t first, size_t size) {
+  if (n < *cap) return items;
+  size_t grown = *cap ? *cap * 2 : first;
+  void *g = realloc(items, grown * size);
+  if (g) *cap = grown;
+  return g;
+}
+
 /* A copy of the n bytes of s, NUL-terminated, or NULL out of memory. */
 static const char *keep(jcm_capture *cap, const char *s, size_t n) {
   chunk *k = cap->texts;
@@ -83,13 +93,9 @@ static int text_cmp(const char *a, size_t an, const char *b, size_t bn) {
 int jcm__capture_movement(jcm_capture *cap, const char *account, int64_t seq, int64_t dir, const char *tx,
                           int64_t quantity, const char *ranges) {
   if (!account || !tx || !ranges) return 1;
-  if (cap->n == cap->cap) {
-    size_t n = cap->cap ? cap->cap * 2 : 4096;
-    jcm_movement_row *g = realloc(cap->rows, n * sizeof *g);
-    if (!g) return -1;
-    cap->rows = g;
-    cap->cap = n;
-  }
+  jcm_movement_row *rows = room(cap->rows, cap->n, &cap->cap, 4096, sizeof *rows);
+  if (!rows) return -1;
+  cap->rows = rows;
   jcm_movement_row r = {.seq = seq, .dir = dir, .quantity = quantity};
   r.account_len = strlen(account);
   r.tx_len = strlen(tx);
@@ -115,7 +121,7 @@ size_t jcm__capture_count(const jcm_capture *cap) { return cap->n; }
 
 const jcm_movement_row *jcm__capture_row(const jcm_capture *cap, size_t i) { return &cap->rows[i]; }
 
-static kept_counter *find_counter(const jcm_capture *cap, const char *name) {
+static kept_counter *find_counter(jcm_capture *cap, const char *name) {
   for (size_t i = 0; i < cap->n_counters; i++)
     if (strcmp(cap->counters[i].name, name) == 0) return &cap->counters[i];
   return NULL;
@@ -127,23 +133,13 @@ int jcm__capture_counter(jcm_capture *cap, const char *name, int64_t value) {
     k->value = value;
     return 0;
   }
-  if (cap->n_counters == cap->cap_counters) {
-    size_t n = cap->cap_counters ? cap->cap_counters * 2 : 16;
-    kept_counter *g = realloc(cap->counters, n * sizeof *g);
-    if (!g) return -1;
-    cap->counters = g;
-    cap->cap_counters = n;
-  }
+  kept_counter *counters = room(cap->counters, cap->n_counters, &cap->cap_counters, 16, sizeof *counters);
+  if (!counters) return -1;
+  cap->counters = counters;
   const char *kept = keep(cap, name, strlen(name));
   if (!kept) return -1;
   cap->counters[cap->n_counters++] = (kept_counter){kept, value};
   return 0;
-}
-
-int jcm__capture_counter_get(const jcm_capture *cap, const char *name, int64_t *value) {
-  const kept_counter *k = find_counter(cap, name);
-  if (k) *value = k->value;
-  return k != NULL;
 }
 
 int jcm__capture_write_counters(const jcm_capture *cap, jcm_store *st) {

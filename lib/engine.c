@@ -80,11 +80,8 @@ jcm_store *jcm__store(jcm *j) { return j->st; }
 
 /* ---- counters: the checks read the next value, apply stores it ---- */
 
-/* A counter's value: the replay's own while verify replays (no command
- * reads one there, but one that did would get the replay's value). */
 static int counter_get(jcm_ctx *c, const char *name, int64_t *value) {
   static const char q[] = "SELECT value FROM counter WHERE name = ?";
-  if (c->j->capture && jcm__capture_counter_get(c->j->capture, name, value)) return JCM_OK;
   jcm_stmt *s = db_q(c->st, q, "s", name);
   if (!s) return jcm__dberr(c, "counter");
   int rc = db_step(c->st, s);
@@ -111,7 +108,10 @@ int jcm__counter_write(jcm_store *st, const char *name, int64_t value) {
 }
 
 /* Verify's replay keeps each counter's latest value and writes it once at
- * the end: an UPDATE a transfer was a twentieth of the replay's time. */
+ * the end: the upsert was 0.8 of a replayed transfer's 17 us of statements
+ * (docs/benchmarks.md, "Largest blocks first"). Only checks read a counter
+ * (jcm__next), and replay runs none; an apply that read one would see the
+ * store's older value, and verify would report the difference it makes. */
 int jcm__counter_set(jcm_ctx *c, const char *name, int64_t value) {
   if (c->j->capture) return jcm__capture_counter(c->j->capture, name, value);
   return jcm__counter_write(c->st, name, value);

@@ -123,7 +123,7 @@ void jcm__hash_event(const unsigned char prev[JCM_HASH_LEN], const void *bytes, 
                      unsigned char out[JCM_HASH_LEN]);
 
 /* counters (engine.c): the checks read the next value, apply stores it
- * (in verify's replay, in the capture until the replay ends) */
+ * (verify's replay keeps it in the capture until the replay ends) */
 int jcm__next(jcm_ctx *c, const char *name, int64_t *out);
 int jcm__counter_set(jcm_ctx *c, const char *name, int64_t value);
 int jcm__counter_write(jcm_store *st, const char *name, int64_t value);
@@ -182,9 +182,8 @@ int jcm__capture_movement(jcm_capture *cap, const char *account, int64_t seq, in
 size_t jcm__capture_count(const jcm_capture *cap);
 const jcm_movement_row *jcm__capture_row(const jcm_capture *cap, size_t i); /* in the table's order */
 /* A counter's latest value, kept until the replay ends: 0, or -1 out of
- * memory. get: 1 and *value when the replay set it. */
+ * memory. */
 int jcm__capture_counter(jcm_capture *cap, const char *name, int64_t value);
-int jcm__capture_counter_get(const jcm_capture *cap, const char *name, int64_t *value);
 /* Writes the counters kept to st: 0, or -1 when a write failed. */
 int jcm__capture_write_counters(const jcm_capture *cap, jcm_store *st);
 

@@ -327,24 +327,26 @@ static void batch_with_a_failed_savepoint_commits_nothing(void **state) {
   verify_and_close(j);
 }
 
-/* Verify with its k-th step on the store failing, for every k: it may
- * report a store error or problems, but never that all is well when it
- * could not read everything. */
-static void verify_under_failing_steps(void **state) {
-  (void)state;
+/* issued_registry() and three transfers from hold_a to hold_b. */
+static jcm *issued_and_moved(const char *name) {
   char path[512];
   t_accounts a;
-  t_db_path(path, sizeof path, "smoke-verify-steps");
-  jcm *j = t_registry(path, &a);
-  const char *acc[] = {a.hold_a, NULL};
-  const int64_t q[] = {2017};
-  assert_int_equal(t_issue(j, 2021, 2017, 2017, acc, q), JCM_OK);
+  jcm *j = issued_registry(name, path, sizeof path, &a);
   int code;
   for (int i = 0; i < 3; i++)
     assert_int_equal(t_submitf(j, &T_ADMIN, &code, NULL,
                                "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":%d}", a.hold_a,
                                a.hold_b, 5 + i),
                      JCM_OK);
+  return j;
+}
+
+/* Verify with its k-th step on the store failing, for every k: it may
+ * report a store error or problems, but never that all is well when it
+ * could not read everything. */
+static void verify_under_failing_steps(void **state) {
+  (void)state;
+  jcm *j = issued_and_moved("smoke-verify-steps");
   json_t *report = NULL;
   assert_int_equal(jcm_verify(j, &report), JCM_OK);
   json_decref(report);
@@ -375,19 +377,7 @@ static void fault_replay_store(jcm *dst) { t_fault_from(dst, replay_fault_k); }
 
 static void verify_under_failing_replay_steps(void **state) {
   (void)state;
-  char path[512];
-  t_accounts a;
-  t_db_path(path, sizeof path, "smoke-verify-replay-steps");
-  jcm *j = t_registry(path, &a);
-  const char *acc[] = {a.hold_a, NULL};
-  const int64_t q[] = {2017};
-  assert_int_equal(t_issue(j, 2021, 2017, 2017, acc, q), JCM_OK);
-  int code;
-  for (int i = 0; i < 3; i++)
-    assert_int_equal(t_submitf(j, &T_ADMIN, &code, NULL,
-                               "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":%d}", a.hold_a,
-                               a.hold_b, 5 + i),
-                     JCM_OK);
+  jcm *j = issued_and_moved("smoke-verify-replay-steps");
   json_t *report = NULL;
   jcm__replay_opened = fault_replay_store;
   for (t_fault_steps = 1; t_fault_steps >= 0; t_fault_steps--) { /* steps failing, then binds */
