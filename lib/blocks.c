@@ -151,11 +151,6 @@ int jcm__blocks_check_ranges(jcm_ctx *c, const char *account, json_t *ranges, in
   return rc;
 }
 
-/* The columns of a block row, in the order copy_row binds them. */
-#define BLOCK_COLUMNS                                                                                                  \
-  "first, last, issuance, project, vintage, unit_type, account, reserved_tx, auth_id, auth_version, ft_seq, ft_to,"    \
-  " out_tx"
-
 /* Inserts [f, l] of origin as a copy of the block row st is on (selected as
  * BLOCK_COLUMNS), held by `account` when given, else by the row's holder.
  * The values are bound one by one: an INSERT ... SELECT from the table it
@@ -217,6 +212,12 @@ static int split_to(jcm_ctx *c, const char *origin, int64_t s, const char *to) {
 
 int jcm__blocks_split(jcm_ctx *c, const char *origin, int64_t s) { return split_to(c, origin, s, NULL); }
 
+int jcm__block_at(jcm_ctx *c, const char *origin, int64_t s, jcm_stmt **st, int64_t *bf, int64_t *bl) {
+  static const char q[] =
+      "SELECT " BLOCK_COLUMNS " FROM block WHERE origin = ? AND first <= ? ORDER BY first DESC LIMIT 1";
+  return find_block(c, q, origin, s, st, bf, bl);
+}
+
 /* Makes [f, l] of origin whole blocks (splitting at most one at each end), so
  * that an UPDATE over that range changes exactly those serials. */
 int jcm__blocks_isolate(jcm_ctx *c, const char *origin, int64_t f, int64_t l) {
@@ -233,13 +234,11 @@ int jcm__blocks_isolate(jcm_ctx *c, const char *origin, int64_t f, int64_t l) {
  * refuses when `from` does not hold all of it. */
 static int move_within(jcm_ctx *c, const char *origin, int64_t f, int64_t l, const char *from, const char *to,
                        int *moved) {
-  static const char q_find[] =
-      "SELECT " BLOCK_COLUMNS " FROM block WHERE origin = ? AND first <= ? ORDER BY first DESC LIMIT 1";
   static const char q_cut[] = "UPDATE block SET last = ? WHERE origin = ? AND first = ?";
   static const char q_set[] = "UPDATE block SET last = ?, account = ? WHERE origin = ? AND first = ?";
   jcm_stmt *st;
   int64_t bf, bl;
-  int step = find_block(c, q_find, origin, f, &st, &bf, &bl);
+  int step = jcm__block_at(c, origin, f, &st, &bf, &bl);
   if (!st) return jcm__dberr(c, "move");
   *moved = step == JCM_ROW && bl >= l && col_text(c->st, st, 6) && strcmp(col_text(c->st, st, 6), from) == 0;
   if (!*moved) {
@@ -287,8 +286,15 @@ int jcm__blocks_move(jcm_ctx *c, const char *from, const char *to, json_t *range
   json_array_foreach(ranges, i, x) {
     const char *origin = jcm__s(x, "origin");
     int64_t f = jcm__i(x, "first", 0), l = jcm__i(x, "last", 0);
-    int moved = 0;
-    int rc = move_within(c, origin, f, l, from, to, &moved);
+    int moved = 0, rc;
+    jcm_kept_blocks *k = c->j->kept; /* verify's replay */
+    if (k) {
+      rc = origin ? jcm__kept_move(c, k, origin, f, l, from, to, &moved) : JCM_OK;
+      /* the statements below read the table: it gets the kept rows first */
+      if (rc == JCM_OK && !moved && jcm__kept_flush(k, c->st) != 0) rc = jcm__dberr(c, "move");
+    } else {
+      rc = move_within(c, origin, f, l, from, to, &moved);
+    }
     if (rc == JCM_OK && !moved) rc = jcm__blocks_isolate(c, origin, f, l);
     if (rc == JCM_OK && !moved) rc = move_whole(c, origin, f, l, from, to);
     if (rc != JCM_OK) return rc;

@@ -48,8 +48,9 @@ struct jcm {
   char party[4];
   jcm_token_memo memo[JCM_TOKEN_MEMO];
   int memo_n, memo_next;
-  int64_t memo_version[2];     /* the store's version the memo holds for */
-  struct jcm_capture *capture; /* verify's replay: movement rows kept here, not in the store (capture.c) */
+  int64_t memo_version[2];      /* the store's version the memo holds for */
+  struct jcm_capture *capture;  /* verify's replay: movement rows kept here, not in the store (capture.c) */
+  struct jcm_kept_blocks *kept; /* verify's replay, during a move: moved blocks kept here (kept_blocks.c) */
 };
 
 /* One command on its way through the write path (or through replay). */
@@ -165,6 +166,28 @@ int jcm__movements(jcm_ctx *c, const char *tx, const char *from, const char *to,
 int jcm__blocks_split(jcm_ctx *c, const char *origin, int64_t s);
 /* Makes [f, l] of origin whole blocks: splits at most one block at each end. */
 int jcm__blocks_isolate(jcm_ctx *c, const char *origin, int64_t f, int64_t l);
+
+/* The columns of a block row after origin, as copy_row (blocks.c) binds them. */
+#define BLOCK_COLUMNS                                                                                                  \
+  "first, last, issuance, project, vintage, unit_type, account, reserved_tx, auth_id, auth_version, ft_seq, ft_to,"    \
+  " out_tx"
+/* Runs the look-up of origin's block starting at or below serial s
+ * (BLOCK_COLUMNS) and gives its step, leaving the row in *st (to reset);
+ * *st is NULL when the statement cannot run. */
+int jcm__block_at(jcm_ctx *c, const char *origin, int64_t s, jcm_stmt **st, int64_t *bf, int64_t *bl);
+
+/* kept_blocks.c: blocks moved by verify's replay, kept in memory until
+ * anything else needs the block table */
+typedef struct jcm_kept_blocks jcm_kept_blocks;
+jcm_kept_blocks *jcm__kept_new(void);
+void jcm__kept_free(jcm_kept_blocks *k); /* accepts NULL */
+/* As blocks.c's move of [f, l] of origin from `from` to `to` when one block
+ * holds it all (*moved 1); *moved 0 when no block does, changing nothing. */
+int jcm__kept_move(jcm_ctx *c, jcm_kept_blocks *k, const char *origin, int64_t f, int64_t l, const char *from,
+                   const char *to, int *moved);
+/* Writes the kept rows to st and forgets them (also when a write fails):
+ * 0, or -1 with st's error. */
+int jcm__kept_flush(jcm_kept_blocks *k, jcm_store *st);
 
 /* capture.c: the movement rows of verify's replay, in memory */
 typedef struct jcm_movement_row {

@@ -84,6 +84,14 @@ static int check_entry(jcm_replay *r, json_t *problems, jcm_store *st, jcm_stmt 
   return 0;
 }
 
+/* Transfers and retirements touch blocks only by moving them
+ * (jcm__blocks_move): their moves may be kept in memory. A transfer held
+ * for approval reserves instead; cancellation and use also write the
+ * Article 6 columns of the blocks moved. */
+static int keeps_blocks(const cmd_spec *spec, json_t *out) {
+  return (spec->apply == jcm__apply_transfer || spec->apply == jcm__apply_retire) && !jcm__fe_is_held(spec->name, out);
+}
+
 static int replay_event(jcm_replay *r, json_t *ev) {
   jcm_check chk = {0};
   jcm_actor actor = {jcm__s(ev, "actor"), jcm__s(ev, "role")};
@@ -112,6 +120,16 @@ static int replay_event(jcm_replay *r, json_t *ev) {
     jcm__problem(r->problems, "replay", entry_name(where, c.seq), "its args would have been refused: %s",
                  r->refused_why);
     return -1;
+  }
+  if (r->kept) {
+    int keep = keeps_blocks(spec, c.out);
+    /* any other command reads or writes the block table: it gets the kept rows first */
+    if (!keep && jcm__kept_flush(r->kept, c.st) != 0) {
+      jcm__problem(r->problems, "replay", entry_name(where, c.seq), "cannot write the blocks moved before it: %s",
+                   c.st->ops->errmsg(c.st));
+      return -1;
+    }
+    r->dst->kept = keep ? r->kept : NULL;
   }
   if (jcm__apply_event(&c, spec) != JCM_OK) {
     jcm__problem(r->problems, "replay", entry_name(where, c.seq), "cannot be applied: %s", chk.message);

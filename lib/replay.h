@@ -22,6 +22,9 @@ typedef struct jcm_replay {
    * checking thread (why first) while the replay thread reads it */
   _Atomic int64_t refused_seq;
   char refused_why[300];
+  /* verify's: blocks moved by transfers and retirements, kept in memory
+   * until another command needs the table (lib/kept_blocks.c); NULL */
+  jcm_kept_blocks *kept;
   unsigned char head[JCM_HASH_LEN]; /* hash of the last entry checked */
   char head_time[32];               /* and its time */
 } jcm_replay;

@@ -308,15 +308,21 @@ int jcm_verify(jcm *j, json_t **report) {
   rs->ops->exec(rs, "DROP INDEX IF EXISTS block_size");
   rs->ops->exec(rs, "DROP INDEX IF EXISTS block_account");
   jcm_capture *cap = v.dst->capture = jcm__capture_new();
-  if (!cap) jcm__problem(problems, "replay", "movement", "cannot keep the replayed movements: out of memory");
-  if (cap) jcm__replay_until(&v, NULL);
-  if (cap && v.replay_ok && jcm__capture_write_counters(cap, rs) != 0) {
+  v.kept = cap ? jcm__kept_new() : NULL;
+  if (!v.kept) jcm__problem(problems, "replay", "movement", "cannot keep the replayed movements: out of memory");
+  if (v.kept) jcm__replay_until(&v, NULL);
+  v.dst->kept = NULL;
+  if (v.kept && v.replay_ok && jcm__kept_flush(v.kept, rs) != 0) {
+    jcm__problem(problems, "replay", "block", "cannot write the replayed blocks: %s", rs->ops->errmsg(rs));
+    v.replay_ok = 0;
+  }
+  if (v.kept && v.replay_ok && jcm__capture_write_counters(cap, rs) != 0) {
     jcm__problem(problems, "replay", "counter", "cannot write the replayed counters: %s", rs->ops->errmsg(rs));
     v.replay_ok = 0;
   }
   /* the stored state is read once: compared with the replay's when the
    * replay ran to its end, and checked against the invariants always */
-  int compare = cap && v.chain_ok && v.replay_ok;
+  int compare = v.kept && v.chain_ok && v.replay_ok;
   jcm_inv *inv = jcm__inv_new();
   if (!inv) jcm__problem(problems, "invariant", "store", "cannot run: out of memory");
   for (int i = 0; inv && jcm__state_tables[i]; i++)
@@ -330,6 +336,7 @@ int jcm_verify(jcm *j, json_t **report) {
   if (snapshot) jcm_read_end(j);
   if (v.dst) v.dst->capture = NULL;
   jcm__capture_free(cap);
+  jcm__kept_free(v.kept);
   jcm__replay_close(&v);
   char hex[2 * JCM_HASH_LEN + 1];
   jcm__hex(v.head, JCM_HASH_LEN, hex);

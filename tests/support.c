@@ -116,6 +116,15 @@ jcm *t_registry(const char *path, t_accounts *acc) {
   return j;
 }
 
+jcm *t_issued_registry(const char *name, char *path, size_t n, t_accounts *a) {
+  t_db_path(path, n, name);
+  jcm *j = t_registry(path, a);
+  const char *accts[] = {a->gov, a->hold_a, NULL};
+  const int64_t qty[] = {1009, 1008};
+  if (t_issue(j, 2021, 2017, 2017, accts, qty) != JCM_OK) die("t_issued_registry", "the issuance was refused");
+  return j;
+}
+
 int t_issue(jcm *j, int year, int64_t verified, int64_t total, const char *const *accounts, const int64_t *quantities) {
   return t_issue_keyed(j, year, verified, total, accounts, quantities, NULL);
 }

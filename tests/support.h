@@ -25,6 +25,9 @@ typedef struct {
   char hold_a[32], hold_b[32], gov[32], cancel[32], retire[32];
 } t_accounts;
 jcm *t_registry(const char *path, t_accounts *acc);
+/* t_registry() at a fresh path for name (written to path) with 2,017 units
+ * issued: 1,009 to its government account, 1,008 to holding account A. */
+jcm *t_issued_registry(const char *name, char *path, size_t n, t_accounts *a);
 /* Registers project TH014 (imported), submits and verifies a period of the
  * given year with `verified` units, and issues `total` split per alloc
  * (NULL-terminated account ids, quantities). Returns the submit status. */

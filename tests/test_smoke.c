@@ -17,17 +17,6 @@
 #include "replay.h"
 #include "support.h"
 
-/* A fresh registry at path with 2,017 units issued: 1,009 to its
- * government account, 1,008 to holding account A. */
-static jcm *issued_registry(const char *name, char *path, size_t n, t_accounts *a) {
-  t_db_path(path, n, name);
-  jcm *j = t_registry(path, a);
-  const char *accts[] = {a->gov, a->hold_a, NULL};
-  const int64_t qty[] = {1009, 1008};
-  assert_int_equal(t_issue(j, 2021, 2017, 2017, accts, qty), JCM_OK);
-  return j;
-}
-
 /* jcm verify passes, then the handle closes. */
 static void verify_and_close(jcm *j) {
   json_t *report = NULL;
@@ -40,7 +29,7 @@ static void issue_transfer_verify(void **state) {
   (void)state;
   char path[512];
   t_accounts a;
-  jcm *j = issued_registry("smoke", path, sizeof path, &a);
+  jcm *j = t_issued_registry("smoke", path, sizeof path, &a);
   assert_int_equal(t_balance(j, a.gov), 1009);
   assert_int_equal(t_balance(j, a.hold_a), 1008);
   int code = 0;
@@ -327,11 +316,11 @@ static void batch_with_a_failed_savepoint_commits_nothing(void **state) {
   verify_and_close(j);
 }
 
-/* issued_registry() and three transfers from hold_a to hold_b. */
+/* t_issued_registry() and three transfers from hold_a to hold_b. */
 static jcm *issued_and_moved(const char *name) {
   char path[512];
   t_accounts a;
-  jcm *j = issued_registry(name, path, sizeof path, &a);
+  jcm *j = t_issued_registry(name, path, sizeof path, &a);
   int code;
   for (int i = 0; i < 3; i++)
     assert_int_equal(t_submitf(j, &T_ADMIN, &code, NULL,
@@ -903,7 +892,7 @@ static void balance_overflows_only_in_the_groups_it_shows(void **state) {
   (void)state;
   char path[512], sql[512];
   t_accounts a;
-  jcm *j = issued_registry("smoke-overflow", path, sizeof path, &a);
+  jcm *j = t_issued_registry("smoke-overflow", path, sizeof path, &a);
   sqlite3 *plain = NULL;
   assert_int_equal(sqlite3_open(path, &plain), SQLITE_OK);
   snprintf(sql, sizeof sql,
@@ -954,7 +943,7 @@ static void verify_reads_one_snapshot_while_another_handle_writes(void **state) 
   (void)state;
   char path[512];
   t_accounts a;
-  jcm *j = issued_registry("smoke-live", path, sizeof path, &a);
+  jcm *j = t_issued_registry("smoke-live", path, sizeof path, &a);
   int code = 0;
   assert_int_equal(jcm_batch_begin(j), JCM_OK); /* some history, so that verify takes a while */
   for (int i = 0; i < 3000; i++)
@@ -1009,7 +998,7 @@ static void release_searches_only_reserved_blocks(void **state) {
   (void)state;
   char path[512];
   t_accounts a;
-  jcm *j = issued_registry("smoke-release", path, sizeof path, &a);
+  jcm *j = t_issued_registry("smoke-release", path, sizeof path, &a);
   jcm_close(j);
   sqlite3 *db = NULL;
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
@@ -1036,7 +1025,7 @@ static void store_of_version_6_migrates(void **state) {
   (void)state;
   char path[512];
   t_accounts a;
-  jcm *j = issued_registry("smoke-migrate", path, sizeof path, &a);
+  jcm *j = t_issued_registry("smoke-migrate", path, sizeof path, &a);
   int code = 0;
   for (int i = 1; i <= 20; i++)
     assert_int_equal(t_submitf(j, &T_ADMIN, &code, NULL,
