@@ -6,14 +6,36 @@
  *   SHA-256(previous hash || bytes), the first previous hash being 32 zeros.
  * The hash is computed here on append and again by verify on replay.
  */
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
+/* SHA-256 through OpenSSL, which uses the processor's SHA instructions:
+ * 0.4 us for a transfer's entry against libsodium's 1.7-2.2 us
+ * (docs/benchmarks.md), a tenth of verify's checking thread. libsodium's,
+ * the same function, serves should OpenSSL fail. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static void fetch_sha256(void) { sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL); }
+
+static int openssl_hash(const unsigned char prev[JCM_HASH_LEN], const void *bytes, size_t n,
+                        unsigned char out[JCM_HASH_LEN]) {
+  pthread_once(&sha256_once, fetch_sha256);
+  EVP_MD_CTX *ctx = sha256_md ? EVP_MD_CTX_new() : NULL;
+  unsigned int len = 0;
+  int ok = ctx && EVP_DigestInit_ex(ctx, sha256_md, NULL) && EVP_DigestUpdate(ctx, prev, JCM_HASH_LEN) &&
+           EVP_DigestUpdate(ctx, bytes, n) && EVP_DigestFinal_ex(ctx, out, &len) && len == JCM_HASH_LEN;
+  EVP_MD_CTX_free(ctx);
+  return ok;
+}
+
 void jcm__hash_event(const unsigned char prev[JCM_HASH_LEN], const void *bytes, size_t n,
                      unsigned char out[JCM_HASH_LEN]) {
+  if (openssl_hash(prev, bytes, n, out)) return;
   crypto_hash_sha256_state h;
   crypto_hash_sha256_init(&h);
   crypto_hash_sha256_update(&h, prev, JCM_HASH_LEN);

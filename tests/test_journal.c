@@ -1255,6 +1255,29 @@ static int reader_agrees(const char *bytes, size_t n) {
   return got != NULL;
 }
 
+/* The journal's hash (OpenSSL) is libsodium's SHA-256 of prev || bytes, for
+ * lengths around SHA-256's 64-byte blocks and beyond a page. */
+static void event_hash_is_sha256(void **state) {
+  (void)state;
+  rng_state = 88172645u;
+  static unsigned char bytes[20000];
+  for (size_t i = 0; i < sizeof bytes; i++)
+    bytes[i] = (unsigned char)rnd(256);
+  const size_t lengths[] = {0, 1, 31, 32, 55, 56, 63, 64, 65, 119, 120, 334, 4095, 4096, 4097, 20000};
+  unsigned char prev[JCM_HASH_LEN] = {0}, got[JCM_HASH_LEN], want[JCM_HASH_LEN];
+  for (size_t i = 0; i < sizeof lengths / sizeof *lengths; i++) {
+    jcm__hash_event(prev, bytes, lengths[i], got);
+    t_event_hash(prev, bytes, lengths[i], want);
+    if (memcmp(got, want, JCM_HASH_LEN) != 0) fail_msg("the hash of %zu bytes differs from SHA-256", lengths[i]);
+    memcpy(prev, got, JCM_HASH_LEN);
+  }
+  /* SHA-256("abc") with 32 zero bytes before it is not SHA-256("abc"): prev is hashed */
+  unsigned char zero[JCM_HASH_LEN] = {0}, abc_only[JCM_HASH_LEN];
+  jcm__hash_event(zero, "abc", 3, got);
+  crypto_hash_sha256(abc_only, (const unsigned char *)"abc", 3);
+  assert_memory_not_equal(got, abc_only, JCM_HASH_LEN);
+}
+
 static void canonical_reader_is_json_loadb(void **state) {
   (void)state;
   rng_state = 2463534242u;
@@ -1339,6 +1362,7 @@ int main(void) {
       cmocka_unit_test(refused_then_accepted_verifies),
       cmocka_unit_test(canonical_bytes_are_json_dumps),
       cmocka_unit_test(canonical_reader_is_json_loadb),
+      cmocka_unit_test(event_hash_is_sha256),
   };
   return cmocka_run_group_tests(tests, build_base, NULL);
 }
