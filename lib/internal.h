@@ -176,6 +176,12 @@ int jcm__blocks_isolate(jcm_ctx *c, const char *origin, int64_t f, int64_t l);
  * *st is NULL when the statement cannot run. */
 int jcm__block_at(jcm_ctx *c, const char *origin, int64_t s, jcm_stmt **st, int64_t *bf, int64_t *bl);
 
+/* jsonmem.c: JSON values made by this thread between begin and end are
+ * built in one slot of memory, freed as a whole once every value in it is
+ * (for the trees of journal entries that verify reads). */
+void jcm__json_slot_begin(void);
+void jcm__json_slot_end(void);
+
 /* kept_blocks.c: blocks moved by verify's replay, kept in memory until
  * anything else needs the block table */
 typedef struct jcm_kept_blocks jcm_kept_blocks;
@@ -188,6 +194,30 @@ int jcm__kept_move(jcm_ctx *c, jcm_kept_blocks *k, const char *origin, int64_t f
 /* Writes the kept rows to st and forgets them (also when a write fails):
  * 0, or -1 with st's error. */
 int jcm__kept_flush(jcm_kept_blocks *k, jcm_store *st);
+
+/* The replayed block table as verify compares it: the store's rows and the
+ * kept, merged in the table's order (origin, first), a kept row standing
+ * for the store's of its key. Values in the order origin, BLOCK_COLUMNS;
+ * texts are valid until the next call. */
+typedef struct {
+  int type[14];
+  int64_t i[14];
+  const void *s[14];
+  size_t n[14];
+} jcm_block_values;
+typedef struct {
+  jcm_kept_blocks *k;
+  jcm_store *st;
+  jcm_stmt *s;
+  int step, took_stored, took_kept;
+  size_t o, chunk;
+  int row;
+} jcm_kept_reader;
+/* 0, or -1 when the store's table cannot be read (its error in st). */
+int jcm__kept_read_begin(jcm_kept_blocks *k, jcm_store *st, jcm_kept_reader *r);
+/* JCM_ROW with the next row's values in *v, JCM_DONE, or JCM_STEP_ERROR. */
+int jcm__kept_read_next(jcm_kept_reader *r, jcm_block_values *v);
+void jcm__kept_read_end(jcm_kept_reader *r);
 
 /* capture.c: the movement rows of verify's replay, in memory */
 typedef struct jcm_movement_row {

@@ -432,3 +432,92 @@ int jcm__kept_flush(jcm_kept_blocks *k, jcm_store *st) {
   drop_all(k);
   return rc;
 }
+
+/* ---- reading the replayed table: the store's rows merged with the kept ---- */
+
+static int origin_cmp(const void *a, const void *b) {
+  return strcmp(((const serials *)a)->origin, ((const serials *)b)->origin);
+}
+
+int jcm__kept_read_begin(jcm_kept_blocks *k, jcm_store *st, jcm_kept_reader *r) {
+  static const char q[] = "SELECT origin, " BLOCK_COLUMNS " FROM block ORDER BY origin, first";
+  /* the table's order: origins as BINARY collation sorts them, which is strcmp's for text without NUL */
+  if (k->n_origins > 1) qsort(k->origins, k->n_origins, sizeof *k->origins, origin_cmp);
+  *r = (jcm_kept_reader){.k = k, .st = st, .s = st->ops->prepare_temp(st, q)};
+  r->step = r->s ? db_step(st, r->s) : JCM_STEP_ERROR;
+  return r->step == JCM_STEP_ERROR ? -1 : 0;
+}
+
+void jcm__kept_read_end(jcm_kept_reader *r) {
+  if (r->s) r->st->ops->finalize(r->s);
+  r->s = NULL;
+}
+
+/* The kept row the reader is at, or NULL after the last; *origin its origin. */
+static const kept *kept_here(jcm_kept_reader *r, const char **origin) {
+  while (r->o < r->k->n_origins) {
+    const serials *m = &r->k->origins[r->o];
+    if (r->chunk < m->n && r->row < m->chunks[r->chunk]->n) {
+      *origin = m->origin;
+      return &m->chunks[r->chunk]->rows[r->row];
+    }
+    if (r->chunk < m->n && ++r->chunk < m->n) {
+      r->row = 0;
+      continue;
+    }
+    r->o++, r->chunk = 0, r->row = 0;
+  }
+  return NULL;
+}
+
+/* -1, 0 or 1 as the store's row (the statement's) sorts before, with or after kept row x of origin. */
+static int stored_vs_kept(jcm_kept_reader *r, const char *origin, const kept *x) {
+  const char *so = col_text(r->st, r->s, 0);
+  int c = strcmp(so ? so : "", origin);
+  if (c) return c < 0 ? -1 : 1;
+  int64_t f = col_int(r->st, r->s, 1);
+  return f < x->first ? -1 : f > x->first;
+}
+
+static void values_of_kept(const char *origin, const kept *x, jcm_block_values *v) {
+  v->type[0] = JCM_TEXT, v->s[0] = origin, v->n[0] = strlen(origin);
+  v->type[1] = JCM_INT, v->i[1] = x->first;
+  v->type[2] = JCM_INT, v->i[2] = x->last;
+  for (int c = 2; c < 13; c++) { /* BLOCK_COLUMNS index c is value c + 1 */
+    int type = c == 6 ? (x->account ? JCM_TEXT : JCM_NULL) : x->a->type[c];
+    const char *s = c == 6 ? x->account : x->a->s[c];
+    v->type[c + 1] = type;
+    v->i[c + 1] = type == JCM_INT ? x->a->i[c] : 0;
+    v->s[c + 1] = type == JCM_TEXT ? s : NULL;
+    v->n[c + 1] = type == JCM_TEXT ? strlen(s) : 0;
+  }
+}
+
+static void values_of_stored(jcm_kept_reader *r, jcm_block_values *v) {
+  for (int c = 0; c < 14; c++) {
+    int type = r->st->ops->column_type(r->s, c);
+    v->type[c] = type;
+    v->i[c] = type == JCM_INT ? col_int(r->st, r->s, c) : 0;
+    v->s[c] = type == JCM_TEXT ? col_text(r->st, r->s, c) : type == JCM_BLOB ? r->st->ops->column_blob(r->s, c) : NULL;
+    v->n[c] = type == JCM_TEXT || type == JCM_BLOB ? (size_t)r->st->ops->column_bytes(r->s, c) : 0;
+  }
+}
+
+int jcm__kept_read_next(jcm_kept_reader *r, jcm_block_values *v) {
+  /* first past the row given last: the store's, the kept, or both (a kept row stands for the store's of its key) */
+  if (r->took_stored) r->step = db_step(r->st, r->s);
+  if (r->took_kept) r->row++;
+  r->took_stored = r->took_kept = 0;
+  if (r->step == JCM_STEP_ERROR) return JCM_STEP_ERROR;
+  const char *origin = NULL;
+  const kept *x = kept_here(r, &origin);
+  int c = r->step != JCM_ROW ? 1 : x ? stored_vs_kept(r, origin, x) : -1;
+  if (!x && r->step != JCM_ROW) return JCM_DONE;
+  r->took_stored = c <= 0;
+  r->took_kept = c >= 0;
+  if (c < 0)
+    values_of_stored(r, v);
+  else
+    values_of_kept(origin, x, v);
+  return JCM_ROW;
+}

@@ -57,7 +57,9 @@ static int check_entry(jcm_replay *r, json_t *problems, jcm_store *st, jcm_stmt 
                  "its bytes do not hash to its stored hash: the entry was altered");
     return -1;
   }
+  jcm__json_slot_begin(); /* the tree is freed by this thread as a whole, after the replay */
   json_t *ev = jcm__read_canonical(bytes ? bytes : "", n);
+  jcm__json_slot_end();
   if (!ev || jcm__i(ev, "seq", -1) != seq || !jcm__is(ev, "time", col_text(st, s, 1)) ||
       !jcm__is(ev, "actor", col_text(st, s, 2)) || !jcm__is(ev, "role", col_text(st, s, 3)) ||
       !jcm__is(ev, "cmd", col_text(st, s, 4)) || !json_is_object(json_object_get(ev, "args")) ||

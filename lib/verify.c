@@ -158,7 +158,18 @@ typedef struct {
   size_t n;
 } cvalue;
 
-static int captured(const jcm_movement_row *r, const char *name, cvalue *v) {
+/* A row the replay kept in memory, of one table: its value for the stored
+ * column `name` (the i-th): 0, or -1 when the replay produces no such
+ * column; and its key, for a row missing from the store. */
+typedef struct {
+  const char *table;
+  int (*value)(const void *row, int i, const char *name, cvalue *v);
+  void (*describe)(const void *row, char *out, size_t n);
+} replayed_kind;
+
+static int captured(const void *row, int i, const char *name, cvalue *v) {
+  (void)i;
+  const jcm_movement_row *r = row;
   static const char *const texts[] = {"account", "tx", "ranges"}, *const ints[] = {"seq", "dir", "quantity"};
   const char *tp[] = {r->account, r->tx, r->ranges};
   size_t tn[] = {r->account_len, r->tx_len, r->ranges_len};
@@ -170,30 +181,62 @@ static int captured(const jcm_movement_row *r, const char *name, cvalue *v) {
   return -1;
 }
 
+static void describe_captured(const void *row, char *out, size_t n) {
+  const jcm_movement_row *r = row;
+  char account[128];
+  printable_text((const unsigned char *)r->account, r->account_len, account, sizeof account);
+  snprintf(out, n, "account=%s seq=%lld dir=%lld", account, (long long)r->seq, (long long)r->dir);
+}
+
+static const replayed_kind movements = {"movement", captured, describe_captured};
+
+/* A kept block's value: the stored columns were checked to be the
+ * replay's (origin, BLOCK_COLUMNS), in order. */
+static int kept_block(const void *row, int i, const char *name, cvalue *v) {
+  (void)name;
+  const jcm_block_values *b = row;
+  if (i < 0 || i >= 14) return -1;
+  *v = (cvalue){b->type[i], b->i[i], b->s[i], b->n[i]};
+  return 0;
+}
+
+static void describe_kept_block(const void *row, char *out, size_t n) {
+  const jcm_block_values *b = row;
+  char origin[128];
+  printable_text(b->s[0], b->n[0], origin, sizeof origin);
+  snprintf(out, n, "origin=%s first=%lld last=%lld", origin, (long long)b->i[1], (long long)b->i[2]);
+}
+
+static const replayed_kind kept_blocks = {"block", kept_block, describe_kept_block};
+
 static void cvalue_text(const cvalue *v, char *out, size_t n) {
   if (v->type == JCM_INT)
     snprintf(out, n, "%lld", (long long)v->i);
+  else if (v->type == JCM_NULL)
+    snprintf(out, n, "NULL");
   else
     printable_text((const unsigned char *)v->p, v->n, out, n);
 }
 
 static int stored_equals(jcm_store *a, jcm_stmt *sa, int i, const cvalue *v) {
-  if (a->ops->column_type(sa, i) != v->type) return 0;
-  if (v->type == JCM_INT) return col_int(a, sa, i) == v->i;
-  return (size_t)a->ops->column_bytes(sa, i) == v->n && memcmp(col_text(a, sa, i), v->p, v->n) == 0;
+  int type = a->ops->column_type(sa, i);
+  if (type != v->type) return 0;
+  if (type == JCM_NULL) return 1;
+  if (type == JCM_INT) return col_int(a, sa, i) == v->i;
+  const void *p = type == JCM_BLOB ? a->ops->column_blob(sa, i) : (const void *)col_text(a, sa, i);
+  return (size_t)a->ops->column_bytes(sa, i) == v->n && (v->n == 0 || memcmp(p, v->p, v->n) == 0);
 }
 
 /* As rows_differ(), with the replayed row r (NULL after the last). */
-static int captured_differs(jcm_replay *v, jcm_store *a, jcm_stmt *sa, int ra, const jcm_movement_row *r) {
+static int captured_differs(jcm_replay *v, const replayed_kind *kind, jcm_store *a, jcm_stmt *sa, int ra,
+                            const void *r) {
   char where[300], va[128], vb[128];
   if (ra != JCM_ROW || !r) {
     if (ra == JCM_ROW)
       describe_row(a, sa, where, sizeof where);
-    else {
-      printable_text((const unsigned char *)r->account, r->account_len, va, sizeof va);
-      snprintf(where, sizeof where, "account=%s seq=%lld dir=%lld", va, (long long)r->seq, (long long)r->dir);
-    }
-    jcm__problem(v->problems, "replay", "movement", "row %s is %s", where,
+    else
+      kind->describe(r, where, sizeof where);
+    jcm__problem(v->problems, "replay", kind->table, "row %s is %s", where,
                  ra == JCM_ROW ? "in the store but not produced by the journal"
                                : "produced by the journal but missing from the store");
     return 1;
@@ -202,53 +245,140 @@ static int captured_differs(jcm_replay *v, jcm_store *a, jcm_stmt *sa, int ra, c
   for (int i = 0; i < cols; i++) {
     cvalue x;
     const char *name = a->ops->column_name(sa, i);
-    if (captured(r, name, &x) == 0 && stored_equals(a, sa, i, &x)) continue;
+    int have = kind->value(r, i, name, &x) == 0;
+    if (have && stored_equals(a, sa, i, &x)) continue;
     describe_row(a, sa, where, sizeof where);
     jcm__printable(a, sa, i, va, sizeof va);
-    if (captured(r, name, &x) == 0)
+    if (have)
       cvalue_text(&x, vb, sizeof vb);
     else
       snprintf(vb, sizeof vb, "(no such column)");
-    jcm__problem(v->problems, "replay", "movement", "row %s: column %s is '%s' in the store, '%s' by the journal",
+    jcm__problem(v->problems, "replay", kind->table, "row %s: column %s is '%s' in the store, '%s' by the journal",
                  where, name, va, vb);
     return 1;
   }
   return 0;
 }
 
-/* compare_table() for the movements the replay kept in memory. Their
- * columns are those of the replay store's table, which stays empty. */
-static void compare_movements(jcm_replay *v, jcm_inv *inv, const jcm_capture *cap, const char *order) {
-  char sql[200];
-  snprintf(sql, sizeof sql, "SELECT * FROM movement ORDER BY %s", order);
+/* The next replayed row of a kept table in *row: JCM_ROW, JCM_DONE, or
+ * JCM_STEP_ERROR (the replay store's error). */
+typedef int (*next_row_fn)(void *ctx, const void **row);
+
+/* Reads stored table kind->table (sa) to its end, each row to the
+ * invariants, and compares it with the replayed rows next() gives, unless
+ * differs is already set (reporting the first difference). */
+static void compare_kept(jcm_replay *v, jcm_inv *inv, const replayed_kind *kind, jcm_stmt *sa, int differs,
+                         next_row_fn next, void *ctx) {
   jcm_store *a = jcm__store(v->src), *b = jcm__store(v->dst);
-  jcm_stmt *sa = a->ops->prepare_temp(a, sql), *sb = b->ops->prepare_temp(b, sql);
-  if (!sa || !sb) {
-    jcm__problem(v->problems, "replay", "movement", "cannot read the table in the %s: %s",
-                 sa ? "replayed store" : "store", sa ? b->ops->errmsg(b) : a->ops->errmsg(a));
-    if (!sa) jcm__inv_unread(inv, "movement");
-  }
-  if (sa) jcm__inv_table(inv, "movement", a, sa);
-  int differs = !sa || !sb || !same_columns(v, "movement", a, sa, b, sb);
-  if (sb) b->ops->finalize(sb);
-  size_t k = 0, n = jcm__capture_count(cap);
+  if (sa) jcm__inv_table(inv, kind->table, a, sa);
   while (sa) {
     int ra = db_step(a, sa);
     if (ra == JCM_STEP_ERROR) {
-      jcm__problem(v->problems, "replay", "movement", "cannot read the table in the store: %s", a->ops->errmsg(a));
-      jcm__inv_unread(inv, "movement");
+      jcm__problem(v->problems, "replay", kind->table, "cannot read the table in the store: %s", a->ops->errmsg(a));
+      jcm__inv_unread(inv, kind->table);
       break;
     }
-    const jcm_movement_row *r = !differs && k < n ? jcm__capture_row(cap, k++) : NULL;
-    if (!differs && (ra == JCM_ROW || r)) differs = captured_differs(v, a, sa, ra, r);
+    const void *r = NULL;
+    int rb = differs ? JCM_DONE : next(ctx, &r);
+    if (rb == JCM_STEP_ERROR) { /* the stored rows are still read, for the invariants */
+      jcm__problem(v->problems, "replay", kind->table, "cannot read the table in the replayed store: %s",
+                   b->ops->errmsg(b));
+      differs = 1;
+    }
+    if (!differs && (ra == JCM_ROW || rb == JCM_ROW)) differs = captured_differs(v, kind, a, sa, ra, r);
     if (ra == JCM_ROW && jcm__inv_row(inv, a, sa) != 0) {
-      jcm__problem(v->problems, "invariant", "movement", "cannot run: out of memory");
-      jcm__inv_unread(inv, "movement");
+      jcm__problem(v->problems, "invariant", kind->table, "cannot run: out of memory");
+      jcm__inv_unread(inv, kind->table);
       break;
     }
     if (ra != JCM_ROW) break;
   }
   if (sa) a->ops->finalize(sa);
+}
+
+/* Prepares SELECT * of table in both stores (*sb NULL when the replay's
+ * cannot be read; *sa when the store's cannot, reported). */
+static void prepare_both(jcm_replay *v, jcm_inv *inv, const char *table, const char *order, jcm_stmt **sa,
+                         jcm_stmt **sb) {
+  char sql[200];
+  snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY %s", table, order);
+  jcm_store *a = jcm__store(v->src), *b = jcm__store(v->dst);
+  *sa = a->ops->prepare_temp(a, sql);
+  *sb = b->ops->prepare_temp(b, sql);
+  if (!*sa || !*sb) {
+    jcm__problem(v->problems, "replay", table, "cannot read the table in the %s: %s", *sa ? "replayed store" : "store",
+                 *sa ? b->ops->errmsg(b) : a->ops->errmsg(a));
+    if (!*sa) jcm__inv_unread(inv, table);
+  }
+}
+
+typedef struct {
+  const jcm_capture *cap;
+  size_t k;
+} captured_rows;
+
+static int next_captured(void *ctx, const void **row) {
+  captured_rows *c = ctx;
+  if (c->k == jcm__capture_count(c->cap)) return JCM_DONE;
+  *row = jcm__capture_row(c->cap, c->k++);
+  return JCM_ROW;
+}
+
+/* compare_table() for the movements the replay kept in memory. Their
+ * columns are those of the replay store's table, which stays empty. */
+static void compare_movements(jcm_replay *v, jcm_inv *inv, const jcm_capture *cap, const char *order) {
+  jcm_stmt *sa, *sb;
+  prepare_both(v, inv, "movement", order, &sa, &sb);
+  jcm_store *a = jcm__store(v->src), *b = jcm__store(v->dst);
+  int differs = !sa || !sb || !same_columns(v, "movement", a, sa, b, sb);
+  if (sb) b->ops->finalize(sb);
+  captured_rows rows = {cap, 0};
+  compare_kept(v, inv, &movements, sa, differs, next_captured, &rows);
+}
+
+/* The replay store's block columns are those the kept rows give, in
+ * order (origin, BLOCK_COLUMNS); else the difference is reported. */
+static int kept_columns(jcm_replay *v, jcm_store *b, jcm_stmt *sb) {
+  static const char *const names[] = {"origin",       "first",     "last",    "issuance",    "project",
+                                      "vintage",      "unit_type", "account", "reserved_tx", "auth_id",
+                                      "auth_version", "ft_seq",    "ft_to",   "out_tx"};
+  int n = b->ops->column_count(sb), i = 0;
+  while (i < n && i < 14 && strcmp(b->ops->column_name(sb, i), names[i]) == 0)
+    i++;
+  if (i == n && n == 14) return 1;
+  jcm__problem(v->problems, "replay", "block", "the replay's block column %d is %s, not the kept rows' %s", i + 1,
+               i < n ? b->ops->column_name(sb, i) : "(none)", i < 14 ? names[i] : "(none)");
+  return 0;
+}
+
+typedef struct {
+  jcm_kept_reader r;
+  jcm_block_values values;
+} kept_rows;
+
+static int next_kept(void *ctx, const void **row) {
+  kept_rows *k = ctx;
+  int step = jcm__kept_read_next(&k->r, &k->values);
+  if (step == JCM_ROW) *row = &k->values;
+  return step;
+}
+
+/* compare_table() for the block table, whose replayed rows are the replay
+ * store's merged with those the replay kept in memory (lib/kept_blocks.c):
+ * writing a million kept rows to the store only to read them back took
+ * longer than comparing them where they are. */
+static void compare_blocks(jcm_replay *v, jcm_inv *inv, jcm_kept_blocks *kept, const char *order) {
+  jcm_stmt *sa, *sb;
+  prepare_both(v, inv, "block", order, &sa, &sb);
+  jcm_store *a = jcm__store(v->src), *b = jcm__store(v->dst);
+  kept_rows rows;
+  int readable = sb && jcm__kept_read_begin(kept, b, &rows.r) == 0;
+  if (sb && !readable)
+    jcm__problem(v->problems, "replay", "block", "cannot read the table in the replayed store: %s", b->ops->errmsg(b));
+  int differs = !sa || !readable || !same_columns(v, "block", a, sa, b, sb) || !kept_columns(v, b, sb);
+  if (sb) b->ops->finalize(sb);
+  compare_kept(v, inv, &kept_blocks, sa, differs, next_kept, &rows);
+  if (sb) jcm__kept_read_end(&rows.r);
 }
 
 /* Runs an invariant query; each row it returns is a violation. */
@@ -311,11 +441,7 @@ int jcm_verify(jcm *j, json_t **report) {
   v.kept = cap ? jcm__kept_new() : NULL;
   if (!v.kept) jcm__problem(problems, "replay", "movement", "cannot keep the replayed movements: out of memory");
   if (v.kept) jcm__replay_until(&v, NULL);
-  v.dst->kept = NULL;
-  if (v.kept && v.replay_ok && jcm__kept_flush(v.kept, rs) != 0) {
-    jcm__problem(problems, "replay", "block", "cannot write the replayed blocks: %s", rs->ops->errmsg(rs));
-    v.replay_ok = 0;
-  }
+  v.dst->kept = NULL; /* the kept rows are compared where they are (compare_blocks) */
   if (v.kept && v.replay_ok && jcm__capture_write_counters(cap, rs) != 0) {
     jcm__problem(problems, "replay", "counter", "cannot write the replayed counters: %s", rs->ops->errmsg(rs));
     v.replay_ok = 0;
@@ -328,6 +454,8 @@ int jcm_verify(jcm *j, json_t **report) {
   for (int i = 0; inv && jcm__state_tables[i]; i++)
     if (compare && strcmp(jcm__state_tables[i], "movement") == 0)
       compare_movements(&v, inv, cap, jcm__state_order[i]);
+    else if (compare && strcmp(jcm__state_tables[i], "block") == 0)
+      compare_blocks(&v, inv, v.kept, jcm__state_order[i]);
     else if (compare || jcm__inv_reads(jcm__state_tables[i]))
       compare_table(&v, inv, jcm__state_tables[i], jcm__state_order[i], compare);
   if (inv) jcm__inv_end(inv, jcm__store(j), problems);
