@@ -204,10 +204,11 @@ static int split_to(jcm_ctx *c, const char *origin, int64_t s, const char *to) {
     db_reset(c->st, st);
     return step == JCM_STEP_ERROR ? jcm__dberr(c, "split") : JCM_OK;
   }
-  int rc = copy_row(c, st, origin, s, bl, to);
+  /* the insert's error is taken before the look-up's reset, which clears it */
+  int rc = copy_row(c, st, origin, s, bl, to) == 0 ? JCM_OK : jcm__dberr(c, "split");
   db_reset(c->st, st);
-  if (rc != 0 || db_x(c->st, q_cut, "isi", s - 1, origin, bf) != 0) return jcm__dberr(c, "split");
-  return JCM_OK;
+  if (rc == JCM_OK && db_x(c->st, q_cut, "isi", s - 1, origin, bf) != 0) rc = jcm__dberr(c, "split");
+  return rc;
 }
 
 int jcm__blocks_split(jcm_ctx *c, const char *origin, int64_t s) { return split_to(c, origin, s, NULL); }
@@ -247,10 +248,11 @@ static int move_within(jcm_ctx *c, const char *origin, int64_t f, int64_t l, con
   }
   int rc = bf < f ? copy_row(c, st, origin, f, l, to) : 0;              /* the range, when the block starts below it */
   if (rc == 0 && bl > l) rc = copy_row(c, st, origin, l + 1, bl, NULL); /* the part above it stays */
+  if (rc != 0) jcm__dberr(c, "move"); /* before the look-up's reset, which clears the error */
   db_reset(c->st, st);
+  if (rc != 0) return JCM_ERROR;
   /* the block's own row keeps its lower part, or becomes the range */
-  if (rc == 0)
-    rc = bf < f ? db_x(c->st, q_cut, "isi", f - 1, origin, bf) : db_x(c->st, q_set, "issi", l, to, origin, bf);
+  rc = bf < f ? db_x(c->st, q_cut, "isi", f - 1, origin, bf) : db_x(c->st, q_set, "issi", l, to, origin, bf);
   return rc == 0 ? JCM_OK : jcm__dberr(c, "move");
 }
 
@@ -286,15 +288,14 @@ int jcm__blocks_move(jcm_ctx *c, const char *from, const char *to, json_t *range
   json_array_foreach(ranges, i, x) {
     const char *origin = jcm__s(x, "origin");
     int64_t f = jcm__i(x, "first", 0), l = jcm__i(x, "last", 0);
-    int moved = 0, rc;
+    /* the checks never make one; a replayed (forged) entry may name one */
+    if (f > l) return jcm__refuse(c, C_BAD_RANGE, "ranges", "range %lld-%lld is inverted", (long long)f, (long long)l);
     jcm_kept_blocks *k = c->j->kept; /* verify's replay */
-    if (k) {
-      rc = origin ? jcm__kept_move(c, k, origin, f, l, from, to, &moved) : JCM_OK;
-      /* the statements below read the table: it gets the kept rows first */
-      if (rc == JCM_OK && !moved && jcm__kept_flush(k, c->st) != 0) rc = jcm__dberr(c, "move");
-    } else {
-      rc = move_within(c, origin, f, l, from, to, &moved);
-    }
+    int moved = 0, kept = k && origin;
+    int rc = kept ? jcm__kept_move(c, k, origin, f, l, from, to, &moved) : JCM_OK;
+    /* the statements below read the table: it gets the kept rows first */
+    if (rc == JCM_OK && !moved && k && jcm__kept_flush(k, c->st) != 0) rc = jcm__dberr(c, "move");
+    if (rc == JCM_OK && !moved && !kept) rc = move_within(c, origin, f, l, from, to, &moved);
     if (rc == JCM_OK && !moved) rc = jcm__blocks_isolate(c, origin, f, l);
     if (rc == JCM_OK && !moved) rc = move_whole(c, origin, f, l, from, to);
     if (rc != JCM_OK) return rc;

@@ -248,7 +248,10 @@ static int split_chunk(serials *m, size_t i) {
 
 /* Inserts row, whose first no kept row has: 0, or -1 out of memory. */
 static int insert_row(serials *m, const kept *row) {
-  if (m->n == 0 && new_chunk(m, 0) != 0) return -1;
+  if (m->n == 0) {
+    if (new_chunk(m, 0) != 0) return -1;
+    m->mins[0] = row->first;
+  }
   ptrdiff_t at = chunk_at(m, row->first);
   size_t i = at < 0 ? 0 : (size_t)at;
   if (m->chunks[i]->n == ROWS) {

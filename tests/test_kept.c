@@ -133,16 +133,22 @@ static char *read_kept(world *w, jcm_kept_blocks *kept) {
 
 /* A random move near the blocks as they are: the upper part of a block (as
  * a pick by quantity takes), a whole block, a piece strictly inside one,
- * or (one in `across` moves) a range reaching into the next blocks; its
- * source is the block's holder, but for one in `stranger` moves. */
-static move random_move(world *w, int across, int stranger) {
+ * or one of the odd kinds of mix; its source is the block's holder. */
+/* How often a random move is of each odd kind: one in `across` moves
+ * reaches into the next blocks, one in `stranger` names another source,
+ * one in `inverted` names its range last first. */
+typedef struct {
+  int across, stranger, inverted;
+} move_mix;
+
+static move random_move(world *w, const move_mix *mix) {
   move m = {.origin = ORIGINS[rand() % 2], .to = w->accounts[rand() % 4]};
   int64_t s = 1 + rand() % 20000;
   jcm_stmt *st;
   int64_t bf, bl;
   int step = jcm__block_at(&w->c, m.origin, s, &st, &bf, &bl);
   const char *holder = step == JCM_ROW && !col_null(w->c.st, st, 6) ? col_text(w->c.st, st, 6) : w->a.hold_a;
-  snprintf(m.from, sizeof m.from, "%s", rand() % stranger ? holder : w->accounts[rand() % 4]);
+  snprintf(m.from, sizeof m.from, "%s", rand() % mix->stranger ? holder : w->accounts[rand() % 4]);
   db_reset(w->c.st, st);
   if (step != JCM_ROW) bf = bl = s;
   m.first = bf + rand() % (bl - bf + 1), m.last = bl;
@@ -151,12 +157,17 @@ static move random_move(world *w, int across, int stranger) {
   case 1: m.last = m.first + rand() % (bl - m.first + 1); break; /* inside it, maybe strictly */
   default: break;                                                /* its upper part */
   }
-  if (rand() % across == 0) m.last = m.first + rand() % 400;
+  if (rand() % mix->across == 0) m.last = m.first + rand() % 400;
+  if (rand() % mix->inverted == 0) { /* only a forged entry names one: the statements' path takes it */
+    int64_t t = m.first;
+    m.first = m.last + 1, m.last = t;
+  }
   return m;
 }
 
-/* Applies m; its result (rc, and the message when refused) appended to log. */
-static void apply_move(world *w, const move *m, char *log, size_t n) {
+/* Applies m; its result (rc, and the message when refused) appended to
+ * log, and returned. */
+static int apply_move(world *w, const move *m, char *log, size_t n) {
   json_t *ranges =
       json_pack("[{s:s,s:I,s:I}]", "origin", m->origin, "first", (json_int_t)m->first, "last", (json_int_t)m->last);
   memset(&w->chk, 0, sizeof w->chk);
@@ -164,20 +175,23 @@ static void apply_move(world *w, const move *m, char *log, size_t n) {
   json_decref(ranges);
   size_t used = strlen(log);
   snprintf(log + used, n - used, "%d %s\n", rc, rc == JCM_OK ? "" : w->chk.message);
+  return rc;
 }
 
 /* Applies moves[0..n) through the statements (kept NULL, drawing each move
  * at random from the blocks as they are) or kept, then written; the block
  * table and the results, as text. */
-static char *run_moves(world *w, jcm_kept_blocks *kept, move *moves, int n, int across, int stranger, char **log) {
+static char *run_moves(world *w, jcm_kept_blocks *kept, move *moves, int n, const move_mix *mix, char **log) {
   size_t size = (size_t)n * 200;
   *log = calloc(1, size);
   assert_non_null(*log);
   exec(w, "SAVEPOINT moves");
   w->j->kept = kept;
+  /* until a store error (one an inverted range can cause): the replay
+   * stops there, and the statements may have written part of the move */
   for (int i = 0; i < n; i++) {
-    if (!kept) moves[i] = random_move(w, across, stranger);
-    apply_move(w, &moves[i], *log, size);
+    if (!kept) moves[i] = random_move(w, mix);
+    if (apply_move(w, &moves[i], *log, size) == JCM_ERROR) break;
   }
   w->j->kept = NULL;
   char *rows = kept ? read_kept(w, kept) : dump_blocks(w);
@@ -192,15 +206,15 @@ static char *run_moves(world *w, jcm_kept_blocks *kept, move *moves, int n, int 
   return rows;
 }
 
-static void same_as_statements(world *w, unsigned seed, int moves, int across, int stranger) {
+static void same_as_statements(world *w, unsigned seed, int moves, move_mix mix) {
   jcm_kept_blocks *kept = jcm__kept_new();
   assert_non_null(kept);
   char *log_sql, *log_kept;
   move *list = calloc((size_t)moves, sizeof *list);
   assert_non_null(list);
   srand(seed);
-  char *rows_sql = run_moves(w, NULL, list, moves, across, stranger, &log_sql);
-  char *rows_kept = run_moves(w, kept, list, moves, across, stranger, &log_kept);
+  char *rows_sql = run_moves(w, NULL, list, moves, &mix, &log_sql);
+  char *rows_kept = run_moves(w, kept, list, moves, &mix, &log_kept);
   free(list);
   same_text("the results", log_kept, log_sql);
   same_text("the rows", rows_kept, rows_sql);
@@ -221,12 +235,16 @@ static void kept_moves_leave_the_statements_rows(void **state) {
   open_world(&w, "kept-random");
   exec(&w, "BEGIN");
   make_blocks(&w, 7, 20000);
-  /* one move in eight may cross blocks and one in ten names another source:
-   * the rows kept are written, then the statements move */
+  /* one move in eight may cross blocks and one in ten names another
+   * source: the rows kept are written, then the statements move */
   for (unsigned seed = 1; seed <= 4; seed++)
-    same_as_statements(&w, seed, 3000, 8, 10);
+    same_as_statements(&w, seed, 3000, (move_mix){8, 10, 1 << 30});
+  /* and one in forty names an inverted range, as only a forged entry can:
+   * refused before either looks at a block */
+  for (unsigned seed = 5; seed <= 8; seed++)
+    same_as_statements(&w, seed, 3000, (move_mix){8, 10, 40});
   /* every move inside one block: thousands of rows kept at once, the arrays split */
-  same_as_statements(&w, 99, 5000, 1 << 30, 1 << 30);
+  same_as_statements(&w, 99, 5000, (move_mix){1 << 30, 1 << 30, 1 << 30});
   exec(&w, "ROLLBACK");
   jcm_close(w.j);
 }
