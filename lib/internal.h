@@ -167,6 +167,22 @@ int jcm__blocks_split(jcm_ctx *c, const char *origin, int64_t s);
 /* Makes [f, l] of origin whole blocks: splits at most one block at each end. */
 int jcm__blocks_isolate(jcm_ctx *c, const char *origin, int64_t f, int64_t l);
 
+/* util.c: an index of keys (any bytes, NUL too; kept by the caller) to
+ * numbers, by open addressing, at most half full. Zeroed: empty. */
+typedef struct {
+  const char *key; /* NULL: an empty slot */
+  size_t len;
+  int64_t item;
+} jcm_ix_entry;
+typedef struct {
+  jcm_ix_entry *e;
+  size_t cap, n;
+} jcm_ix;
+const jcm_ix_entry *jcm__ix_get(const jcm_ix *ix, const char *key, size_t len); /* NULL: not there (or key NULL) */
+int64_t jcm__ix_find(const jcm_ix *ix, const char *key, size_t len);    /* its item, or -1 (also for key NULL) */
+int jcm__ix_put(jcm_ix *ix, const char *key, size_t len, int64_t item); /* 0, or -1 out of memory */
+void jcm__ix_free(jcm_ix *ix);                                          /* empties it */
+
 /* The columns of a block row after origin, as copy_row (blocks.c) binds them. */
 #define BLOCK_COLUMNS                                                                                                  \
   "first, last, issuance, project, vintage, unit_type, account, reserved_tx, auth_id, auth_version, ft_seq, ft_to,"    \

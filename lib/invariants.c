@@ -64,19 +64,6 @@ typedef struct {
   int overflow;
 } holding;
 
-/* An index of ids (any bytes, NUL too) to item numbers: open addressing,
- * at most half full. jansson objects served before; three million look-ups
- * a million-event verify were a sixth of its comparison's samples. */
-typedef struct {
-  const char *key; /* an owned copy (the ids vec); NULL: an empty slot */
-  size_t len;
-  int64_t item;
-} ix_entry;
-typedef struct {
-  ix_entry *e;
-  size_t cap, n;
-} ix_map;
-
 /* A growing array of fixed-size items. */
 typedef struct {
   void *items;
@@ -89,9 +76,10 @@ struct jcm_inv {
   unsigned unread;      /* tables not read whole (bits by T_*): their invariants are undecided */
   unsigned char *self;  /* this registry's id (registry.self = 1), the first in id order */
   size_t self_len;
-  ix_map account_ix;         /* account id -> index in accounts */
+  jcm_ix account_ix;         /* account id -> index in accounts (a million-event verify's three
+                              * million look-ups were a sixth of its comparison in jansson objects) */
   vec accounts, account_ids; /* holding; char * (owned, for the report) */
-  ix_map issuance_ix;        /* issuance id -> index in issuances */
+  jcm_ix issuance_ix;        /* issuance id -> index in issuances */
   vec issuances, issuance_ids;
   unsigned char *origin; /* the previous block's origin, for the overlap check */
   size_t origin_len;
@@ -138,8 +126,8 @@ static void free_strings(vec *v) {
 void jcm__inv_free(jcm_inv *inv) {
   if (!inv) return;
   json_decref(inv->problems);
-  free(inv->account_ix.e);
-  free(inv->issuance_ix.e);
+  jcm__ix_free(&inv->account_ix);
+  jcm__ix_free(&inv->issuance_ix);
   free(inv->accounts.items);
   free_strings(&inv->account_ids);
   free(inv->issuances.items);
@@ -203,49 +191,12 @@ static const char *text_of(jcm_store *st, jcm_stmt *s, int i, size_t *len) {
 
 static int64_t int_of(jcm_store *st, jcm_stmt *s, int i) { return i < 0 ? 0 : st->ops->column_int(s, i); }
 
-static size_t key_hash(const char *key, size_t len) {
-  size_t h = 14695981039346656037u;
-  for (size_t i = 0; i < len; i++)
-    h = (h ^ (unsigned char)key[i]) * 1099511628211u;
-  return h;
-}
-
-/* The slot of key in ix: where it is, or the empty slot where it would go. */
-static ix_entry *ix_slot(const ix_map *ix, const char *key, size_t len) {
-  size_t mask = ix->cap - 1, i = key_hash(key, len) & mask;
-  while (ix->e[i].key && (ix->e[i].len != len || memcmp(ix->e[i].key, key, len) != 0))
-    i = (i + 1) & mask;
-  return &ix->e[i];
-}
-
-/* Index of key in ix, or -1. */
-static int64_t find(const ix_map *ix, const char *key, size_t len) {
-  if (!key || !ix->cap) return -1;
-  const ix_entry *x = ix_slot(ix, key, len);
-  return x->key ? x->item : -1;
-}
-
-/* Adds key (kept by the caller) as item: 0, or -1 out of memory. */
-static int ix_put(ix_map *ix, const char *key, size_t len, int64_t item) {
-  if (2 * (ix->n + 1) > ix->cap) {
-    ix_map grown = {calloc(ix->cap ? ix->cap * 2 : 1024, sizeof(ix_entry)), ix->cap ? ix->cap * 2 : 1024, ix->n};
-    if (!grown.e) return -1;
-    for (size_t i = 0; i < ix->cap; i++)
-      if (ix->e[i].key) *ix_slot(&grown, ix->e[i].key, ix->e[i].len) = ix->e[i];
-    free(ix->e);
-    *ix = grown;
-  }
-  *ix_slot(ix, key, len) = (ix_entry){key, len, item};
-  ix->n++;
-  return 0;
-}
-
 /* Adds key to ix as the next index of items/ids (without ix: an item no
  * key finds, named key in reports); 0, or -1 out of memory. A key seen
  * again keeps its first row, as a join would find either. */
-static int add_key(ix_map *ix, vec *items, vec *ids, const char *key, size_t len, void **item) {
+static int add_key(jcm_ix *ix, vec *items, vec *ids, const char *key, size_t len, void **item) {
   *item = NULL;
-  if (ix && find(ix, key, len) >= 0) return 0;
+  if (ix && jcm__ix_find(ix, key, len) >= 0) return 0;
   char *copy = malloc(len + 1);
   void *slot = copy ? vec_push(items) : NULL;
   char **id = slot ? vec_push(ids) : NULL;
@@ -259,7 +210,7 @@ static int add_key(ix_map *ix, vec *items, vec *ids, const char *key, size_t len
   *id = copy;
   memset(slot, 0, items->size);
   *item = slot;
-  return ix ? ix_put(ix, copy, len, (int64_t)(items->n - 1)) : 0;
+  return ix ? jcm__ix_put(ix, copy, len, (int64_t)(items->n - 1)) : 0;
 }
 
 static void report(jcm_inv *inv, int bit, const char *name, const char *what, const char *where) {
@@ -357,7 +308,7 @@ static int check_overlap(jcm_inv *inv, jcm_store *st, jcm_stmt *s, int64_t first
 static void count_in_issuance(jcm_inv *inv, jcm_store *st, jcm_stmt *s, int64_t first, int64_t last, int64_t n) {
   size_t len = 0, olen = 0;
   const char *id = text_of(st, s, inv->col[K_ISSUANCE], &len);
-  int64_t k = find(&inv->issuance_ix, id, len);
+  int64_t k = jcm__ix_find(&inv->issuance_ix, id, len);
   if (k < 0) {
     const char *origin = text_of(st, s, inv->col[K_ORIGIN], &olen);
     if (origin && inv->self && olen == inv->self_len && memcmp(origin, inv->self, olen) == 0) {
@@ -382,7 +333,7 @@ static void check_state(jcm_inv *inv, jcm_store *st, jcm_stmt *s, int64_t n) {
   size_t len = 0;
   int acc_null = inv->col[K_ACCOUNT] < 0 || st->ops->column_type(s, inv->col[K_ACCOUNT]) == JCM_NULL;
   const char *account = text_of(st, s, inv->col[K_ACCOUNT], &len);
-  int64_t k = find(&inv->account_ix, account, len);
+  int64_t k = jcm__ix_find(&inv->account_ix, account, len);
   int names_tx = !col_null(st, s, inv->col[K_RESERVED]) || !col_null(st, s, inv->col[K_OUT]);
   if (k >= 0) {
     holding *h = (holding *)inv->accounts.items + k;
@@ -412,7 +363,7 @@ static int block_row(jcm_inv *inv, jcm_store *st, jcm_stmt *s) {
 static void movement_row(jcm_inv *inv, jcm_store *st, jcm_stmt *s) {
   size_t len = 0;
   const char *account = text_of(st, s, inv->col[K_ACCOUNT], &len);
-  int64_t k = find(&inv->account_ix, account, len), moved;
+  int64_t k = jcm__ix_find(&inv->account_ix, account, len), moved;
   if (k < 0) return;
   holding *h = (holding *)inv->accounts.items + k;
   if (__builtin_mul_overflow(int_of(st, s, inv->col[K_DIR]), int_of(st, s, inv->col[K_QUANTITY]), &moved) ||

@@ -3,9 +3,9 @@
  * than a move needs the block table.
  *
  * Replaying a transfer in the store is a look-up, an insert and an update
- * in a block table that grows by a row a transfer: at a million events
- * those B-tree operations were about 12 of the replay's 30 s of CPU
- * (docs/benchmarks.md). Here a move that lies inside one block of its
+ * in a block table that grows by a row a transfer: at a million events a
+ * build that skipped them verified with 18 and 16 s of user time against
+ * 34 and 28 s (docs/benchmarks.md). Here a move that lies inside one block of its
  * source (what every pick by quantity takes) changes rows kept in sorted
  * arrays, and the store's table keeps what it had. Before any other
  * command, before a move the store must make itself (ranges across
@@ -71,9 +71,8 @@ typedef struct text_chunk {
 struct jcm_kept_blocks {
   serials *origins;
   size_t n_origins;
-  text_chunk *texts;     /* texts and attrs, freed together */
-  const char **accounts; /* open addressing: the accounts known to exist */
-  size_t n_accounts, cap_accounts;
+  text_chunk *texts; /* texts and attrs, freed together */
+  jcm_ix accounts;   /* the accounts known to exist (their ids kept in texts) */
 };
 
 jcm_kept_blocks *jcm__kept_new(void) { return calloc(1, sizeof(jcm_kept_blocks)); }
@@ -94,9 +93,7 @@ static void drop_all(jcm_kept_blocks *k) {
     free(t);
   }
   k->texts = NULL;
-  free(k->accounts);
-  k->accounts = NULL;
-  k->n_accounts = k->cap_accounts = 0;
+  jcm__ix_free(&k->accounts);
 }
 
 void jcm__kept_free(jcm_kept_blocks *k) {
@@ -127,41 +124,6 @@ static const char *keep_text(jcm_kept_blocks *k, const char *s) {
   char *p = keep_bytes(k, n);
   if (p) memcpy(p, s, n);
   return p;
-}
-
-static size_t text_hash(const char *s) {
-  size_t h = 14695981039346656037u;
-  for (; *s; s++)
-    h = (h ^ (unsigned char)*s) * 1099511628211u;
-  return h;
-}
-
-/* The slot of account id in the set: where it is, or the empty slot where
- * it would go. */
-static const char **account_slot(jcm_kept_blocks *k, const char *id) {
-  size_t mask = k->cap_accounts - 1, i = text_hash(id) & mask;
-  while (k->accounts[i] && strcmp(k->accounts[i], id) != 0)
-    i = (i + 1) & mask;
-  return &k->accounts[i];
-}
-
-/* Adds a kept copy of id to the set of known accounts: 0, or -1 out of memory. */
-static int add_account(jcm_kept_blocks *k, const char *id) {
-  if (2 * (k->n_accounts + 1) > k->cap_accounts) { /* at most half full */
-    size_t old = k->cap_accounts, cap = old ? old * 2 : 1024;
-    const char **was = k->accounts, **grown = calloc(cap, sizeof *grown);
-    if (!grown) return -1;
-    k->accounts = grown;
-    k->cap_accounts = cap;
-    for (size_t i = 0; i < old; i++)
-      if (was[i]) *account_slot(k, was[i]) = was[i];
-    free(was);
-  }
-  const char *kept_id = keep_text(k, id);
-  if (!kept_id) return -1;
-  *account_slot(k, id) = kept_id;
-  k->n_accounts++;
-  return 0;
 }
 
 static serials *serials_of(jcm_kept_blocks *k, const char *origin) {
@@ -327,8 +289,8 @@ static int read_stored(jcm_ctx *c, jcm_kept_blocks *k, const char *origin, int64
  * foreign key); NULL with c->chk set otherwise. */
 static const char *destination(jcm_ctx *c, jcm_kept_blocks *k, const char *to) {
   static const char q[] = "SELECT 1 FROM account WHERE id = ?";
-  const char **slot = k->cap_accounts ? account_slot(k, to) : NULL;
-  if (slot && *slot) return *slot;
+  const jcm_ix_entry *known = jcm__ix_get(&k->accounts, to, strlen(to));
+  if (known) return known->key;
   jcm_stmt *s = db_q(c->st, q, "s", to);
   int step = s ? db_step(c->st, s) : JCM_STEP_ERROR;
   if (s) db_reset(c->st, s);
@@ -337,11 +299,12 @@ static const char *destination(jcm_ctx *c, jcm_kept_blocks *k, const char *to) {
     if (step != JCM_DONE) jcm__dberr(c, "move");
     return NULL;
   }
-  if (add_account(k, to) != 0) {
+  const char *id = keep_text(k, to);
+  if (!id || jcm__ix_put(&k->accounts, id, strlen(id), 0) != 0) {
     out_of_memory(c);
     return NULL;
   }
-  return *account_slot(k, to);
+  return id;
 }
 
 /* 1 when a row of origin starts at s, kept or (below sql_next, known not

@@ -486,3 +486,52 @@ int jcm__decimal(const char *s, int places, int64_t *out) {
   *out = v;
   return 0;
 }
+
+/* ---- jcm_ix ---- */
+
+static size_t key_hash(const char *key, size_t len) { /* FNV-1a */
+  size_t h = 14695981039346656037u;
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ (unsigned char)key[i]) * 1099511628211u;
+  return h;
+}
+
+/* The slot of key in ix: where it is, or the empty slot where it would go. */
+static jcm_ix_entry *ix_slot(const jcm_ix *ix, const char *key, size_t len) {
+  size_t mask = ix->cap - 1, i = key_hash(key, len) & mask;
+  while (ix->e[i].key && (ix->e[i].len != len || memcmp(ix->e[i].key, key, len) != 0))
+    i = (i + 1) & mask;
+  return &ix->e[i];
+}
+
+const jcm_ix_entry *jcm__ix_get(const jcm_ix *ix, const char *key, size_t len) {
+  if (!key || !ix->cap) return NULL;
+  const jcm_ix_entry *x = ix_slot(ix, key, len);
+  return x->key ? x : NULL;
+}
+
+int64_t jcm__ix_find(const jcm_ix *ix, const char *key, size_t len) {
+  const jcm_ix_entry *x = jcm__ix_get(ix, key, len);
+  return x ? x->item : -1;
+}
+
+int jcm__ix_put(jcm_ix *ix, const char *key, size_t len, int64_t item) {
+  if (2 * (ix->n + 1) > ix->cap) {
+    size_t cap = ix->cap ? ix->cap * 2 : 1024;
+    jcm_ix grown = {calloc(cap, sizeof(jcm_ix_entry)), cap, ix->n};
+    if (!grown.e) return -1;
+    for (size_t i = 0; i < ix->cap; i++)
+      if (ix->e[i].key) *ix_slot(&grown, ix->e[i].key, ix->e[i].len) = ix->e[i];
+    free(ix->e);
+    *ix = grown;
+  }
+  jcm_ix_entry *x = ix_slot(ix, key, len);
+  if (!x->key) ix->n++;
+  *x = (jcm_ix_entry){key, len, item};
+  return 0;
+}
+
+void jcm__ix_free(jcm_ix *ix) {
+  free(ix->e);
+  *ix = (jcm_ix){0};
+}

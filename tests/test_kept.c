@@ -337,11 +337,37 @@ static void forged_destination_is_named_at_its_entry(void **state) {
   jcm_close(j);
 }
 
+/* jcm_ix (lib/util.c), which holds the kept path's known accounts and the
+ * invariants' ids: keys are bytes, a NUL inside one too; it grows. */
+static void an_index_of_byte_keys(void **state) {
+  (void)state;
+  static char keys[5000][8];
+  jcm_ix ix = {0};
+  assert_int_equal(jcm__ix_find(&ix, "a", 1), -1);
+  assert_int_equal(jcm__ix_find(&ix, NULL, 0), -1);
+  for (int i = 0; i < 5000; i++) {
+    snprintf(keys[i], sizeof keys[i], "k%05d", i);
+    keys[i][1] = i % 2 ? '\0' : keys[i][1]; /* every other key has a NUL inside */
+    assert_int_equal(jcm__ix_put(&ix, keys[i], 6, i), 0);
+  }
+  assert_int_equal(ix.n, 5000);
+  for (int i = 0; i < 5000; i++)
+    assert_int_equal(jcm__ix_find(&ix, keys[i], 6), i);
+  assert_int_equal(jcm__ix_find(&ix, "k", 1), -1);       /* a prefix is not the key */
+  assert_int_equal(jcm__ix_find(&ix, keys[1], 1), -1);   /* nor the bytes before its NUL */
+  assert_int_equal(jcm__ix_put(&ix, keys[7], 6, 70), 0); /* a key put again takes the new item */
+  assert_int_equal(jcm__ix_find(&ix, keys[7], 6), 70);
+  assert_int_equal(ix.n, 5000);
+  jcm__ix_free(&ix);
+  assert_int_equal(jcm__ix_find(&ix, keys[0], 6), -1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(kept_moves_leave_the_statements_rows),
       cmocka_unit_test(kept_moves_refuse_what_the_table_would),
       cmocka_unit_test(forged_destination_is_named_at_its_entry),
+      cmocka_unit_test(an_index_of_byte_keys),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
