@@ -1,6 +1,6 @@
 /*
  * The one write path. jcm_submit() validates a command, then in one database
- * transaction (a savepoint inside a batch): authorizes the actor's role,
+ * transaction (or as part of a batch's; see tx_begin): authorizes the actor's role,
  * answers a replayed idempotency key from the journal, runs the command's
  * checks, appends the event to the journal, applies it, and commits; on any
  * refusal or error it rolls back, so a refused command leaves no trace.
@@ -213,31 +213,38 @@ static int rollback(jcm *j) {
 }
 
 /* Transaction statements go through the statement cache (db_x) like any
- * other: exec() would parse them again for every command and request. */
+ * other: exec() would parse them again for every command and request.
+ *
+ * Inside a batch a command has no savepoint of its own. SQLite copies every
+ * page a command first changes under a savepoint into the savepoint's
+ * journal: 13 of a transfer's 85 µs of row writes (bench/bench_layout.c,
+ * docs/benchmarks.md). A refused command has almost always been refused by
+ * its checks, before it wrote anything: the connection's change count shows
+ * that, and there is nothing to undo. One refused or failed after it wrote
+ * breaks the batch instead: the commands after it in the batch are not run,
+ * and the batch's commit rolls all of it back and fails, so that the caller
+ * runs each of its commands alone (jcm apply, POST /batch and the server's
+ * group writer do). */
 static int tx_begin(jcm *j) {
   jcm_read_end(j); /* a command sees the latest state, not an open read snapshot */
-  if (!j->in_batch && j->st->ops->in_transaction(j->st) && rollback(j) != 0) return -1; /* a rollback owed */
-  return db_x(j->st, j->in_batch ? "SAVEPOINT cmd" : "BEGIN IMMEDIATE", "");
+  if (j->in_batch) {
+    j->batch_mark = j->st->ops->changes(j->st);
+    return 0;
+  }
+  if (j->st->ops->in_transaction(j->st) && rollback(j) != 0) return -1; /* a rollback owed */
+  return db_x(j->st, "BEGIN IMMEDIATE", "");
 }
 
-/* Ends a command's transaction (its savepoint in a batch): commits when ok,
- * else rolls back. 0, or -1 when that failed. A savepoint that cannot be
- * rolled back to or released breaks the batch: its commit then rolls all of
- * it back. Else a refused command's writes would be committed with the
- * batch, or a command reported failed would take effect after all (and
- * twice, if its sender tried again). */
+/* Ends a command's transaction: commits when ok, else rolls back. 0, or -1
+ * when that failed. In a batch: breaks the batch when a refused command had
+ * written something (tx_begin). */
 static int tx_end(jcm *j, int ok) {
-  jcm_store *st = j->st;
-  int rc = 0;
   if (j->in_batch) {
-    if (!ok && db_x(st, "ROLLBACK TO cmd", "") != 0) rc = -1;
-    if (db_x(st, "RELEASE cmd", "") != 0) rc = -1;
-    if (rc != 0) j->batch_broken = 1;
-    if (ok) return rc;
-  } else {
-    if (ok && db_x(st, "COMMIT", "") == 0) return 0;
-    rc = rollback(j) != 0 || ok ? -1 : 0;
+    if (!ok && j->st->ops->changes(j->st) != j->batch_mark) j->batch_broken = 1;
+    return 0;
   }
+  if (ok && db_x(j->st, "COMMIT", "") == 0) return 0;
+  int rc = rollback(j) != 0 || ok ? -1 : 0;
   jcm__load_self(j); /* a rolled-back init must not stay cached */
   return rc;
 }
@@ -291,6 +298,11 @@ int jcm_submit(jcm *j, json_t *cmd, const jcm_actor *actor, json_t **result) {
       rc = jcm__refuse(&c, C_UNKNOWN_ROLE, "role", "no role '%.40s'", actor->role ? actor->role : "");
     else if (!(spec->roles & c.role))
       rc = jcm__refuse(&c, C_ROLE, "role", "a %s may not %s", actor->role, spec->help);
+  }
+  if (rc == JCM_OK && j->in_batch && j->batch_broken) {
+    jcm__set_check(&chk, 0, "",
+                   "not run: an earlier command of this batch failed after it wrote, so the batch rolls back");
+    rc = JCM_ERROR;
   }
   if (rc == JCM_OK) {
     c.out = json_object();

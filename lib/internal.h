@@ -40,11 +40,12 @@ struct jcm {
   jcm_clock_fn clock;
   void *clock_ud;
   int in_batch;
-  int batch_broken;  /* a command of the batch could not be rolled back to its savepoint */
-  int self_unknown;  /* registry and party could not be read (jcm__load_self): read them again */
-  int with_secret;   /* jcm_submit_secret is submitting: the command's secret is stored beside it */
-  int in_read;       /* a read snapshot is open (jcm_read_begin) */
-  char registry[16]; /* this node's registry id, "" before init */
+  int batch_broken;   /* a command of the batch failed after writing: its commit rolls back (engine.c) */
+  int64_t batch_mark; /* the store's change count when the batch's current command began */
+  int self_unknown;   /* registry and party could not be read (jcm__load_self): read them again */
+  int with_secret;    /* jcm_submit_secret is submitting: the command's secret is stored beside it */
+  int in_read;        /* a read snapshot is open (jcm_read_begin) */
+  char registry[16];  /* this node's registry id, "" before init */
   char party[4];
   jcm_token_memo memo[JCM_TOKEN_MEMO];
   int memo_n, memo_next;

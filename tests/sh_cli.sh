@@ -64,6 +64,26 @@ expect 2 "apply of a missing file" -- j apply "$TMP/no-such-file"
 expect 2 "apply with a bad batch" -- j apply - --batch 0
 expect 0 "verify after all" -- j verify
 
+# A batch whose commit fails: an approval refused by its re-check has
+# written (it released its units first), so the batch rolls back whole and
+# apply runs each of its lines again alone (lib/engine.c, tx_begin).
+D2=$TMP/sh_cli_demo
+rm -rf "$D2"; mkdir -p "$D2"
+(cd "$D2" && "$JCM" --db demo.db demo >/dev/null 2>&1) || { echo "FAIL: demo"; fails=$((fails + 1)); }
+jd() { "$JCM" --db "$D2/demo.db" "$@"; }
+jd transfer --from THA01-100-000004-52 --to THA01-110-000003-21 --range 1010-1059 >/dev/null || { echo "FAIL: transfer"; fails=$((fails + 1)); }
+held=$(jd --json transfer --from THA01-110-000003-21 --to THA01-100-000004-52 --quantity 5 | sed -n 's/.*"tx":"\([^"]*\)".*/\1/p')
+jd account block --account THA01-100-000004-52 --reason r >/dev/null
+printf '%s\n' '{"cmd":"org.add","id":"org-x","name":"X","country":"THA"}' "{\"cmd\":\"tx.approve\",\"tx\":\"$held\"}" \
+  '{"cmd":"org.add","id":"org-y","name":"Y","country":"THA"}' >"$D2/batch.jsonl"
+expect 1 "apply of a batch that breaks" -- jd --actor cli:second apply "$D2/batch.jsonl" --batch 10
+codes=$(sed -n 's/.*"error":{"code":\([0-9]*\).*/\1/p; s/.*"ok":true.*/0/p' "$TMP/sh_cli.out" | tr '\n' ' ')
+[ "$codes" = "0 3002 0 " ] || { echo "FAIL: broken batch codes: $codes"; fails=$((fails + 1)); }
+grep -q "running each alone" "$TMP/sh_cli.err" || { echo "FAIL: broken batch not reported"; fails=$((fails + 1)); }
+[ "$(sqlite3 "$D2/demo.db" "SELECT COUNT(*) FROM org WHERE id IN ('org-x', 'org-y')")" = 2 ] ||
+  { echo "FAIL: broken batch: the other commands did not take effect"; fails=$((fails + 1)); }
+expect 0 "verify after a broken batch" -- jd verify
+
 # A tampered store: verify exits 1 and names what is wrong.
 sqlite3 "$DB" "UPDATE account SET status = 'blocked' WHERE id = 'THA01-100-000001-61'" || fails=$((fails + 1))
 expect 1 "verify of a tampered store" -- j verify

@@ -391,6 +391,77 @@ static void approval_rechecks(void **state) {
   fe_close(&f);
 }
 
+/* Submits text alone or in the open batch: 0 done, else the refusal's
+ * code, or -1 for an error without one (a store error, a command not run). */
+static int code_of(jcm *j, const jcm_actor *actor, const char *text) {
+  int code = 0, rc = t_submit_held(j, actor, text, &code, NULL);
+  return rc == JCM_OK ? 0 : code ? code : -1;
+}
+
+static int64_t org_count(const char *path) {
+  char n[32];
+  t_query_text(path, "SELECT count(*) FROM org", n, sizeof n);
+  return atoll(n);
+}
+
+/* Inside a batch a command has no savepoint of its own (lib/engine.c,
+ * tx_begin). A command refused by its checks has written nothing: the batch
+ * goes on and commits. An approval refused by its re-check has written (it
+ * released its units first): the batch breaks, the command after it is not
+ * run, and the commit fails and leaves the store byte for byte as it was.
+ * Run alone, each command then takes effect or is refused as it would be. */
+static void a_refusal_after_a_write_breaks_the_batch(void **state) {
+  (void)state;
+  fe f;
+  fe_open(&f, "foureyes-batch", 1);
+  char xfer[256], approve[128];
+  snprintf(xfer, sizeof xfer, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":100000}", f.a.hold_a,
+           f.a.hold_b);
+  int64_t n0 = org_count(f.path);
+  assert_int_equal(jcm_batch_begin(f.j), JCM_OK);
+  assert_int_equal(code_of(f.j, &T_ADMIN, "{\"cmd\":\"org.add\",\"id\":\"org-n1\",\"name\":\"N\",\"country\":\"THA\"}"),
+                   0);
+  assert_int_equal(code_of(f.j, &T_ADMIN, xfer), C_INSUFFICIENT);
+  assert_int_equal(code_of(f.j, &T_ADMIN, "{\"cmd\":\"org.add\",\"id\":\"org-n2\",\"name\":\"N\",\"country\":\"THA\"}"),
+                   0);
+  assert_int_equal(jcm_batch_commit(f.j), JCM_OK);
+  int64_t n_orgs = org_count(f.path);
+  assert_int_equal(n_orgs, n0 + 2);
+
+  json_t *h =
+      must(f.j, &T_ADMIN, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":5}", f.src, f.a.hold_b);
+  json_decref(must(f.j, &T_ADMIN,
+                   "{\"cmd\":\"account.status\",\"account\":\"%s\",\"status\":\"blocked\",\"reason\":\"r\"}",
+                   f.a.hold_b));
+  snprintf(approve, sizeof approve, "{\"cmd\":\"tx.approve\",\"tx\":\"%s\"}", res_s(h, "tx"));
+  const char *o3 = "{\"cmd\":\"org.add\",\"id\":\"org-n3\",\"name\":\"N\",\"country\":\"THA\"}",
+             *o4 = "{\"cmd\":\"org.add\",\"id\":\"org-n4\",\"name\":\"N\",\"country\":\"THA\"}";
+  char *before = t_dump(f.path);
+  assert_int_equal(jcm_batch_begin(f.j), JCM_OK);
+  assert_int_equal(code_of(f.j, &T_ADMIN, o3), 0);
+  assert_int_equal(code_of(f.j, &T_ADMIN2, approve), C_DST_NOT_OPEN);
+  assert_int_equal(code_of(f.j, &T_ADMIN, o4), -1); /* not run */
+  assert_int_equal(jcm_batch_commit(f.j), JCM_ERROR);
+  char *after = t_dump(f.path);
+  assert_string_equal(before, after);
+  free(after);
+
+  /* alone: the approval is refused and leaves nothing; the others take effect */
+  assert_int_equal(code_of(f.j, &T_ADMIN, o3), 0);
+  free(before);
+  before = t_dump(f.path);
+  assert_int_equal(code_of(f.j, &T_ADMIN2, approve), C_DST_NOT_OPEN);
+  after = t_dump(f.path);
+  assert_string_equal(before, after);
+  assert_int_equal(code_of(f.j, &T_ADMIN, o4), 0);
+  assert_int_equal(org_count(f.path), n_orgs + 2);
+  free(before);
+  free(after);
+  verified(f.j);
+  json_decref(h);
+  fe_close(&f);
+}
+
 static void reserved_units_refused(void **state) {
   (void)state;
   fe f;
@@ -515,6 +586,7 @@ int main(void) {
       cmocka_unit_test(xfer_propose_waits_for_approval),
       cmocka_unit_test(reject_and_cancel_release),
       cmocka_unit_test(approval_rechecks),
+      cmocka_unit_test(a_refusal_after_a_write_breaks_the_batch),
       cmocka_unit_test(reserved_units_refused),
       cmocka_unit_test(idempotent_approval),
       cmocka_unit_test(pending_readers),

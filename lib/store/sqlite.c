@@ -141,12 +141,13 @@ static int sq_version(jcm_store *st, int64_t out[2]) {
 }
 
 static int sq_in_transaction(jcm_store *st) { return !sqlite3_get_autocommit(S(st)->db); }
+static int64_t sq_changes(jcm_store *st) { return (int64_t)sqlite3_total_changes64(S(st)->db); }
 
 static const jcm_store_ops sq_ops = {
     "sqlite",        sq_exec,        sq_prepare,    sq_prepare_temp, sq_finalize,       sq_reset,
     sq_bind_int,     sq_bind_text,   sq_bind_blob,  sq_bind_null,    sq_param_count,    sq_step,
     sq_column_count, sq_column_type, sq_column_int, sq_column_text,  sq_column_blob,    sq_column_bytes,
-    sq_column_name,  sq_errmsg,      sq_close,      sq_version,      sq_in_transaction,
+    sq_column_name,  sq_errmsg,      sq_close,      sq_version,      sq_in_transaction, sq_changes,
 };
 
 /* Process-wide, once, before SQLite initializes (later it is refused with

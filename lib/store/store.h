@@ -51,6 +51,10 @@ typedef struct jcm_store_ops {
   int (*version)(jcm_store *st, int64_t out[2]);
   /* 1 while a transaction is open on this connection */
   int (*in_transaction)(jcm_store *st);
+  /* How many rows this connection's statements have inserted, updated or
+   * deleted since it opened: it moves with every write, so a command that
+   * left it where it was wrote nothing. */
+  int64_t (*changes)(jcm_store *st);
 } jcm_store_ops;
 
 struct jcm_store {

@@ -375,51 +375,102 @@ static int run_verify(cli *c, int argc, char **argv) {
 
 #define MAX_LINE (1u << 20)
 
+/* One line's result: the command's, or a refusal of a line too long. */
+static json_t *submit_line(cli *c, jcm *j, const char *line, size_t len) {
+  if (len > MAX_LINE)
+    return json_pack("{s:b,s:n,s:{s:i,s:s,s:s}}", "ok", 0, "cmd", "error", "code", 1005, "message",
+                     "the line is longer than 1 MiB", "field", "");
+  json_t *result = NULL;
+  jcm_submit_text(j, line, len, &c->actor, &result);
+  return result;
+}
+
+/* A batch's lines, kept until it commits (a too long line as NULL). */
+typedef struct {
+  char **v;
+  size_t n, cap;
+} kept_lines;
+
+static int keep_line(kept_lines *k, const char *line, size_t len) {
+  if (k->n == k->cap) {
+    size_t cap = k->cap ? 2 * k->cap : 64;
+    char **g = realloc(k->v, cap * sizeof *g);
+    if (!g) return -1;
+    k->v = g, k->cap = cap;
+  }
+  char *copy = len > MAX_LINE ? NULL : strndup(line, len);
+  if (len <= MAX_LINE && !copy) return -1;
+  k->v[k->n++] = copy;
+  return 0;
+}
+
+static void drop_lines(kept_lines *k) {
+  for (size_t i = 0; i < k->n; i++)
+    free(k->v[i]);
+  k->n = 0;
+}
+
+/* A batch whose commit failed took no effect: a command of it failed after
+ * it wrote (lib/engine.c, tx_begin), or the store failed. Its commands run
+ * again, each in its own transaction, so that the others still take effect
+ * and the failing one reports its own error. */
+static void run_each_alone(cli *c, jcm *j, kept_lines *k, json_t *pending) {
+  fprintf(stderr, "jcm apply: a batch of %zu commands could not be committed; running each alone\n", k->n);
+  json_array_clear(pending);
+  for (size_t i = 0; i < k->n; i++)
+    json_array_append_new(pending,
+                          k->v[i] ? submit_line(c, j, k->v[i], strlen(k->v[i])) : submit_line(c, j, "", MAX_LINE + 1));
+}
+
 /* Submits lines of in, n per database transaction; prints each result only
  * after its transaction committed. */
 static int apply_stream(cli *c, jcm *j, FILE *in, long batch) {
   char *line = NULL;
   size_t cap = 0;
   ssize_t len;
-  int refused = 0, done = 0;
+  int failed = 0, refused = 0, done = 0;
   json_t *pending = json_array();
+  kept_lines kept = {0};
   while (!done) {
     long n = 0;
     if (batch > 1 && jcm_batch_begin(j) != JCM_OK) {
       fprintf(stderr, "jcm apply: cannot begin a transaction\n");
-      refused = 2;
+      failed = 1;
       break;
     }
     while (n < batch && (len = getline(&line, &cap, in)) >= 0) {
       while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
         line[--len] = 0;
       if (len == 0) continue;
-      json_t *result = NULL;
-      if ((size_t)len > MAX_LINE) {
-        result = json_pack("{s:b,s:n,s:{s:i,s:s,s:s}}", "ok", 0, "cmd", "error", "code", 1005, "message",
-                           "the line is longer than 1 MiB", "field", "");
-      } else {
-        jcm_submit_text(j, line, (size_t)len, &c->actor, &result);
+      if (batch > 1 && keep_line(&kept, line, (size_t)len) != 0) {
+        fprintf(stderr, "jcm apply: out of memory\n");
+        failed = 1;
+        break;
       }
-      refused |= !json_is_true(json_object_get(result, "ok"));
-      json_array_append_new(pending, result);
+      json_array_append_new(pending, submit_line(c, j, line, (size_t)len));
       n++;
     }
-    if (n < batch) done = 1;
-    if (batch > 1 && jcm_batch_commit(j) != JCM_OK) {
-      fprintf(stderr, "jcm apply: the batch could not be committed; none of its %ld commands took effect\n", n);
-      refused = 2;
+    if (failed) {
+      jcm_batch_rollback(j);
       break;
     }
+    if (n < batch) done = 1;
+    if (batch > 1 && jcm_batch_commit(j) != JCM_OK) run_each_alone(c, j, &kept, pending);
+    drop_lines(&kept);
     size_t i;
     json_t *r;
-    json_array_foreach(pending, i, r) print_json_line(stdout, r);
+    json_array_foreach(pending, i, r) {
+      refused |= !json_is_true(json_object_get(r, "ok"));
+      print_json_line(stdout, r);
+    }
     fflush(stdout);
     json_array_clear(pending);
   }
+  drop_lines(&kept);
+  free(kept.v);
   free(line);
   json_decref(pending);
-  return refused == 2 ? EXIT_USAGE : refused ? EXIT_REFUSED : EXIT_OK;
+  return failed ? EXIT_USAGE : refused ? EXIT_REFUSED : EXIT_OK;
 }
 
 static int run_apply(cli *c, int argc, char **argv) {
@@ -434,9 +485,12 @@ static int run_apply(cli *c, int argc, char **argv) {
         return EXIT_USAGE;
       }
     } else if (strcmp(argv[i], "--help") == 0) {
-      printf("usage: jcm apply FILE|- [--batch N]\n  submits one JSON command per line; prints one JSON result per\n"
-             "  line, each only after its database transaction committed;\n  --batch N commits N commands per "
-             "transaction (default 1)\n");
+      printf("usage: jcm apply FILE|- [--batch N]\n"
+             "  submits one JSON command per line; prints one JSON result per\n"
+             "  line, each only after its database transaction committed;\n"
+             "  --batch N commits N commands per transaction (default 1); a batch\n"
+             "  that cannot commit (a command failed after it wrote) runs again,\n"
+             "  each command in its own transaction\n");
       return EXIT_OK;
     } else if (!file) {
       file = argv[i];

@@ -215,6 +215,23 @@ static void batch_line(srv_req *rq, const char *line, size_t len, json_t *out, i
   json_array_append_new(out, result ? result : json_null());
 }
 
+/* Runs the body's lines in turn (results NULL: only counts them); gives
+ * how many there were. */
+static int batch_lines(srv_req *rq, json_t *results, int *refused) {
+  int lines = 0;
+  *refused = 0;
+  for (const char *p = rq->body, *end = rq->body + rq->body_len; p < end;) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t len = (size_t)((nl ? nl : end) - p);
+    while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == ' '))
+      len--;
+    if (len > 0 && results) batch_line(rq, p, len, results, refused);
+    lines += len > 0;
+    p = nl ? nl + 1 : end;
+  }
+  return lines;
+}
+
 static char *lines_text(json_t *results) {
   size_t i, total = 1;
   json_t *r;
@@ -239,29 +256,25 @@ static void batch(srv_req *rq, srv_resp *rs) {
   }
   if (!batch_type_ok(rq)) FAIL(rs, 415, 1001, "Content-Type", "send application/x-ndjson");
   if (memchr(rq->body, 0, rq->body_len)) FAIL(rs, 400, 1001, "", "the body contains a NUL byte");
+  int refused = 0;
+  /* counted first: a batch too large is refused whole, before any of it runs */
+  if (batch_lines(rq, NULL, &refused) > BATCH_MAX_LINES) FAIL(rs, 413, 1019, "", "at most 10000 lines a batch");
   json_t *results = json_array();
-  int refused = 0, lines = 0;
   if (!results || jcm_batch_begin(rq->j) != JCM_OK) {
     json_decref(results);
     FAIL(rs, 503, 0, "", "cannot begin a transaction");
   }
-  for (const char *p = rq->body, *end = rq->body + rq->body_len; p < end && lines < BATCH_MAX_LINES;) {
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    size_t len = (size_t)((nl ? nl : end) - p);
-    while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == ' '))
-      len--;
-    if (len > 0) batch_line(rq, p, len, results, &refused), lines++;
-    p = nl ? nl + 1 : end;
-  }
+  int lines = batch_lines(rq, results, &refused);
   if (jcm_batch_commit(rq->j) != JCM_OK) {
-    json_decref(results);
-    FAIL(rs, 503, 0, "", "the batch could not be committed; none of its commands took effect");
+    /* none of it took effect: a command failed after it wrote (lib/engine.c,
+     * tx_begin), or the store failed. Each runs again in its own transaction. */
+    json_array_clear(results);
+    lines = batch_lines(rq, results, &refused);
   }
   srv_metrics_commit((unsigned)(lines - refused));
-  rs->status = lines >= BATCH_MAX_LINES ? 413 : 200;
-  rs->body = lines >= BATCH_MAX_LINES ? NULL : lines_text(results);
+  rs->status = 200;
+  rs->body = lines_text(results);
   rs->type = "application/x-ndjson";
-  if (lines >= BATCH_MAX_LINES) srv_error(rs, 413, 1019, "", "at most 10000 lines a batch");
   if (!rs->body) srv_error(rs, 500, 0, "", "out of memory");
   json_decref(results);
 }
