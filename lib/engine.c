@@ -228,8 +228,11 @@ static int rollback(jcm *j) {
 static int tx_begin(jcm *j) {
   jcm_read_end(j); /* a command sees the latest state, not an open read snapshot */
   if (j->in_batch) {
+    /* a store error (disk full, I/O, memory) may have made SQLite roll the
+     * whole batch back: a command now would commit on its own */
+    if (!j->st->ops->in_transaction(j->st)) j->batch_broken = 1;
     j->batch_mark = j->st->ops->changes(j->st);
-    return 0;
+    return j->batch_broken ? -1 : 0;
   }
   if (j->st->ops->in_transaction(j->st) && rollback(j) != 0) return -1; /* a rollback owed */
   return db_x(j->st, "BEGIN IMMEDIATE", "");
@@ -237,10 +240,11 @@ static int tx_begin(jcm *j) {
 
 /* Ends a command's transaction: commits when ok, else rolls back. 0, or -1
  * when that failed. In a batch: breaks the batch when a refused command had
- * written something (tx_begin). */
+ * written something (tx_begin), or when the store rolled the batch back. */
 static int tx_end(jcm *j, int ok) {
   if (j->in_batch) {
-    if (!ok && j->st->ops->changes(j->st) != j->batch_mark) j->batch_broken = 1;
+    jcm_store *st = j->st;
+    if (!ok && (st->ops->changes(st) != j->batch_mark || !st->ops->in_transaction(st))) j->batch_broken = 1;
     return 0;
   }
   if (ok && db_x(j->st, "COMMIT", "") == 0) return 0;

@@ -402,6 +402,7 @@ int jcm_submit_secret(jcm *j, json_t *cmd, const jcm_actor *actor, json_t **resu
   if (rc == JCM_OK) rc = jcm_submit(j, c2, actor, result);
   j->with_secret = 0;
   if (rc == JCM_OK && sec.kind && store_secret(j, &sec) != JCM_OK) {
+    if (!own) j->batch_broken = 1; /* the command's rows are in the caller's batch: it must not commit them */
     json_decref(*result);
     *result = refused(name, 0, "", "cannot store the credential");
     rc = JCM_ERROR;

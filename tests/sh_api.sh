@@ -251,10 +251,15 @@ held=$(jq -r .result.tx "$TMP/body")
 [ "$(jq -r .result.status "$TMP/body")" = "awaiting approval" ] || fail "government transfer not held"
 cmd account.status admin "{\"account\":\"$B\",\"status\":\"blocked\",\"reason\":\"r\"}" 200
 printf '%s\n' '{"cmd":"org.add","id":"org-e","name":"E","country":"THA"}' "{\"cmd\":\"tx.approve\",\"tx\":\"$held\"}" \
+  '{"cmd":"monitoring.verify","project":"TH014","first_day":"2021-01-01","last_day":"2021-12-31","verified":1,"report":"v"}' \
   '{"cmd":"org.add","id":"org-f","name":"F","country":"THA"}' >"$TMP/broken"
+events() { sqlite3 "$DB" "SELECT COUNT(*) FROM journal WHERE cmd = 'security.event'"; }
+ev0=$(events)
 call POST /api/v1/batch "$T_admin2" "$(cat "$TMP/broken")" application/x-ndjson; want 200 "broken batch"
-codes=$(jq -c '.error.code // 0' "$TMP/body" | tr '\n' ' ')
-[ "$codes" = "0 3002 0 " ] || fail "broken batch codes: $codes"
+codes=$(jq -c 'if .ok then "ok" else .error.code end' "$TMP/body" | tr '\n' ' ')
+[ "$codes" = '"ok" 3002 8001 "ok" ' ] || fail "broken batch results: $codes"
+# the role refusal's security event: journaled once, for the results that stand
+[ "$(events)" -eq $((ev0 + 1)) ] || fail "broken batch: $(($(events) - ev0)) security events, want 1"
 [ "$(sqlite3 "$DB" "SELECT COUNT(*) FROM org WHERE id IN ('org-e', 'org-f')")" = 2 ] || fail "broken batch: orgs not added"
 [ "$(sqlite3 "$DB" "SELECT status FROM pending WHERE id = '$held'")" = "awaiting approval" ] || fail "refused approval changed its hold"
 cmd account.status admin "{\"account\":\"$B\",\"status\":\"open\",\"reason\":\"r\"}" 200

@@ -256,8 +256,7 @@ static void queries_after_a_failed_identity_read(void **state) {
   jcm_close(j);
 }
 
-/* The steps a command makes inside a batch, after `first`: the last is its
- * RELEASE. */
+/* The steps a command makes inside a batch, after `first`. */
 static int steps_in_batch(jcm *j, const char *first, const char *text) {
   int code;
   assert_int_equal(jcm_batch_begin(j), JCM_OK);
@@ -273,16 +272,38 @@ static int steps_in_batch(jcm *j, const char *first, const char *text) {
   return steps;
 }
 
-/* In a batch, after a transfer that succeeded: a command fails at its last
- * statement, after its first writes, and the rollback to its savepoint
- * fails too; or a command's own RELEASE fails after all its writes. Either
- * way the batch must commit nothing: else the failed command's writes would
- * be committed with the batch (a retirement without its movement rows), or
- * a command reported failed would take effect after all, and twice if its
- * sender tried it again. */
-static void batch_with_a_failed_savepoint_commits_nothing(void **state) {
+static int64_t page_count(jcm *j) {
+  jcm_store *st = jcm__store(j);
+  jcm_stmt *s = st->ops->prepare_temp(st, "PRAGMA page_count");
+  assert_non_null(s);
+  assert_int_equal(st->ops->step(s), JCM_ROW);
+  int64_t n = st->ops->column_int(s, 0);
+  st->ops->finalize(s);
+  return n;
+}
+
+/* The batch of `good` and a command that fails in it: the command after it
+ * is not run, the commit fails, and the store is as it was. */
+static void batch_fails_whole(jcm *j, const char *path, const char *before, const char *good, const char *how) {
+  int code;
+  assert_int_equal(t_submit(j, &T_ADMIN, good, &code, NULL), JCM_ERROR);
+  assert_int_equal(jcm_batch_commit(j), JCM_ERROR);
+  char *after = t_dump(path);
+  if (strcmp(before, after) != 0) fail_msg("%s, yet the batch committed", how);
+  free(after);
+}
+
+/* In a batch (no savepoint a command: lib/engine.c, tx_begin), after a
+ * transfer that succeeded, a command fails at its last statement, after
+ * its first writes; or SQLite, out of pages, rolls the whole transaction
+ * back by itself. Either way the command after it must not run and the
+ * batch must commit nothing: else the failed command's writes would be
+ * committed with the batch (a retirement without its movement rows), or,
+ * once SQLite rolled back, the commands after it would commit one by one
+ * and then again when the caller runs each alone. */
+static void batch_with_a_failing_command_commits_nothing(void **state) {
   (void)state;
-  char path[512], good[300], failing[300];
+  char path[512], good[300], failing[300], one[300];
   t_accounts a;
   t_db_path(path, sizeof path, "smoke-batch-rollback");
   jcm *j = t_registry(path, &a);
@@ -291,27 +312,34 @@ static void batch_with_a_failed_savepoint_commits_nothing(void **state) {
   assert_int_equal(t_issue(j, 2021, 2017, 2017, acc, q), JCM_OK);
   snprintf(good, sizeof good, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":5}", a.hold_a,
            a.hold_b);
+  snprintf(one, sizeof one, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":1}", a.hold_a, a.hold_b);
   snprintf(failing, sizeof failing, "{\"cmd\":\"retire\",\"from\":\"%s\",\"quantity\":3}", a.hold_a);
-  int steps = steps_in_batch(j, good, failing);
+  int steps = steps_in_batch(j, good, failing), code;
   char *before = t_dump(path);
-  for (int release = 0; release < 2; release++) {
-    int code;
-    assert_int_equal(jcm_batch_begin(j), JCM_OK);
-    assert_int_equal(t_submit(j, &T_ADMIN, good, &code, NULL), JCM_OK);
-    t_fault_steps = 1;
-    t_fault_from(j, release ? steps : steps - 1); /* RELEASE, or the last statement before it */
-    t_fault_also = release ? 0 : steps;           /* and then ROLLBACK TO */
-    assert_int_equal(t_submit(j, &T_ADMIN, failing, &code, NULL), JCM_ERROR);
-    t_fault_end(j);
-    t_fault_steps = 0;
-    assert_int_equal(jcm_batch_commit(j), JCM_ERROR);
-    char *after = t_dump(path);
-    if (strcmp(before, after) != 0) fail_msg("%s failed, yet the batch committed", release ? "RELEASE" : "ROLLBACK TO");
-    free(after);
-  }
+  assert_int_equal(jcm_batch_begin(j), JCM_OK);
+  assert_int_equal(t_submit(j, &T_ADMIN, good, &code, NULL), JCM_OK);
+  t_fault_steps = 1;
+  t_fault_from(j, steps); /* its last statement */
+  assert_int_equal(t_submit(j, &T_ADMIN, failing, &code, NULL), JCM_ERROR);
+  t_fault_end(j);
+  t_fault_steps = 0;
+  batch_fails_whole(j, path, before, good, "a command failed after its writes");
+
+  jcm_store *st = jcm__store(j);
+  assert_int_equal(jcm_batch_begin(j), JCM_OK);
+  assert_int_equal(t_submit(j, &T_ADMIN, good, &code, NULL), JCM_OK);
+  char limit[64];
+  snprintf(limit, sizeof limit, "PRAGMA max_page_count = %lld", (long long)page_count(j));
+  assert_int_equal(st->ops->exec(st, limit), 0);
+  int rc = JCM_OK;
+  for (int i = 0; i < 1000 && rc == JCM_OK; i++)
+    rc = t_submit(j, &T_ADMIN, one, &code, NULL);
+  assert_int_equal(rc, JCM_ERROR);
+  assert_false(st->ops->in_transaction(st)); /* SQLite rolled back, as this test means it to */
+  batch_fails_whole(j, path, before, good, "SQLite rolled the batch back");
+  assert_int_equal(st->ops->exec(st, "PRAGMA max_page_count = 1073741823"), 0);
   free(before);
   /* and the handle goes on */
-  int code;
   assert_int_equal(t_submit(j, &T_ADMIN, good, &code, NULL), JCM_OK);
   verify_and_close(j);
 }
@@ -1180,7 +1208,7 @@ int main(void) {
                                      cmocka_unit_test(failing_store_under_article6),
                                      cmocka_unit_test(failing_store_under_user_commands),
                                      cmocka_unit_test(failing_store_under_four_eyes),
-                                     cmocka_unit_test(batch_with_a_failed_savepoint_commits_nothing),
+                                     cmocka_unit_test(batch_with_a_failing_command_commits_nothing),
                                      cmocka_unit_test(queries_after_a_failed_identity_read),
                                      cmocka_unit_test(verify_under_failing_steps),
                                      cmocka_unit_test(verify_under_failing_replay_steps),

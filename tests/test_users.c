@@ -87,6 +87,34 @@ static jcm *users_store(char *path, size_t n, const char *name) {
   return j;
 }
 
+/* Inside a caller's batch (POST /api/v1/batch, the server's group), a
+ * command whose credential cannot be stored after the command itself was
+ * applied is refused, and its rows must not commit with the batch: a user
+ * without a password, a token nobody holds. The batch breaks (lib/users.c),
+ * its commit fails and the store is as it was. */
+static void a_credential_not_stored_breaks_the_batch(void **state) {
+  (void)state;
+  char path[512];
+  jcm *j = users_store(path, sizeof path, "users-batch-secret");
+  jcm_store *st = jcm__store(j);
+  assert_int_equal(st->ops->exec(st, "CREATE TRIGGER no_credential BEFORE INSERT ON credential"
+                                     " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"),
+                   0);
+  char *before = t_dump(path);
+  assert_int_equal(jcm_batch_begin(j), JCM_OK);
+  json_t *cmd = json_loads("{\"cmd\":\"token.create\",\"user\":\"hold\"}", 0, NULL), *result = NULL;
+  assert_int_not_equal(jcm_submit_secret(j, cmd, &T_ADMIN, &result), JCM_OK);
+  json_decref(cmd);
+  json_decref(result);
+  assert_int_equal(jcm_batch_commit(j), JCM_ERROR);
+  char *after = t_dump(path);
+  if (strcmp(before, after) != 0) fail_msg("a token without its credential was committed with the batch");
+  free(before);
+  free(after);
+  assert_int_equal(st->ops->exec(st, "DROP TRIGGER no_credential"), 0);
+  verify_and_close(j);
+}
+
 /* Disabling: no sign-in (refused as a wrong password is), sessions and
  * tokens refused; enabling again: tokens work, old sessions stay ended; the
  * last enabled administrator stays. */
@@ -539,6 +567,7 @@ int main(void) {
       cmocka_unit_test(token_memo_follows_other_handles),
       cmocka_unit_test(token_memo_ignores_rolled_back_writes),
       cmocka_unit_test(token_memo_has_a_time_limit),
+      cmocka_unit_test(a_credential_not_stored_breaks_the_batch),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

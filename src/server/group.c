@@ -3,8 +3,10 @@
  * request becomes a job for one writer thread with its own store handle; the
  * HTTP connection is suspended meanwhile, so its worker thread serves other
  * connections. The writer takes every job queued so far and applies them in
- * one database transaction (jcm_batch_begin ... jcm_batch_commit_early), each
- * under its own savepoint, so a refused command rolls back only itself.
+ * one database transaction (jcm_batch_begin ... jcm_batch_commit_early). A
+ * command refused by its checks has written nothing; one refused after it
+ * wrote breaks the group, whose commit then fails, and each of its commands
+ * runs again alone (lib/engine.c, tx_begin).
  *
  * The commit is early: its frames are written but the wait for the disk
  * (fdatasync of the WAL) is left to a second thread, the syncer, and the
@@ -246,7 +248,7 @@ static void run_group(srv_job **jobs, size_t n) {
     grouped = 1;
   } else if (jcm_batch_begin(wj) == JCM_OK) {
     for (size_t i = 0; i < n; i++)
-      run_alone(jobs[i]); /* inside the batch: under its own savepoint */
+      run_alone(jobs[i]); /* inside the batch */
     double t1 = now_ms();
     apply_ms += t1 - t0;
     t0 = t1;

@@ -197,7 +197,7 @@ static int batch_type_ok(const srv_req *rq) {
   return json_type_ok(rq) || (n == 20 && strncasecmp(t, "application/x-ndjson", 20) == 0);
 }
 
-static void batch_line(srv_req *rq, const char *line, size_t len, json_t *out, int *refused) {
+static void batch_line(srv_req *rq, const char *line, size_t len, json_t *out) {
   json_error_t e;
   json_t *cmd = json_loadb(line, len, JSON_REJECT_DUPLICATES, &e), *result = NULL;
   if (!cmd) {
@@ -206,26 +206,35 @@ static void batch_line(srv_req *rq, const char *line, size_t len, json_t *out, i
     jcm_submit_secret(rq->j, cmd, &rq->actor, &result);
   }
   json_decref(cmd);
-  json_t *err = json_object_get(result, "error");
-  if (err) {
+  json_array_append_new(out, result ? result : json_null());
+}
+
+/* Notes the refusals of the results that stand (security events for
+ * 8xxx); gives how many lines were refused. */
+static int note_refusals(srv_req *rq, json_t *results) {
+  int refused = 0;
+  size_t i;
+  json_t *r;
+  json_array_foreach(results, i, r) {
+    json_t *err = json_object_get(r, "error");
+    if (!err && json_is_object(r)) continue;
     const char *field = json_string_value(json_object_get(err, "field"));
     srv_note_refusal(rq, (int)json_integer_value(json_object_get(err, "code")), field ? field : "");
-    (*refused)++;
+    refused++;
   }
-  json_array_append_new(out, result ? result : json_null());
+  return refused;
 }
 
 /* Runs the body's lines in turn (results NULL: only counts them); gives
  * how many there were. */
-static int batch_lines(srv_req *rq, json_t *results, int *refused) {
+static int batch_lines(srv_req *rq, json_t *results) {
   int lines = 0;
-  *refused = 0;
   for (const char *p = rq->body, *end = rq->body + rq->body_len; p < end;) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     size_t len = (size_t)((nl ? nl : end) - p);
     while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == ' '))
       len--;
-    if (len > 0 && results) batch_line(rq, p, len, results, refused);
+    if (len > 0 && results) batch_line(rq, p, len, results);
     lines += len > 0;
     p = nl ? nl + 1 : end;
   }
@@ -256,21 +265,21 @@ static void batch(srv_req *rq, srv_resp *rs) {
   }
   if (!batch_type_ok(rq)) FAIL(rs, 415, 1001, "Content-Type", "send application/x-ndjson");
   if (memchr(rq->body, 0, rq->body_len)) FAIL(rs, 400, 1001, "", "the body contains a NUL byte");
-  int refused = 0;
   /* counted first: a batch too large is refused whole, before any of it runs */
-  if (batch_lines(rq, NULL, &refused) > BATCH_MAX_LINES) FAIL(rs, 413, 1019, "", "at most 10000 lines a batch");
+  if (batch_lines(rq, NULL) > BATCH_MAX_LINES) FAIL(rs, 413, 1019, "", "at most 10000 lines a batch");
   json_t *results = json_array();
   if (!results || jcm_batch_begin(rq->j) != JCM_OK) {
     json_decref(results);
     FAIL(rs, 503, 0, "", "cannot begin a transaction");
   }
-  int lines = batch_lines(rq, results, &refused);
+  int lines = batch_lines(rq, results);
   if (jcm_batch_commit(rq->j) != JCM_OK) {
     /* none of it took effect: a command failed after it wrote (lib/engine.c,
      * tx_begin), or the store failed. Each runs again in its own transaction. */
     json_array_clear(results);
-    lines = batch_lines(rq, results, &refused);
+    lines = batch_lines(rq, results);
   }
+  int refused = note_refusals(rq, results); /* after the commit: of the results that stand */
   srv_metrics_commit((unsigned)(lines - refused));
   rs->status = 200;
   rs->body = lines_text(results);
