@@ -6,7 +6,7 @@ BUILD ?= build
 SAN_BUILD ?= build-san
 JOBS ?= 2
 
-.PHONY: all deps build run test test-plain test-san bench bench-http format clean
+.PHONY: all deps build run test test-plain test-san bench bench-layout bench-http format clean
 
 all: build
 
@@ -51,6 +51,11 @@ test: deps
 # store files, written under build/bench/). BENCH_ARGS=--quick for a smoke run.
 bench: deps build
 	mkdir -p $(BUILD)/bench && cd $(BUILD)/bench && ../bench_engine bench-engine.db $(BENCH_ARGS)
+
+# What a transfer's row writes cost, table layout by table layout, without the
+# engine (bench/bench_layout.c; about 10 minutes, stores under build/bench/).
+bench-layout: deps build
+	mkdir -p $(BUILD)/bench && cd $(BUILD)/bench && ../bench_layout bench-layout.db $(BENCH_ARGS)
 
 # The HTTP benchmark (docs/benchmarks.md): wrk against jcm serve and a bare
 # libmicrohttpd ceiling, about a minute; the store goes under build/bench-http/.

@@ -567,6 +567,19 @@ static int check_one(json_t *v, const field_spec *f, const char *path, jcm_check
   return JCM_OK;
 }
 
+/* Writes path.name to sub (name alone at the top; at most name_max bytes of
+ * it; cut at 95 bytes, as snprintf would), for every field of every command
+ * and replayed event: with snprintf it was 3 % of verify's samples. */
+static void field_path(char sub[96], const char *path, const char *name, size_t name_max) {
+  size_t at = strnlen(path, 95);
+  memcpy(sub, path, at);
+  if (at && at < 95) sub[at++] = '.';
+  size_t n = strnlen(name, name_max);
+  if (n > 95 - at) n = 95 - at;
+  memcpy(sub + at, name, n);
+  sub[at + n] = 0;
+}
+
 static int check_fields(json_t *obj, const field_spec *fs, const char *path, jcm_check *chk) {
   const char *key;
   json_t *v;
@@ -576,13 +589,13 @@ static int check_fields(json_t *obj, const field_spec *fs, const char *path, jcm
     while (f->name && strcmp(f->name, key) != 0)
       f++;
     if (!f->name && !(path[0] == 0 && strcmp(key, "cmd") == 0)) {
-      snprintf(sub, sizeof sub, "%s%s%.60s", path, path[0] ? "." : "", key);
+      field_path(sub, path, key, 60);
       jcm__set_check(chk, C_UNKNOWN_FIELD, sub, "unknown field '%s'", sub);
       return JCM_REFUSED;
     }
   }
   for (const field_spec *f = fs; f->name; f++) {
-    snprintf(sub, sizeof sub, "%s%s%s", path, path[0] ? "." : "", f->name);
+    field_path(sub, path, f->name, 95);
     v = json_object_get(obj, f->name);
     if (!v || json_is_null(v)) {
       if (!f->required) continue;
