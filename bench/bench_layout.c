@@ -2,11 +2,12 @@
  * What a transfer's row writes cost in each table layout, without the
  * engine: the floor under bench_engine's batched figure.
  *
- *   bench_layout [PATH] [--transfers N] [--accounts N] [--layouts L,L,...]
+ *   bench_layout [PATH] [--transfers N] [--accounts N] [--batch N] [--layouts L,L,...]
  *
  * Every layout runs the same random transfers (seed 42: 1..100 units between
  * two random accounts of 10,000, each holding one block of a million units
- * at the start) in batches of 1,000 per transaction, with the engine's
+ * at the start) in batches of 1,000 per transaction (--batch 1: each
+ * committed alone, as bench_engine's first 20,000), with the engine's
  * pragmas (WAL, synchronous=FULL, 128 MiB of page cache, checkpoints every
  * 32,000 frames) and its table definitions. A transfer writes what the
  * engine's writes for it: the journal row (334 bytes of event), the cut of
@@ -35,7 +36,6 @@
 #include <string.h>
 #include <time.h>
 
-#define BATCH 1000
 #define UNITS 1000000
 #define MAX_QTY 100
 
@@ -250,7 +250,7 @@ static int parse_layout(const char *s, layout *l) {
 }
 
 /* Runs one layout; prints its figures. */
-static void bench(const char *path, const char *name, int64_t n, int accounts) {
+static void bench(const char *path, const char *name, int64_t n, int accounts, int64_t batch) {
   layout l;
   parse_layout(name, &l); /* checked in main */
   store st;
@@ -262,11 +262,11 @@ static void bench(const char *path, const char *name, int64_t n, int accounts) {
   uint64_t seed = 42;
   double w0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID), wl = w0, cl = c0;
   for (int64_t seq = 1; seq <= n; seq++) {
-    if (seq % BATCH == 1) done(&st, st.begin);
+    if ((seq - 1) % batch == 0) done(&st, st.begin);
     int from = (int)(rnd(&seed) % (uint64_t)accounts), to = (int)(rnd(&seed) % (uint64_t)(accounts - 1));
     to += to >= from;
     transfer(&st, &l, seq, from, to, 1 + (int64_t)(rnd(&seed) % MAX_QTY), id, top);
-    if (seq % BATCH == 0 || seq == n) done(&st, st.commit);
+    if (seq % batch == 0 || seq == n) done(&st, st.commit);
     if (seq % 100000 == 0 || seq == n) {
       double w = clock_s(CLOCK_MONOTONIC), c = clock_s(CLOCK_PROCESS_CPUTIME_ID);
       int64_t k = seq % 100000 ? seq % 100000 : 100000;
@@ -286,27 +286,29 @@ static void bench(const char *path, const char *name, int64_t n, int accounts) {
 
 int main(int argc, char **argv) {
   const char *path = "bench-layout.db", *layouts = "j,-,a,as,am,ah,asmf,asmfp";
-  int64_t n = 1000000;
+  int64_t n = 1000000, batch = 1000;
   int accounts = 10000;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--transfers") == 0 && i + 1 < argc)
       n = atoll(argv[++i]);
     else if (strcmp(argv[i], "--accounts") == 0 && i + 1 < argc)
       accounts = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
+      batch = atoll(argv[++i]);
     else if (strcmp(argv[i], "--layouts") == 0 && i + 1 < argc)
       layouts = argv[++i];
     else if (argv[i][0] != '-')
       path = argv[i];
     else {
-      fprintf(stderr, "usage: bench_layout [PATH] [--transfers N] [--accounts N] [--layouts L,L,...]\n"
+      fprintf(stderr, "usage: bench_layout [PATH] [--transfers N] [--accounts N] [--batch N] [--layouts L,L,...]\n"
                       "  L: letters of a (block_account) s (block_size) m (movements) h (heads)\n"
                       "     f (foreign key) p (savepoints) j (the journal alone), or - for the journal, blocks,\n"
                       "     tx and counter alone\n");
       return 2;
     }
   }
-  if (n < 1 || accounts < 2) {
-    fprintf(stderr, "bench_layout: --transfers must be at least 1 and --accounts at least 2\n");
+  if (n < 1 || accounts < 2 || batch < 1) {
+    fprintf(stderr, "bench_layout: --transfers and --batch must be at least 1, --accounts at least 2\n");
     return 2;
   }
   layout check;
@@ -317,11 +319,11 @@ int main(int argc, char **argv) {
       return 2;
     }
   free(names);
-  printf("bench_layout: %lld transfers of 1..%d units between %d accounts, batches of %d, store %s\n", (long long)n,
-         MAX_QTY, accounts, BATCH, path);
+  printf("bench_layout: %lld transfers of 1..%d units between %d accounts, batches of %lld, store %s\n", (long long)n,
+         MAX_QTY, accounts, (long long)batch, path);
   char *list = strdup(layouts);
   for (char *save = NULL, *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save))
-    bench(path, name, n, accounts);
+    bench(path, name, n, accounts, batch);
   free(list);
   return 0;
 }
