@@ -217,14 +217,14 @@ static int rollback(jcm *j) {
  *
  * Inside a batch a command has no savepoint of its own. SQLite copies every
  * page a command first changes under a savepoint into the savepoint's
- * journal: 13 of a transfer's 85 µs of row writes (bench/bench_layout.c,
- * docs/benchmarks.md). A refused command has almost always been refused by
+ * journal: 11 of a transfer's 100 µs of row writes at a million transfers
+ * (bench/bench_layout.c, docs/benchmarks.md). A refused command has almost always been refused by
  * its checks, before it wrote anything: the connection's change count shows
  * that, and there is nothing to undo. One refused or failed after it wrote
  * breaks the batch instead: the commands after it in the batch are not run,
- * and the batch's commit rolls all of it back and fails, so that the caller
- * runs each of its commands alone (jcm apply, POST /batch and the server's
- * group writer do). */
+ * and the batch's commit rolls all of it back and returns JCM_REFUSED, so
+ * that the caller runs each of its commands alone (jcm apply, POST /batch
+ * and the server's group writer do). */
 static int tx_begin(jcm *j) {
   jcm_read_end(j); /* a command sees the latest state, not an open read snapshot */
   if (j->in_batch) {
@@ -413,13 +413,18 @@ int jcm_batch_begin(jcm *j) {
   return JCM_OK;
 }
 
+/* JCM_REFUSED: a command broke the batch (tx_begin) and all of it is rolled
+ * back, so its commands may run again, each alone. JCM_ERROR: the COMMIT
+ * itself failed; what reached the disk is the store's to say, and running
+ * the commands again could apply them twice. */
 int jcm_batch_commit(jcm *j) {
   if (!j->in_batch) return JCM_ERROR;
   j->in_batch = 0;
-  if (!j->batch_broken && db_x(j->st, "COMMIT", "") == 0) return JCM_OK;
-  rollback(j);
+  int broken = j->batch_broken;
+  if (!broken && db_x(j->st, "COMMIT", "") == 0) return JCM_OK;
+  int rolled_back = rollback(j) == 0;
   jcm__load_self(j);
-  return JCM_ERROR;
+  return broken && rolled_back ? JCM_REFUSED : JCM_ERROR;
 }
 
 int jcm_batch_commit_early(jcm *j, int *durable) {

@@ -1127,7 +1127,7 @@ static void refused_then_accepted_verifies(void **state) {
   submit_refused(j, &T_ADMIN, C_IDEM_CONFLICT,
                  "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":4,\"key\":\"once\"}", a.hold_a,
                  a.hold_b);
-  /* inside a batch: a refusal rolls back to its savepoint only; each move from
+  /* inside a batch: a refusal by the checks leaves the batch going; each move from
    * the government account is two entries, the proposal and its approval */
   assert_int_equal(jcm_batch_begin(j), JCM_OK);
   assert_int_equal(

@@ -283,11 +283,12 @@ static int64_t page_count(jcm *j) {
 }
 
 /* The batch of `good` and a command that fails in it: the command after it
- * is not run, the commit fails, and the store is as it was. */
+ * is not run, the commit rolls back with JCM_REFUSED (each may run again
+ * alone), and the store is as it was. */
 static void batch_fails_whole(jcm *j, const char *path, const char *before, const char *good, const char *how) {
   int code;
   assert_int_equal(t_submit(j, &T_ADMIN, good, &code, NULL), JCM_ERROR);
-  assert_int_equal(jcm_batch_commit(j), JCM_ERROR);
+  assert_int_equal(jcm_batch_commit(j), JCM_REFUSED);
   char *after = t_dump(path);
   if (strcmp(before, after) != 0) fail_msg("%s, yet the batch committed", how);
   free(after);
@@ -338,6 +339,18 @@ static void batch_with_a_failing_command_commits_nothing(void **state) {
   assert_false(st->ops->in_transaction(st)); /* SQLite rolled back, as this test means it to */
   batch_fails_whole(j, path, before, good, "SQLite rolled the batch back");
   assert_int_equal(st->ops->exec(st, "PRAGMA max_page_count = 1073741823"), 0);
+  /* the COMMIT itself fails: JCM_ERROR, not JCM_REFUSED, for running the
+   * commands again could then apply them twice */
+  assert_int_equal(jcm_batch_begin(j), JCM_OK);
+  assert_int_equal(t_submit(j, &T_ADMIN, good, &code, NULL), JCM_OK);
+  t_fault_steps = 1;
+  t_fault_from(j, 1); /* the COMMIT's step */
+  assert_int_equal(jcm_batch_commit(j), JCM_ERROR);
+  t_fault_end(j);
+  t_fault_steps = 0;
+  char *after = t_dump(path);
+  if (strcmp(before, after) != 0) fail_msg("a failed COMMIT left the batch in the store");
+  free(after);
   free(before);
   /* and the handle goes on */
   assert_int_equal(t_submit(j, &T_ADMIN, good, &code, NULL), JCM_OK);

@@ -106,7 +106,7 @@ static void a_credential_not_stored_breaks_the_batch(void **state) {
   assert_int_not_equal(jcm_submit_secret(j, cmd, &T_ADMIN, &result), JCM_OK);
   json_decref(cmd);
   json_decref(result);
-  assert_int_equal(jcm_batch_commit(j), JCM_ERROR);
+  assert_int_equal(jcm_batch_commit(j), JCM_REFUSED);
   char *after = t_dump(path);
   if (strcmp(before, after) != 0) fail_msg("a token without its credential was committed with the batch");
   free(before);

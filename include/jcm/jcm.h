@@ -66,8 +66,12 @@ int jcm_submit(jcm *j, json_t *cmd, const jcm_actor *actor, json_t **result);
 int jcm_submit_text(jcm *j, const char *text, size_t len, const jcm_actor *actor, json_t **result);
 
 /* Batches: between begin and commit, each jcm_submit() is applied inside one
- * database transaction (a refused command still leaves no trace, through a
- * savepoint). Nothing is durable until jcm_batch_commit() returns JCM_OK. */
+ * database transaction. A command refused by its checks leaves no trace and
+ * the batch goes on; one refused or failed after it wrote breaks the batch:
+ * the commands after it are not run, and jcm_batch_commit() rolls all of it
+ * back and returns JCM_REFUSED, after which each command may be submitted
+ * again alone. JCM_ERROR: the commit itself failed (do not submit again).
+ * Nothing is durable until jcm_batch_commit() returns JCM_OK. */
 int jcm_batch_begin(jcm *j);
 int jcm_batch_commit(jcm *j);
 void jcm_batch_rollback(jcm *j);

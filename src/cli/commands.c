@@ -410,12 +410,12 @@ static void drop_lines(kept_lines *k) {
   k->n = 0;
 }
 
-/* A batch whose commit failed took no effect: a command of it failed after
- * it wrote (lib/engine.c, tx_begin), or the store failed. Its commands run
- * again, each in its own transaction, so that the others still take effect
- * and the failing one reports its own error. */
+/* A batch that a command broke (jcm_batch_commit gave JCM_REFUSED: the
+ * command failed after it wrote, lib/engine.c tx_begin) took no effect. Its
+ * commands run again, each in its own transaction, so that the others still
+ * take effect and the failing one reports its own error. */
 static void run_each_alone(cli *c, jcm *j, kept_lines *k, json_t *pending) {
-  fprintf(stderr, "jcm apply: a batch of %zu commands could not be committed; running each alone\n", k->n);
+  fprintf(stderr, "jcm apply: a command broke a batch of %zu; running each alone\n", k->n);
   json_array_clear(pending);
   for (size_t i = 0; i < k->n; i++)
     json_array_append_new(pending,
@@ -455,8 +455,14 @@ static int apply_stream(cli *c, jcm *j, FILE *in, long batch) {
       break;
     }
     if (n < batch) done = 1;
-    if (batch > 1 && jcm_batch_commit(j) != JCM_OK) run_each_alone(c, j, &kept, pending);
+    int committed = batch > 1 ? jcm_batch_commit(j) : JCM_OK;
+    if (committed == JCM_REFUSED) run_each_alone(c, j, &kept, pending);
     drop_lines(&kept);
+    if (committed == JCM_ERROR) { /* the commit itself failed: running them again could apply them twice */
+      fprintf(stderr, "jcm apply: the batch could not be committed; none of its %ld commands took effect\n", n);
+      failed = 1;
+      break;
+    }
     size_t i;
     json_t *r;
     json_array_foreach(pending, i, r) {

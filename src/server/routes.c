@@ -272,10 +272,14 @@ static void batch(srv_req *rq, srv_resp *rs) {
     json_decref(results);
     FAIL(rs, 503, 0, "", "cannot begin a transaction");
   }
-  int lines = batch_lines(rq, results);
-  if (jcm_batch_commit(rq->j) != JCM_OK) {
+  int lines = batch_lines(rq, results), committed = jcm_batch_commit(rq->j);
+  if (committed == JCM_ERROR) {
+    json_decref(results);
+    FAIL(rs, 503, 0, "", "the batch could not be committed; none of its commands took effect");
+  }
+  if (committed == JCM_REFUSED) {
     /* none of it took effect: a command failed after it wrote (lib/engine.c,
-     * tx_begin), or the store failed. Each runs again in its own transaction. */
+     * tx_begin). Each runs again in its own transaction. */
     json_array_clear(results);
     lines = batch_lines(rq, results);
   }
