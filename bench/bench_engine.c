@@ -1180,6 +1180,11 @@ int main(int argc, char **argv) {
   if (!o.default_malloc) mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
   tune_sql = o.tune;
   prof_on = o.profile;
+  /* before anything else touches SQLite: the auto extension below
+   * initializes it, after which the library's settings would be refused
+   * and every figure measured on SQLite's defaults (as they were until
+   * 2026-12-07, fifth session: docs/benchmarks.md) */
+  int setup = jcm_setup();
   sqlite3_auto_extension((void (*)(void))prof_attach);
 
   char stem[1024], base_path[1100], size_path[1100];
@@ -1194,6 +1199,8 @@ int main(int argc, char **argv) {
   printf("  stores: %s (engine), %s (baseline), %s (issuance sizes)\n", o.path, base_path, size_path);
   printf("  SQLite %s; the baseline uses the engine's pragmas and table definitions (printed below)\n",
          sqlite3_libversion());
+  printf("  SQLite configured by jcm_setup (no memory accounting, the library's page cache): %s\n",
+         setup == JCM_OK ? "yes" : "NO (SQLite was initialized before; figures are of its defaults)");
   printf("  %lld accounts, %lld issuances, %lld transfers (first %lld one per transaction, the rest in batches of "
          "%d), seed %llu\n",
          (long long)o.accounts, (long long)o.issuances, (long long)o.transfers, (long long)o.single, BATCH,

@@ -48,6 +48,16 @@ typedef struct jcm_options {
   void *clock_ud;
 } jcm_options;
 
+/* Configures the embedded SQLite for the library, once a process: no
+ * global memory accounting, and a page cache that skips SQLite's walks of
+ * its whole cache at the end of most commits (lib/store/pcache.c). SQLite
+ * takes such settings only before it first initializes, which the first
+ * jcm_open does after calling this; a program that uses SQLite itself
+ * before (sqlite3_auto_extension, sqlite3_open) calls jcm_setup first, or
+ * runs on SQLite's defaults, correct but slower. Returns JCM_OK, or
+ * JCM_ERROR when SQLite was already initialized. */
+int jcm_setup(void);
+
 /* Opens (and creates, migrating the schema) the store at address: a SQLite
  * path, "sqlite:PATH" or ":memory:". Returns JCM_OK or JCM_ERROR with err. */
 int jcm_open(const char *address, const jcm_options *opt, jcm **out, char *err, size_t errlen);

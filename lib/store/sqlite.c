@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jcm/jcm.h"
 #include "store/store.h"
 
 #define CACHE_SLOTS 512
@@ -153,10 +154,19 @@ static const jcm_store_ops sq_ops = {
 /* Process-wide, once, before SQLite initializes (later it is refused with
  * SQLITE_MISUSE and the default stays): no global memory accounting, a
  * mutex and statistics kept on every allocation, 9 % of a transfer's
- * instructions (callgrind). The server sets the same. */
+ * instructions (callgrind); the page cache of pcache.c. */
+static int configured = JCM_ERROR;
+
 static void sq_configure(void) {
-  sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-  jcm__pcache_install(); /* may fail if SQLite was already used: then only slower */
+  int memstatus = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  int pcache = jcm__pcache_install(); /* fails if SQLite was already used: then only slower */
+  configured = memstatus == SQLITE_OK && pcache == 0 ? JCM_OK : JCM_ERROR;
+}
+
+int jcm_setup(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, sq_configure);
+  return configured;
 }
 
 /* Every rollback, explicit or SQLite's own after an error: the WAL shim
@@ -164,8 +174,7 @@ static void sq_configure(void) {
 static void on_rollback(void *db) { jcm__wal_discard(db); }
 
 jcm_store *jcm__sqlite_open(const char *path, char *err, size_t errlen) {
-  static pthread_once_t once = PTHREAD_ONCE_INIT;
-  pthread_once(&once, sq_configure);
+  jcm_setup();
   sq_store *q = calloc(1, sizeof *q);
   if (!q) {
     snprintf(err, errlen, "out of memory");

@@ -499,11 +499,12 @@ int srv_run(const srv_options *o) {
   }
   /* Before the first store opens. Every handle is used by one thread only
    * (a worker's, the group writer's, this one's), so SQLite's per-connection
-   * mutexes are not needed; nor is its global memory accounting, a mutex
-   * taken on every allocation by every thread. (SQLITE_MISUSE if SQLite was
-   * initialized already: then its defaults stay.) */
+   * mutexes are not needed; jcm_setup adds the library's own settings, no
+   * global memory accounting (a mutex taken on every allocation by every
+   * thread) among them. (SQLITE_MISUSE if SQLite was initialized already:
+   * then its defaults stay.) */
   sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
-  sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  jcm_setup();
   srv_metrics_init();
   srv_auth_init(o->session_ttl_s, o->secure_cookies);
   jcm *probe = store_for_thread(); /* refuse to start on a store that does not open */
