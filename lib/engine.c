@@ -59,7 +59,9 @@ int jcm_open(const char *address, const jcm_options *opt, jcm **out, char *err, 
   }
   j->clock = opt && opt->clock ? opt->clock : system_clock;
   j->clock_ud = opt ? opt->clock_ud : NULL;
-  j->st = jcm_store_open(address, err, errlen);
+  j->address = strdup(address);
+  j->st = j->address ? jcm_store_open(address, err, errlen) : NULL;
+  if (!j->address) snprintf(err, errlen, "out of memory");
   if (!j->st || jcm__migrate(j->st, err, errlen) != 0 || jcm__load_self(j) != 0) {
     if (j->st && !err[0]) snprintf(err, errlen, "cannot read %s", address);
     jcm_close(j);
@@ -73,6 +75,7 @@ void jcm_close(jcm *j) {
   if (!j) return;
   jcm__memo_forget(j);
   if (j->st) j->st->ops->close(j->st);
+  free(j->address);
   free(j);
 }
 
@@ -400,7 +403,9 @@ int jcm_read_begin(jcm *j) {
 void jcm_read_end(jcm *j) {
   if (!j->in_read) return;
   j->in_read = 0;
-  db_x(j->st, "COMMIT", ""); /* of reads only: nothing to lose */
+  /* of reads only: nothing to lose; but a read left open would hold its
+   * snapshot, keeping checkpoints from the WAL, and refuse the next begin */
+  if (db_x(j->st, "COMMIT", "") != 0) j->st->ops->exec(j->st, "ROLLBACK");
 }
 
 int jcm_batch_begin(jcm *j) {

@@ -158,6 +158,7 @@ static unsigned needed(int table) {
 }
 
 void jcm__inv_table(jcm_inv *inv, const char *table, jcm_store *st, jcm_stmt *s) {
+  if (!inv) return;
   inv->table = T_OTHER;
   for (int t = 1; t < (int)(sizeof tables / sizeof tables[0]); t++)
     if (strcmp(table, tables[t]) == 0) inv->table = t;
@@ -176,6 +177,7 @@ void jcm__inv_table(jcm_inv *inv, const char *table, jcm_store *st, jcm_stmt *s)
 }
 
 void jcm__inv_unread(jcm_inv *inv, const char *table) {
+  if (!inv) return;
   for (int t = 1; t < (int)(sizeof tables / sizeof tables[0]); t++)
     if (strcmp(table, tables[t]) == 0) inv->unread |= 1u << t;
 }
@@ -372,6 +374,7 @@ static void movement_row(jcm_inv *inv, jcm_store *st, jcm_stmt *s) {
 }
 
 int jcm__inv_row(jcm_inv *inv, jcm_store *st, jcm_stmt *s) {
+  if (!inv) return 0;
   switch (inv->table) {
   case T_REGISTRY: return registry_row(inv, st, s);
   case T_ACCOUNT: return account_row(inv, st, s);

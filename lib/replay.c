@@ -146,6 +146,7 @@ int jcm__replay_open(jcm_replay *r, jcm *src, json_t *problems) {
   char err[256] = "";
   memset(r, 0, sizeof *r);
   r->src = src;
+  r->stored = jcm__store(src);
   r->problems = problems;
   r->chain_ok = r->replay_ok = 1;
   if (jcm_open(":memory:", NULL, &r->dst, err, sizeof err) != JCM_OK) return -1;

@@ -25,6 +25,9 @@ typedef struct jcm_replay {
   /* verify's: blocks moved by transfers and retirements, kept in memory
    * until another command needs the table (lib/kept_blocks.c); NULL */
   jcm_kept_blocks *kept;
+  /* verify's: where the stored state is read, src's store or a second
+   * connection in the same snapshot (lib/verify.c) */
+  jcm_store *stored;
   unsigned char head[JCM_HASH_LEN]; /* hash of the last entry checked */
   char head_time[32];               /* and its time */
 } jcm_replay;
@@ -32,6 +35,9 @@ typedef struct jcm_replay {
 /* For tests: called with the fresh store as each replay opens it, to make
  * its steps fail (tests/test_smoke.c); NULL otherwise. */
 extern void (*jcm__replay_opened)(jcm *dst);
+/* The same for the second connection verify reads the stored state on
+ * (lib/verify.c), called as it opens, before its first read. */
+extern void (*jcm__verify_stored_opened)(jcm_store *st);
 
 /* Opens the fresh store; 0, or -1 when it cannot. */
 int jcm__replay_open(jcm_replay *r, jcm *src, json_t *problems);
@@ -52,7 +58,7 @@ void jcm__printable(jcm_store *st, jcm_stmt *s, int i, char *out, size_t n);
  * row through jcm__inv_row() (0, or -1 out of memory), jcm__inv_unread()
  * for a table not read to its end, then jcm__inv_end() adds the problems
  * found. jcm__inv_reads() says which tables it needs. */
-typedef struct jcm_inv jcm_inv;
+typedef struct jcm_inv jcm_inv; /* NULL to the three below: the rows are compared only */
 jcm_inv *jcm__inv_new(void);
 int jcm__inv_reads(const char *table);
 void jcm__inv_table(jcm_inv *inv, const char *table, jcm_store *st, jcm_stmt *s);
@@ -60,5 +66,17 @@ int jcm__inv_row(jcm_inv *inv, jcm_store *st, jcm_stmt *s);
 void jcm__inv_unread(jcm_inv *inv, const char *table);
 void jcm__inv_end(jcm_inv *inv, jcm_store *st, json_t *problems);
 void jcm__inv_free(jcm_inv *inv); /* accepts NULL */
+/* A table's digest as verify compares it (lib/digest.c): its column names,
+ * then each row (jcm__digest_row from a statement, or jcm__digest_row_begin
+ * and a jcm__digest_value each), then jcm__digest_end (0, or -1 when
+ * hashing failed), which readies it for the next table. */
+typedef struct jcm_digest jcm_digest;
+jcm_digest *jcm__digest_new(void);
+void jcm__digest_free(jcm_digest *d); /* accepts NULL */
+void jcm__digest_names(jcm_digest *d, jcm_store *st, jcm_stmt *s);
+void jcm__digest_row(jcm_digest *d, jcm_store *st, jcm_stmt *s);
+void jcm__digest_row_begin(jcm_digest *d);
+void jcm__digest_value(jcm_digest *d, int type, int64_t i, const void *p, size_t n);
+int jcm__digest_end(jcm_digest *d, unsigned char out[JCM_HASH_LEN]);
 
 #endif

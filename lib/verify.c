@@ -6,6 +6,7 @@
  * one registry on the stored state. It names the first entry or row that is
  * wrong in each check, and never writes to the store it verifies.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,7 +115,7 @@ static int same_columns(jcm_replay *v, const char *table, jcm_store *a, jcm_stmt
 static void compare_table(jcm_replay *v, jcm_inv *inv, const char *table, const char *order, int compare) {
   char sql[200];
   snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY %s", table, order);
-  jcm_store *a = jcm__store(v->src), *b = jcm__store(v->dst);
+  jcm_store *a = v->stored, *b = jcm__store(v->dst);
   jcm_stmt *sa = a->ops->prepare_temp(a, sql), *sb = compare ? b->ops->prepare_temp(b, sql) : NULL;
   if (!sa || (compare && !sb)) {
     jcm__problem(v->problems, "replay", table, "cannot read the table in the %s: %s", sa ? "replayed store" : "store",
@@ -278,7 +279,7 @@ typedef int (*next_row_fn)(void *ctx, const void **row);
  * differs is already set (reporting the first difference). */
 static void compare_kept(jcm_replay *v, jcm_inv *inv, const replayed_kind *kind, jcm_stmt *sa, int differs,
                          next_row_fn next, void *ctx) {
-  jcm_store *a = jcm__store(v->src), *b = jcm__store(v->dst);
+  jcm_store *a = v->stored, *b = jcm__store(v->dst);
   int fields[64], cols = sa ? a->ops->column_count(sa) : 0;
   if (cols > 64) { /* the replay's tables have far fewer: columns were added */
     jcm__problem(v->problems, "replay", kind->table, "the table has %d columns, more than the replay's", cols);
@@ -318,7 +319,7 @@ static void prepare_both(jcm_replay *v, jcm_inv *inv, const char *table, const c
                          jcm_stmt **sb) {
   char sql[200];
   snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY %s", table, order);
-  jcm_store *a = jcm__store(v->src), *b = jcm__store(v->dst);
+  jcm_store *a = v->stored, *b = jcm__store(v->dst);
   *sa = a->ops->prepare_temp(a, sql);
   *sb = b->ops->prepare_temp(b, sql);
   if (!*sa || !*sb) {
@@ -345,25 +346,27 @@ static int next_captured(void *ctx, const void **row) {
 static void compare_movements(jcm_replay *v, jcm_inv *inv, const jcm_capture *cap, const char *order) {
   jcm_stmt *sa, *sb;
   prepare_both(v, inv, "movement", order, &sa, &sb);
-  jcm_store *a = jcm__store(v->src), *b = jcm__store(v->dst);
+  jcm_store *a = v->stored, *b = jcm__store(v->dst);
   int differs = !sa || !sb || !same_columns(v, "movement", a, sa, b, sb);
   if (sb) b->ops->finalize(sb);
   captured_rows rows = {cap, 0};
   compare_kept(v, inv, &movements, sa, differs, next_captured, &rows);
 }
 
+/* The columns of the rows kept in memory (jcm_block_values): origin, BLOCK_COLUMNS. */
+static const char *const kept_names[] = {"origin",       "first",     "last",    "issuance",    "project",
+                                         "vintage",      "unit_type", "account", "reserved_tx", "auth_id",
+                                         "auth_version", "ft_seq",    "ft_to",   "out_tx"};
+
 /* The replay store's block columns are those the kept rows give, in
  * order (origin, BLOCK_COLUMNS); else the difference is reported. */
 static int kept_columns(jcm_replay *v, jcm_store *b, jcm_stmt *sb) {
-  static const char *const names[] = {"origin",       "first",     "last",    "issuance",    "project",
-                                      "vintage",      "unit_type", "account", "reserved_tx", "auth_id",
-                                      "auth_version", "ft_seq",    "ft_to",   "out_tx"};
   int n = b->ops->column_count(sb), i = 0;
-  while (i < n && i < 14 && strcmp(b->ops->column_name(sb, i), names[i]) == 0)
+  while (i < n && i < 14 && strcmp(b->ops->column_name(sb, i), kept_names[i]) == 0)
     i++;
   if (i == n && n == 14) return 1;
   jcm__problem(v->problems, "replay", "block", "the replay's block column %d is %s, not the kept rows' %s", i + 1,
-               i < n ? b->ops->column_name(sb, i) : "(none)", i < 14 ? names[i] : "(none)");
+               i < n ? b->ops->column_name(sb, i) : "(none)", i < 14 ? kept_names[i] : "(none)");
   return 0;
 }
 
@@ -386,7 +389,7 @@ static int next_kept(void *ctx, const void **row) {
 static void compare_blocks(jcm_replay *v, jcm_inv *inv, jcm_kept_blocks *kept, const char *order) {
   jcm_stmt *sa, *sb;
   prepare_both(v, inv, "block", order, &sa, &sb);
-  jcm_store *a = jcm__store(v->src), *b = jcm__store(v->dst);
+  jcm_store *a = v->stored, *b = jcm__store(v->dst);
   kept_rows rows;
   int readable = sb && jcm__kept_read_begin(kept, b, &rows.r) == 0;
   if (sb && !readable)
@@ -399,7 +402,7 @@ static void compare_blocks(jcm_replay *v, jcm_inv *inv, jcm_kept_blocks *kept, c
 
 /* Runs an invariant query; each row it returns is a violation. */
 static void invariant(jcm_replay *v, const char *name, const char *sql, const char *what) {
-  jcm_store *st = jcm__store(v->src);
+  jcm_store *st = v->stored;
   jcm_stmt *s = st->ops->prepare_temp(st, sql);
   if (!s) {
     jcm__problem(v->problems, "invariant", name, "cannot run: %s", st->ops->errmsg(st));
@@ -430,6 +433,265 @@ static void check_invariants(jcm_replay *v) {
             "a monitoring period's issued status disagrees with its issuances");
 }
 
+/* ---- the stored state read beside the walk ----
+ *
+ * The comparison read the stored tables only after the walk, on the walk's
+ * thread, while the second core had little to do. A second connection in
+ * the same snapshot now reads them during the walk: it feeds every row to
+ * the invariants and keeps a digest of each table (lib/digest.c). After the
+ * walk the replayed tables are digested; a table whose digests agree is
+ * equal row for row, and one whose digests differ (or could not be made) is
+ * compared row by row as before, on the same snapshot, to name its first
+ * difference. */
+
+void (*jcm__verify_stored_opened)(jcm_store *st);
+
+#define STATE_TABLES 64
+enum { STORED_DIGESTED, STORED_UNREAD, STORED_PARTIAL };
+
+typedef struct {
+  jcm_store *st;    /* a second connection, in a read transaction on the walk's snapshot */
+  jcm_inv *inv;     /* the invariants, fed by this pass */
+  json_t *problems; /* this pass's, added to verify's after the walk */
+  int state[STATE_TABLES];
+  unsigned char digest[STATE_TABLES][JCM_HASH_LEN];
+  pthread_t thread;
+} stored_pass;
+
+/* The journal's last entry (seq and hash) in st's snapshot: 0, or -1 when
+ * it cannot be read. Every commit that changes a compared table appends an
+ * entry, so two snapshots with the same last entry hold the same state. */
+static int journal_head(jcm_store *st, int64_t *seq, unsigned char hash[JCM_HASH_LEN]) {
+  jcm_stmt *s = st->ops->prepare_temp(st, "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1");
+  if (!s) return -1;
+  int step = db_step(st, s), rc = step == JCM_STEP_ERROR ? -1 : 0;
+  *seq = 0;
+  memset(hash, 0, JCM_HASH_LEN);
+  if (step == JCM_ROW) {
+    *seq = col_int(st, s, 0);
+    int n = st->ops->column_bytes(s, 1);
+    if (n == JCM_HASH_LEN) memcpy(hash, st->ops->column_blob(s, 1), JCM_HASH_LEN);
+  }
+  st->ops->finalize(s);
+  return rc;
+}
+
+static int read_one_stored(stored_pass *p, jcm_digest *d, const char *table, const char *order,
+                           unsigned char out[JCM_HASH_LEN]) {
+  char sql[200];
+  snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY %s", table, order);
+  jcm_store *st = p->st;
+  jcm_stmt *s = st->ops->prepare_temp(st, sql);
+  if (!s) {
+    jcm__problem(p->problems, "replay", table, "cannot read the table in the store: %s", st->ops->errmsg(st));
+    jcm__inv_unread(p->inv, table);
+    return STORED_UNREAD;
+  }
+  jcm__inv_table(p->inv, table, st, s);
+  jcm__digest_names(d, st, s);
+  int state = STORED_DIGESTED;
+  for (;;) {
+    int step = db_step(st, s);
+    if (step == JCM_STEP_ERROR) {
+      jcm__problem(p->problems, "replay", table, "cannot read the table in the store: %s", st->ops->errmsg(st));
+      jcm__inv_unread(p->inv, table);
+      state = STORED_UNREAD;
+      break;
+    }
+    if (step != JCM_ROW) break;
+    jcm__digest_row(d, st, s); /* first: the invariants may read a value as another type */
+    if (jcm__inv_row(p->inv, st, s) != 0) {
+      jcm__problem(p->problems, "invariant", table, "cannot run: out of memory");
+      jcm__inv_unread(p->inv, table);
+      state = STORED_PARTIAL;
+      break;
+    }
+  }
+  st->ops->finalize(s);
+  if (jcm__digest_end(d, out) != 0 && state == STORED_DIGESTED) state = STORED_PARTIAL;
+  return state;
+}
+
+static void *read_stored(void *arg) {
+  stored_pass *p = arg;
+  jcm_digest *d = jcm__digest_new();
+  for (int i = 0; jcm__state_tables[i]; i++)
+    p->state[i] = d ? read_one_stored(p, d, jcm__state_tables[i], jcm__state_order[i], p->digest[i]) : STORED_PARTIAL;
+  jcm__digest_free(d);
+  return NULL;
+}
+
+static void stored_pass_free(stored_pass *p) {
+  if (p->st) {
+    p->st->ops->exec(p->st, "COMMIT"); /* of reads only */
+    p->st->ops->close(p->st);
+  }
+  jcm__inv_free(p->inv);
+  json_decref(p->problems);
+  memset(p, 0, sizeof *p);
+}
+
+/* Starts the pass on a second connection to j's store when one opens in
+ * the snapshot j reads (j in its read transaction); 0 when it does not (an
+ * in-memory store, a commit in between, no thread): then verify reads the
+ * stored state after the walk, as before. */
+static int stored_pass_start(stored_pass *p, jcm *j, json_t *v_problems) {
+  memset(p, 0, sizeof *p);
+  int n = 0;
+  while (jcm__state_tables[n])
+    n++;
+  if (n > STATE_TABLES || !j->address || strcmp(j->address, ":memory:") == 0 ||
+      strcmp(j->address, "sqlite::memory:") == 0)
+    return 0;
+  int64_t seq_a, seq_b;
+  unsigned char hash_a[JCM_HASH_LEN], hash_b[JCM_HASH_LEN];
+  char err[256];
+  jcm_store *a = jcm__store(j);
+  if (journal_head(a, &seq_a, hash_a) != 0) { /* the walk will not read it either */
+    jcm__problem(v_problems, "replay", "journal", "cannot read the last entry: %s", a->ops->errmsg(a));
+    return 0;
+  }
+  p->st = jcm_store_open(j->address, err, sizeof err);
+  if (p->st && jcm__verify_stored_opened) jcm__verify_stored_opened(p->st);
+  int same = p->st && p->st->ops->exec(p->st, "BEGIN") == 0 && journal_head(p->st, &seq_b, hash_b) == 0 &&
+             seq_a == seq_b && memcmp(hash_a, hash_b, JCM_HASH_LEN) == 0;
+  p->inv = same ? jcm__inv_new() : NULL;
+  p->problems = p->inv ? json_array() : NULL;
+  if (!p->problems || pthread_create(&p->thread, NULL, read_stored, p) != 0) {
+    stored_pass_free(p);
+    return 0;
+  }
+  return 1;
+}
+
+/* The replayed movements' digest, their columns named as the replay
+ * store's table names them: 0, or -1 when a column has no captured value. */
+static int digest_captured(jcm_digest *d, jcm_store *b, jcm_stmt *sb, const jcm_capture *cap) {
+  int fields[8], cols = b->ops->column_count(sb);
+  if (cols > 8) return -2;
+  for (int i = 0; i < cols; i++)
+    if ((fields[i] = movement_field(i, b->ops->column_name(sb, i))) < 0) return -2;
+  jcm__digest_names(d, b, sb);
+  for (size_t k = 0; k < jcm__capture_count(cap); k++) {
+    const void *row = jcm__capture_row(cap, k);
+    jcm__digest_row_begin(d);
+    for (int i = 0; i < cols; i++) {
+      cvalue x;
+      captured(row, fields[i], &x);
+      jcm__digest_value(d, x.type, x.i, x.p, x.n);
+    }
+  }
+  return 0;
+}
+
+/* The replayed blocks' digest: the replay store's rows merged with the kept
+ * ones (compare_blocks). 0, or -1 when they cannot be read. */
+static int digest_kept(jcm_digest *d, jcm_store *b, jcm_stmt *sb, jcm_kept_blocks *kept) {
+  if (b->ops->column_count(sb) != 14) return -2;
+  for (int i = 0; i < 14; i++)
+    if (strcmp(b->ops->column_name(sb, i), kept_names[i]) != 0) return -2;
+  jcm__digest_names(d, b, sb);
+  jcm_kept_reader r;
+  jcm_block_values x;
+  if (jcm__kept_read_begin(kept, b, &r) != 0) {
+    jcm__kept_read_end(&r);
+    return -1;
+  }
+  int step;
+  while ((step = jcm__kept_read_next(&r, &x)) == JCM_ROW) {
+    jcm__digest_row_begin(d);
+    for (int i = 0; i < 14; i++)
+      jcm__digest_value(d, x.type[i], x.i[i], x.s[i], x.n[i]);
+  }
+  jcm__kept_read_end(&r);
+  return step == JCM_DONE ? 0 : -1;
+}
+
+/* The digest of replayed table `table`: 0; -1 when the replay store could
+ * not be read (a problem, as when comparing); -2 when the replay's columns
+ * are not those a digest can stand for (the comparison then names them). */
+static int digest_replayed(jcm_replay *v, jcm_digest *d, const char *table, const char *order, const jcm_capture *cap,
+                           unsigned char out[JCM_HASH_LEN]) {
+  char sql[200];
+  snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY %s", table, order);
+  jcm_store *b = jcm__store(v->dst);
+  jcm_stmt *sb = b->ops->prepare_temp(b, sql);
+  if (!sb) return -1;
+  int rc = 0; /* digest_captured and digest_kept: -2 for columns, -1 for reads */
+  if (strcmp(table, "movement") == 0)
+    rc = digest_captured(d, b, sb, cap);
+  else if (strcmp(table, "block") == 0)
+    rc = digest_kept(d, b, sb, v->kept);
+  else {
+    jcm__digest_names(d, b, sb);
+    int step;
+    while ((step = db_step(b, sb)) == JCM_ROW)
+      jcm__digest_row(d, b, sb);
+    rc = step == JCM_DONE ? 0 : -1;
+  }
+  b->ops->finalize(sb);
+  return jcm__digest_end(d, out) == 0 || rc != 0 ? rc : -2;
+}
+
+/* Compares the replayed tables with the pass's digests; a table that
+ * differs, or whose digest either side could not make, is compared row by
+ * row on the pass's snapshot (without the invariants: the pass ran them). */
+static void compare_digests(jcm_replay *v, stored_pass *p, const jcm_capture *cap) {
+  jcm_digest *d = jcm__digest_new();
+  for (int i = 0; jcm__state_tables[i]; i++) {
+    const char *table = jcm__state_tables[i], *order = jcm__state_order[i];
+    unsigned char mine[JCM_HASH_LEN];
+    if (p->state[i] == STORED_UNREAD) continue; /* reported by the pass */
+    int rc = p->state[i] == STORED_DIGESTED && d ? digest_replayed(v, d, table, order, cap, mine) : -2;
+    if (rc == 0 && memcmp(mine, p->digest[i], JCM_HASH_LEN) == 0) continue;
+    if (rc == -1) { /* reported, not read again: as the row-by-row comparison does */
+      jcm_store *b = jcm__store(v->dst);
+      jcm__problem(v->problems, "replay", table, "cannot read the table in the replayed store: %s", b->ops->errmsg(b));
+      continue;
+    }
+    if (strcmp(table, "movement") == 0)
+      compare_movements(v, NULL, cap, order);
+    else if (strcmp(table, "block") == 0)
+      compare_blocks(v, NULL, v->kept, order);
+    else
+      compare_table(v, NULL, table, order, 1);
+  }
+  jcm__digest_free(d);
+}
+
+static void add_problems(json_t *to, json_t *from) {
+  size_t i;
+  json_t *p;
+  json_array_foreach(from, i, p) {
+    if (json_array_size(to) < JCM_MAX_PROBLEMS) json_array_append(to, p);
+  }
+}
+
+/* The stored state compared and checked after the walk, on its thread. */
+static void compare_after(jcm_replay *v, jcm_capture *cap, int compare) {
+  jcm_inv *inv = jcm__inv_new();
+  if (!inv) jcm__problem(v->problems, "invariant", "store", "cannot run: out of memory");
+  for (int i = 0; inv && jcm__state_tables[i]; i++)
+    if (compare && strcmp(jcm__state_tables[i], "movement") == 0)
+      compare_movements(v, inv, cap, jcm__state_order[i]);
+    else if (compare && strcmp(jcm__state_tables[i], "block") == 0)
+      compare_blocks(v, inv, v->kept, jcm__state_order[i]);
+    else if (compare || jcm__inv_reads(jcm__state_tables[i]))
+      compare_table(v, inv, jcm__state_tables[i], jcm__state_order[i], compare);
+  if (inv) jcm__inv_end(inv, v->stored, v->problems);
+  jcm__inv_free(inv);
+}
+
+/* The same with the pass that read the stored state during the walk; what
+ * follows (check_invariants) reads the pass's snapshot too. */
+static void compare_beside(jcm_replay *v, stored_pass *p, jcm_capture *cap, int compare) {
+  pthread_join(p->thread, NULL);
+  add_problems(v->problems, p->problems);
+  v->stored = p->st;
+  if (compare) compare_digests(v, p, cap);
+  jcm__inv_end(p->inv, p->st, v->problems);
+}
+
 int jcm_verify(jcm *j, json_t **report) {
   jcm_replay v;
   json_t *problems = json_array();
@@ -444,6 +706,8 @@ int jcm_verify(jcm *j, json_t **report) {
   int snapshot = j->in_batch || j->in_read ? 0 : jcm_read_begin(j) == JCM_OK;
   if (!snapshot && !j->in_batch && !j->in_read)
     jcm__problem(problems, "replay", "store", "cannot begin the read: %s", jcm__store(j)->ops->errmsg(jcm__store(j)));
+  stored_pass pass;
+  int beside = snapshot && stored_pass_start(&pass, j, problems);
   /* The replay store's indexes of blocks by size and by account serve
    * checks (the pick by quantity, an account's units before it closes) and
    * queries: no apply reads them, the comparison reads rows in key order,
@@ -465,18 +729,15 @@ int jcm_verify(jcm *j, json_t **report) {
   /* the stored state is read once: compared with the replay's when the
    * replay ran to its end, and checked against the invariants always */
   int compare = v.kept && v.chain_ok && v.replay_ok;
-  jcm_inv *inv = jcm__inv_new();
-  if (!inv) jcm__problem(problems, "invariant", "store", "cannot run: out of memory");
-  for (int i = 0; inv && jcm__state_tables[i]; i++)
-    if (compare && strcmp(jcm__state_tables[i], "movement") == 0)
-      compare_movements(&v, inv, cap, jcm__state_order[i]);
-    else if (compare && strcmp(jcm__state_tables[i], "block") == 0)
-      compare_blocks(&v, inv, v.kept, jcm__state_order[i]);
-    else if (compare || jcm__inv_reads(jcm__state_tables[i]))
-      compare_table(&v, inv, jcm__state_tables[i], jcm__state_order[i], compare);
-  if (inv) jcm__inv_end(inv, jcm__store(j), problems);
-  jcm__inv_free(inv);
+  if (beside)
+    compare_beside(&v, &pass, cap, compare);
+  else
+    compare_after(&v, cap, compare);
   check_invariants(&v);
+  if (beside) {
+    stored_pass_free(&pass);
+    v.stored = jcm__store(j);
+  }
   if (snapshot) jcm_read_end(j);
   if (v.dst) v.dst->capture = NULL;
   jcm__capture_free(cap);

@@ -522,8 +522,9 @@ static int failing_blob(jcm_stmt *s, int i, const void *v, int n) {
 }
 static int failing_null(jcm_stmt *s, int i) { return bind_fails() ? -1 : real_ops->bind_null(s, i); }
 
-void t_fault_from(jcm *j, int k) {
-  jcm_store *st = jcm__store(j);
+void t_fault_from(jcm *j, int k) { t_fault_store_from(jcm__store(j), k); }
+
+void t_fault_store_from(jcm_store *st, int k) {
   if (!real_ops) real_ops = st->ops;
   failing_ops = *real_ops;
   failing_ops.bind_int = failing_int, failing_ops.bind_text = failing_text;

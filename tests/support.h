@@ -109,6 +109,8 @@ void t_rehash_from(sqlite3 *db, int64_t from);
  * t_fault_end(j): the store's own ops again. */
 extern int t_fault_steps, t_fault_also, t_fault_step_calls;
 void t_fault_from(jcm *j, int k);
+struct jcm_store;
+void t_fault_store_from(struct jcm_store *st, int k); /* the same on a store itself */
 int t_fault_hit(int k);
 void t_fault_end(jcm *j);
 

@@ -405,6 +405,45 @@ static void verify_under_failing_steps(void **state) {
 static int replay_fault_k;
 static void fault_replay_store(jcm *dst) { t_fault_from(dst, replay_fault_k); }
 
+/* The same with the k-th step failing on the second connection that reads
+ * the stored state beside the walk: never all well when it could not read
+ * everything, and each run did read there (the hook was called). */
+static int stored_fault_k, stored_opened;
+static void fault_stored_store(jcm_store *st) {
+  stored_opened++;
+  t_fault_store_from(st, stored_fault_k);
+}
+
+static void verify_under_failing_stored_steps(void **state) {
+  (void)state;
+  jcm *j = issued_and_moved("smoke-verify-stored-steps");
+  json_t *report = NULL;
+  jcm__verify_stored_opened = fault_stored_store;
+  t_fault_steps = 1; /* it binds nothing: its statements read whole tables */
+  int k, wrong = 0;
+  for (k = 1;; k++) {
+    stored_fault_k = k;
+    stored_opened = 0;
+    int rc = jcm_verify(j, &report);
+    int hit = t_fault_hit(k);
+    json_decref(report);
+    assert_int_equal(stored_opened, 1);
+    if (!hit) break;
+    /* its first step reads the journal's head, to know it is in the walk's
+     * snapshot; when that fails the pass does not start, and verify reads
+     * everything on its own connection after the walk, rightly all well */
+    if (rc == JCM_OK && k > 1) wrong++;
+  }
+  t_fault_steps = 0;
+  jcm__verify_stored_opened = NULL;
+  if (wrong) print_error("verify reported all well %d times though a step of its stored reads failed\n", wrong);
+  assert_int_equal(wrong, 0);
+  assert_true(k > 30);
+  assert_int_equal(jcm_verify(j, &report), JCM_OK);
+  json_decref(report);
+  jcm_close(j);
+}
+
 static void verify_under_failing_replay_steps(void **state) {
   (void)state;
   jcm *j = issued_and_moved("smoke-verify-replay-steps");
@@ -1225,6 +1264,7 @@ int main(void) {
                                      cmocka_unit_test(queries_after_a_failed_identity_read),
                                      cmocka_unit_test(verify_under_failing_steps),
                                      cmocka_unit_test(verify_under_failing_replay_steps),
+                                     cmocka_unit_test(verify_under_failing_stored_steps),
                                      cmocka_unit_test(early_commit_defers_only_its_own_sync),
                                      cmocka_unit_test(times_format_as_strftime),
                                      cmocka_unit_test(wal_written_ahead_recovers),
