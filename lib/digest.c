@@ -81,11 +81,21 @@ void jcm__digest_value(jcm_digest *d, int type, int64_t i, const void *p, size_t
   if (n) put(d, p, n);
 }
 
-void jcm__digest_names(jcm_digest *d, jcm_store *st, jcm_stmt *s) {
-  int cols = st->ops->column_count(s);
+static void names_begin(jcm_digest *d, int cols) {
   unsigned char tag = TAG_NAMES;
   put(d, &tag, 1);
   put_int(d, (uint64_t)cols);
+}
+
+void jcm__digest_name_list(jcm_digest *d, const char *const *names, int cols) {
+  names_begin(d, cols);
+  for (int i = 0; i < cols; i++)
+    jcm__digest_value(d, JCM_TEXT, 0, names[i], strlen(names[i]));
+}
+
+void jcm__digest_names(jcm_digest *d, jcm_store *st, jcm_stmt *s) {
+  int cols = st->ops->column_count(s);
+  names_begin(d, cols);
   for (int i = 0; i < cols; i++) {
     const char *name = st->ops->column_name(s, i);
     jcm__digest_value(d, JCM_TEXT, 0, name, strlen(name));

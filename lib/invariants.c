@@ -234,7 +234,7 @@ static void describe(jcm_store *st, jcm_stmt *s, const int *cols, int n, char *o
 }
 
 static int registry_row(jcm_inv *inv, jcm_store *st, jcm_stmt *s) {
-  size_t len;
+  size_t len = 0;
   const char *id = text_of(st, s, inv->col[K_ID], &len);
   int self = inv->col[K_SELF] >= 0 && st->ops->column_type(s, inv->col[K_SELF]) == JCM_INT &&
              int_of(st, s, inv->col[K_SELF]) == 1;
@@ -246,14 +246,14 @@ static int registry_row(jcm_inv *inv, jcm_store *st, jcm_stmt *s) {
 }
 
 static int account_row(jcm_inv *inv, jcm_store *st, jcm_stmt *s) {
-  size_t len;
+  size_t len = 0;
   const char *id = text_of(st, s, inv->col[K_ID], &len);
   void *item;
   return id ? add_key(&inv->account_ix, &inv->accounts, &inv->account_ids, id, len, &item) : 0;
 }
 
 static int issuance_row(jcm_inv *inv, jcm_store *st, jcm_stmt *s) {
-  size_t len;
+  size_t len = 0;
   const char *id = text_of(st, s, inv->col[K_ID], &len);
   issued *x;
   if (!id) { /* joins no block: its total must be 0 */

@@ -74,6 +74,7 @@ typedef struct jcm_digest jcm_digest;
 jcm_digest *jcm__digest_new(void);
 void jcm__digest_free(jcm_digest *d); /* accepts NULL */
 void jcm__digest_names(jcm_digest *d, jcm_store *st, jcm_stmt *s);
+void jcm__digest_name_list(jcm_digest *d, const char *const *names, int cols); /* the same from names */
 void jcm__digest_row(jcm_digest *d, jcm_store *st, jcm_stmt *s);
 void jcm__digest_row_begin(jcm_digest *d);
 void jcm__digest_value(jcm_digest *d, int type, int64_t i, const void *p, size_t n);

@@ -564,24 +564,74 @@ static int stored_pass_start(stored_pass *p, jcm *j, json_t *v_problems) {
   return 1;
 }
 
-/* The replayed movements' digest, their columns named as the replay
- * store's table names them: 0, or -1 when a column has no captured value. */
-static int digest_captured(jcm_digest *d, jcm_store *b, jcm_stmt *sb, const jcm_capture *cap) {
-  int fields[8], cols = b->ops->column_count(sb);
-  if (cols > 8) return -2;
-  for (int i = 0; i < cols; i++)
-    if ((fields[i] = movement_field(i, b->ops->column_name(sb, i))) < 0) return -2;
-  jcm__digest_names(d, b, sb);
-  for (size_t k = 0; k < jcm__capture_count(cap); k++) {
-    const void *row = jcm__capture_row(cap, k);
+/* The replayed movements' digest, made on a thread of its own while the
+ * other tables are digested: the rows are in memory (lib/capture.c), and
+ * they were most of the replayed side's digest. The columns are named as
+ * the replay store's table names them, read before the thread starts. */
+typedef struct {
+  const jcm_capture *cap;
+  char *names[8];
+  int fields[8], cols, rc, started;
+  unsigned char out[JCM_HASH_LEN];
+  char err[200]; /* the replay store's message, when rc is -1 */
+  pthread_t thread;
+} movement_job;
+
+static void *digest_movements(void *arg) {
+  movement_job *m = arg;
+  jcm_digest *d = jcm__digest_new();
+  m->rc = -2;
+  if (!d) return NULL;
+  jcm__digest_name_list(d, (const char *const *)m->names, m->cols);
+  for (size_t k = 0; k < jcm__capture_count(m->cap); k++) {
+    const void *row = jcm__capture_row(m->cap, k);
     jcm__digest_row_begin(d);
-    for (int i = 0; i < cols; i++) {
+    for (int i = 0; i < m->cols; i++) {
       cvalue x;
-      captured(row, fields[i], &x);
+      captured(row, m->fields[i], &x);
       jcm__digest_value(d, x.type, x.i, x.p, x.n);
     }
   }
-  return 0;
+  m->rc = jcm__digest_end(d, m->out) == 0 ? 0 : -2;
+  jcm__digest_free(d);
+  return NULL;
+}
+
+/* Reads the replay store's movement columns into m and starts the digest
+ * (on this thread when no other starts). rc: -1 when the replay store
+ * cannot be read, -2 when a column has no captured value. */
+static void movement_job_start(movement_job *m, jcm_replay *v, const char *order, const jcm_capture *cap) {
+  memset(m, 0, sizeof *m);
+  m->cap = cap;
+  char sql[200];
+  snprintf(sql, sizeof sql, "SELECT * FROM movement ORDER BY %s", order);
+  jcm_store *b = jcm__store(v->dst);
+  jcm_stmt *sb = b->ops->prepare_temp(b, sql);
+  m->rc = sb ? 0 : -1;
+  if (!sb) snprintf(m->err, sizeof m->err, "%s", b->ops->errmsg(b));
+  m->cols = sb ? b->ops->column_count(sb) : 0;
+  if (m->cols > 8) m->rc = -2;
+  for (int i = 0; m->rc == 0 && i < m->cols; i++) {
+    const char *name = b->ops->column_name(sb, i);
+    m->names[i] = strdup(name);
+    m->fields[i] = movement_field(i, name);
+    if (!m->names[i] || m->fields[i] < 0) m->rc = -2;
+  }
+  if (sb) b->ops->finalize(sb);
+  if (m->rc != 0) return;
+  m->started = pthread_create(&m->thread, NULL, digest_movements, m) == 0;
+  if (!m->started) digest_movements(m);
+}
+
+/* The job's result, as digest_replayed gives it. */
+static int movement_job_end(movement_job *m, unsigned char out[JCM_HASH_LEN]) {
+  if (m->started) pthread_join(m->thread, NULL);
+  m->started = 0;
+  for (int i = 0; i < 8; i++)
+    free(m->names[i]);
+  memset(m->names, 0, sizeof m->names);
+  memcpy(out, m->out, JCM_HASH_LEN);
+  return m->rc;
 }
 
 /* The replayed blocks' digest: the replay store's rows merged with the kept
@@ -607,20 +657,19 @@ static int digest_kept(jcm_digest *d, jcm_store *b, jcm_stmt *sb, jcm_kept_block
   return step == JCM_DONE ? 0 : -1;
 }
 
-/* The digest of replayed table `table`: 0; -1 when the replay store could
- * not be read (a problem, as when comparing); -2 when the replay's columns
- * are not those a digest can stand for (the comparison then names them). */
-static int digest_replayed(jcm_replay *v, jcm_digest *d, const char *table, const char *order, const jcm_capture *cap,
+/* The digest of replayed table `table` (not the movements: movement_job):
+ * 0; -1 when the replay store could not be read (a problem, as when
+ * comparing); -2 when the replay's columns are not those a digest can stand
+ * for (the comparison then names them). */
+static int digest_replayed(jcm_replay *v, jcm_digest *d, const char *table, const char *order,
                            unsigned char out[JCM_HASH_LEN]) {
   char sql[200];
   snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY %s", table, order);
   jcm_store *b = jcm__store(v->dst);
   jcm_stmt *sb = b->ops->prepare_temp(b, sql);
   if (!sb) return -1;
-  int rc = 0; /* digest_captured and digest_kept: -2 for columns, -1 for reads */
-  if (strcmp(table, "movement") == 0)
-    rc = digest_captured(d, b, sb, cap);
-  else if (strcmp(table, "block") == 0)
+  int rc = 0; /* digest_kept: -2 for columns, -1 for reads */
+  if (strcmp(table, "block") == 0)
     rc = digest_kept(d, b, sb, v->kept);
   else {
     jcm__digest_names(d, b, sb);
@@ -638,18 +687,25 @@ static int digest_replayed(jcm_replay *v, jcm_digest *d, const char *table, cons
  * row on the pass's snapshot (without the invariants: the pass ran them). */
 static void compare_digests(jcm_replay *v, stored_pass *p, const jcm_capture *cap) {
   jcm_digest *d = jcm__digest_new();
+  movement_job movements_job = {.rc = -2};
+  for (int i = 0; jcm__state_tables[i]; i++)
+    if (strcmp(jcm__state_tables[i], "movement") == 0 && p->state[i] == STORED_DIGESTED)
+      movement_job_start(&movements_job, v, jcm__state_order[i], cap);
   for (int i = 0; jcm__state_tables[i]; i++) {
     const char *table = jcm__state_tables[i], *order = jcm__state_order[i];
     unsigned char mine[JCM_HASH_LEN];
+    int is_movement = strcmp(table, "movement") == 0;
+    int rc = is_movement ? movement_job_end(&movements_job, mine) : -2;
     if (p->state[i] == STORED_UNREAD) continue; /* reported by the pass */
-    int rc = p->state[i] == STORED_DIGESTED && d ? digest_replayed(v, d, table, order, cap, mine) : -2;
+    if (!is_movement) rc = p->state[i] == STORED_DIGESTED && d ? digest_replayed(v, d, table, order, mine) : -2;
     if (rc == 0 && memcmp(mine, p->digest[i], JCM_HASH_LEN) == 0) continue;
     if (rc == -1) { /* reported, not read again: as the row-by-row comparison does */
       jcm_store *b = jcm__store(v->dst);
-      jcm__problem(v->problems, "replay", table, "cannot read the table in the replayed store: %s", b->ops->errmsg(b));
+      jcm__problem(v->problems, "replay", table, "cannot read the table in the replayed store: %s",
+                   is_movement ? movements_job.err : b->ops->errmsg(b));
       continue;
     }
-    if (strcmp(table, "movement") == 0)
+    if (is_movement)
       compare_movements(v, NULL, cap, order);
     else if (strcmp(table, "block") == 0)
       compare_blocks(v, NULL, v->kept, order);
