@@ -22,10 +22,15 @@
  * since the last one, and the writes of a registry fall again and again on
  * the same pages (the accounts' blocks and movements), so fewer, larger
  * checkpoints copy far fewer pages: committed transfers over HTTP went from
- * about 3,000 to 4,900 a second at 32,000 (docs/benchmarks.md). The price is
- * a WAL file of up to 32,000 x 4 KiB = 128 MiB beside the database. */
+ * about 3,000 to 4,900 a second at 32,000, and the engine's row writes for
+ * a million batched transfers from 8,571 to 11,209 a second at 128,000
+ * (12,164 at 256,000; docs/benchmarks.md). The price is a WAL file of up to
+ * 128,000 x 4 KiB = 500 MiB beside the database while a process writes (the
+ * last connection to close checkpoints it and removes it), a longer pause
+ * for the commit that checkpoints, and a longer WAL to read at the next
+ * open after a crash. */
 #ifndef CHECKPOINT_FRAMES /* a build may set another, to measure */
-#define CHECKPOINT_FRAMES "32000"
+#define CHECKPOINT_FRAMES "128000"
 #endif
 
 typedef struct {
