@@ -59,9 +59,7 @@ int jcm_open(const char *address, const jcm_options *opt, jcm **out, char *err, 
   }
   j->clock = opt && opt->clock ? opt->clock : system_clock;
   j->clock_ud = opt ? opt->clock_ud : NULL;
-  j->address = strdup(address);
-  j->st = j->address ? jcm_store_open(address, err, errlen) : NULL;
-  if (!j->address) snprintf(err, errlen, "out of memory");
+  j->st = jcm_store_open(address, err, errlen);
   if (!j->st || jcm__migrate(j->st, err, errlen) != 0 || jcm__load_self(j) != 0) {
     if (j->st && !err[0]) snprintf(err, errlen, "cannot read %s", address);
     jcm_close(j);
@@ -75,7 +73,6 @@ void jcm_close(jcm *j) {
   if (!j) return;
   jcm__memo_forget(j);
   if (j->st) j->st->ops->close(j->st);
-  free(j->address);
   free(j);
 }
 

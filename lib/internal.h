@@ -37,7 +37,6 @@ void jcm__memo_forget(jcm *j); /* users.c: wipes the memo (jcm_close) */
 
 struct jcm {
   jcm_store *st;
-  char *address; /* as opened: verify opens it again to read the stored state beside its walk */
   jcm_clock_fn clock;
   void *clock_ud;
   int in_batch;

@@ -450,7 +450,8 @@ void (*jcm__verify_stored_opened)(jcm_store *st);
 enum { STORED_DIGESTED, STORED_UNREAD, STORED_PARTIAL };
 
 typedef struct {
-  jcm_store *st;    /* a second connection, in a read transaction on the walk's snapshot */
+  jcm_store *st; /* a second connection, in a read transaction on the walk's snapshot */
+  jcm_digest *d;
   jcm_inv *inv;     /* the invariants, fed by this pass */
   json_t *problems; /* this pass's, added to verify's after the walk */
   int state[STATE_TABLES];
@@ -514,10 +515,8 @@ static int read_one_stored(stored_pass *p, jcm_digest *d, const char *table, con
 
 static void *read_stored(void *arg) {
   stored_pass *p = arg;
-  jcm_digest *d = jcm__digest_new();
   for (int i = 0; jcm__state_tables[i]; i++)
-    p->state[i] = d ? read_one_stored(p, d, jcm__state_tables[i], jcm__state_order[i], p->digest[i]) : STORED_PARTIAL;
-  jcm__digest_free(d);
+    p->state[i] = read_one_stored(p, p->d, jcm__state_tables[i], jcm__state_order[i], p->digest[i]);
   return NULL;
 }
 
@@ -526,23 +525,24 @@ static void stored_pass_free(stored_pass *p) {
     p->st->ops->exec(p->st, "COMMIT"); /* of reads only */
     p->st->ops->close(p->st);
   }
+  jcm__digest_free(p->d);
   jcm__inv_free(p->inv);
   json_decref(p->problems);
   memset(p, 0, sizeof *p);
 }
 
-/* Starts the pass on a second connection to j's store when one opens in
- * the snapshot j reads (j in its read transaction); 0 when it does not (an
- * in-memory store, a commit in between, no thread): then verify reads the
- * stored state after the walk, as before. */
+/* Starts the pass on a second connection to j's store, in the snapshot j
+ * reads (j in its read transaction; its first read here begins the
+ * snapshot); 0 when there is none (an in-memory store, no memory, no
+ * thread): then verify reads the stored state after the walk, as before.
+ * Both read the journal's last entry, a check of the handed-over snapshot
+ * (every commit that changes a compared table appends one). */
 static int stored_pass_start(stored_pass *p, jcm *j, json_t *v_problems) {
   memset(p, 0, sizeof *p);
   int n = 0;
   while (jcm__state_tables[n])
     n++;
-  if (n > STATE_TABLES || !j->address || strcmp(j->address, ":memory:") == 0 ||
-      strcmp(j->address, "sqlite::memory:") == 0)
-    return 0;
+  if (n > STATE_TABLES) return 0;
   int64_t seq_a, seq_b;
   unsigned char hash_a[JCM_HASH_LEN], hash_b[JCM_HASH_LEN];
   char err[256];
@@ -551,11 +551,12 @@ static int stored_pass_start(stored_pass *p, jcm *j, json_t *v_problems) {
     jcm__problem(v_problems, "replay", "journal", "cannot read the last entry: %s", a->ops->errmsg(a));
     return 0;
   }
-  p->st = jcm_store_open(j->address, err, sizeof err);
+  p->st = a->ops->open_reader(a, err, sizeof err);
   if (p->st && jcm__verify_stored_opened) jcm__verify_stored_opened(p->st);
-  int same = p->st && p->st->ops->exec(p->st, "BEGIN") == 0 && journal_head(p->st, &seq_b, hash_b) == 0 &&
-             seq_a == seq_b && memcmp(hash_a, hash_b, JCM_HASH_LEN) == 0;
-  p->inv = same ? jcm__inv_new() : NULL;
+  int same =
+      p->st && journal_head(p->st, &seq_b, hash_b) == 0 && seq_a == seq_b && memcmp(hash_a, hash_b, JCM_HASH_LEN) == 0;
+  p->d = same ? jcm__digest_new() : NULL;
+  p->inv = p->d ? jcm__inv_new() : NULL;
   p->problems = p->inv ? json_array() : NULL;
   if (!p->problems || pthread_create(&p->thread, NULL, read_stored, p) != 0) {
     stored_pass_free(p);

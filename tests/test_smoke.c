@@ -444,6 +444,48 @@ static void verify_under_failing_stored_steps(void **state) {
   jcm_close(j);
 }
 
+/* The second connection reads the snapshot the walk reads, handed over by
+ * SQLite, even when another handle commits between the two opening: the
+ * pass still runs (its steps are counted: it read every table, it did not
+ * fall back), and verify checks the state of its own snapshot. With a
+ * plain BEGIN instead, the pass saw the new commit, its journal head
+ * differed, and it did not run. */
+static jcm *other_writer;
+static t_accounts other_accounts;
+static void commit_then_count(jcm_store *st) {
+  int code = 0;
+  assert_int_equal(t_submitf(other_writer, &T_ADMIN, &code, NULL,
+                             "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":1}",
+                             other_accounts.hold_a, other_accounts.hold_b),
+                   JCM_OK);
+  t_fault_steps = 1;
+  t_fault_store_from(st, 1 << 30); /* counts the pass's steps, fails none */
+}
+
+static void verify_pass_reads_the_walks_snapshot(void **state) {
+  (void)state;
+  char path[512], err[256];
+  jcm *j = t_issued_registry("smoke-verify-pass-snapshot", path, sizeof path, &other_accounts);
+  assert_int_equal(jcm_open(path, NULL, &other_writer, err, sizeof err), JCM_OK);
+  json_t *report = NULL;
+  assert_int_equal(jcm_verify(j, &report), JCM_OK);
+  json_int_t before = json_integer_value(json_object_get(report, "events"));
+  json_decref(report);
+  jcm__verify_stored_opened = commit_then_count;
+  int rc = jcm_verify(j, &report);
+  jcm__verify_stored_opened = NULL;
+  t_fault_steps = 0;
+  assert_int_equal(rc, JCM_OK);
+  assert_int_equal(json_integer_value(json_object_get(report, "events")), before); /* the walk's snapshot */
+  json_decref(report);
+  assert_true(t_fault_step_calls > 30);             /* the pass read the tables */
+  assert_int_equal(jcm_verify(j, &report), JCM_OK); /* and the next sees the commit */
+  assert_int_equal(json_integer_value(json_object_get(report, "events")), before + 1);
+  json_decref(report);
+  jcm_close(other_writer);
+  jcm_close(j);
+}
+
 static void verify_under_failing_replay_steps(void **state) {
   (void)state;
   jcm *j = issued_and_moved("smoke-verify-replay-steps");
@@ -1265,6 +1307,7 @@ int main(void) {
                                      cmocka_unit_test(verify_under_failing_steps),
                                      cmocka_unit_test(verify_under_failing_replay_steps),
                                      cmocka_unit_test(verify_under_failing_stored_steps),
+                                     cmocka_unit_test(verify_pass_reads_the_walks_snapshot),
                                      cmocka_unit_test(early_commit_defers_only_its_own_sync),
                                      cmocka_unit_test(times_format_as_strftime),
                                      cmocka_unit_test(wal_written_ahead_recovers),

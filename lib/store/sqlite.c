@@ -151,11 +151,13 @@ static int sq_version(jcm_store *st, int64_t out[2]) {
 static int sq_in_transaction(jcm_store *st) { return !sqlite3_get_autocommit(S(st)->db); }
 static int64_t sq_changes(jcm_store *st) { return (int64_t)sqlite3_total_changes64(S(st)->db); }
 
+static jcm_store *sq_open_reader(jcm_store *st, char *err, size_t errlen);
+
 static const jcm_store_ops sq_ops = {
-    "sqlite",        sq_exec,        sq_prepare,    sq_prepare_temp, sq_finalize,       sq_reset,
-    sq_bind_int,     sq_bind_text,   sq_bind_blob,  sq_bind_null,    sq_param_count,    sq_step,
-    sq_column_count, sq_column_type, sq_column_int, sq_column_text,  sq_column_blob,    sq_column_bytes,
-    sq_column_name,  sq_errmsg,      sq_close,      sq_version,      sq_in_transaction, sq_changes,
+    "sqlite",      sq_exec,           sq_prepare,     sq_prepare_temp, sq_finalize,    sq_reset,        sq_bind_int,
+    sq_bind_text,  sq_bind_blob,      sq_bind_null,   sq_param_count,  sq_step,        sq_column_count, sq_column_type,
+    sq_column_int, sq_column_text,    sq_column_blob, sq_column_bytes, sq_column_name, sq_errmsg,       sq_close,
+    sq_version,    sq_in_transaction, sq_changes,     sq_open_reader,
 };
 
 /* Process-wide, once, before SQLite initializes (later it is refused with
@@ -180,7 +182,7 @@ int jcm_setup(void) {
  * drops the frames it still buffers for the transaction (walvfs.c). */
 static void on_rollback(void *db) { jcm__wal_discard(db); }
 
-jcm_store *jcm__sqlite_open(const char *path, char *err, size_t errlen) {
+static sq_store *sq_connect(const char *path, int flags, int file, char *err, size_t errlen) {
   jcm_setup();
   sq_store *q = calloc(1, sizeof *q);
   if (!q) {
@@ -188,15 +190,20 @@ jcm_store *jcm__sqlite_open(const char *path, char *err, size_t errlen) {
     return NULL;
   }
   q->base.ops = &sq_ops;
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-  int file = strcmp(path, ":memory:") != 0;
-  if (sqlite3_open_v2(path, &q->db, flags, file ? jcm__wal_vfs() : NULL) != SQLITE_OK) {
+  if (sqlite3_open_v2(path, &q->db, flags | SQLITE_OPEN_NOMUTEX, file ? jcm__wal_vfs() : NULL) != SQLITE_OK) {
     snprintf(err, errlen, "cannot open %s: %s", path, q->db ? sqlite3_errmsg(q->db) : "no memory");
     sqlite3_close(q->db);
     free(q);
     return NULL;
   }
   sqlite3_busy_timeout(q->db, 5000);
+  return q;
+}
+
+jcm_store *jcm__sqlite_open(const char *path, char *err, size_t errlen) {
+  int file = strcmp(path, ":memory:") != 0;
+  sq_store *q = sq_connect(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, file, err, errlen);
+  if (!q) return NULL;
   if (file) sqlite3_rollback_hook(q->db, on_rollback, q->db);
   /* An in-memory store is a replay's (verify, the AEF report): with pages
    * of 16 KiB a search in its trees looks up fewer pages. jcm verify of a
@@ -216,6 +223,35 @@ jcm_store *jcm__sqlite_open(const char *path, char *err, size_t errlen) {
     return NULL;
   }
   return &q->base;
+}
+
+/* The file by its own (absolute) name, not the address it was opened by,
+ * read-only (it creates and writes nothing), with a smaller cache: it reads
+ * each table once, in order. The snapshot is handed over by SQLite's
+ * snapshot interface (SQLITE_ENABLE_SNAPSHOT), so the two connections read
+ * the same state whatever commits in between. */
+static jcm_store *sq_open_reader(jcm_store *st, char *err, size_t errlen) {
+  const char *path = sqlite3_db_filename(S(st)->db, "main");
+  if (!path || !*path) {
+    snprintf(err, errlen, "an in-memory store has no second connection");
+    return NULL;
+  }
+  sqlite3_snapshot *snap = NULL;
+  if (sqlite3_snapshot_get(S(st)->db, "main", &snap) != SQLITE_OK) {
+    snprintf(err, errlen, "no read snapshot to share: %s", sqlite3_errmsg(S(st)->db));
+    return NULL;
+  }
+  sq_store *q = sq_connect(path, SQLITE_OPEN_READONLY, 1, err, errlen);
+  int ok = q && sqlite3_exec(q->db, "PRAGMA query_only=1; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384; BEGIN",
+                             NULL, NULL, NULL) == SQLITE_OK;
+  ok = ok && sqlite3_snapshot_open(q->db, "main", snap) == SQLITE_OK;
+  if (q && !ok) snprintf(err, errlen, "cannot read in the same snapshot: %s", sqlite3_errmsg(q->db));
+  sqlite3_snapshot_free(snap);
+  if (!ok && q) {
+    sq_close(&q->base);
+    q = NULL;
+  }
+  return q ? &q->base : NULL;
 }
 
 jcm_store *jcm_store_open(const char *address, char *err, size_t errlen) {

@@ -55,6 +55,11 @@ typedef struct jcm_store_ops {
    * deleted since it opened: it moves with every write, so a command that
    * left it where it was wrote nothing. */
   int64_t (*changes)(jcm_store *st);
+  /* A second connection to the same store, for reads only, its read
+   * transaction begun in the very snapshot st reads (st inside a read
+   * transaction that has read): verify reads the stored state on it beside
+   * its walk. NULL with err when there can be none (an in-memory store). */
+  jcm_store *(*open_reader)(jcm_store *st, char *err, size_t errlen);
 } jcm_store_ops;
 
 struct jcm_store {
