@@ -486,6 +486,46 @@ static void verify_pass_reads_the_walks_snapshot(void **state) {
   jcm_close(j);
 }
 
+/* Inside a caller's read or batch, verify reads on the caller's
+ * transaction, which a second connection cannot share (a batch's entries
+ * are not committed): no second connection opens, and a batch's own
+ * uncommitted entry is walked and compared. Outside, one opens. */
+static int readers_opened;
+static void count_reader(jcm_store *st) {
+  (void)st;
+  readers_opened++;
+}
+
+static void verify_inside_a_read_or_a_batch_reads_there(void **state) {
+  (void)state;
+  char path[512];
+  t_accounts a;
+  jcm *j = t_issued_registry("smoke-verify-inside", path, sizeof path, &a);
+  jcm__verify_stored_opened = count_reader;
+  json_t *report = NULL;
+  assert_int_equal(jcm_verify(j, &report), JCM_OK);
+  json_int_t before = json_integer_value(json_object_get(report, "events"));
+  json_decref(report);
+  assert_int_equal(readers_opened, 1);
+  assert_int_equal(jcm_read_begin(j), JCM_OK);
+  assert_int_equal(jcm_verify(j, &report), JCM_OK);
+  json_decref(report);
+  jcm_read_end(j);
+  assert_int_equal(readers_opened, 1);
+  int code = 0;
+  assert_int_equal(jcm_batch_begin(j), JCM_OK);
+  assert_int_equal(t_submitf(j, &T_ADMIN, &code, NULL,
+                             "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":2}", a.hold_a, a.hold_b),
+                   JCM_OK);
+  assert_int_equal(jcm_verify(j, &report), JCM_OK);
+  assert_int_equal(json_integer_value(json_object_get(report, "events")), before + 1);
+  json_decref(report);
+  assert_int_equal(jcm_batch_commit(j), JCM_OK);
+  assert_int_equal(readers_opened, 1);
+  jcm__verify_stored_opened = NULL;
+  jcm_close(j);
+}
+
 static void verify_under_failing_replay_steps(void **state) {
   (void)state;
   jcm *j = issued_and_moved("smoke-verify-replay-steps");
@@ -1308,6 +1348,7 @@ int main(void) {
                                      cmocka_unit_test(verify_under_failing_replay_steps),
                                      cmocka_unit_test(verify_under_failing_stored_steps),
                                      cmocka_unit_test(verify_pass_reads_the_walks_snapshot),
+                                     cmocka_unit_test(verify_inside_a_read_or_a_batch_reads_there),
                                      cmocka_unit_test(early_commit_defers_only_its_own_sync),
                                      cmocka_unit_test(times_format_as_strftime),
                                      cmocka_unit_test(wal_written_ahead_recovers),
