@@ -74,14 +74,21 @@ jd() { "$JCM" --db "$D2/demo.db" "$@"; }
 jd transfer --from THA01-100-000004-52 --to THA01-110-000003-21 --range 1010-1059 >/dev/null || { echo "FAIL: transfer"; fails=$((fails + 1)); }
 held=$(jd --json transfer --from THA01-110-000003-21 --to THA01-100-000004-52 --quantity 5 | sed -n 's/.*"tx":"\([^"]*\)".*/\1/p')
 jd account block --account THA01-100-000004-52 --reason r >/dev/null
-printf '%s\n' '{"cmd":"org.add","id":"org-x","name":"X","country":"THA"}' "{\"cmd\":\"tx.approve\",\"tx\":\"$held\"}" \
-  '{"cmd":"org.add","id":"org-y","name":"Y","country":"THA"}' >"$D2/batch.jsonl"
+# The third line holds a NUL byte: refused as malformed, and again when it
+# runs alone (cut at the NUL it would parse, and add org-z).
+{
+  printf '%s\n' '{"cmd":"org.add","id":"org-x","name":"X","country":"THA"}' "{\"cmd\":\"tx.approve\",\"tx\":\"$held\"}"
+  printf '{"cmd":"org.add","id":"org-z","name":"Z","country":"THA"}\000x\n'
+  printf '%s\n' '{"cmd":"org.add","id":"org-y","name":"Y","country":"THA"}'
+} >"$D2/batch.jsonl"
 expect 1 "apply of a batch that breaks" -- jd --actor cli:second apply "$D2/batch.jsonl" --batch 10
 codes=$(sed -n 's/.*"error":{"code":\([0-9]*\).*/\1/p; s/.*"ok":true.*/ok/p' "$TMP/sh_cli.out" | tr '\n' ' ')
-[ "$codes" = "ok 3002 ok " ] || { echo "FAIL: broken batch results: $codes"; fails=$((fails + 1)); }
+[ "$codes" = "ok 3002 1001 ok " ] || { echo "FAIL: broken batch results: $codes"; fails=$((fails + 1)); }
 grep -q "running each alone" "$TMP/sh_cli.err" || { echo "FAIL: broken batch not reported"; fails=$((fails + 1)); }
 [ "$(sqlite3 "$D2/demo.db" "SELECT COUNT(*) FROM org WHERE id IN ('org-x', 'org-y')")" = 2 ] ||
   { echo "FAIL: broken batch: the other commands did not take effect"; fails=$((fails + 1)); }
+[ "$(sqlite3 "$D2/demo.db" "SELECT COUNT(*) FROM org WHERE id = 'org-z'")" = 0 ] ||
+  { echo "FAIL: broken batch: a line with a NUL byte took effect when run again"; fails=$((fails + 1)); }
 expect 0 "verify after a broken batch" -- jd verify
 
 # A tampered store: verify exits 1 and names what is wrong.

@@ -385,9 +385,12 @@ static json_t *submit_line(cli *c, jcm *j, const char *line, size_t len) {
   return result;
 }
 
-/* A batch's lines, kept until it commits (a too long line as NULL). */
+/* A batch's lines, kept until it commits (a too long line as NULL), each
+ * with its length: a line may hold a NUL byte, and runs again exactly as it
+ * ran first (cut at the NUL, a line refused as malformed could parse). */
 typedef struct {
   char **v;
+  size_t *len;
   size_t n, cap;
 } kept_lines;
 
@@ -395,12 +398,16 @@ static int keep_line(kept_lines *k, const char *line, size_t len) {
   if (k->n == k->cap) {
     size_t cap = k->cap ? 2 * k->cap : 64;
     char **g = realloc(k->v, cap * sizeof *g);
-    if (!g) return -1;
-    k->v = g, k->cap = cap;
+    if (g) k->v = g;
+    size_t *l = g ? realloc(k->len, cap * sizeof *l) : NULL;
+    if (!l) return -1;
+    k->len = l, k->cap = cap;
   }
-  char *copy = len > MAX_LINE ? NULL : strndup(line, len);
+  char *copy = len > MAX_LINE ? NULL : malloc(len + 1);
   if (len <= MAX_LINE && !copy) return -1;
-  k->v[k->n++] = copy;
+  if (copy) memcpy(copy, line, len), copy[len] = 0;
+  k->v[k->n] = copy;
+  k->len[k->n++] = len;
   return 0;
 }
 
@@ -418,8 +425,7 @@ static void run_each_alone(cli *c, jcm *j, kept_lines *k, json_t *pending) {
   fprintf(stderr, "jcm apply: a command broke a batch of %zu; running each alone\n", k->n);
   json_array_clear(pending);
   for (size_t i = 0; i < k->n; i++)
-    json_array_append_new(pending,
-                          k->v[i] ? submit_line(c, j, k->v[i], strlen(k->v[i])) : submit_line(c, j, "", MAX_LINE + 1));
+    json_array_append_new(pending, submit_line(c, j, k->v[i] ? k->v[i] : "", k->len[i]));
 }
 
 /* Submits lines of in, n per database transaction; prints each result only
@@ -474,6 +480,7 @@ static int apply_stream(cli *c, jcm *j, FILE *in, long batch) {
   }
   drop_lines(&kept);
   free(kept.v);
+  free(kept.len);
   free(line);
   json_decref(pending);
   return failed ? EXIT_USAGE : refused ? EXIT_REFUSED : EXIT_OK;
