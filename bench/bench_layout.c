@@ -3,16 +3,16 @@
  * engine: the floor under bench_engine's batched figure.
  *
  *   bench_layout [PATH] [--transfers N] [--accounts N] [--batch N] [--layouts L,L,...]
+ *                [--page-size N] [--pragmas SQL]
  *
  * Every layout runs the same random transfers (seed 42: 1..100 units between
  * two random accounts of 10,000, each holding one block of a million units
  * at the start) in batches of 1,000 per transaction (--batch 1: each
  * committed alone, as bench_engine's first 20,000), with the engine's
  * pragmas (WAL, synchronous=FULL, 128 MiB of page cache, checkpoints every
- * 32,000 frames) and its table definitions. A transfer writes what the
- * engine's writes for it: the journal row (334 bytes of event), the cut of
- * the source's block, the destination's new block, the tx row and the
- * counter; each layout adds the engine's other trees one at a time:
+ * 128,000 frames; --page-size N and --pragmas SQL change them for measuring) and its table definitions. A transfer
+ * writes what the engine's writes for it: the journal row (334 bytes of event), the cut of the source's block, the
+ * destination's new block, the tx row and the counter; each layout adds the engine's other trees one at a time:
  *
  *   a  the index of blocks by account (block_account)
  *   s  the index of free blocks by size (block_size, the pick)
@@ -109,14 +109,25 @@ static void create_tables(store *st, const layout *l) {
   if (l->heads) run(st->db, "CREATE TABLE head(account TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID");
 }
 
+/* Set from the command line for measuring: a page size for the new store and
+ * pragmas run after the engine's. */
+static int page_size = 0;
+static const char *extra_pragmas = NULL;
+
 static void open_store(store *st, const char *path, const layout *l) {
   char wal[1024], shm[1024];
   snprintf(wal, sizeof wal, "%s-wal", path);
   snprintf(shm, sizeof shm, "%s-shm", path);
   remove(path), remove(wal), remove(shm);
   if (sqlite3_open(path, &st->db) != SQLITE_OK) die(path, st->db);
+  if (page_size) {
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA page_size=%d", page_size);
+    run(st->db, sql);
+  }
   run(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY;"
-              " PRAGMA cache_size=-131072; PRAGMA wal_autocheckpoint=32000; PRAGMA checkpoint_fullfsync=ON");
+              " PRAGMA cache_size=-131072; PRAGMA wal_autocheckpoint=128000; PRAGMA checkpoint_fullfsync=ON");
+  if (extra_pragmas) run(st->db, extra_pragmas);
   run(st->db, l->foreign_key ? "PRAGMA foreign_keys=ON" : "PRAGMA foreign_keys=OFF");
   create_tables(st, l);
   st->journal = prep(st->db, "INSERT INTO journal VALUES (?, '2026-12-07T12:00:00.000Z', 'org-001', 'holder',"
@@ -297,10 +308,15 @@ int main(int argc, char **argv) {
       batch = atoll(argv[++i]);
     else if (strcmp(argv[i], "--layouts") == 0 && i + 1 < argc)
       layouts = argv[++i];
+    else if (strcmp(argv[i], "--page-size") == 0 && i + 1 < argc)
+      page_size = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--pragmas") == 0 && i + 1 < argc)
+      extra_pragmas = argv[++i];
     else if (argv[i][0] != '-')
       path = argv[i];
     else {
       fprintf(stderr, "usage: bench_layout [PATH] [--transfers N] [--accounts N] [--batch N] [--layouts L,L,...]\n"
+                      "                    [--page-size N] [--pragmas SQL]\n"
                       "  L: letters of a (block_account) s (block_size) m (movements) h (heads)\n"
                       "     f (foreign key) p (savepoints) j (the journal alone), or - for the journal, blocks,\n"
                       "     tx and counter alone\n");

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "engine.h"
@@ -928,6 +929,79 @@ static void early_commit_defers_only_its_own_sync(void **state) {
   verify_and_close(j);
 }
 
+/* What a syncer callback saw: its place in the order, the outcome, and the
+ * WAL syncs done by then. */
+typedef struct {
+  int order[8], ok[8], n;
+  unsigned long long synced[8];
+} sync_log;
+
+typedef struct {
+  sync_log *log;
+  int id;
+} sync_tag;
+
+static void log_synced(void *arg, int ok) {
+  sync_tag *t = arg;
+  unsigned long long synced, deferred;
+  jcm__wal_counts(&synced, &deferred);
+  t->log->order[t->log->n] = t->id;
+  t->log->ok[t->log->n] = ok;
+  t->log->synced[t->log->n++] = synced;
+}
+
+/* jcm_syncer (jcm apply's pipeline) tells of each early commit in the order
+ * they were handed over, each only after an fdatasync that followed its
+ * commit; once an fdatasync fails, that commit and every later one are
+ * told durability is unknown. */
+static void syncer_tells_in_order_once_durable(void **state) {
+  (void)state;
+  char path[512];
+  t_accounts a;
+  t_db_path(path, sizeof path, "smoke-syncer");
+  jcm *j = t_registry(path, &a);
+  jcm_syncer *sy = jcm_syncer_start();
+  assert_non_null(sy);
+  sync_log log = {0};
+  sync_tag tags[8];
+  unsigned long long after_commit[5], deferred;
+  for (int i = 0; i < 5; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "org-s%d", i);
+    int fd = -1;
+    assert_int_equal(jcm_batch_begin(j), JCM_OK);
+    add_org(j, id);
+    assert_int_equal(jcm_batch_commit_early(j, &fd), JCM_OK);
+    assert_true(fd >= 0);
+    jcm__wal_counts(&after_commit[i], &deferred);
+    tags[i] = (sync_tag){&log, i};
+    assert_int_equal(jcm_syncer_add(sy, fd, log_synced, &tags[i]), JCM_OK);
+  }
+  jcm_syncer_drain(sy);
+  assert_int_equal(log.n, 5);
+  for (int i = 0; i < 5; i++) {
+    assert_int_equal(log.order[i], i);
+    assert_int_equal(log.ok[i], JCM_OK);
+    assert_true(log.synced[i] > after_commit[i]); /* a sync ran after this commit */
+  }
+  assert_int_equal(jcm_syncer_failed(sy), 0);
+  int p[2];
+  assert_int_equal(pipe(p), 0); /* fdatasync refuses a pipe: a sync that fails */
+  tags[5] = (sync_tag){&log, 5}, tags[6] = (sync_tag){&log, 6};
+  assert_int_equal(jcm_syncer_add(sy, p[1], log_synced, &tags[5]), JCM_OK);
+  assert_int_equal(jcm_syncer_add(sy, -1, log_synced, &tags[6]), JCM_OK); /* nothing to sync, still unknown */
+  jcm_syncer_drain(sy);
+  assert_int_equal(log.n, 7);
+  assert_int_equal(log.order[5], 5);
+  assert_int_equal(log.ok[5], JCM_ERROR);
+  assert_int_equal(log.order[6], 6);
+  assert_int_equal(log.ok[6], JCM_ERROR);
+  assert_int_equal(jcm_syncer_failed(sy), 1);
+  jcm_syncer_stop(sy);
+  close(p[0]), close(p[1]);
+  verify_and_close(j);
+}
+
 /* The WAL is written ahead with zeros (walvfs.c), and a store whose WAL ends
  * in them, as a crash leaves it (no checkpoint, no wal-index), recovers
  * every commit and verifies. */
@@ -1351,6 +1425,7 @@ int main(void) {
                                      cmocka_unit_test(verify_inside_a_read_or_a_batch_reads_there),
                                      cmocka_unit_test(early_commit_defers_only_its_own_sync),
                                      cmocka_unit_test(times_format_as_strftime),
+                                     cmocka_unit_test(syncer_tells_in_order_once_durable),
                                      cmocka_unit_test(wal_written_ahead_recovers),
                                      cmocka_unit_test(rolled_back_frames_never_reach_the_wal),
                                      cmocka_unit_test(page_cache_truncates_only_when_pages_lie_past_the_end),

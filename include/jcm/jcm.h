@@ -95,6 +95,21 @@ void jcm_batch_rollback(jcm *j);
 int jcm_batch_commit_early(jcm *j, int *durable);
 int jcm_make_durable(int durable); /* JCM_OK, or JCM_ERROR: durability unknown */
 
+/* A thread that makes early commits durable and then calls fn(arg, ok) for
+ * each, in the order they were added (ok: JCM_OK durable; JCM_ERROR an
+ * fdatasync failed, so durability is unknown, for that commit and every one
+ * after it). One fdatasync covers every commit added before it runs. The
+ * callbacks run on the syncer's thread; drain waits until every one added
+ * has run; stop drains, then ends the thread. start gives NULL when no
+ * thread can be made. */
+typedef struct jcm_syncer jcm_syncer;
+typedef void (*jcm_synced_fn)(void *arg, int ok);
+jcm_syncer *jcm_syncer_start(void);
+int jcm_syncer_add(jcm_syncer *s, int durable, jcm_synced_fn fn, void *arg);
+void jcm_syncer_drain(jcm_syncer *s);
+int jcm_syncer_failed(jcm_syncer *s); /* 1 once an fdatasync failed */
+void jcm_syncer_stop(jcm_syncer *s);  /* accepts NULL */
+
 /* A read snapshot: until jcm_read_end(), queries (and token and user
  * checks) on this handle see one state of the store, in one read
  * transaction instead of one each. Submitting a command or beginning a batch

@@ -422,46 +422,105 @@ static void drop_lines(kept_lines *k) {
  * commands run again, each in its own transaction, so that the others still
  * take effect and the failing one reports its own error. */
 static void run_each_alone(cli *c, jcm *j, kept_lines *k, json_t *pending) {
-  fprintf(stderr, "jcm apply: a command broke a batch of %zu; running each alone\n", k->n);
+  if (k->n > 1) fprintf(stderr, "jcm apply: a command broke a batch of %zu; running each alone\n", k->n);
   json_array_clear(pending);
   for (size_t i = 0; i < k->n; i++)
     json_array_append_new(pending, submit_line(c, j, k->v[i] ? k->v[i] : "", k->len[i]));
 }
 
+/* What the results of the committed batches came to, written by whoever
+ * prints them (the syncer's thread) and read once it has drained. */
+typedef struct {
+  int refused, lost;
+} apply_outcome;
+
+typedef struct {
+  json_t *results;
+  apply_outcome *out;
+} committed_batch;
+
+/* Prints a committed batch's results once it is durable; when durability is
+ * unknown (an fdatasync failed) prints none of them. */
+static void print_batch(void *arg, int ok) {
+  committed_batch *b = arg;
+  if (ok != JCM_OK && !b->out->lost)
+    fprintf(stderr, "jcm apply: fdatasync of the WAL failed: whether the last batches reached the disk is unknown;"
+                    " their results are not printed\n");
+  b->out->lost |= ok != JCM_OK;
+  size_t i;
+  json_t *r;
+  json_array_foreach(ok == JCM_OK ? b->results : NULL, i, r) {
+    b->out->refused |= !json_is_true(json_object_get(r, "ok"));
+    print_json_line(stdout, r);
+  }
+  fflush(stdout);
+  json_decref(b->results);
+  free(b);
+}
+
+/* Hands a committed batch's results (the reference is taken) to the syncer,
+ * which prints them once the commit is durable, or without one waits for the
+ * disk here. 0, or -1 out of memory. */
+static int hand_over(jcm_syncer *sy, json_t *results, int durable, apply_outcome *out) {
+  committed_batch *b = malloc(sizeof *b);
+  if (!b) {
+    json_decref(results);
+    jcm_make_durable(durable); /* the commit is in: wait for it, print nothing more */
+    return -1;
+  }
+  *b = (committed_batch){results, out};
+  if (sy) return jcm_syncer_add(sy, durable, print_batch, b) == JCM_OK ? 0 : -1;
+  print_batch(b, jcm_make_durable(durable));
+  return 0;
+}
+
+/* Reads up to `batch` lines of in into one open batch, keeping each line
+ * (a broken batch runs them again) and its result. The count, or -1 out of
+ * memory. */
+static long read_batch(cli *c, jcm *j, FILE *in, long batch, kept_lines *kept, json_t *pending, char **line,
+                       size_t *cap) {
+  long n = 0;
+  ssize_t len;
+  while (n < batch && (len = getline(line, cap, in)) >= 0) {
+    while (len > 0 && ((*line)[len - 1] == '\n' || (*line)[len - 1] == '\r'))
+      (*line)[--len] = 0;
+    if (len == 0) continue;
+    if (keep_line(kept, *line, (size_t)len) != 0) {
+      fprintf(stderr, "jcm apply: out of memory\n");
+      return -1;
+    }
+    json_array_append_new(pending, submit_line(c, j, *line, (size_t)len));
+    n++;
+  }
+  return n;
+}
+
 /* Submits lines of in, n per database transaction; prints each result only
- * after its transaction committed. */
+ * after its transaction committed and reached the disk. The next batch is
+ * applied while the last one's fdatasync runs on the syncer's thread
+ * (docs/design.md, "Commits in a pipeline"). */
 static int apply_stream(cli *c, jcm *j, FILE *in, long batch) {
   char *line = NULL;
   size_t cap = 0;
-  ssize_t len;
-  int failed = 0, refused = 0, done = 0;
+  int failed = 0, done = 0;
+  apply_outcome out = {0};
   json_t *pending = json_array();
   kept_lines kept = {0};
-  while (!done) {
-    long n = 0;
-    if (batch > 1 && jcm_batch_begin(j) != JCM_OK) {
+  jcm_syncer *sy = jcm_syncer_start(); /* NULL: each batch waits for the disk in line */
+  while (!done && !failed) {
+    if (jcm_batch_begin(j) != JCM_OK) {
       fprintf(stderr, "jcm apply: cannot begin a transaction\n");
       failed = 1;
       break;
     }
-    while (n < batch && (len = getline(&line, &cap, in)) >= 0) {
-      while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-        line[--len] = 0;
-      if (len == 0) continue;
-      if (batch > 1 && keep_line(&kept, line, (size_t)len) != 0) {
-        fprintf(stderr, "jcm apply: out of memory\n");
-        failed = 1;
-        break;
-      }
-      json_array_append_new(pending, submit_line(c, j, line, (size_t)len));
-      n++;
-    }
-    if (failed) {
+    long n = read_batch(c, j, in, batch, &kept, pending, &line, &cap);
+    if (n < 0) {
       jcm_batch_rollback(j);
+      failed = 1;
       break;
     }
-    if (n < batch) done = 1;
-    int committed = batch > 1 ? jcm_batch_commit(j) : JCM_OK;
+    done = n < batch;
+    int durable = -1, committed = jcm_batch_commit_early(j, &durable);
     if (committed == JCM_REFUSED) run_each_alone(c, j, &kept, pending);
     drop_lines(&kept);
     if (committed == JCM_ERROR) { /* the commit itself failed: running them again could apply them twice */
@@ -469,21 +528,22 @@ static int apply_stream(cli *c, jcm *j, FILE *in, long batch) {
       failed = 1;
       break;
     }
-    size_t i;
-    json_t *r;
-    json_array_foreach(pending, i, r) {
-      refused |= !json_is_true(json_object_get(r, "ok"));
-      print_json_line(stdout, r);
+    if (n > 0) {
+      if (hand_over(sy, pending, durable, &out) != 0) {
+        fprintf(stderr, "jcm apply: out of memory\n");
+        failed = 1;
+      }
+      pending = json_array();
     }
-    fflush(stdout);
-    json_array_clear(pending);
+    if (!pending || (sy && jcm_syncer_failed(sy))) failed = 1;
   }
+  jcm_syncer_stop(sy); /* every batch handed over is printed, or known lost */
   drop_lines(&kept);
   free(kept.v);
   free(kept.len);
   free(line);
   json_decref(pending);
-  return failed ? EXIT_USAGE : refused ? EXIT_REFUSED : EXIT_OK;
+  return failed || out.lost ? EXIT_USAGE : out.refused ? EXIT_REFUSED : EXIT_OK;
 }
 
 static int run_apply(cli *c, int argc, char **argv) {
@@ -500,7 +560,8 @@ static int run_apply(cli *c, int argc, char **argv) {
     } else if (strcmp(argv[i], "--help") == 0) {
       printf("usage: jcm apply FILE|- [--batch N]\n"
              "  submits one JSON command per line; prints one JSON result per\n"
-             "  line, each only after its database transaction committed;\n"
+             "  line, each only after its database transaction committed and\n"
+             "  reached the disk (the next is applied meanwhile);\n"
              "  --batch N commits N commands per transaction (default 1); a batch\n"
              "  that cannot commit (a command failed after it wrote) runs again,\n"
              "  each command in its own transaction\n");

@@ -1,0 +1,133 @@
+/*
+ * A thread that makes early commits durable (jcm_batch_commit_early) and
+ * then tells their owners, in the order they were handed over, so that a
+ * writer can apply its next commands while the last ones reach the disk.
+ * One fdatasync covers every commit handed over before it. A failed
+ * fdatasync leaves it unknown what reached the disk: that commit and every
+ * later one is reported as not durable, for good (as PostgreSQL stops).
+ * `jcm apply` uses it (docs/design.md, "Commits in a pipeline").
+ */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+typedef struct item {
+  struct item *next;
+  int durable;
+  jcm_synced_fn fn;
+  void *arg;
+} item;
+
+struct jcm_syncer {
+  pthread_mutex_t lock;
+  pthread_cond_t more, idle;
+  item *head, **tail;
+  int busy, stopping, failed;
+  long fail_after; /* JCM_TEST_SYNC_FAIL_AFTER: tests make the syncs after this many fail; -1: never */
+  pthread_t thread;
+};
+
+/* One fdatasync for the list (every descriptor is the WAL of the one store),
+ * unless nothing in it was deferred; 0, or -1 when durability is unknown. */
+static int sync_list(jcm_syncer *s, item *list) {
+  int fd = -1;
+  for (item *it = list; it; it = it->next)
+    if (it->durable >= 0) fd = it->durable;
+  if (s->failed) return -1; /* written by this thread alone */
+  if (fd < 0) return 0;
+  if (s->fail_after == 0) return -1;
+  if (s->fail_after > 0) s->fail_after--;
+  return jcm_make_durable(fd) == JCM_OK ? 0 : -1;
+}
+
+static void *syncer_main(void *arg) {
+  jcm_syncer *s = arg;
+  for (;;) {
+    pthread_mutex_lock(&s->lock);
+    while (!s->head && !s->stopping)
+      pthread_cond_wait(&s->more, &s->lock);
+    item *list = s->head;
+    s->head = NULL, s->tail = &s->head;
+    s->busy = list != NULL;
+    pthread_mutex_unlock(&s->lock);
+    if (!list) return NULL;
+    int failed = sync_list(s, list);
+    if (failed) {
+      pthread_mutex_lock(&s->lock);
+      s->failed = 1;
+      pthread_mutex_unlock(&s->lock);
+    }
+    while (list) {
+      item *next = list->next;
+      list->fn(list->arg, failed ? JCM_ERROR : JCM_OK);
+      free(list);
+      list = next;
+    }
+    pthread_mutex_lock(&s->lock);
+    s->busy = 0;
+    pthread_cond_broadcast(&s->idle);
+    pthread_mutex_unlock(&s->lock);
+  }
+}
+
+jcm_syncer *jcm_syncer_start(void) {
+  jcm_syncer *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  s->tail = &s->head;
+  const char *hook = getenv("JCM_TEST_SYNC_FAIL_AFTER");
+  s->fail_after = hook && *hook ? strtol(hook, NULL, 10) : -1;
+  pthread_mutex_init(&s->lock, NULL);
+  pthread_cond_init(&s->more, NULL);
+  pthread_cond_init(&s->idle, NULL);
+  if (pthread_create(&s->thread, NULL, syncer_main, s) == 0) return s;
+  pthread_cond_destroy(&s->idle);
+  pthread_cond_destroy(&s->more);
+  pthread_mutex_destroy(&s->lock);
+  free(s);
+  return NULL;
+}
+
+int jcm_syncer_add(jcm_syncer *s, int durable, jcm_synced_fn fn, void *arg) {
+  item *it = malloc(sizeof *it);
+  if (!it) { /* no memory for the queue: wait for the disk here instead */
+    jcm_syncer_drain(s);
+    fn(arg, jcm_syncer_failed(s) || jcm_make_durable(durable) != JCM_OK ? JCM_ERROR : JCM_OK);
+    return JCM_OK;
+  }
+  *it = (item){.durable = durable, .fn = fn, .arg = arg};
+  pthread_mutex_lock(&s->lock);
+  *s->tail = it;
+  s->tail = &it->next;
+  pthread_cond_signal(&s->more);
+  pthread_mutex_unlock(&s->lock);
+  return JCM_OK;
+}
+
+void jcm_syncer_drain(jcm_syncer *s) {
+  pthread_mutex_lock(&s->lock);
+  while (s->head || s->busy)
+    pthread_cond_wait(&s->idle, &s->lock);
+  pthread_mutex_unlock(&s->lock);
+}
+
+int jcm_syncer_failed(jcm_syncer *s) {
+  pthread_mutex_lock(&s->lock);
+  int failed = s->failed;
+  pthread_mutex_unlock(&s->lock);
+  return failed;
+}
+
+void jcm_syncer_stop(jcm_syncer *s) {
+  if (!s) return;
+  jcm_syncer_drain(s);
+  pthread_mutex_lock(&s->lock);
+  s->stopping = 1;
+  pthread_cond_signal(&s->more);
+  pthread_mutex_unlock(&s->lock);
+  pthread_join(s->thread, NULL);
+  pthread_cond_destroy(&s->idle);
+  pthread_cond_destroy(&s->more);
+  pthread_mutex_destroy(&s->lock);
+  free(s);
+}
