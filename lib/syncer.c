@@ -9,6 +9,7 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -25,6 +26,8 @@ struct jcm_syncer {
   item *head, **tail;
   int busy, stopping, failed;
   long fail_after; /* JCM_TEST_SYNC_FAIL_AFTER: tests make the syncs after this many fail; -1: never */
+  long delay_ms;   /* JCM_TEST_SYNC_DELAY_MS: tests widen the window before each sync */
+  double ms;       /* time spent syncing */
   pthread_t thread;
 };
 
@@ -36,9 +39,17 @@ static int sync_list(jcm_syncer *s, item *list) {
     if (it->durable >= 0) fd = it->durable;
   if (s->failed) return -1; /* written by this thread alone */
   if (fd < 0) return 0;
+  if (s->delay_ms > 0) nanosleep(&(struct timespec){s->delay_ms / 1000, s->delay_ms % 1000 * 1000000L}, NULL);
   if (s->fail_after == 0) return -1;
   if (s->fail_after > 0) s->fail_after--;
-  return jcm_make_durable(fd) == JCM_OK ? 0 : -1;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  int rc = jcm_make_durable(fd) == JCM_OK ? 0 : -1;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  pthread_mutex_lock(&s->lock);
+  s->ms += (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+  pthread_mutex_unlock(&s->lock);
+  return rc;
 }
 
 static void *syncer_main(void *arg) {
@@ -75,8 +86,9 @@ jcm_syncer *jcm_syncer_start(void) {
   jcm_syncer *s = calloc(1, sizeof *s);
   if (!s) return NULL;
   s->tail = &s->head;
-  const char *hook = getenv("JCM_TEST_SYNC_FAIL_AFTER");
-  s->fail_after = hook && *hook ? strtol(hook, NULL, 10) : -1;
+  const char *fail = getenv("JCM_TEST_SYNC_FAIL_AFTER"), *delay = getenv("JCM_TEST_SYNC_DELAY_MS");
+  s->fail_after = fail && *fail ? strtol(fail, NULL, 10) : -1;
+  s->delay_ms = delay ? strtol(delay, NULL, 10) : 0;
   pthread_mutex_init(&s->lock, NULL);
   pthread_cond_init(&s->more, NULL);
   pthread_cond_init(&s->idle, NULL);
@@ -116,6 +128,13 @@ int jcm_syncer_failed(jcm_syncer *s) {
   int failed = s->failed;
   pthread_mutex_unlock(&s->lock);
   return failed;
+}
+
+double jcm_syncer_ms(jcm_syncer *s) {
+  pthread_mutex_lock(&s->lock);
+  double ms = s->ms;
+  pthread_mutex_unlock(&s->lock);
+  return ms;
 }
 
 void jcm_syncer_stop(jcm_syncer *s) {

@@ -91,6 +91,23 @@ grep -q "running each alone" "$TMP/sh_cli.err" || { echo "FAIL: broken batch not
   { echo "FAIL: broken batch: a line with a NUL byte took effect when run again"; fails=$((fails + 1)); }
 expect 0 "verify after a broken batch" -- jd verify
 
+# jcm apply waiting for input holds no lock on the store: after the first
+# line's result is out, another writer commits at once (were the next batch
+# begun before its line arrived, it would wait 5 s and fail as locked).
+mkfifo "$D2/fifo"
+jd apply - <"$D2/fifo" >"$D2/fifo.out" 2>"$D2/fifo.err" &
+apply_pid=$!
+exec 3>"$D2/fifo"
+printf '%s\n' '{"cmd":"org.add","id":"org-f1","name":"F1","country":"THA"}' >&3
+waited=0
+while [ "$(wc -l <"$D2/fifo.out")" -lt 1 ] && [ $waited -lt 100 ]; do sleep 0.1; waited=$((waited + 1)); done
+grep -q '"ok":true' "$D2/fifo.out" || { echo "FAIL: apply from a pipe: no result for its first line"; fails=$((fails + 1)); }
+expect 0 "a writer beside an apply waiting for input" -- jd org add --id org-f2 --name F2 --country THA
+printf '%s\n' '{"cmd":"org.add","id":"org-f3","name":"F3","country":"THA"}' >&3
+exec 3>&-
+wait $apply_pid || { echo "FAIL: apply from a pipe exited $?"; fails=$((fails + 1)); }
+[ "$(grep -c '"ok":true' "$D2/fifo.out")" = 2 ] || { echo "FAIL: apply from a pipe: $(cat "$D2/fifo.out")"; fails=$((fails + 1)); }
+
 # A tampered store: verify exits 1 and names what is wrong.
 sqlite3 "$DB" "UPDATE account SET status = 'blocked' WHERE id = 'THA01-100-000001-61'" || fails=$((fails + 1))
 expect 1 "verify of a tampered store" -- j verify

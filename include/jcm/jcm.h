@@ -108,6 +108,7 @@ jcm_syncer *jcm_syncer_start(void);
 int jcm_syncer_add(jcm_syncer *s, int durable, jcm_synced_fn fn, void *arg);
 void jcm_syncer_drain(jcm_syncer *s);
 int jcm_syncer_failed(jcm_syncer *s); /* 1 once an fdatasync failed */
+double jcm_syncer_ms(jcm_syncer *s);  /* milliseconds spent in fdatasync so far */
 void jcm_syncer_stop(jcm_syncer *s);  /* accepts NULL */
 
 /* A read snapshot: until jcm_read_end(), queries (and token and user

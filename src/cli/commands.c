@@ -474,9 +474,11 @@ static int hand_over(jcm_syncer *sy, json_t *results, int durable, apply_outcome
   return 0;
 }
 
-/* Reads up to `batch` lines of in into one open batch, keeping each line
- * (a broken batch runs them again) and its result. The count, or -1 out of
- * memory. */
+/* Reads up to `batch` lines of in and submits them in one batch, begun only
+ * once the first line is in: waiting for input (a pipe, a terminal) holds
+ * no lock on the store. Keeps each line (a broken batch runs them again) and
+ * its result. The count (0: no batch begun), or -1 when the batch could not
+ * begin or memory ran out (the batch rolled back). */
 static long read_batch(cli *c, jcm *j, FILE *in, long batch, kept_lines *kept, json_t *pending, char **line,
                        size_t *cap) {
   long n = 0;
@@ -485,8 +487,13 @@ static long read_batch(cli *c, jcm *j, FILE *in, long batch, kept_lines *kept, j
     while (len > 0 && ((*line)[len - 1] == '\n' || (*line)[len - 1] == '\r'))
       (*line)[--len] = 0;
     if (len == 0) continue;
+    if (n == 0 && jcm_batch_begin(j) != JCM_OK) {
+      fprintf(stderr, "jcm apply: cannot begin a transaction\n");
+      return -1;
+    }
     if (keep_line(kept, *line, (size_t)len) != 0) {
       fprintf(stderr, "jcm apply: out of memory\n");
+      jcm_batch_rollback(j);
       return -1;
     }
     json_array_append_new(pending, submit_line(c, j, *line, (size_t)len));
@@ -508,15 +515,9 @@ static int apply_stream(cli *c, jcm *j, FILE *in, long batch) {
   kept_lines kept = {0};
   jcm_syncer *sy = jcm_syncer_start(); /* NULL: each batch waits for the disk in line */
   while (!done && !failed) {
-    if (jcm_batch_begin(j) != JCM_OK) {
-      fprintf(stderr, "jcm apply: cannot begin a transaction\n");
-      failed = 1;
-      break;
-    }
     long n = read_batch(c, j, in, batch, &kept, pending, &line, &cap);
-    if (n < 0) {
-      jcm_batch_rollback(j);
-      failed = 1;
+    if (n <= 0) {
+      failed = n < 0;
       break;
     }
     done = n < batch;
@@ -528,13 +529,11 @@ static int apply_stream(cli *c, jcm *j, FILE *in, long batch) {
       failed = 1;
       break;
     }
-    if (n > 0) {
-      if (hand_over(sy, pending, durable, &out) != 0) {
-        fprintf(stderr, "jcm apply: out of memory\n");
-        failed = 1;
-      }
-      pending = json_array();
+    if (hand_over(sy, pending, durable, &out) != 0) {
+      fprintf(stderr, "jcm apply: out of memory\n");
+      failed = 1;
     }
+    pending = json_array();
     if (!pending || (sy && jcm_syncer_failed(sy))) failed = 1;
   }
   jcm_syncer_stop(sy); /* every batch handed over is printed, or known lost */

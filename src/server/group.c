@@ -70,21 +70,15 @@ static char db_path[1024];
 
 /* ---- the syncer: makes committed groups durable, then answers them ---- */
 
-typedef struct sync_item {
-  struct sync_item *next;
-  int durable; /* from jcm_batch_commit_early; -1: durable already */
+/* A committed group, for the syncer (jcm_syncer, lib/syncer.c) to answer
+ * once its commit is durable. */
+typedef struct {
   unsigned long long gen;
   size_t n;
   srv_job *jobs[];
-} sync_item;
+} synced_group;
 
-static pthread_mutex_t slock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t s_more = PTHREAD_COND_INITIALIZER, s_idle = PTHREAD_COND_INITIALIZER;
-static sync_item *s_head, **s_tail = &s_head;
-static int s_busy, s_stopping;
-static pthread_t syncer;
-static unsigned sync_delay_ms; /* JCM_TEST_SYNC_DELAY_MS: tests widen the window they check */
-static double sync_ms;
+static jcm_syncer *syncer;
 
 /* Groups whose commit has begun (so may be visible to readers), and the
  * last of them known durable; readers wait for the first to reach the second. */
@@ -143,81 +137,28 @@ static void sync_failure(void) {
   kill(getpid(), SIGTERM);
 }
 
-/* Syncs every distinct file of the items once: one fdatasync covers every
- * group committed before it, however many queued meanwhile. */
-static void sync_items(sync_item *list) {
-  if (sync_delay_ms) nanosleep(&(struct timespec){sync_delay_ms / 1000, (long)(sync_delay_ms % 1000) * 1000000L}, NULL);
-  double t0 = now_ms();
-  int done_fd = -1;
-  unsigned long long top = 0;
-  for (sync_item *it = list; it; it = it->next) {
-    if (it->durable >= 0 && it->durable != done_fd) {
-      if (jcm_make_durable(it->durable) != JCM_OK) sync_failure();
-      done_fd = it->durable;
-    }
-    if (it->gen > top) top = it->gen;
-  }
-  sync_ms += now_ms() - t0;
-  set_durable(top);
-}
-
-static void *syncer_main(void *unused) {
-  (void)unused;
-  for (;;) {
-    pthread_mutex_lock(&slock);
-    while (!s_head && !s_stopping)
-      pthread_cond_wait(&s_more, &slock);
-    sync_item *list = s_head;
-    s_head = NULL, s_tail = &s_head;
-    s_busy = list != NULL;
-    pthread_mutex_unlock(&slock);
-    if (!list) break;
-    sync_items(list);
-    while (list) {
-      sync_item *next = list->next;
-      answer_jobs(list->jobs, list->n);
-      free(list);
-      list = next;
-    }
-    pthread_mutex_lock(&slock);
-    s_busy = 0;
-    pthread_cond_broadcast(&s_idle);
-    pthread_mutex_unlock(&slock);
-  }
-  return NULL;
-}
-
-/* Waits until every group handed over is durable and answered. */
-static void syncer_drain(void) {
-  pthread_mutex_lock(&slock);
-  while (s_head || s_busy)
-    pthread_cond_wait(&s_idle, &slock);
-  pthread_mutex_unlock(&slock);
+/* Called by the syncer, in commit order, once the group's commit is durable
+ * (ok) or an fdatasync failed. */
+static void group_synced(void *arg, int ok) {
+  synced_group *g = arg;
+  if (ok != JCM_OK) sync_failure();
+  set_durable(g->gen);
+  answer_jobs(g->jobs, g->n);
+  free(g);
 }
 
 static void hand_over(srv_job **jobs, size_t n, int durable, unsigned long long gen) {
-  sync_item *it = malloc(sizeof *it + n * sizeof *jobs);
-  if (!it) { /* no memory for the queue: wait here instead */
-    syncer_drain();
-    sync_items(&(sync_item){.durable = durable, .gen = gen});
+  synced_group *g = malloc(sizeof *g + n * sizeof *jobs);
+  if (!g) { /* no memory for the queue: wait here instead */
+    jcm_syncer_drain(syncer);
+    if (jcm_syncer_failed(syncer) || jcm_make_durable(durable) != JCM_OK) sync_failure();
+    set_durable(gen);
     answer_jobs(jobs, n);
     return;
   }
-  *it = (sync_item){.durable = durable, .gen = gen, .n = n};
-  memcpy(it->jobs, jobs, n * sizeof *jobs);
-  pthread_mutex_lock(&slock);
-  *s_tail = it;
-  s_tail = &it->next;
-  pthread_cond_signal(&s_more);
-  pthread_mutex_unlock(&slock);
-}
-
-static void stop_syncer(void) {
-  pthread_mutex_lock(&slock);
-  s_stopping = 1;
-  pthread_cond_signal(&s_more);
-  pthread_mutex_unlock(&slock);
-  pthread_join(syncer, NULL); /* it empties the queue before it returns */
+  g->gen = gen, g->n = n;
+  memcpy(g->jobs, jobs, n * sizeof *jobs);
+  jcm_syncer_add(syncer, durable, group_synced, g);
 }
 
 /* ---- the writer ---- */
@@ -227,7 +168,7 @@ static void reopen_if_uninitialized(void) {
   /* opened before `init` (on a worker's handle): read the registry afresh */
   jcm *fresh = NULL;
   char err[256];
-  syncer_drain(); /* the syncer may hold the old handle's WAL */
+  jcm_syncer_drain(syncer); /* the syncer may hold the old handle's WAL */
   if (jcm_open(db_path, NULL, &fresh, err, sizeof err) == JCM_OK) {
     jcm_close(wj);
     wj = fresh;
@@ -301,20 +242,19 @@ static void *writer_main(void *unused) {
 int srv_group_start(const char *db) {
   char err[256] = "";
   snprintf(db_path, sizeof db_path, "%s", db);
-  const char *delay = getenv("JCM_TEST_SYNC_DELAY_MS");
-  sync_delay_ms = delay ? (unsigned)strtoul(delay, NULL, 10) : 0;
   if (jcm_open(db, NULL, &wj, err, sizeof err) != JCM_OK) {
     fprintf(stderr, "jcm serve: cannot open %s for the writer: %s\n", db, err);
     return -1;
   }
-  stopping = s_stopping = closed = 0;
-  if (pthread_create(&syncer, NULL, syncer_main, NULL) != 0) {
+  stopping = closed = 0;
+  syncer = jcm_syncer_start();
+  if (!syncer) {
     jcm_close(wj);
     wj = NULL;
     return -1;
   }
   if (pthread_create(&writer, NULL, writer_main, NULL) != 0) {
-    stop_syncer();
+    jcm_syncer_stop(syncer);
     jcm_close(wj);
     wj = NULL;
     return -1;
@@ -330,7 +270,9 @@ void srv_group_stop(void) {
   pthread_cond_signal(&more);
   pthread_mutex_unlock(&lock);
   pthread_join(writer, NULL); /* the queue is empty when it returns */
-  stop_syncer();              /* every group handed over is answered */
+  jcm_syncer_drain(syncer);   /* every group handed over is answered */
+  double sync_ms = jcm_syncer_ms(syncer);
+  jcm_syncer_stop(syncer);
   running = 0;
   jcm_close(wj);
   wj = NULL;
