@@ -462,9 +462,5 @@ void jcm__inv_end(jcm_inv *inv, jcm_store *st, json_t *problems) {
   decided(inv, "no overlap", block);
   if (decided(inv, "one state", block | account)) check_blocks_naming_tx(inv, st);
   if (decided(inv, "holdings agree with movements", block | account | 1u << T_MOVEMENT)) check_holdings(inv);
-  size_t i;
-  json_t *p;
-  json_array_foreach(inv->problems, i, p) {
-    if (json_array_size(problems) < JCM_MAX_PROBLEMS) json_array_append(problems, p);
-  }
+  jcm__problems_add(problems, inv->problems);
 }

@@ -14,6 +14,8 @@
 #include "replay.h"
 #include "spec.h"
 
+atomic_uint jcm__problems_lost;
+
 void jcm__problem(json_t *list, const char *check, const char *where, const char *fmt, ...) {
   if (json_array_size(list) >= JCM_MAX_PROBLEMS) return;
   char what[400];
@@ -24,7 +26,16 @@ void jcm__problem(json_t *list, const char *check, const char *where, const char
   json_t *p = json_pack("{s:s,s:s,s:s}", "check", check, "where", where, "what", what);
   /* what may quote tampered bytes; a problem is never dropped for its text */
   if (!p) p = json_pack("{s:s,s:s,s:s}", "check", check, "where", "(unprintable)", "what", "(unprintable)");
-  json_array_append_new(list, p);
+  if (!p || json_array_append_new(list, p) != 0) atomic_fetch_add(&jcm__problems_lost, 1); /* memory ran out */
+}
+
+void jcm__problems_add(json_t *to, json_t *from) {
+  size_t i;
+  json_t *p;
+  json_array_foreach(from, i, p) {
+    if (json_array_size(to) < JCM_MAX_PROBLEMS && json_array_append(to, p) != 0)
+      atomic_fetch_add(&jcm__problems_lost, 1);
+  }
 }
 
 /* "journal entry N" in where, for a problem's text: written only when
@@ -300,11 +311,7 @@ void jcm__replay_until(jcm_replay *r, const char *until) {
   }
   pthread_cond_destroy(&w.changed);
   pthread_mutex_destroy(&w.m);
-  size_t i;
-  json_t *p;
-  json_array_foreach(w.chain_problems, i, p) {
-    if (json_array_size(r->problems) < JCM_MAX_PROBLEMS) json_array_append(r->problems, p);
-  }
+  jcm__problems_add(r->problems, w.chain_problems);
   json_decref(w.chain_problems);
   st->ops->finalize(w.s);
   rs->ops->exec(rs, "COMMIT");

@@ -50,6 +50,13 @@ void jcm__replay_close(jcm_replay *r); /* closes dst; accepts a closed one */
 
 void jcm__problem(json_t *list, const char *check, const char *where, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Problems that could not be recorded (memory ran out), in this process: a
+ * verify that saw this grow while it ran does not report all well, though
+ * its list may be empty. Shared by every verify in the process, so a loss
+ * in one can only make another fail, never pass. */
+extern atomic_uint jcm__problems_lost;
+/* Appends from's problems to `to`, up to JCM_MAX_PROBLEMS, counting any lost. */
+void jcm__problems_add(json_t *to, json_t *from);
 /* A stored value as printable ASCII (lib/verify.c). */
 void jcm__printable(jcm_store *st, jcm_stmt *s, int i, char *out, size_t n);
 

@@ -716,14 +716,6 @@ static void compare_digests(jcm_replay *v, stored_pass *p, const jcm_capture *ca
   jcm__digest_free(d);
 }
 
-static void add_problems(json_t *to, json_t *from) {
-  size_t i;
-  json_t *p;
-  json_array_foreach(from, i, p) {
-    if (json_array_size(to) < JCM_MAX_PROBLEMS) json_array_append(to, p);
-  }
-}
-
 /* The stored state compared and checked after the walk, on its thread. */
 static void compare_after(jcm_replay *v, jcm_capture *cap, int compare) {
   jcm_inv *inv = jcm__inv_new();
@@ -743,7 +735,7 @@ static void compare_after(jcm_replay *v, jcm_capture *cap, int compare) {
  * follows (check_invariants) reads the pass's snapshot too. */
 static void compare_beside(jcm_replay *v, stored_pass *p, jcm_capture *cap, int compare) {
   pthread_join(p->thread, NULL);
-  add_problems(v->problems, p->problems);
+  jcm__problems_add(v->problems, p->problems);
   v->stored = p->st;
   if (compare) compare_digests(v, p, cap);
   jcm__inv_end(p->inv, p->st, v->problems);
@@ -751,6 +743,7 @@ static void compare_beside(jcm_replay *v, stored_pass *p, jcm_capture *cap, int 
 
 int jcm_verify(jcm *j, json_t **report) {
   jcm_replay v;
+  unsigned lost = atomic_load(&jcm__problems_lost);
   json_t *problems = json_array();
   *report = NULL;
   if (!problems || jcm__replay_open(&v, j, problems) != 0) {
@@ -802,7 +795,11 @@ int jcm_verify(jcm *j, json_t **report) {
   jcm__replay_close(&v);
   char hex[2 * JCM_HASH_LEN + 1];
   jcm__hex(v.head, JCM_HASH_LEN, hex);
-  int ok = json_array_size(problems) == 0;
+  lost = atomic_load(&jcm__problems_lost) - lost;
+  if (lost) /* its own append may fail too: the count decides */
+    jcm__problem(problems, "verify", "report", "%u problems could not be recorded: out of memory", lost);
+  int ok = json_array_size(problems) == 0 && !lost;
   *report = json_pack("{s:b,s:I,s:s,s:o}", "ok", ok, "events", (json_int_t)v.events, "head", hex, "problems", problems);
+  if (!*report) return JCM_ERROR; /* no report: it could not run, whatever it found */
   return ok ? JCM_OK : JCM_REFUSED;
 }

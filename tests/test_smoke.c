@@ -929,6 +929,63 @@ static void early_commit_defers_only_its_own_sync(void **state) {
   verify_and_close(j);
 }
 
+/* jansson's allocator for the tests below: fails every allocation while
+ * fail_json is set; counts allocations and, at the lose_at'th, counts a
+ * problem as lost, as jcm__problem does when memory runs out. */
+static atomic_int fail_json;
+static atomic_long json_allocs, lose_at;
+
+static void *test_json_malloc(size_t n) {
+  if (atomic_load(&fail_json)) return NULL;
+  if (atomic_fetch_add(&json_allocs, 1) + 1 == atomic_load(&lose_at)) atomic_fetch_add(&jcm__problems_lost, 1);
+  return malloc(n);
+}
+
+/* A problem that cannot be recorded for lack of memory is counted, never
+ * silently dropped, from jcm__problem. */
+static void a_problem_lost_to_memory_is_counted(void **state) {
+  (void)state;
+  json_t *list = json_array();
+  unsigned before = atomic_load(&jcm__problems_lost);
+  json_set_alloc_funcs(test_json_malloc, free);
+  atomic_store(&fail_json, 1);
+  jcm__problem(list, "replay", "somewhere", "a problem of %d", 1);
+  atomic_store(&fail_json, 0);
+  json_set_alloc_funcs(malloc, free);
+  assert_int_equal(json_array_size(list), 0);
+  assert_int_equal(atomic_load(&jcm__problems_lost), before + 1);
+  jcm__problem(list, "replay", "somewhere", "a problem of %d", 2);
+  assert_int_equal(json_array_size(list), 1);
+  assert_int_equal(atomic_load(&jcm__problems_lost), before + 1);
+  json_decref(list);
+}
+
+/* A verify during which a problem was lost does not report all well,
+ * though every problem it holds says so: it names the loss and fails. */
+static void verify_fails_when_a_problem_was_lost(void **state) {
+  (void)state;
+  char path[512];
+  t_accounts a;
+  t_db_path(path, sizeof path, "smoke-lost");
+  jcm *j = t_registry(path, &a);
+  json_t *report = NULL;
+  assert_int_equal(jcm_verify(j, &report), JCM_OK); /* all well, and a baseline */
+  json_decref(report);
+  atomic_store(&json_allocs, 0);
+  atomic_store(&lose_at, 100); /* well inside verify's allocations */
+  json_set_alloc_funcs(test_json_malloc, free);
+  int rc = jcm_verify(j, &report);
+  json_set_alloc_funcs(malloc, free);
+  atomic_store(&lose_at, 0);
+  assert_true(atomic_load(&json_allocs) > 100);
+  assert_int_equal(rc, JCM_REFUSED);
+  assert_false(json_is_true(json_object_get(report, "ok")));
+  json_t *p = json_array_get(json_object_get(report, "problems"), 0);
+  assert_non_null(strstr(json_string_value(json_object_get(p, "what")), "could not be recorded"));
+  json_decref(report);
+  verify_and_close(j); /* and all well again after */
+}
+
 /* What a syncer callback saw: its place in the order, the outcome, and the
  * WAL syncs done by then. */
 typedef struct {
@@ -1426,6 +1483,8 @@ int main(void) {
                                      cmocka_unit_test(early_commit_defers_only_its_own_sync),
                                      cmocka_unit_test(times_format_as_strftime),
                                      cmocka_unit_test(syncer_tells_in_order_once_durable),
+                                     cmocka_unit_test(a_problem_lost_to_memory_is_counted),
+                                     cmocka_unit_test(verify_fails_when_a_problem_was_lost),
                                      cmocka_unit_test(wal_written_ahead_recovers),
                                      cmocka_unit_test(rolled_back_frames_never_reach_the_wal),
                                      cmocka_unit_test(page_cache_truncates_only_when_pages_lie_past_the_end),
