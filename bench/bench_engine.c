@@ -1397,8 +1397,8 @@ int main(int argc, char **argv) {
 
   printf("engine_transfers_batched: %.0f transfers/s\n", e_batch);
   printf("engine_transfers_batched_cpu: %.0f transfers/cpu-s\n", rate(eb.done, eb.cpu));
-  printf("engine_transfers_single: %.0f transfers/s\n", e_pipe);
-  printf("engine_transfers_single_in_line: %.0f transfers/s\n", e_single);
+  printf("engine_transfers_single: %.0f transfers/s\n", e_single); /* waiting in line, as before 7bf86a8 */
+  printf("engine_transfers_single_pipelined: %.0f transfers/s\n", e_pipe);
   printf("baseline_transfers_batched: %.0f transfers/s\n", b_batch);
   printf("baseline_transfers_batched_cpu: %.0f transfers/cpu-s\n", rate(bb.done, bb.cpu));
   printf("baseline_transfers_single: %.0f transfers/s\n", b_single);

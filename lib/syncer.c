@@ -5,13 +5,18 @@
  * One fdatasync covers every commit handed over before it. A failed
  * fdatasync leaves it unknown what reached the disk: that commit and every
  * later one is reported as not durable, for good (as PostgreSQL stops).
- * `jcm apply` uses it (docs/design.md, "Commits in a pipeline").
+ * At most SYNC_QUEUE commits wait: a writer whose results cannot be told
+ * (a blocked pipe) stops at that many, rather than committing on unseen.
+ * `jcm apply` and `jcm serve` use it (docs/design.md, "Commits in a
+ * pipeline").
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "internal.h"
+
+#define SYNC_QUEUE 16
 
 typedef struct item {
   struct item *next;
@@ -22,34 +27,54 @@ typedef struct item {
 
 struct jcm_syncer {
   pthread_mutex_t lock;
-  pthread_cond_t more, idle;
+  pthread_cond_t more, idle, room;
   item *head, **tail;
-  int busy, stopping, failed;
+  int queued, busy, stopping, failed;
   long fail_after; /* JCM_TEST_SYNC_FAIL_AFTER: tests make the syncs after this many fail; -1: never */
   long delay_ms;   /* JCM_TEST_SYNC_DELAY_MS: tests widen the window before each sync */
   double ms;       /* time spent syncing */
   pthread_t thread;
 };
 
-/* One fdatasync for the list (every descriptor is the WAL of the one store),
- * unless nothing in it was deferred; 0, or -1 when durability is unknown. */
-static int sync_list(jcm_syncer *s, item *list) {
-  int fd = -1;
-  for (item *it = list; it; it = it->next)
-    if (it->durable >= 0) fd = it->durable;
-  if (s->failed) return -1; /* written by this thread alone */
-  if (fd < 0) return 0;
+static double now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* One fdatasync of fd (the test hooks apply); 0, or -1. Called by one
+ * thread at a time: the syncer's, or the adder's while the syncer is idle. */
+static int sync_one(jcm_syncer *s, int fd) {
   if (s->delay_ms > 0) nanosleep(&(struct timespec){s->delay_ms / 1000, s->delay_ms % 1000 * 1000000L}, NULL);
   if (s->fail_after == 0) return -1;
   if (s->fail_after > 0) s->fail_after--;
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  double t0 = now_ms();
   int rc = jcm_make_durable(fd) == JCM_OK ? 0 : -1;
-  clock_gettime(CLOCK_MONOTONIC, &t1);
   pthread_mutex_lock(&s->lock);
-  s->ms += (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+  s->ms += now_ms() - t0;
   pthread_mutex_unlock(&s->lock);
   return rc;
+}
+
+/* Syncs each descriptor of the list once (for one store they are all its
+ * WAL: one fdatasync), unless nothing in it was deferred. 0, or -1 when
+ * durability is unknown, which then stays so. */
+static int sync_list(jcm_syncer *s, item *list) {
+  pthread_mutex_lock(&s->lock);
+  int failed = s->failed;
+  pthread_mutex_unlock(&s->lock);
+  int done = -1;
+  for (item *it = list; it && !failed; it = it->next)
+    if (it->durable >= 0 && it->durable != done) {
+      failed = sync_one(s, it->durable) != 0;
+      done = it->durable;
+    }
+  if (failed) {
+    pthread_mutex_lock(&s->lock);
+    s->failed = 1;
+    pthread_mutex_unlock(&s->lock);
+  }
+  return failed ? -1 : 0;
 }
 
 static void *syncer_main(void *arg) {
@@ -63,17 +88,16 @@ static void *syncer_main(void *arg) {
     s->busy = list != NULL;
     pthread_mutex_unlock(&s->lock);
     if (!list) return NULL;
-    int failed = sync_list(s, list);
-    if (failed) {
-      pthread_mutex_lock(&s->lock);
-      s->failed = 1;
-      pthread_mutex_unlock(&s->lock);
-    }
+    int ok = sync_list(s, list) == 0 ? JCM_OK : JCM_ERROR;
     while (list) {
       item *next = list->next;
-      list->fn(list->arg, failed ? JCM_ERROR : JCM_OK);
+      list->fn(list->arg, ok);
       free(list);
       list = next;
+      pthread_mutex_lock(&s->lock); /* room only once told: a blocked teller holds the writer back */
+      s->queued--;
+      pthread_cond_signal(&s->room);
+      pthread_mutex_unlock(&s->lock);
     }
     pthread_mutex_lock(&s->lock);
     s->busy = 0;
@@ -92,7 +116,9 @@ jcm_syncer *jcm_syncer_start(void) {
   pthread_mutex_init(&s->lock, NULL);
   pthread_cond_init(&s->more, NULL);
   pthread_cond_init(&s->idle, NULL);
+  pthread_cond_init(&s->room, NULL);
   if (pthread_create(&s->thread, NULL, syncer_main, s) == 0) return s;
+  pthread_cond_destroy(&s->room);
   pthread_cond_destroy(&s->idle);
   pthread_cond_destroy(&s->more);
   pthread_mutex_destroy(&s->lock);
@@ -104,11 +130,15 @@ int jcm_syncer_add(jcm_syncer *s, int durable, jcm_synced_fn fn, void *arg) {
   item *it = malloc(sizeof *it);
   if (!it) { /* no memory for the queue: wait for the disk here instead */
     jcm_syncer_drain(s);
-    fn(arg, jcm_syncer_failed(s) || jcm_make_durable(durable) != JCM_OK ? JCM_ERROR : JCM_OK);
+    item alone = {.durable = durable};
+    fn(arg, sync_list(s, &alone) == 0 ? JCM_OK : JCM_ERROR);
     return JCM_OK;
   }
   *it = (item){.durable = durable, .fn = fn, .arg = arg};
   pthread_mutex_lock(&s->lock);
+  while (s->queued >= SYNC_QUEUE)
+    pthread_cond_wait(&s->room, &s->lock);
+  s->queued++;
   *s->tail = it;
   s->tail = &it->next;
   pthread_cond_signal(&s->more);
@@ -145,6 +175,7 @@ void jcm_syncer_stop(jcm_syncer *s) {
   pthread_cond_signal(&s->more);
   pthread_mutex_unlock(&s->lock);
   pthread_join(s->thread, NULL);
+  pthread_cond_destroy(&s->room);
   pthread_cond_destroy(&s->idle);
   pthread_cond_destroy(&s->more);
   pthread_mutex_destroy(&s->lock);

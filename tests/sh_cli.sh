@@ -95,7 +95,8 @@ expect 0 "verify after a broken batch" -- jd verify
 # line's result is out, another writer commits at once (were the next batch
 # begun before its line arrived, it would wait 5 s and fail as locked).
 mkfifo "$D2/fifo"
-jd apply - <"$D2/fifo" >"$D2/fifo.out" 2>"$D2/fifo.err" &
+: >"$D2/fifo.out"
+jd apply - >"$D2/fifo.out" 2>"$D2/fifo.err" <"$D2/fifo" &
 apply_pid=$!
 exec 3>"$D2/fifo"
 printf '%s\n' '{"cmd":"org.add","id":"org-f1","name":"F1","country":"THA"}' >&3
@@ -107,6 +108,21 @@ printf '%s\n' '{"cmd":"org.add","id":"org-f3","name":"F3","country":"THA"}' >&3
 exec 3>&-
 wait $apply_pid || { echo "FAIL: apply from a pipe exited $?"; fails=$((fails + 1)); }
 [ "$(grep -c '"ok":true' "$D2/fifo.out")" = 2 ] || { echo "FAIL: apply from a pipe: $(cat "$D2/fifo.out")"; fails=$((fails + 1)); }
+
+# A command whose transaction cannot begin (another process holds the write
+# lock past the 5 s busy timeout) reports that as its own result, and jcm
+# apply goes on to the next line: exit 1, not a stop.
+( printf 'BEGIN IMMEDIATE;\nCREATE TABLE lock_holder(x);\n'; sleep 12; printf 'ROLLBACK;\n' ) | sqlite3 "$D2/demo.db" &
+lock_pid=$!
+waited=0
+while sqlite3 "$D2/demo.db" "BEGIN IMMEDIATE; ROLLBACK;" 2>/dev/null && [ $waited -lt 100 ]; do
+  sleep 0.1; waited=$((waited + 1))
+done
+printf '%s\n' '{"cmd":"org.add","id":"org-l1","name":"L1","country":"THA"}' >"$D2/locked.jsonl"
+expect 1 "apply while another process holds the write lock" -- jd apply "$D2/locked.jsonl"
+grep '"ok":false' "$TMP/sh_cli.out" | grep -q 'database is locked' ||
+  { echo "FAIL: a line that could not begin: $(cat "$TMP/sh_cli.out")"; fails=$((fails + 1)); }
+wait $lock_pid || true
 
 # A tampered store: verify exits 1 and names what is wrong.
 sqlite3 "$DB" "UPDATE account SET status = 'blocked' WHERE id = 'THA01-100-000001-61'" || fails=$((fails + 1))

@@ -929,6 +929,43 @@ static void early_commit_defers_only_its_own_sync(void **state) {
   verify_and_close(j);
 }
 
+/* A syncer whose callbacks are held up (a blocked pipe for jcm apply)
+ * holds its writer back once 16 commits wait, rather than letting it commit
+ * on while nothing is told. */
+static atomic_int held_open, adds_done;
+
+static void held_callback(void *arg, int ok) {
+  (void)arg, (void)ok;
+  while (atomic_load(&held_open))
+    nanosleep(&(struct timespec){0, 1000000}, NULL);
+}
+
+static void *add_seventeen(void *arg) {
+  for (int i = 0; i < 17; i++) {
+    jcm_syncer_add(arg, -1, held_callback, NULL);
+    atomic_fetch_add(&adds_done, 1);
+  }
+  return NULL;
+}
+
+static void syncer_holds_the_writer_back_when_nothing_is_told(void **state) {
+  (void)state;
+  jcm_syncer *sy = jcm_syncer_start();
+  assert_non_null(sy);
+  atomic_store(&held_open, 1), atomic_store(&adds_done, 0);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, add_seventeen, sy), 0);
+  for (int i = 0; i < 5000 && atomic_load(&adds_done) < 16; i++)
+    nanosleep(&(struct timespec){0, 1000000}, NULL);
+  assert_int_equal(atomic_load(&adds_done), 16);
+  nanosleep(&(struct timespec){0, 200000000}, NULL); /* the 17th would be long done */
+  assert_int_equal(atomic_load(&adds_done), 16);
+  atomic_store(&held_open, 0);
+  pthread_join(t, NULL);
+  assert_int_equal(atomic_load(&adds_done), 17);
+  jcm_syncer_stop(sy);
+}
+
 /* jansson's allocator for the tests below: fails every allocation while
  * fail_json is set; counts allocations and, at the lose_at'th, counts a
  * problem as lost, as jcm__problem does when memory runs out. */
@@ -957,6 +994,19 @@ static void a_problem_lost_to_memory_is_counted(void **state) {
   jcm__problem(list, "replay", "somewhere", "a problem of %d", 2);
   assert_int_equal(json_array_size(list), 1);
   assert_int_equal(atomic_load(&jcm__problems_lost), before + 1);
+  /* copied from another list: the ninth entry grows the array, which fails */
+  json_t *from = json_array();
+  for (int i = 0; i < 8; i++)
+    jcm__problem(i < 7 ? list : from, "replay", "somewhere", "a problem of %d", i + 3);
+  assert_int_equal(json_array_size(list), 8);
+  json_set_alloc_funcs(test_json_malloc, free);
+  atomic_store(&fail_json, 1);
+  jcm__problems_add(list, from);
+  atomic_store(&fail_json, 0);
+  json_set_alloc_funcs(malloc, free);
+  assert_int_equal(json_array_size(list), 8);
+  assert_int_equal(atomic_load(&jcm__problems_lost), before + 2);
+  json_decref(from);
   json_decref(list);
 }
 
@@ -1046,6 +1096,7 @@ static void syncer_tells_in_order_once_durable(void **state) {
   assert_int_equal(pipe(p), 0); /* fdatasync refuses a pipe: a sync that fails */
   tags[5] = (sync_tag){&log, 5}, tags[6] = (sync_tag){&log, 6};
   assert_int_equal(jcm_syncer_add(sy, p[1], log_synced, &tags[5]), JCM_OK);
+  jcm_syncer_drain(sy); /* the next is synced apart: the failure must stay */
   assert_int_equal(jcm_syncer_add(sy, -1, log_synced, &tags[6]), JCM_OK); /* nothing to sync, still unknown */
   jcm_syncer_drain(sy);
   assert_int_equal(log.n, 7);
@@ -1483,6 +1534,7 @@ int main(void) {
                                      cmocka_unit_test(early_commit_defers_only_its_own_sync),
                                      cmocka_unit_test(times_format_as_strftime),
                                      cmocka_unit_test(syncer_tells_in_order_once_durable),
+                                     cmocka_unit_test(syncer_holds_the_writer_back_when_nothing_is_told),
                                      cmocka_unit_test(a_problem_lost_to_memory_is_counted),
                                      cmocka_unit_test(verify_fails_when_a_problem_was_lost),
                                      cmocka_unit_test(wal_written_ahead_recovers),

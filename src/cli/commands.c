@@ -474,11 +474,20 @@ static int hand_over(jcm_syncer *sy, json_t *results, int durable, apply_outcome
   return 0;
 }
 
+/* The result of a command whose own commit failed: what jcm_submit gives
+ * when its transaction cannot commit (lib/engine.c, tx_end). */
+static json_t *commit_failed(json_t *result) {
+  json_t *cmd = json_object_get(result, "cmd");
+  return json_pack("{s:b,s:O?,s:{s:i,s:s,s:s}}", "ok", 0, "cmd", cmd, "error", "code", 0, "message",
+                   "commit: the transaction could not be committed; the command took no effect", "field", "");
+}
+
 /* Reads up to `batch` lines of in and submits them in one batch, begun only
- * once the first line is in: waiting for input (a pipe, a terminal) holds
- * no lock on the store. Keeps each line (a broken batch runs them again) and
- * its result. The count (0: no batch begun), or -1 when the batch could not
- * begin or memory ran out (the batch rolled back). */
+ * once the first line is in: waiting for a batch's first line (a pipe, a
+ * terminal) holds no lock on the store. Keeps each line (a broken batch runs
+ * them again) and its result. The count; 0 when no batch was begun (the end
+ * of input, or a batch that could not begin: its first line then ran alone,
+ * its result in pending); -1 when memory ran out (the batch rolled back). */
 static long read_batch(cli *c, jcm *j, FILE *in, long batch, kept_lines *kept, json_t *pending, char **line,
                        size_t *cap) {
   long n = 0;
@@ -487,9 +496,9 @@ static long read_batch(cli *c, jcm *j, FILE *in, long batch, kept_lines *kept, j
     while (len > 0 && ((*line)[len - 1] == '\n' || (*line)[len - 1] == '\r'))
       (*line)[--len] = 0;
     if (len == 0) continue;
-    if (n == 0 && jcm_batch_begin(j) != JCM_OK) {
-      fprintf(stderr, "jcm apply: cannot begin a transaction\n");
-      return -1;
+    if (n == 0 && jcm_batch_begin(j) != JCM_OK) { /* the line alone reports why (a lock held too long) */
+      json_array_append_new(pending, submit_line(c, j, *line, (size_t)len));
+      return 0;
     }
     if (keep_line(kept, *line, (size_t)len) != 0) {
       fprintf(stderr, "jcm apply: out of memory\n");
@@ -516,15 +525,19 @@ static int apply_stream(cli *c, jcm *j, FILE *in, long batch) {
   jcm_syncer *sy = jcm_syncer_start(); /* NULL: each batch waits for the disk in line */
   while (!done && !failed) {
     long n = read_batch(c, j, in, batch, &kept, pending, &line, &cap);
-    if (n <= 0) {
-      failed = n < 0;
+    if (n < 0) {
+      failed = 1;
       break;
     }
-    done = n < batch;
-    int durable = -1, committed = jcm_batch_commit_early(j, &durable);
-    if (committed == JCM_REFUSED) run_each_alone(c, j, &kept, pending);
+    if (n == 0 && json_array_size(pending) == 0) break; /* the end of input */
+    int durable = -1, committed = n > 0 ? jcm_batch_commit_early(j, &durable) : JCM_OK;
+    done = n > 0 && n < batch;
+    /* a batch of one that broke holds its command's own result already */
+    if (committed == JCM_REFUSED && n > 1) run_each_alone(c, j, &kept, pending);
     drop_lines(&kept);
-    if (committed == JCM_ERROR) { /* the commit itself failed: running them again could apply them twice */
+    if (committed == JCM_ERROR && n == 1) { /* as the command alone reported a failed commit */
+      json_array_set_new(pending, 0, commit_failed(json_array_get(pending, 0)));
+    } else if (committed == JCM_ERROR) { /* running them again could apply them twice */
       fprintf(stderr, "jcm apply: the batch could not be committed; none of its %ld commands took effect\n", n);
       failed = 1;
       break;
@@ -534,7 +547,7 @@ static int apply_stream(cli *c, jcm *j, FILE *in, long batch) {
       failed = 1;
     }
     pending = json_array();
-    if (!pending || (sy && jcm_syncer_failed(sy))) failed = 1;
+    if (!pending || (sy ? jcm_syncer_failed(sy) : out.lost)) failed = 1; /* out is the syncer's while it runs */
   }
   jcm_syncer_stop(sy); /* every batch handed over is printed, or known lost */
   drop_lines(&kept);

@@ -273,6 +273,7 @@ void srv_group_stop(void) {
   jcm_syncer_drain(syncer);   /* every group handed over is answered */
   double sync_ms = jcm_syncer_ms(syncer);
   jcm_syncer_stop(syncer);
+  syncer = NULL;
   running = 0;
   jcm_close(wj);
   wj = NULL;
