@@ -91,23 +91,29 @@ grep -q "running each alone" "$TMP/sh_cli.err" || { echo "FAIL: broken batch not
   { echo "FAIL: broken batch: a line with a NUL byte took effect when run again"; fails=$((fails + 1)); }
 expect 0 "verify after a broken batch" -- jd verify
 
-# jcm apply waiting for input holds no lock on the store: after the first
-# line's result is out, another writer commits at once (were the next batch
-# begun before its line arrived, it would wait 5 s and fail as locked).
+# jcm apply waiting for input holds no lock on the store, and a batch ends
+# when input pauses: after the first line's result is out (with --batch 100
+# too, though 99 more lines could follow), another writer commits at once
+# (were the next batch begun before its line arrived, it would wait 5 s and
+# fail as locked; were the batch waiting for 100 lines, no result would come).
 mkfifo "$D2/fifo"
-: >"$D2/fifo.out"
-jd apply - >"$D2/fifo.out" 2>"$D2/fifo.err" <"$D2/fifo" &
-apply_pid=$!
-exec 3>"$D2/fifo"
-printf '%s\n' '{"cmd":"org.add","id":"org-f1","name":"F1","country":"THA"}' >&3
-waited=0
-while [ "$(wc -l <"$D2/fifo.out")" -lt 1 ] && [ $waited -lt 100 ]; do sleep 0.1; waited=$((waited + 1)); done
-grep -q '"ok":true' "$D2/fifo.out" || { echo "FAIL: apply from a pipe: no result for its first line"; fails=$((fails + 1)); }
-expect 0 "a writer beside an apply waiting for input" -- jd org add --id org-f2 --name F2 --country THA
-printf '%s\n' '{"cmd":"org.add","id":"org-f3","name":"F3","country":"THA"}' >&3
-exec 3>&-
-wait $apply_pid || { echo "FAIL: apply from a pipe exited $?"; fails=$((fails + 1)); }
-[ "$(grep -c '"ok":true' "$D2/fifo.out")" = 2 ] || { echo "FAIL: apply from a pipe: $(cat "$D2/fifo.out")"; fails=$((fails + 1)); }
+for batch in 1 100; do
+  : >"$D2/fifo.out"
+  jd apply - --batch $batch >"$D2/fifo.out" 2>"$D2/fifo.err" <"$D2/fifo" &
+  apply_pid=$!
+  exec 3>"$D2/fifo"
+  printf '{"cmd":"org.add","id":"org-f1-%s","name":"F1","country":"THA"}\n' $batch >&3
+  waited=0
+  while [ "$(wc -l <"$D2/fifo.out")" -lt 1 ] && [ $waited -lt 100 ]; do sleep 0.1; waited=$((waited + 1)); done
+  grep -q '"ok":true' "$D2/fifo.out" ||
+    { echo "FAIL: apply --batch $batch from a pipe: no result for its first line"; fails=$((fails + 1)); }
+  expect 0 "a writer beside an apply --batch $batch waiting for input" -- jd org add --id org-f2-$batch --name F2 --country THA
+  printf '{"cmd":"org.add","id":"org-f3-%s","name":"F3","country":"THA"}\n' $batch >&3
+  exec 3>&-
+  wait $apply_pid || { echo "FAIL: apply --batch $batch from a pipe exited $?"; fails=$((fails + 1)); }
+  [ "$(grep -c '"ok":true' "$D2/fifo.out")" = 2 ] ||
+    { echo "FAIL: apply --batch $batch from a pipe: $(cat "$D2/fifo.out")"; fails=$((fails + 1)); }
+done
 
 # A command whose transaction cannot begin (another process holds the write
 # lock past the 5 s busy timeout) reports that as its own result, and jcm

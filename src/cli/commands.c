@@ -5,8 +5,10 @@
  * API take. Queries map their flags to the query's parameters.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "spec.h"
@@ -483,55 +485,53 @@ static json_t *commit_failed(json_t *result) {
 }
 
 /* Reads up to `batch` lines of in and submits them in one batch, begun only
- * once the first line is in: waiting for a batch's first line (a pipe, a
- * terminal) holds no lock on the store. Keeps each line (a broken batch runs
- * them again) and its result. The count; 0 when no batch was begun (the end
- * of input, or a batch that could not begin: its first line then ran alone,
+ * once the first line is in, and ended early when input pauses: waiting for
+ * input (a pipe, a terminal) holds no lock on the store, and the lines sent
+ * so far get their results. Keeps each line (a broken batch runs them
+ * again) and its result. The count; 0 when no batch was begun (the end of
+ * input, or a batch that could not begin: its first line then ran alone,
  * its result in pending); -1 when memory ran out (the batch rolled back). */
-static long read_batch(cli *c, jcm *j, FILE *in, long batch, kept_lines *kept, json_t *pending, char **line,
-                       size_t *cap) {
+static long read_batch(cli *c, jcm *j, line_reader *in, long batch, kept_lines *kept, json_t *pending) {
   long n = 0;
-  ssize_t len;
-  while (n < batch && (len = getline(line, cap, in)) >= 0) {
-    while (len > 0 && ((*line)[len - 1] == '\n' || (*line)[len - 1] == '\r'))
-      (*line)[--len] = 0;
+  size_t len;
+  char *line;
+  while (n < batch && (n == 0 || lines_ready(in)) && (line = lines_next(in, &len))) {
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+      line[--len] = 0;
     if (len == 0) continue;
     if (n == 0 && jcm_batch_begin(j) != JCM_OK) { /* the line alone reports why (a lock held too long) */
-      json_array_append_new(pending, submit_line(c, j, *line, (size_t)len));
+      json_array_append_new(pending, submit_line(c, j, line, len));
       return 0;
     }
-    if (keep_line(kept, *line, (size_t)len) != 0) {
+    if (keep_line(kept, line, len) != 0) {
       fprintf(stderr, "jcm apply: out of memory\n");
       jcm_batch_rollback(j);
       return -1;
     }
-    json_array_append_new(pending, submit_line(c, j, *line, (size_t)len));
+    json_array_append_new(pending, submit_line(c, j, line, len));
     n++;
   }
   return n;
 }
 
-/* Submits lines of in, n per database transaction; prints each result only
+/* Submits lines of in, up to n per database transaction; prints each result only
  * after its transaction committed and reached the disk. The next batch is
  * applied while the last one's fdatasync runs on the syncer's thread
  * (docs/design.md, "Commits in a pipeline"). */
-static int apply_stream(cli *c, jcm *j, FILE *in, long batch) {
-  char *line = NULL;
-  size_t cap = 0;
-  int failed = 0, done = 0;
+static int apply_stream(cli *c, jcm *j, line_reader *in, long batch) {
+  int failed = 0;
   apply_outcome out = {0};
   json_t *pending = json_array();
   kept_lines kept = {0};
   jcm_syncer *sy = jcm_syncer_start(); /* NULL: each batch waits for the disk in line */
-  while (!done && !failed) {
-    long n = read_batch(c, j, in, batch, &kept, pending, &line, &cap);
+  while (!failed) {
+    long n = read_batch(c, j, in, batch, &kept, pending);
     if (n < 0) {
       failed = 1;
       break;
     }
     if (n == 0 && json_array_size(pending) == 0) break; /* the end of input */
     int durable = -1, committed = n > 0 ? jcm_batch_commit_early(j, &durable) : JCM_OK;
-    done = n > 0 && n < batch;
     /* a batch of one that broke holds its command's own result already */
     if (committed == JCM_REFUSED && n > 1) run_each_alone(c, j, &kept, pending);
     drop_lines(&kept);
@@ -550,10 +550,13 @@ static int apply_stream(cli *c, jcm *j, FILE *in, long batch) {
     if (!pending || (sy ? jcm_syncer_failed(sy) : out.lost)) failed = 1; /* out is the syncer's while it runs */
   }
   jcm_syncer_stop(sy); /* every batch handed over is printed, or known lost */
+  if (in->err) {
+    fprintf(stderr, "jcm apply: cannot read the input: %s\n", strerror(in->err));
+    failed = 1;
+  }
   drop_lines(&kept);
   free(kept.v);
   free(kept.len);
-  free(line);
   json_decref(pending);
   return failed || out.lost ? EXIT_USAGE : out.refused ? EXIT_REFUSED : EXIT_OK;
 }
@@ -574,7 +577,8 @@ static int run_apply(cli *c, int argc, char **argv) {
              "  submits one JSON command per line; prints one JSON result per\n"
              "  line, each only after its database transaction committed and\n"
              "  reached the disk (the next is applied meanwhile);\n"
-             "  --batch N commits N commands per transaction (default 1); a batch\n"
+             "  --batch N commits up to N commands per transaction (default 1),\n"
+             "  fewer when input pauses (a pipe): what was sent gets its results; a batch\n"
              "  that cannot commit (a command failed after it wrote) runs again,\n"
              "  each command in its own transaction\n");
       return EXIT_OK;
@@ -589,8 +593,8 @@ static int run_apply(cli *c, int argc, char **argv) {
     fprintf(stderr, "jcm apply: name a file, or - for standard input\n");
     return EXIT_USAGE;
   }
-  FILE *in = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
-  if (!in) {
+  int fd = strcmp(file, "-") == 0 ? STDIN_FILENO : open(file, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     fprintf(stderr, "jcm apply: cannot open %s: %s\n", file, strerror(errno));
     return EXIT_USAGE;
   }
@@ -598,10 +602,13 @@ static int run_apply(cli *c, int argc, char **argv) {
   int rc = cli_open(c, &j);
   if (rc == EXIT_OK) {
     c->json = true;
-    rc = apply_stream(c, j, in, batch);
+    line_reader in;
+    lines_init(&in, fd);
+    rc = apply_stream(c, j, &in, batch);
+    lines_free(&in);
     jcm_close(j);
   }
-  if (in != stdin) fclose(in);
+  if (fd != STDIN_FILENO) close(fd);
   return rc;
 }
 
