@@ -118,7 +118,10 @@ done
 # A command whose transaction cannot begin (another process holds the write
 # lock past the 5 s busy timeout) reports that as its own result, and jcm
 # apply goes on to the next line: exit 1, not a stop.
-( printf 'BEGIN IMMEDIATE;\nCREATE TABLE lock_holder(x);\n'; sleep 12; printf 'ROLLBACK;\n' ) | sqlite3 "$D2/demo.db" &
+# The holder keeps the lock until told through a FIFO, after apply ends.
+mkfifo "$D2/hold"
+( printf '.timeout 30000\nBEGIN IMMEDIATE;\nCREATE TABLE lock_holder(x);\n'; read -r _ <"$D2/hold"; printf 'ROLLBACK;\n' ) |
+  sqlite3 "$D2/demo.db" &
 lock_pid=$!
 waited=0
 while sqlite3 "$D2/demo.db" "BEGIN IMMEDIATE; ROLLBACK;" 2>/dev/null && [ $waited -lt 100 ]; do
@@ -128,7 +131,39 @@ printf '%s\n' '{"cmd":"org.add","id":"org-l1","name":"L1","country":"THA"}' >"$D
 expect 1 "apply while another process holds the write lock" -- jd apply "$D2/locked.jsonl"
 grep '"ok":false' "$TMP/sh_cli.out" | grep -q 'database is locked' ||
   { echo "FAIL: a line that could not begin: $(cat "$TMP/sh_cli.out")"; fails=$((fails + 1)); }
+echo release >"$D2/hold"
 wait $lock_pid || true
+[ "$(sqlite3 "$D2/demo.db" "SELECT COUNT(*) FROM sqlite_master WHERE name = 'lock_holder'")" = 0 ] ||
+  { echo "FAIL: the lock holder's table stayed"; fails=$((fails + 1)); }
+
+# Lines as jcm apply reads them, from a file and from a pipe: CRLF ends, a
+# line of 70,000 bytes, one over 1 MiB (refused as too long, 1005, and the
+# line after it read as usual), input far past the reader's first 64 KiB,
+# and a last line without its newline.
+lines=$D2/lines.jsonl
+long=$(head -c 70000 /dev/zero | tr '\0' 'a')
+{
+  printf '{"cmd":"org.add","id":"org-crlf-%s","name":"CR","country":"THA"}\r\n' '$K'
+  printf '{"cmd":"org.add","id":"org-long-%s","name":"%s","country":"THA"}\n' '$K' "$long"
+  head -c 1100000 /dev/zero | tr '\0' 'b'; printf '\n'
+  i=0
+  while [ $i -lt 300 ]; do
+    printf '{"cmd":"org.add","id":"org-many-%s-%d","name":"M","country":"THA"}\n' '$K' $i
+    i=$((i + 1))
+  done
+  printf '{"cmd":"org.add","id":"org-last-%s","name":"L","country":"THA"}' '$K'
+} >"$lines.in"
+for how in file pipe; do
+  sed "s/\\\$K/$how/g" "$lines.in" >"$lines"
+  if [ $how = file ]; then jd apply "$lines" --batch 50 >"$D2/lines.out"; else cat "$lines" | jd apply - --batch 50 >"$D2/lines.out"; fi
+  codes=$(sed -n 's/.*"error":{"code":\([0-9]*\).*/\1/p; s/.*"ok":true.*/ok/p' "$D2/lines.out" | sort | uniq -c | tr -s ' ' | tr '\n' ' ')
+  [ "$codes" = " 2 1005  302 ok " ] || { echo "FAIL: lines from a $how: $codes"; fails=$((fails + 1)); }
+  [ "$(sed -n 2p "$D2/lines.out" | grep -c 'name is longer')" = 1 ] &&
+    [ "$(sed -n 3p "$D2/lines.out" | grep -c 'line is longer than 1 MiB')" = 1 ] ||
+    { echo "FAIL: lines from a $how: the long lines' results"; fails=$((fails + 1)); }
+  [ "$(sqlite3 "$D2/demo.db" "SELECT COUNT(*) FROM org WHERE id IN ('org-crlf-$how', 'org-last-$how')")" = 2 ] ||
+    { echo "FAIL: lines from a $how: the first or the last line did not take effect"; fails=$((fails + 1)); }
+done
 
 # A tampered store: verify exits 1 and names what is wrong.
 sqlite3 "$DB" "UPDATE account SET status = 'blocked' WHERE id = 'THA01-100-000001-61'" || fails=$((fails + 1))

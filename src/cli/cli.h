@@ -26,17 +26,18 @@ void print_a6_balance(const cli *c, json_t *bal);
 void print_verify(const cli *c, json_t *report);
 void print_json_line(FILE *f, json_t *v);
 
-/* Lines of a descriptor (lines.c): lines_next gives the next one, its end
- * cut off and a NUL put there (the line may hold NULs of its own: *len
- * counts them), valid until the next call; NULL at the end of input or on a
- * read error (err says which). lines_ready: 1 when the next can be had
- * without waiting. */
+/* Lines of a descriptor (lines.c): lines_next gives the next one, its
+ * newline and any carriage returns before it cut off and a NUL put there
+ * (the line may hold NULs of its own: *len counts them), valid until the
+ * next call of either function; a line longer than max comes as "" with
+ * *len = max + 1. NULL at the end of input or on a read error (err says
+ * which). lines_ready: 1 when the next can be had without waiting. */
 typedef struct {
-  int fd, eof, err;
+  int fd, eof, err, skipping;
   char *buf;
-  size_t start, end, cap;
+  size_t start, end, cap, scanned, max;
 } line_reader;
-void lines_init(line_reader *r, int fd);
+void lines_init(line_reader *r, int fd, size_t max);
 char *lines_next(line_reader *r, size_t *len);
 int lines_ready(line_reader *r);
 void lines_free(line_reader *r);

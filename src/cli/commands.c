@@ -476,12 +476,12 @@ static int hand_over(jcm_syncer *sy, json_t *results, int durable, apply_outcome
   return 0;
 }
 
-/* The result of a command whose own commit failed: what jcm_submit gives
- * when its transaction cannot commit (lib/engine.c, tx_end). */
+/* The result of a command whose own commit failed, as jcm_submit reports a
+ * store error in its commit (lib/engine.c, tx_end); NULL out of memory. */
 static json_t *commit_failed(json_t *result) {
   json_t *cmd = json_object_get(result, "cmd");
   return json_pack("{s:b,s:O?,s:{s:i,s:s,s:s}}", "ok", 0, "cmd", cmd, "error", "code", 0, "message",
-                   "commit: the transaction could not be committed; the command took no effect", "field", "");
+                   "store error in commit: the transaction could not be committed", "field", "");
 }
 
 /* Reads up to `batch` lines of in and submits them in one batch, begun only
@@ -496,19 +496,15 @@ static long read_batch(cli *c, jcm *j, line_reader *in, long batch, kept_lines *
   size_t len;
   char *line;
   while (n < batch && (n == 0 || lines_ready(in)) && (line = lines_next(in, &len))) {
-    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-      line[--len] = 0;
     if (len == 0) continue;
-    if (n == 0 && jcm_batch_begin(j) != JCM_OK) { /* the line alone reports why (a lock held too long) */
-      json_array_append_new(pending, submit_line(c, j, line, len));
-      return 0;
-    }
-    if (keep_line(kept, line, len) != 0) {
+    int alone = n == 0 && jcm_batch_begin(j) != JCM_OK; /* the line alone reports why (a lock held too long) */
+    json_t *result = alone || keep_line(kept, line, len) == 0 ? submit_line(c, j, line, len) : NULL;
+    if (!result || json_array_append_new(pending, result) != 0) {
       fprintf(stderr, "jcm apply: out of memory\n");
-      jcm_batch_rollback(j);
+      if (!alone) jcm_batch_rollback(j);
       return -1;
     }
-    json_array_append_new(pending, submit_line(c, j, line, len));
+    if (alone) return 0;
     n++;
   }
   return n;
@@ -536,7 +532,11 @@ static int apply_stream(cli *c, jcm *j, line_reader *in, long batch) {
     if (committed == JCM_REFUSED && n > 1) run_each_alone(c, j, &kept, pending);
     drop_lines(&kept);
     if (committed == JCM_ERROR && n == 1) { /* as the command alone reported a failed commit */
-      json_array_set_new(pending, 0, commit_failed(json_array_get(pending, 0)));
+      if (json_array_set_new(pending, 0, commit_failed(json_array_get(pending, 0))) != 0) {
+        fprintf(stderr, "jcm apply: the transaction could not be committed (and memory ran out)\n");
+        failed = 1;
+        break;
+      }
     } else if (committed == JCM_ERROR) { /* running them again could apply them twice */
       fprintf(stderr, "jcm apply: the batch could not be committed; none of its %ld commands took effect\n", n);
       failed = 1;
@@ -603,7 +603,7 @@ static int run_apply(cli *c, int argc, char **argv) {
   if (rc == EXIT_OK) {
     c->json = true;
     line_reader in;
-    lines_init(&in, fd);
+    lines_init(&in, fd, MAX_LINE);
     rc = apply_stream(c, j, &in, batch);
     lines_free(&in);
     jcm_close(j);
