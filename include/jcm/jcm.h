@@ -100,9 +100,10 @@ int jcm_make_durable(int durable); /* JCM_OK, or JCM_ERROR: durability unknown *
  * fdatasync failed, so durability is unknown, for that commit and every one
  * after it). One fdatasync of each descriptor covers every commit added
  * before it runs. At most 16 commits wait: add blocks until the callbacks
- * have caught up. The callbacks run on the syncer's thread; drain waits
- * until every one added has run; stop drains, then ends the thread. start
- * gives NULL when no thread can be made. */
+ * have caught up, so a callback must not add (it would wait on itself).
+ * The callbacks run on the syncer's thread; drain waits until every one
+ * added has run; stop drains, then ends the thread. start gives NULL when
+ * no thread can be made. */
 typedef struct jcm_syncer jcm_syncer;
 typedef void (*jcm_synced_fn)(void *arg, int ok);
 jcm_syncer *jcm_syncer_start(void);

@@ -255,6 +255,7 @@ int srv_group_start(const char *db) {
   }
   if (pthread_create(&writer, NULL, writer_main, NULL) != 0) {
     jcm_syncer_stop(syncer);
+    syncer = NULL;
     jcm_close(wj);
     wj = NULL;
     return -1;
