@@ -1011,7 +1011,8 @@ static void a_problem_lost_to_memory_is_counted(void **state) {
 }
 
 /* A verify during which a problem was lost does not report all well,
- * though every problem it holds says so: it names the loss and fails. */
+ * though the store itself is sound and its list would be empty: it names the
+ * loss and fails. */
 static void verify_fails_when_a_problem_was_lost(void **state) {
   (void)state;
   char path[512];

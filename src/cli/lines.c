@@ -66,11 +66,12 @@ static char *find_newline(line_reader *r) {
 char *lines_next(line_reader *r, size_t *len) {
   static char none[1];
   for (;;) {
-    char *at = r->buf + r->start, *nl = find_newline(r);
+    char *nl = find_newline(r);
     size_t have = r->end - r->start;
     /* a last line without its newline; not one cut short by a read error */
     int last = !nl && r->eof && !r->err && (have > 0 || r->skipping);
-    if (nl || last) {
+    if (nl || last) { /* the buffer exists: it holds a line, or a skipped one did */
+      char *at = r->buf + r->start;
       size_t n = nl ? (size_t)(nl - at) : have;
       r->start += nl ? n + 1 : n;
       r->scanned = 0;
