@@ -3,7 +3,7 @@
  * engine: the floor under bench_engine's batched figure.
  *
  *   bench_layout [PATH] [--transfers N] [--accounts N] [--batch N] [--layouts L,L,...]
- *                [--page-size N] [--pragmas SQL]
+ *                [--page-size N] [--pragmas SQL] [--epoch-bits B]
  *
  * Every layout runs the same random transfers (seed 42: 1..100 units between
  * two random accounts of 10,000, each holding one block of a million units
@@ -18,6 +18,13 @@
  *   s  the index of free blocks by size (block_size, the pick)
  *   m  the movement table (two rows) and its index by account
  *   h  instead of movements, each account's latest entry in a small table
+ *   e  the movement table (two rows) and its index by account within an
+ *      epoch of 2^B entries (--epoch-bits B, 14 unless told): (seq >> B,
+ *      account, ...), so a batch's inserts land in the current epoch's
+ *      part of the index, not all over it
+ *   c  the movement table (two rows) without an index by account: each row
+ *      names the account's movement before it, whose entry and balance a
+ *      small table of heads keeps (an account's movements as a chain)
  *   f  the foreign key from block.account to account (foreign_keys=ON)
  *   p  a savepoint around each transfer, as the engine had in a batch
  *   j  the journal row alone, no state at all: what a commit of the event
@@ -40,12 +47,13 @@
 #define MAX_QTY 100
 
 typedef struct {
-  int by_account, by_size, movements, heads, foreign_key, savepoints, journal_only;
+  int by_account, by_size, movements, epochs, heads, chain, foreign_key, savepoints, journal_only;
 } layout;
 
 typedef struct {
   sqlite3 *db;
-  sqlite3_stmt *journal, *insert_block, *cut, *tx, *counter, *movement, *head, *savepoint, *release, *begin, *commit;
+  sqlite3_stmt *journal, *insert_block, *cut, *tx, *counter, *movement, *head, *head_read, *savepoint, *release, *begin,
+      *commit;
 } store;
 
 static void die(const char *what, sqlite3 *db) {
@@ -82,6 +90,8 @@ static uint64_t rnd(uint64_t *state) {
   return z ^ (z >> 31);
 }
 
+static int epoch_bits = 14;
+
 /* The engine's definitions of the tables a transfer writes (lib/schema.c). */
 static void create_tables(store *st, const layout *l) {
   run(st->db, "CREATE TABLE account(id TEXT PRIMARY KEY, type TEXT NOT NULL, holder TEXT NOT NULL,"
@@ -106,7 +116,23 @@ static void create_tables(store *st, const layout *l) {
                 " tx TEXT NOT NULL, quantity INTEGER NOT NULL, ranges TEXT NOT NULL,"
                 " PRIMARY KEY(seq, account)) WITHOUT ROWID;"
                 "CREATE INDEX movement_account ON movement(account, seq, dir, quantity)");
+  if (l->epochs) {
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE movement(account TEXT NOT NULL, seq INTEGER NOT NULL, dir INTEGER NOT NULL,"
+             " tx TEXT NOT NULL, quantity INTEGER NOT NULL, ranges TEXT NOT NULL,"
+             " PRIMARY KEY(seq, account)) WITHOUT ROWID;"
+             "CREATE INDEX movement_account ON movement(seq >> %d, account, seq, dir, quantity)",
+             epoch_bits);
+    run(st->db, sql);
+  }
   if (l->heads) run(st->db, "CREATE TABLE head(account TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID");
+  if (l->chain)
+    run(st->db, "CREATE TABLE movement(account TEXT NOT NULL, seq INTEGER NOT NULL, dir INTEGER NOT NULL,"
+                " tx TEXT NOT NULL, quantity INTEGER NOT NULL, ranges TEXT NOT NULL, prev INTEGER, balance INTEGER,"
+                " PRIMARY KEY(seq, account)) WITHOUT ROWID;"
+                "CREATE TABLE head(account TEXT PRIMARY KEY, seq INTEGER NOT NULL, balance INTEGER NOT NULL)"
+                " WITHOUT ROWID");
 }
 
 /* Set from the command line for measuring: a page size for the new store and
@@ -137,10 +163,15 @@ static void open_store(store *st, const char *path, const layout *l) {
   st->cut = prep(st->db, "UPDATE block SET last = ? WHERE origin = 'THA01' AND first = ?");
   st->tx = prep(st->db, "INSERT INTO tx VALUES (?, ?, 'transfer', 'completed', ?, ?, ?, NULL, NULL, NULL)");
   st->counter = prep(st->db, "UPDATE counter SET value = ? WHERE name = 'tx'");
-  st->movement = l->movements ? prep(st->db, "INSERT INTO movement VALUES (?, ?, ?, ?, ?, ?)") : NULL;
-  st->head = l->heads ? prep(st->db, "INSERT INTO head VALUES (?, ?) ON CONFLICT(account) DO UPDATE"
-                                     " SET seq = excluded.seq")
-                      : NULL;
+  st->movement = l->movements || l->epochs ? prep(st->db, "INSERT INTO movement VALUES (?, ?, ?, ?, ?, ?)")
+                 : l->chain                ? prep(st->db, "INSERT INTO movement VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+                                           : NULL;
+  st->head = l->heads   ? prep(st->db, "INSERT INTO head VALUES (?, ?) ON CONFLICT(account) DO UPDATE"
+                                         " SET seq = excluded.seq")
+             : l->chain ? prep(st->db, "INSERT INTO head VALUES (?, ?, ?) ON CONFLICT(account) DO UPDATE"
+                                       " SET seq = excluded.seq, balance = excluded.balance")
+                        : NULL;
+  st->head_read = l->chain ? prep(st->db, "SELECT seq, balance FROM head WHERE account = ?") : NULL;
   st->savepoint = prep(st->db, "SAVEPOINT cmd");
   st->release = prep(st->db, "RELEASE cmd");
   st->begin = prep(st->db, "BEGIN IMMEDIATE");
@@ -148,8 +179,8 @@ static void open_store(store *st, const char *path, const layout *l) {
 }
 
 static void close_store(store *st) {
-  sqlite3_stmt *all[] = {st->journal, st->insert_block, st->cut,     st->tx,    st->counter, st->movement,
-                         st->head,    st->savepoint,    st->release, st->begin, st->commit};
+  sqlite3_stmt *all[] = {st->journal, st->insert_block, st->cut,       st->tx,      st->counter, st->movement,
+                         st->head,    st->head_read,    st->savepoint, st->release, st->begin,   st->commit};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     sqlite3_finalize(all[i]);
   sqlite3_close(st->db);
@@ -187,6 +218,36 @@ static void write_movements(store *st, const char *from, const char *to, int64_t
   }
 }
 
+/* The chain: each side reads its account's head (the movement before and
+ * the balance), writes its movement naming them, and moves the head. */
+static void write_chain(store *st, const char *from, const char *to, int64_t seq, const char *tx, int64_t q,
+                        const char *ranges) {
+  for (int side = 0; side < 2; side++) {
+    const char *account = side ? to : from;
+    sqlite3_bind_text(st->head_read, 1, account, -1, SQLITE_STATIC);
+    int row = sqlite3_step(st->head_read) == SQLITE_ROW;
+    int64_t prev = row ? sqlite3_column_int64(st->head_read, 0) : 0;
+    int64_t balance = (row ? sqlite3_column_int64(st->head_read, 1) : UNITS) + (side ? q : -q);
+    sqlite3_reset(st->head_read);
+    sqlite3_bind_text(st->movement, 1, account, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st->movement, 2, seq);
+    sqlite3_bind_int64(st->movement, 3, side ? 1 : -1);
+    sqlite3_bind_text(st->movement, 4, tx, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st->movement, 5, q);
+    sqlite3_bind_text(st->movement, 6, ranges, -1, SQLITE_STATIC);
+    if (prev)
+      sqlite3_bind_int64(st->movement, 7, prev);
+    else
+      sqlite3_bind_null(st->movement, 7);
+    sqlite3_bind_int64(st->movement, 8, balance);
+    done(st, st->movement);
+    sqlite3_bind_text(st->head, 1, account, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st->head, 2, seq);
+    sqlite3_bind_int64(st->head, 3, balance);
+    done(st, st->head);
+  }
+}
+
 static void write_heads(store *st, const char *from, const char *to, int64_t seq) {
   for (int side = 0; side < 2; side++) {
     sqlite3_bind_text(st->head, 1, side ? to : from, -1, SQLITE_STATIC);
@@ -217,8 +278,9 @@ static void write_state(store *st, const layout *l, int64_t seq, int from, int t
   sqlite3_bind_text(st->tx, 4, id[to], -1, SQLITE_STATIC);
   sqlite3_bind_int64(st->tx, 5, q);
   done(st, st->tx);
-  if (l->movements) write_movements(st, id[from], id[to], seq, tx, q, ranges);
+  if (l->movements || l->epochs) write_movements(st, id[from], id[to], seq, tx, q, ranges);
   if (l->heads) write_heads(st, id[from], id[to], seq);
+  if (l->chain) write_chain(st, id[from], id[to], seq, tx, q, ranges);
   sqlite3_bind_int64(st->counter, 1, seq);
   done(st, st->counter);
 }
@@ -250,6 +312,8 @@ static int parse_layout(const char *s, layout *l) {
     case 's': l->by_size = 1; break;
     case 'm': l->movements = 1; break;
     case 'h': l->heads = 1; break;
+    case 'c': l->chain = 1; break;
+    case 'e': l->epochs = 1; break;
     case 'f': l->foreign_key = 1; break;
     case 'p': l->savepoints = 1; break;
     case 'j': l->journal_only = 1; break;
@@ -310,14 +374,18 @@ int main(int argc, char **argv) {
       layouts = argv[++i];
     else if (strcmp(argv[i], "--page-size") == 0 && i + 1 < argc)
       page_size = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--epoch-bits") == 0 && i + 1 < argc)
+      epoch_bits = atoi(argv[++i]);
     else if (strcmp(argv[i], "--pragmas") == 0 && i + 1 < argc)
       extra_pragmas = argv[++i];
     else if (argv[i][0] != '-')
       path = argv[i];
     else {
       fprintf(stderr, "usage: bench_layout [PATH] [--transfers N] [--accounts N] [--batch N] [--layouts L,L,...]\n"
-                      "                    [--page-size N] [--pragmas SQL]\n"
+                      "                    [--page-size N] [--pragmas SQL] [--epoch-bits B]\n"
                       "  L: letters of a (block_account) s (block_size) m (movements) h (heads)\n"
+                      "     e (movements, index by account within epochs of 2^B entries: --epoch-bits B)\n"
+                      "     c (movements as a chain, no index by account)\n"
                       "     f (foreign key) p (savepoints) j (the journal alone), or - for the journal, blocks,\n"
                       "     tx and counter alone\n");
       return 2;
@@ -331,7 +399,7 @@ int main(int argc, char **argv) {
   char *names = strdup(layouts);
   for (char *save = NULL, *name = strtok_r(names, ",", &save); name; name = strtok_r(NULL, ",", &save))
     if (parse_layout(name, &check) != 0) {
-      fprintf(stderr, "bench_layout: unknown layout '%s' (letters of a s m h f p j, or -)\n", name);
+      fprintf(stderr, "bench_layout: unknown layout '%s' (letters of a s m e h c f p j, or -)\n", name);
       return 2;
     }
   free(names);

@@ -137,6 +137,13 @@ typedef struct jcm_partner {
 int jcm__party_exists(jcm_store *st, const char *code);
 int jcm__org_exists(jcm_store *st, const char *id);
 
+/* The movements' index by account is kept within epochs of JCM_EPOCH
+ * journal entries (schema.c, migration 13); a query names the epoch with
+ * the index's own expression, or SQLite cannot use the index. */
+#define JCM_EPOCH 4096
+#define JCM_EPOCH_SQL "seq / 4096"
+extern const char *const jcm__epoch_queries[]; /* query.c's, for a test of their plans */
+
 /* accounts.c */
 typedef struct jcm_account {
   char id[32];

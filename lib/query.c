@@ -416,15 +416,43 @@ static int head(jcm *j, json_t **result, jcm_check *chk) {
   return JCM_OK;
 }
 
-/* The account's balance after entry seq into *v; 0, or -1 when the store
- * fails (a statement must not open on a balance it could not read). */
-static int sum_before(jcm_store *st, const char *account, int64_t seq, int64_t *v) {
-  static const char q[] = "SELECT COALESCE(SUM(dir * quantity), 0) FROM movement WHERE account = ? AND seq <= ?";
-  jcm_stmt *s = db_q(st, q, "si", account, seq);
+/* One account's movements, read one epoch of the index at a time. A
+ * movement belongs to a transaction of this registry (tx) or to a transfer
+ * between registries (xtx): both appear in a statement, or its closing
+ * balance would disagree with the blocks. */
+static const char sum_sql[] = "SELECT COALESCE(SUM(dir * quantity), 0) FROM movement"
+                              " WHERE " JCM_EPOCH_SQL " = ? AND account = ? AND seq <= ?";
+static const char statement_sql[] =
+    "SELECT m.seq, jn.time, m.tx, COALESCE(t.type, 'external ' || x.dir) AS type, m.dir, m.quantity, m.ranges,"
+    " CASE WHEN m.dir < 0 THEN COALESCE(t.to_account, x.to_account) ELSE COALESCE(t.from_account, x.from_account)"
+    " END AS counterparty FROM movement m LEFT JOIN tx t ON t.id = m.tx LEFT JOIN xtx x ON x.id = m.tx"
+    " JOIN journal jn ON jn.seq = m.seq WHERE m." JCM_EPOCH_SQL " = ? AND m.account = ? AND m.seq > ?"
+    " ORDER BY m.seq LIMIT ?";
+const char *const jcm__epoch_queries[] = {sum_sql, statement_sql, NULL};
+
+/* The highest entry of any movement into *top: where the epochs of the
+ * movements' index end. 0, or -1 when the store fails. */
+static int movements_top(jcm_store *st, int64_t *top) {
+  jcm_stmt *s = db_q(st, "SELECT COALESCE(MAX(seq), 0) FROM movement", "");
   int step = s ? db_step(st, s) : JCM_STEP_ERROR;
-  *v = step == JCM_ROW ? col_int(st, s, 0) : 0;
+  *top = step == JCM_ROW ? col_int(st, s, 0) : 0;
   if (s) db_reset(st, s);
   return step == JCM_ROW ? 0 : -1;
+}
+
+/* The account's balance after entry seq into *v, summed epoch by epoch up
+ * to top; 0, or -1 when the store fails (a statement must not open on a
+ * balance it could not read). */
+static int sum_before(jcm_store *st, const char *account, int64_t seq, int64_t top, int64_t *v) {
+  *v = 0;
+  for (int64_t e = 0; e <= (seq < top ? seq : top) / JCM_EPOCH; e++) {
+    jcm_stmt *s = db_q(st, sum_sql, "isi", e, account, seq);
+    int step = s ? db_step(st, s) : JCM_STEP_ERROR;
+    if (step == JCM_ROW) *v += col_int(st, s, 0);
+    if (s) db_reset(st, s);
+    if (step != JCM_ROW) return -1;
+  }
+  return 0;
 }
 
 /* The ranges column holds JSON text: give it as JSON. */
@@ -433,17 +461,36 @@ static void ranges_column(json_t *row) {
   json_object_set_new(row, "ranges", v ? v : json_array());
 }
 
+/* A statement's page being read: its entries, the running balance and the
+ * last entry listed. */
+typedef struct {
+  json_t *entries;
+  int64_t balance, last_seq;
+} statement_page;
+
+/* Appends to p the account's movements of epoch e after entry after, at
+ * most limit; the number appended, or -1 when the store fails. */
+static int64_t statement_epoch(jcm_store *st, const char *account, int64_t e, int64_t after, int64_t limit,
+                               statement_page *p) {
+  jcm_stmt *s = db_q(st, statement_sql, "isii", e, account, after, limit);
+  int64_t n = 0;
+  int step = JCM_DONE;
+  while (s && (step = db_step(st, s)) == JCM_ROW) {
+    json_t *row = row_json(st, s);
+    ranges_column(row);
+    p->balance += col_int(st, s, 4) * col_int(st, s, 5);
+    p->last_seq = col_int(st, s, 0);
+    json_object_set_new(row, "balance", json_integer(p->balance));
+    json_array_append_new(p->entries, row);
+    n++;
+  }
+  if (s) db_reset(st, s);
+  return !s || step == JCM_STEP_ERROR ? -1 : n;
+}
+
 /* Opening balance, every movement after after_seq with its serial range and
  * counterparty, closing balance. */
 static int statement(jcm *j, json_t *params, json_t **result, jcm_check *chk) {
-  /* a movement belongs to a transaction of this registry (tx) or to a
-   * transfer between registries (xtx): both appear, or the statement's
-   * closing balance would disagree with the blocks */
-  static const char q[] =
-      "SELECT m.seq, jn.time, m.tx, COALESCE(t.type, 'external ' || x.dir) AS type, m.dir, m.quantity, m.ranges,"
-      " CASE WHEN m.dir < 0 THEN COALESCE(t.to_account, x.to_account) ELSE COALESCE(t.from_account, x.from_account)"
-      " END AS counterparty FROM movement m LEFT JOIN tx t ON t.id = m.tx LEFT JOIN xtx x ON x.id = m.tx"
-      " JOIN journal jn ON jn.seq = m.seq WHERE m.account = ? AND m.seq > ? ORDER BY m.seq LIMIT ?";
   jcm_store *st = jcm__store(j);
   if (check_params(params, statement_params, 3, chk) != JCM_OK) return JCM_REFUSED;
   const char *account = jcm__s(params, "account");
@@ -452,9 +499,9 @@ static int statement(jcm *j, json_t *params, json_t **result, jcm_check *chk) {
     jcm__set_check(chk, account ? jcm__account_form(account) : C_MISSING, "account", "give a valid account id");
     return JCM_REFUSED;
   }
-  int64_t after = jcm__i(params, "after_seq", 0), limit = jcm__i(params, "limit", PAGE_MAX), opening = 0;
+  int64_t after = jcm__i(params, "after_seq", 0), limit = jcm__i(params, "limit", PAGE_MAX), opening = 0, top = 0;
   int e = jcm__account_get(st, account, &a);
-  if (e < 0 || (e == 1 && sum_before(st, account, after, &opening) != 0)) {
+  if (e < 0 || (e == 1 && (movements_top(st, &top) != 0 || sum_before(st, account, after, top, &opening) != 0))) {
     jcm__set_check(chk, 0, "", "statement: %s", st->ops->errmsg(st));
     return JCM_ERROR;
   }
@@ -462,27 +509,19 @@ static int statement(jcm *j, json_t *params, json_t **result, jcm_check *chk) {
     jcm__set_check(chk, C_UNKNOWN_ACCOUNT, "account", "no account %s", account);
     return JCM_REFUSED;
   }
-  json_t *entries = json_array();
-  int64_t balance = opening, last_seq = after;
-  jcm_stmt *s = db_q(st, q, "sii", account, after, limit);
-  int step = JCM_DONE;
-  while (s && (step = db_step(st, s)) == JCM_ROW) {
-    json_t *row = row_json(st, s);
-    ranges_column(row);
-    balance += col_int(st, s, 4) * col_int(st, s, 5);
-    last_seq = col_int(st, s, 0);
-    json_object_set_new(row, "balance", json_integer(balance));
-    json_array_append_new(entries, row);
-  }
-  if (s) db_reset(st, s);
-  if (!s || step == JCM_STEP_ERROR) {
-    json_decref(entries);
-    jcm__set_check(chk, 0, "", "statement: %s", st->ops->errmsg(st));
-    return JCM_ERROR;
+  statement_page p = {json_array(), opening, after};
+  for (int64_t k = after / JCM_EPOCH, n = 0; n < limit && k <= top / JCM_EPOCH; k++) {
+    int64_t got = statement_epoch(st, account, k, after, limit - n, &p);
+    if (got < 0) {
+      json_decref(p.entries);
+      jcm__set_check(chk, 0, "", "statement: %s", st->ops->errmsg(st));
+      return JCM_ERROR;
+    }
+    n += got;
   }
   *result = json_pack("{s:s,s:s,s:s,s:s,s:I,s:o,s:I,s:I}", "account", a.id, "type", a.type, "holder", a.holder,
-                      "status", a.status, "opening", (json_int_t)opening, "entries", entries, "closing",
-                      (json_int_t)balance, "last_seq", (json_int_t)last_seq);
+                      "status", a.status, "opening", (json_int_t)opening, "entries", p.entries, "closing",
+                      (json_int_t)p.balance, "last_seq", (json_int_t)p.last_seq);
   return JCM_OK;
 }
 

@@ -1284,6 +1284,131 @@ static void *write_until_stopped(void *arg) {
   return NULL;
 }
 
+/* An account's movements as the table has them: seq and signed quantity,
+ * read without regard to any index. */
+typedef struct {
+  int64_t seq[9000], amount[9000];
+  int n;
+} t_moves;
+
+static void read_moves(const char *path, const char *account, t_moves *m) {
+  sqlite3 *db = NULL;
+  sqlite3_stmt *s = NULL;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_prepare_v2(db, "SELECT seq, dir * quantity FROM movement WHERE +account = ? ORDER BY seq", -1, &s, NULL),
+      SQLITE_OK);
+  sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+  for (m->n = 0; sqlite3_step(s) == SQLITE_ROW && m->n < 9000; m->n++) {
+    m->seq[m->n] = sqlite3_column_int64(s, 0);
+    m->amount[m->n] = sqlite3_column_int64(s, 1);
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+}
+
+/* One page of the statement of account after entry after against the
+ * table's rows m: its opening, each entry and its running balance, how many
+ * it lists, its closing; returns its last_seq. */
+static int64_t check_page(jcm *j, const char *account, int64_t after, int64_t limit, const t_moves *m) {
+  json_t *params = json_pack("{s:s,s:I,s:I}", "account", account, "after_seq", (json_int_t)after, "limit", limit);
+  json_t *r = NULL;
+  jcm_check chk;
+  if (jcm_query(j, "statement", params, &r, &chk) != JCM_OK)
+    fail_msg("statement of %s after %lld, limit %lld: %d %s", account, (long long)after, (long long)limit, chk.code,
+             chk.message);
+  json_decref(params);
+  int64_t balance = 0, last = after;
+  int i = 0;
+  for (; i < m->n && m->seq[i] <= after; i++)
+    balance += m->amount[i];
+  if (json_integer_value(json_object_get(r, "opening")) != balance)
+    fail_msg("statement of %s after %lld opens at %lld, its movements up to there add up to %lld", account,
+             (long long)after, (long long)json_integer_value(json_object_get(r, "opening")), (long long)balance);
+  json_t *entries = json_object_get(r, "entries"), *x;
+  assert_int_equal(json_array_size(entries), m->n - i < limit ? m->n - i : limit);
+  size_t k;
+  json_array_foreach(entries, k, x) {
+    balance += m->amount[i];
+    last = m->seq[i];
+    if (json_integer_value(json_object_get(x, "seq")) != m->seq[i] ||
+        json_integer_value(json_object_get(x, "balance")) != balance)
+      fail_msg("statement of %s after %lld, entry %zu: seq %lld balance %lld; the table's movement is at %lld,"
+               " balance %lld",
+               account, (long long)after, k, (long long)json_integer_value(json_object_get(x, "seq")),
+               (long long)json_integer_value(json_object_get(x, "balance")), (long long)m->seq[i], (long long)balance);
+    i++;
+  }
+  assert_int_equal(json_integer_value(json_object_get(r, "closing")), balance);
+  assert_int_equal(json_integer_value(json_object_get(r, "last_seq")), last);
+  json_decref(r);
+  return last;
+}
+
+/* Migration 13 indexes movements by account within epochs of 4,096
+ * entries. A statement crosses epochs: paged through in several sizes, and
+ * opened at and around their edges and past the last entry (up to 2^62,
+ * which must not walk epochs that hold nothing), it lists exactly the
+ * table's movements. */
+static void statement_reads_across_epochs(void **state) {
+  (void)state;
+  char path[512];
+  t_accounts a;
+  jcm *j = t_issued_registry("smoke-epochs", path, sizeof path, &a);
+  int code = 0;
+  assert_int_equal(jcm_batch_begin(j), JCM_OK);
+  assert_int_equal(t_submitf(j, &T_ADMIN, &code, NULL,
+                             "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":500}", a.hold_a,
+                             a.hold_b),
+                   JCM_OK);
+  for (int i = 0; i < 8400; i++) /* the quantities' phases differ, so the balances wander a little */
+    assert_int_equal(t_submitf(j, &T_ADMIN, &code, NULL,
+                               "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":%d}",
+                               i % 2 ? a.hold_b : a.hold_a, i % 2 ? a.hold_a : a.hold_b, (i / 2 + 3 * (i % 2)) % 7 + 1),
+                     JCM_OK);
+  assert_int_equal(jcm_batch_commit(j), JCM_OK);
+  static t_moves m;
+  const char *accounts[] = {a.hold_a, a.hold_b};
+  for (int k = 0; k < 2; k++) {
+    read_moves(path, accounts[k], &m);
+    int64_t top = m.seq[m.n - 1];
+    assert_true(m.n > 8000 && top / JCM_EPOCH >= 2);
+    static const int64_t limits[] = {1000, 7, 333}; /* 1000 is the most a page lists */
+    for (size_t l = 0; l < sizeof limits / sizeof limits[0]; l++)
+      for (int64_t after = 0; after < top;)
+        after = check_page(j, accounts[k], after, limits[l], &m);
+    const int64_t edges[] = {4095, 4096, 4097, 8191, 8192, 8193, top, top + 1, INT64_C(1) << 62};
+    for (size_t e = 0; e < sizeof edges / sizeof edges[0]; e++)
+      check_page(j, accounts[k], edges[e], 100, &m);
+  }
+  jcm_close(j);
+}
+
+/* The statement's queries search the movements' index one epoch and one
+ * account at a time: spelled otherwise than the index's expression, they
+ * would still answer right, by reading every movement of the store. */
+static void statement_queries_search_the_epoch_index(void **state) {
+  (void)state;
+  char path[512];
+  t_accounts a;
+  jcm *j = t_issued_registry("smoke-epoch-plan", path, sizeof path, &a);
+  jcm_close(j);
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  for (int q = 0; jcm__epoch_queries[q]; q++) {
+    char sql[2048], plan[4096] = "";
+    snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s", jcm__epoch_queries[q]);
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    while (sqlite3_step(s) == SQLITE_ROW)
+      snprintf(plan + strlen(plan), sizeof plan - strlen(plan), "%s\n", (const char *)sqlite3_column_text(s, 3));
+    sqlite3_finalize(s);
+    if (!strstr(plan, "INDEX movement_account (<expr>=? AND account=? AND seq"))
+      fail_msg("%s\nis planned as\n%s", jcm__epoch_queries[q], plan);
+  }
+  sqlite3_close(db);
+}
+
 static void verify_reads_one_snapshot_while_another_handle_writes(void **state) {
   (void)state;
   char path[512];
@@ -1409,7 +1534,8 @@ static void store_of_version_6_migrates(void **state) {
   assert_string_equal(got, want);
   sqlite3_stmt *s = NULL;
   assert_int_equal(sqlite3_prepare_v2(db,
-                                      "SELECT (SELECT count(*) FROM sqlite_schema WHERE name = 'movement_account'),"
+                                      "SELECT (SELECT count(*) FROM sqlite_schema WHERE name = 'movement_account'"
+                                      " AND sql LIKE '%(seq / 4096, account, seq, dir, quantity)'),"
                                       " (SELECT count(*) FROM sqlite_schema WHERE name = 'movement_seq'),"
                                       " (SELECT count(*) FROM schema_version WHERE version IN (7, 8)) +"
                                       " (SELECT sql LIKE '%PRIMARY KEY(seq, account)%' FROM sqlite_schema"
@@ -1542,6 +1668,8 @@ int main(void) {
                                      cmocka_unit_test(rolled_back_frames_never_reach_the_wal),
                                      cmocka_unit_test(page_cache_truncates_only_when_pages_lie_past_the_end),
                                      cmocka_unit_test(balance_overflows_only_in_the_groups_it_shows),
-                                     cmocka_unit_test(verify_reads_one_snapshot_while_another_handle_writes)};
+                                     cmocka_unit_test(verify_reads_one_snapshot_while_another_handle_writes),
+                                     cmocka_unit_test(statement_reads_across_epochs),
+                                     cmocka_unit_test(statement_queries_search_the_epoch_index)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
