@@ -16,6 +16,7 @@
  *
  *   a  the index of blocks by account (block_account)
  *   s  the index of free blocks by size (block_size, the pick)
+ *   z  instead of both, one index of every block by account and size
  *   m  the movement table (two rows) and its index by account
  *   h  instead of movements, each account's latest entry in a small table
  *   e  the movement table (two rows) and its index by account within an
@@ -47,7 +48,7 @@
 #define MAX_QTY 100
 
 typedef struct {
-  int by_account, by_size, movements, epochs, heads, chain, foreign_key, savepoints, journal_only;
+  int by_account, by_size, by_holder, movements, epochs, heads, chain, foreign_key, savepoints, journal_only;
 } layout;
 
 typedef struct {
@@ -110,6 +111,7 @@ static void create_tables(store *st, const layout *l) {
               " auth_id TEXT, auth_version INTEGER, ft_seq INTEGER, ft_to TEXT, out_tx TEXT,"
               " PRIMARY KEY(origin, first)) WITHOUT ROWID;");
   if (l->by_account) run(st->db, "CREATE INDEX block_account ON block(account, origin, first)");
+  if (l->by_holder) run(st->db, "CREATE INDEX block_holder ON block(account, last - first)");
   if (l->by_size) run(st->db, "CREATE INDEX block_size ON block(account, last - first) WHERE reserved_tx IS NULL");
   if (l->movements)
     run(st->db, "CREATE TABLE movement(account TEXT NOT NULL, seq INTEGER NOT NULL, dir INTEGER NOT NULL,"
@@ -310,6 +312,7 @@ static int parse_layout(const char *s, layout *l) {
     switch (*s) {
     case 'a': l->by_account = 1; break;
     case 's': l->by_size = 1; break;
+    case 'z': l->by_holder = 1; break;
     case 'm': l->movements = 1; break;
     case 'h': l->heads = 1; break;
     case 'c': l->chain = 1; break;
@@ -383,7 +386,8 @@ int main(int argc, char **argv) {
     else {
       fprintf(stderr, "usage: bench_layout [PATH] [--transfers N] [--accounts N] [--batch N] [--layouts L,L,...]\n"
                       "                    [--page-size N] [--pragmas SQL] [--epoch-bits B]\n"
-                      "  L: letters of a (block_account) s (block_size) m (movements) h (heads)\n"
+                      "  L: letters of a (block_account) s (block_size) z (one index by account and size)\n"
+                      "     m (movements) h (heads)\n"
                       "     e (movements, index by account within epochs of 2^B entries: --epoch-bits B)\n"
                       "     c (movements as a chain, no index by account)\n"
                       "     f (foreign key) p (savepoints) j (the journal alone), or - for the journal, blocks,\n"
@@ -399,7 +403,7 @@ int main(int argc, char **argv) {
   char *names = strdup(layouts);
   for (char *save = NULL, *name = strtok_r(names, ",", &save); name; name = strtok_r(NULL, ",", &save))
     if (parse_layout(name, &check) != 0) {
-      fprintf(stderr, "bench_layout: unknown layout '%s' (letters of a s m e h c f p j, or -)\n", name);
+      fprintf(stderr, "bench_layout: unknown layout '%s' (letters of a s z m e h c f p j, or -)\n", name);
       return 2;
     }
   free(names);

@@ -41,12 +41,16 @@ static void ranges_to_json(jcm_range *r, size_t n, json_t *out) {
   }
 }
 
+/* The pick walks the account's blocks down the index by account and size
+ * (schema.c, migration 14), reading each row for its reservation and the
+ * filters; the order is the index's, so SQLite sorts nothing. */
+const char jcm__pick_sql[] = "SELECT origin, first, last FROM block WHERE account = ? AND reserved_tx IS NULL"
+                             " AND (? IS NULL OR project = ?) AND (? = 0 OR vintage = ?)"
+                             " ORDER BY last - first DESC, origin DESC, first DESC";
+
 int jcm__blocks_pick(jcm_ctx *c, const char *account, int64_t quantity, const char *project, int64_t vintage,
                      json_t *ranges_out) {
-  static const char q[] = "SELECT origin, first, last FROM block WHERE account = ? AND reserved_tx IS NULL"
-                          " AND (? IS NULL OR project = ?) AND (? = 0 OR vintage = ?)"
-                          " ORDER BY last - first DESC, origin DESC, first DESC";
-  jcm_stmt *s = db_q(c->st, q, "sssii", account, project, project, vintage, vintage);
+  jcm_stmt *s = db_q(c->st, jcm__pick_sql, "sssii", account, project, project, vintage, vintage);
   if (!s) return jcm__dberr(c, "pick");
   size_t n = 0, cap = 8;
   jcm_range *r = malloc(cap * sizeof *r);

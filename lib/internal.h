@@ -143,6 +143,7 @@ int jcm__org_exists(jcm_store *st, const char *id);
 #define JCM_EPOCH 4096
 #define JCM_EPOCH_SQL "seq / 4096"
 extern const char *const jcm__epoch_queries[]; /* query.c's, for a test of their plans */
+extern const char jcm__pick_sql[];             /* blocks.c's, likewise */
 
 /* accounts.c */
 typedef struct jcm_account {

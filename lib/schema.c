@@ -207,6 +207,17 @@ static const char *const migrations[] = {
      * spell it as the index does. docs/design.md, docs/benchmarks.md. */
     "DROP INDEX movement_account;"
     "CREATE INDEX movement_account ON movement(seq / 4096, account, seq, dir, quantity);",
+    /* 14: one index of an account's blocks, by size, instead of two. The
+     * index by account and serial and the index of free blocks by size each
+     * took a random entry a transfer (the destination's new block; the
+     * source's cut block, and the new one again), three pages of trees as
+     * large as the block table. One index by account and size serves the
+     * pick (largest first, its rows read for the reservation, as they were
+     * for the serials), every read of an account's blocks, and takes two.
+     * A list of an account's blocks in serial order now sorts them. */
+    "DROP INDEX block_account;"
+    "DROP INDEX block_size;"
+    "CREATE INDEX block_account_size ON block(account, last - first);",
 };
 
 /* State tables and the order verify compares them in (whole-row order, so

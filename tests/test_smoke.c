@@ -761,6 +761,13 @@ static void assert_issuance_key(jcm *j, const char *path, const char *key) {
   json_decref(tx);
 }
 
+/* Takes a store's schema back to version 12, for the tests of migrations
+ * from older versions: the indexes as migrations 13 and 14 found them. */
+#define UNDO_14_13                                                                                                     \
+  " DROP INDEX block_account_size; CREATE INDEX block_account ON block(account, origin, first);"                       \
+  " CREATE INDEX block_size ON block(account, last - first) WHERE reserved_tx IS NULL;"                                \
+  " DROP INDEX movement_account; CREATE INDEX movement_account ON movement(account, seq, dir, quantity);"
+
 /* An issuance's transaction keeps the command's idempotency key, as a
  * transfer's does; a store of schema version 10, written when the key was
  * dropped, gets it back from the journal (migration 11) and verifies. (The
@@ -779,7 +786,7 @@ static void issuance_keeps_its_idempotency_key(void **state) {
   sqlite3 *db = NULL;
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   assert_int_equal(sqlite3_exec(db,
-                                "UPDATE tx SET idem_key = NULL WHERE type = 'issuance';"
+                                "UPDATE tx SET idem_key = NULL WHERE type = 'issuance';" UNDO_14_13
                                 " DELETE FROM schema_version WHERE version >= 11; DROP INDEX block_reserved",
                                 NULL, NULL, NULL),
                    SQLITE_OK);
@@ -790,7 +797,7 @@ static void issuance_keeps_its_idempotency_key(void **state) {
   /* the same, its issue entry damaged: the store still opens, verify names it */
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   assert_int_equal(sqlite3_exec(db,
-                                "UPDATE tx SET idem_key = NULL WHERE type = 'issuance';"
+                                "UPDATE tx SET idem_key = NULL WHERE type = 'issuance';" UNDO_14_13
                                 " DELETE FROM schema_version WHERE version >= 11; DROP INDEX block_reserved;"
                                 " UPDATE journal SET bytes = CAST('{\"cmd\":' AS BLOB)"
                                 " WHERE seq = (SELECT seq FROM tx WHERE type = 'issuance')",
@@ -1384,28 +1391,39 @@ static void statement_reads_across_epochs(void **state) {
   jcm_close(j);
 }
 
+/* db's plan of sql, one line a step. */
+static void query_plan(sqlite3 *db, const char *sql, char *plan, size_t n) {
+  char explain[2048];
+  snprintf(explain, sizeof explain, "EXPLAIN QUERY PLAN %s", sql);
+  sqlite3_stmt *s = NULL;
+  assert_int_equal(sqlite3_prepare_v2(db, explain, -1, &s, NULL), SQLITE_OK);
+  plan[0] = 0;
+  while (sqlite3_step(s) == SQLITE_ROW)
+    snprintf(plan + strlen(plan), n - strlen(plan), "%s\n", (const char *)sqlite3_column_text(s, 3));
+  sqlite3_finalize(s);
+}
+
 /* The statement's queries search the movements' index one epoch and one
- * account at a time: spelled otherwise than the index's expression, they
- * would still answer right, by reading every movement of the store. */
-static void statement_queries_search_the_epoch_index(void **state) {
+ * account at a time, and the pick walks the index of an account's blocks
+ * by size without sorting: spelled otherwise than the indexes, they would
+ * still answer right, by reading every movement of the store, or sorting
+ * every block of the account. */
+static void hot_queries_search_their_indexes(void **state) {
   (void)state;
-  char path[512];
+  char path[512], plan[4096];
   t_accounts a;
-  jcm *j = t_issued_registry("smoke-epoch-plan", path, sizeof path, &a);
+  jcm *j = t_issued_registry("smoke-plans", path, sizeof path, &a);
   jcm_close(j);
   sqlite3 *db = NULL;
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   for (int q = 0; jcm__epoch_queries[q]; q++) {
-    char sql[2048], plan[4096] = "";
-    snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s", jcm__epoch_queries[q]);
-    sqlite3_stmt *s = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-    while (sqlite3_step(s) == SQLITE_ROW)
-      snprintf(plan + strlen(plan), sizeof plan - strlen(plan), "%s\n", (const char *)sqlite3_column_text(s, 3));
-    sqlite3_finalize(s);
+    query_plan(db, jcm__epoch_queries[q], plan, sizeof plan);
     if (!strstr(plan, "INDEX movement_account (<expr>=? AND account=? AND seq"))
       fail_msg("%s\nis planned as\n%s", jcm__epoch_queries[q], plan);
   }
+  query_plan(db, jcm__pick_sql, plan, sizeof plan);
+  if (!strstr(plan, "SEARCH block USING INDEX block_account_size (account=?)") || strstr(plan, "TEMP B-TREE"))
+    fail_msg("%s\nis planned as\n%s", jcm__pick_sql, plan);
   sqlite3_close(db);
 }
 
@@ -1507,24 +1525,24 @@ static void store_of_version_6_migrates(void **state) {
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   char *want = movement_rows(db);
   assert_non_null(strstr(want, "\n"));
-  assert_int_equal(
-      sqlite3_exec(db,
-                   "BEGIN; CREATE TABLE m6(account TEXT NOT NULL, seq INTEGER NOT NULL, dir INTEGER NOT NULL,"
-                   " tx TEXT NOT NULL, quantity INTEGER NOT NULL, ranges TEXT NOT NULL,"
-                   " PRIMARY KEY(account, seq)) WITHOUT ROWID;"
-                   " INSERT INTO m6 SELECT account, seq, dir, tx, quantity, ranges FROM movement;"
-                   " DROP TABLE movement; ALTER TABLE m6 RENAME TO movement;"
-                   " CREATE INDEX movement_seq ON movement(seq);"
-                   " CREATE TABLE t6(id TEXT PRIMARY KEY, seq INTEGER NOT NULL, type TEXT NOT NULL,"
-                   " status TEXT NOT NULL, from_account TEXT, to_account TEXT, quantity INTEGER NOT NULL,"
-                   " kind TEXT, reason TEXT, idem_key TEXT);"
-                   " INSERT INTO t6 SELECT * FROM tx; DROP TABLE tx; ALTER TABLE t6 RENAME TO tx;"
-                   " ALTER TABLE app_token DROP COLUMN expires;" /* migration 9 */
-                   " DROP INDEX block_size;"                     /* migration 10 */
-                   " DROP INDEX block_reserved;"                 /* migration 12 */
-                   " DELETE FROM schema_version WHERE version > 6; COMMIT;",
-                   NULL, NULL, NULL),
-      SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db,
+                                "BEGIN;" UNDO_14_13
+                                " CREATE TABLE m6(account TEXT NOT NULL, seq INTEGER NOT NULL, dir INTEGER NOT NULL,"
+                                " tx TEXT NOT NULL, quantity INTEGER NOT NULL, ranges TEXT NOT NULL,"
+                                " PRIMARY KEY(account, seq)) WITHOUT ROWID;"
+                                " INSERT INTO m6 SELECT account, seq, dir, tx, quantity, ranges FROM movement;"
+                                " DROP TABLE movement; ALTER TABLE m6 RENAME TO movement;"
+                                " CREATE INDEX movement_seq ON movement(seq);"
+                                " CREATE TABLE t6(id TEXT PRIMARY KEY, seq INTEGER NOT NULL, type TEXT NOT NULL,"
+                                " status TEXT NOT NULL, from_account TEXT, to_account TEXT, quantity INTEGER NOT NULL,"
+                                " kind TEXT, reason TEXT, idem_key TEXT);"
+                                " INSERT INTO t6 SELECT * FROM tx; DROP TABLE tx; ALTER TABLE t6 RENAME TO tx;"
+                                " ALTER TABLE app_token DROP COLUMN expires;" /* migration 9 */
+                                " DROP INDEX block_size;"                     /* migration 10 */
+                                " DROP INDEX block_reserved;"                 /* migration 12 */
+                                " DELETE FROM schema_version WHERE version > 6; COMMIT;",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
   sqlite3_close(db);
   char err[256] = "";
   assert_int_equal(jcm_open(path, NULL, &j, err, sizeof err), JCM_OK);
@@ -1533,23 +1551,28 @@ static void store_of_version_6_migrates(void **state) {
   char *got = movement_rows(db);
   assert_string_equal(got, want);
   sqlite3_stmt *s = NULL;
-  assert_int_equal(sqlite3_prepare_v2(db,
-                                      "SELECT (SELECT count(*) FROM sqlite_schema WHERE name = 'movement_account'"
-                                      " AND sql LIKE '%(seq / 4096, account, seq, dir, quantity)'),"
-                                      " (SELECT count(*) FROM sqlite_schema WHERE name = 'movement_seq'),"
-                                      " (SELECT count(*) FROM schema_version WHERE version IN (7, 8)) +"
-                                      " (SELECT sql LIKE '%PRIMARY KEY(seq, account)%' FROM sqlite_schema"
-                                      " WHERE name = 'movement') - 1,"
-                                      " (SELECT sql LIKE '%WITHOUT ROWID' FROM sqlite_schema WHERE name = 'tx'),"
-                                      " (SELECT count(*) FROM sqlite_schema WHERE name = 'block_reserved')",
-                                      -1, &s, NULL),
-                   SQLITE_OK);
+  assert_int_equal(
+      sqlite3_prepare_v2(db,
+                         "SELECT (SELECT count(*) FROM sqlite_schema WHERE name = 'movement_account'"
+                         " AND sql LIKE '%(seq / 4096, account, seq, dir, quantity)'),"
+                         " (SELECT count(*) FROM sqlite_schema WHERE name = 'movement_seq'),"
+                         " (SELECT count(*) FROM schema_version WHERE version IN (7, 8)) +"
+                         " (SELECT sql LIKE '%PRIMARY KEY(seq, account)%' FROM sqlite_schema"
+                         " WHERE name = 'movement') - 1,"
+                         " (SELECT sql LIKE '%WITHOUT ROWID' FROM sqlite_schema WHERE name = 'tx'),"
+                         " (SELECT count(*) FROM sqlite_schema WHERE name = 'block_reserved'),"
+                         " (SELECT count(*) FROM sqlite_schema WHERE name IN ('block_account', 'block_size'))"
+                         " * 10 + (SELECT count(*) FROM sqlite_schema WHERE name = 'block_account_size'"
+                         " AND sql LIKE '%(account, last - first)')",
+                         -1, &s, NULL),
+      SQLITE_OK);
   assert_int_equal(sqlite3_step(s), SQLITE_ROW);
   assert_int_equal(sqlite3_column_int(s, 0), 1);
   assert_int_equal(sqlite3_column_int(s, 1), 0);
   assert_int_equal(sqlite3_column_int(s, 2), 2);
   assert_int_equal(sqlite3_column_int(s, 3), 1);
   assert_int_equal(sqlite3_column_int(s, 4), 1);
+  assert_int_equal(sqlite3_column_int(s, 5), 1);
   sqlite3_finalize(s);
   sqlite3_free(want);
   sqlite3_free(got);
@@ -1670,6 +1693,6 @@ int main(void) {
                                      cmocka_unit_test(balance_overflows_only_in_the_groups_it_shows),
                                      cmocka_unit_test(verify_reads_one_snapshot_while_another_handle_writes),
                                      cmocka_unit_test(statement_reads_across_epochs),
-                                     cmocka_unit_test(statement_queries_search_the_epoch_index)};
+                                     cmocka_unit_test(hot_queries_search_their_indexes)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
