@@ -141,9 +141,11 @@ int jcm__org_exists(jcm_store *st, const char *id);
  * journal entries (schema.c, migration 13); a query names the epoch with
  * the index's own expression, or SQLite cannot use the index. */
 #define JCM_EPOCH 4096
-#define JCM_EPOCH_SQL "seq / 4096"
-extern const char *const jcm__epoch_queries[]; /* query.c's, for a test of their plans */
-extern const char jcm__pick_sql[];             /* blocks.c's, likewise */
+#define JCM_EPOCH_TEXT(n) #n
+#define JCM_EPOCH_SQL_OF(n) "seq / " JCM_EPOCH_TEXT(n)
+#define JCM_EPOCH_SQL JCM_EPOCH_SQL_OF(JCM_EPOCH) /* "seq / 4096": the two cannot disagree */
+extern const char *const jcm__epoch_queries[];    /* query.c's, for a test of their plans */
+extern const char jcm__pick_sql[];                /* blocks.c's, likewise */
 
 /* accounts.c */
 typedef struct jcm_account {

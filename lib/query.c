@@ -509,6 +509,11 @@ static int statement(jcm *j, json_t *params, json_t **result, jcm_check *chk) {
     jcm__set_check(chk, C_UNKNOWN_ACCOUNT, "account", "no account %s", account);
     return JCM_REFUSED;
   }
+  /* top, the opening and each epoch's page are separate reads (the server
+   * holds one snapshot for a request; the command line does not), and still
+   * agree: movements are only ever inserted, in the order of their entries,
+   * so the epochs below top's are complete when top is read, and a later
+   * insert can only add to the end of what a page lists */
   statement_page p = {json_array(), opening, after};
   for (int64_t k = after / JCM_EPOCH, n = 0; n < limit && k <= top / JCM_EPOCH; k++) {
     int64_t got = statement_epoch(st, account, k, after, limit - n, &p);
