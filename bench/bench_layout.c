@@ -324,7 +324,8 @@ static int parse_layout(const char *s, layout *l) {
     default: return -1;
     }
   }
-  return 0;
+  /* each of these makes its own movement table, or its own table of heads */
+  return l->movements + l->epochs + l->chain > 1 || (l->heads && l->chain) ? -1 : 0;
 }
 
 /* Runs one layout; prints its figures. */
@@ -403,7 +404,10 @@ int main(int argc, char **argv) {
   char *names = strdup(layouts);
   for (char *save = NULL, *name = strtok_r(names, ",", &save); name; name = strtok_r(NULL, ",", &save))
     if (parse_layout(name, &check) != 0) {
-      fprintf(stderr, "bench_layout: unknown layout '%s' (letters of a s z m e h c f p j, or -)\n", name);
+      fprintf(stderr,
+              "bench_layout: unknown layout '%s' (letters of a s z m e h c f p j, or -; at most one"
+              " of m e c, and not h with c)\n",
+              name);
       return 2;
     }
   free(names);

@@ -1383,7 +1383,6 @@ static void statement_reads_across_epochs(void **state) {
   jcm *j = t_issued_registry("smoke-epochs", path, sizeof path, &a);
   int code = 0;
   assert_int_equal(jcm_batch_begin(j), JCM_OK);
-  transfers(j, a.hold_a, a.hold_b, 1);
   assert_int_equal(t_submitf(j, &T_ADMIN, &code, NULL,
                              "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":500}", a.hold_a,
                              a.hold_b),
