@@ -45,13 +45,22 @@ int jcm__fe_is_held(const char *cmd, json_t *out) {
 
 /* ---- holding a command ---- */
 
+/* 1 when `from` is a government holding account, 0 when not (or unknown),
+ * -1 when the store fails. The checks have read it already, mostly. */
+static int from_government(jcm_ctx *c, const char *from) {
+  if (from && c->source_type[0] && strcmp(c->source_id, from) == 0)
+    return strcmp(c->source_type, "government-holding") == 0;
+  jcm_account a;
+  int e = jcm__account_get(c->st, from, &a);
+  return e <= 0 ? e : strcmp(a.type, "government-holding") == 0;
+}
+
 int jcm__fe_hold(jcm_ctx *c, const char *cmd) {
   if (!is_held_cmd(cmd)) return JCM_OK;
   const char *from = jcm__s(c->args, "from");
-  jcm_account a;
-  int e = jcm__account_get(c->st, from, &a);
-  if (e < 0) return jcm__dberr(c, "source");
-  if (!e || strcmp(a.type, "government-holding") != 0) return JCM_OK;
+  int gov = from_government(c, from);
+  if (gov < 0) return jcm__dberr(c, "source");
+  if (!gov) return JCM_OK;
   /* cancel, retire and use may resolve their destination: keep what they found */
   const char *to = jcm__s(c->out, "to") ? jcm__s(c->out, "to") : jcm__s(c->args, "to");
   json_t *held =

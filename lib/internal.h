@@ -69,6 +69,9 @@ typedef struct jcm_ctx {
   /* set while tx.approve re-runs a held command: the transaction keeps the
    * id it was given when proposed (foureyes.c) */
   const char *fixed_tx;
+  /* the source account's type, as jcm__check_source read it: holding the
+   * command (foureyes.c) asks it again within the same transaction */
+  char source_id[32], source_type[24];
 } jcm_ctx;
 
 /* util.c */

@@ -218,6 +218,24 @@ static const char *const migrations[] = {
     "DROP INDEX block_account;"
     "DROP INDEX block_size;"
     "CREATE INDEX block_account_size ON block(account, last - first);",
+    /* 15: the two small tables every command reads by a text key, each one
+     * tree instead of two. An account was read through the index of its id
+     * and then its row, twice a transfer (source, destination). The counters, read and written by every
+     * command that numbers something, become a tree of their own key, as
+     * the transactions did in migration 8. Accounts are referred to by
+     * other tables: jcm__migrate turns foreign keys off while it rebuilds,
+     * and checks them all before it commits. */
+    "CREATE TABLE account15(id TEXT PRIMARY KEY, type TEXT NOT NULL,"
+    " holder TEXT NOT NULL REFERENCES org(id), name TEXT NOT NULL, status TEXT NOT NULL,"
+    " opened_seq INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO account15(id, type, holder, name, status, opened_seq)"
+    " SELECT id, type, holder, name, status, opened_seq FROM account ORDER BY id;"
+    "DROP TABLE account;"
+    "ALTER TABLE account15 RENAME TO account;"
+    "CREATE TABLE counter15(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO counter15(name, value) SELECT name, value FROM counter ORDER BY name;"
+    "DROP TABLE counter;"
+    "ALTER TABLE counter15 RENAME TO counter;",
 };
 
 /* State tables and the order verify compares them in (whole-row order, so
@@ -275,19 +293,24 @@ static int current_version(jcm_store *st, int64_t *v) {
   return 0;
 }
 
-/* The version, read without a write lock; 0 when the store has none yet. */
-static int64_t version_read(jcm_store *st) {
-  jcm_stmt *s = st->ops->prepare_temp(st, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+/* The first column of q's first row; 0 when it has none. Reads without a
+ * write lock. */
+static int64_t first_int(jcm_store *st, const char *q) {
+  jcm_stmt *s = st->ops->prepare_temp(st, q);
   int64_t v = s && st->ops->step(s) == JCM_ROW ? st->ops->column_int(s, 0) : 0;
   if (s) st->ops->finalize(s);
   return v;
 }
 
-int jcm__migrate(jcm_store *st, char *err, size_t errlen) {
-  const int64_t count = (int64_t)(sizeof migrations / sizeof migrations[0]);
-  /* an up-to-date store opens without the write lock, which a busy writer
-   * (jcm serve's group commit) may hold for a long while */
-  if (version_read(st) == count) return 0;
+/* 1 when some row refers to one that is not there, or the check fails. */
+static int foreign_keys_broken(jcm_store *st) {
+  jcm_stmt *s = st->ops->prepare_temp(st, "PRAGMA foreign_key_check");
+  int step = s ? st->ops->step(s) : JCM_STEP_ERROR;
+  if (s) st->ops->finalize(s);
+  return step != JCM_DONE;
+}
+
+static int migrate_all(jcm_store *st, int64_t count, char *err, size_t errlen) {
   if (st->ops->exec(st, "BEGIN IMMEDIATE") != 0) goto fail;
   int64_t v = 0;
   if (current_version(st, &v) != 0) goto rollback;
@@ -301,6 +324,11 @@ int jcm__migrate(jcm_store *st, char *err, size_t errlen) {
     if (st->ops->exec(st, migrations[i]) != 0) goto rollback;
     if (db_x(st, "INSERT INTO schema_version(version) VALUES (?)", "i", i + 1) != 0) goto rollback;
   }
+  if (foreign_keys_broken(st)) {
+    snprintf(err, errlen, "migration failed: a row refers to one that is not there (PRAGMA foreign_key_check)");
+    st->ops->exec(st, "ROLLBACK");
+    return -1;
+  }
   if (st->ops->exec(st, "COMMIT") != 0) goto rollback;
   return 0;
 rollback:
@@ -310,4 +338,25 @@ rollback:
 fail:
   snprintf(err, errlen, "cannot start migration: %s", st->ops->errmsg(st));
   return -1;
+}
+
+int jcm__migrate(jcm_store *st, char *err, size_t errlen) {
+  const int64_t count = (int64_t)(sizeof migrations / sizeof migrations[0]);
+  /* an up-to-date store opens without the write lock, which a busy writer
+   * (jcm serve's group commit) may hold for a long while */
+  if (first_int(st, "SELECT COALESCE(MAX(version), 0) FROM schema_version") == count) return 0;
+  /* a migration may rebuild a table others refer to (15): foreign keys are
+   * off while the migrations run (the pragma cannot change inside a
+   * transaction), and every reference is checked before the commit */
+  int fk = first_int(st, "PRAGMA foreign_keys") != 0;
+  if (fk && st->ops->exec(st, "PRAGMA foreign_keys=OFF") != 0) {
+    snprintf(err, errlen, "cannot start migration: %s", st->ops->errmsg(st));
+    return -1;
+  }
+  int rc = migrate_all(st, count, err, errlen);
+  if (fk && st->ops->exec(st, "PRAGMA foreign_keys=ON") != 0 && rc == 0) {
+    snprintf(err, errlen, "cannot turn foreign keys back on: %s", st->ops->errmsg(st));
+    rc = -1;
+  }
+  return rc;
 }

@@ -35,6 +35,8 @@ int jcm__check_source(jcm_ctx *c, const char *from) {
     return jcm__refuse(c, C_NOT_HOLDER, "from", "%s does not hold account %s", org, from);
   if (strcmp(a.status, "open") != 0) return jcm__refuse(c, C_SRC_NOT_OPEN, "from", "account %s is %s", from, a.status);
   if (!is_one_of(a.type, senders)) return jcm__refuse(c, C_SRC_TYPE, "from", "units never leave a %s account", a.type);
+  jcm__copy(c->source_id, sizeof c->source_id, a.id);
+  jcm__copy(c->source_type, sizeof c->source_type, a.type);
   return JCM_OK;
 }
 

@@ -811,6 +811,39 @@ static void issuance_keeps_its_idempotency_key(void **state) {
   jcm_close(j);
 }
 
+/* Migration 15 rebuilds the account table, which others refer to, with
+ * foreign keys off; every reference is checked before the commit. A store
+ * where a row refers to no account (written here with the checks off, as
+ * SQLite allows) is refused whole: it stays at version 14. */
+static void migration_checks_references_before_commit(void **state) {
+  (void)state;
+  char path[512], err[256] = "", version[32];
+  t_accounts a;
+  jcm *j = t_issued_registry("smoke-fk", path, sizeof path, &a);
+  jcm_close(j);
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(db,
+                   "DELETE FROM schema_version WHERE version = 15;"
+                   " INSERT INTO account_status(seq, account, status, reason) VALUES (1, 'NOPE', 'x', 'y')",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_equal(jcm_open(path, NULL, &j, err, sizeof err), JCM_ERROR);
+  assert_non_null(strstr(err, "foreign_key_check"));
+  t_query_text(path, "SELECT MAX(version) FROM schema_version", version, sizeof version);
+  assert_string_equal(version, "14");
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "DELETE FROM account_status WHERE account = 'NOPE'", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_equal(jcm_open(path, NULL, &j, err, sizeof err), JCM_OK);
+  t_query_text(path, "SELECT MAX(version) FROM schema_version", version, sizeof version);
+  assert_string_equal(version, "15");
+  assert_int_equal(t_balance(j, a.hold_a), 1008);
+  verify_and_close(j);
+}
+
 /* A store whose schema is current opens while another handle holds the
  * write lock (jcm serve's writer nearly always does under load): opening
  * only reads the schema version. */
@@ -1448,6 +1481,14 @@ static void hot_queries_search_their_indexes(void **state) {
   query_plan(db, jcm__pick_sql, plan, sizeof plan);
   if (!strstr(plan, "SEARCH block USING INDEX block_account_size (account=?)") || strstr(plan, "TEMP B-TREE"))
     fail_msg("%s\nis planned as\n%s", jcm__pick_sql, plan);
+  /* every command reads these by key: one tree each (migration 15) */
+  static const char *const keyed[][2] = {
+      {"SELECT id, type, status, holder FROM account WHERE id = ?", "SEARCH account USING PRIMARY KEY (id=?)"},
+      {"SELECT value FROM counter WHERE name = ?", "SEARCH counter USING PRIMARY KEY (name=?)"}};
+  for (size_t q = 0; q < sizeof keyed / sizeof keyed[0]; q++) {
+    query_plan(db, keyed[q][0], plan, sizeof plan);
+    if (!strstr(plan, keyed[q][1])) fail_msg("%s\nis planned as\n%s", keyed[q][0], plan);
+  }
   sqlite3_close(db);
 }
 
@@ -1717,6 +1758,7 @@ int main(void) {
                                      cmocka_unit_test(balance_overflows_only_in_the_groups_it_shows),
                                      cmocka_unit_test(verify_reads_one_snapshot_while_another_handle_writes),
                                      cmocka_unit_test(statement_reads_across_epochs),
-                                     cmocka_unit_test(hot_queries_search_their_indexes)};
+                                     cmocka_unit_test(hot_queries_search_their_indexes),
+                                     cmocka_unit_test(migration_checks_references_before_commit)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
