@@ -48,30 +48,55 @@ const char jcm__pick_sql[] = "SELECT origin, first, last FROM block WHERE accoun
                              " AND (? IS NULL OR project = ?) AND (? = 0 OR vintage = ?)"
                              " ORDER BY last - first DESC, origin DESC, first DESC";
 
+/* Takes block b (or, when it holds more than *need, its upper part) into
+ * r[n]; 0, or -1 when out of memory. */
+static int take(jcm_range **r, size_t *n, size_t *cap, const char *origin, int64_t first, int64_t last, int64_t *need) {
+  if (*n == *cap) {
+    jcm_range *g = realloc(*r, (*cap *= 2) * sizeof **r);
+    if (!g) return -1;
+    *r = g;
+  }
+  jcm_range *x = &(*r)[(*n)++];
+  snprintf(x->origin, sizeof x->origin, "%.15s", origin);
+  x->first = last - first + 1 > *need ? last - *need + 1 : first; /* source keeps the lower serials */
+  x->last = last;
+  *need -= x->last - x->first + 1;
+  return 0;
+}
+
+/* The pick with a filter of project or vintage: the store sorts the
+ * account's blocks (rare; the writer's lists hold no attributes). */
+static int pick_stored(jcm_ctx *c, const char *account, const char *project, int64_t vintage, jcm_range **r, size_t *n,
+                       size_t *cap, int64_t *need) {
+  jcm_stmt *s = db_q(c->st, jcm__pick_sql, "sssii", account, project, project, vintage, vintage);
+  if (!s) return -1;
+  int step = JCM_DONE, rc = 0;
+  while (rc == 0 && *need > 0 && (step = db_step(c->st, s)) == JCM_ROW)
+    rc = take(r, n, cap, col_text(c->st, s, 0), col_int(c->st, s, 1), col_int(c->st, s, 2), need);
+  db_reset(c->st, s);
+  return rc == 0 && step != JCM_STEP_ERROR ? 0 : -1;
+}
+
+static int pick_free(jcm_ctx *c, const char *account, jcm_range **r, size_t *n, size_t *cap, int64_t *need) {
+  size_t count = 0;
+  const jcm_range *v = NULL;
+  int kept = jcm__free_list(c, account, &v, &count);
+  if (kept < 0) return -1;
+  if (kept > 0) return pick_stored(c, account, NULL, 0, r, n, cap, need);
+  for (size_t i = 0; i<count && * need> 0; i++)
+    if (take(r, n, cap, v[i].origin, v[i].first, v[i].last, need) != 0) return -1;
+  return 0;
+}
+
 int jcm__blocks_pick(jcm_ctx *c, const char *account, int64_t quantity, const char *project, int64_t vintage,
                      json_t *ranges_out) {
-  jcm_stmt *s = db_q(c->st, jcm__pick_sql, "sssii", account, project, project, vintage, vintage);
-  if (!s) return jcm__dberr(c, "pick");
   size_t n = 0, cap = 8;
   jcm_range *r = malloc(cap * sizeof *r);
   int64_t need = quantity;
-  int step = JCM_DONE;
-  while (r && need > 0 && (step = db_step(c->st, s)) == JCM_ROW) {
-    if (n == cap) {
-      jcm_range *g = realloc(r, (cap *= 2) * sizeof *r);
-      if (!g) break;
-      r = g;
-    }
-    jcm_range *x = &r[n++];
-    snprintf(x->origin, sizeof x->origin, "%.15s", col_text(c->st, s, 0));
-    x->first = col_int(c->st, s, 1);
-    x->last = col_int(c->st, s, 2);
-    int64_t size = x->last - x->first + 1;
-    if (size > need) x->first = x->last - need + 1; /* source keeps the lower serials */
-    need -= x->last - x->first + 1;
-  }
-  db_reset(c->st, s);
-  if (!r || step == JCM_STEP_ERROR) {
+  int rc = !r                   ? -1
+           : project || vintage ? pick_stored(c, account, project, vintage, &r, &n, &cap, &need)
+                                : pick_free(c, account, &r, &n, &cap, &need);
+  if (rc != 0) {
     free(r);
     return jcm__dberr(c, "pick");
   }
@@ -208,6 +233,7 @@ static int split_to(jcm_ctx *c, const char *origin, int64_t s, const char *to) {
     db_reset(c->st, st);
     return step == JCM_STEP_ERROR ? jcm__dberr(c, "split") : JCM_OK;
   }
+  jcm__free_forget(c->j); /* the general case: lists are read again */
   /* the insert's error is taken before the look-up's reset, which clears it */
   int rc = copy_row(c, st, origin, s, bl, to) == 0 ? JCM_OK : jcm__dberr(c, "split");
   db_reset(c->st, st);
@@ -252,12 +278,18 @@ static int move_within(jcm_ctx *c, const char *origin, int64_t f, int64_t l, con
   }
   int rc = bf < f ? copy_row(c, st, origin, f, l, to) : 0;              /* the range, when the block starts below it */
   if (rc == 0 && bl > l) rc = copy_row(c, st, origin, l + 1, bl, NULL); /* the part above it stays */
-  if (rc != 0) jcm__dberr(c, "move"); /* before the look-up's reset, which clears the error */
+  if (rc != 0) jcm__dberr(c, "move");      /* before the look-up's reset, which clears the error */
+  int free_block = col_null(c->st, st, 7); /* column 7: reserved_tx */
   db_reset(c->st, st);
   if (rc != 0) return JCM_ERROR;
   /* the block's own row keeps its lower part, or becomes the range */
   rc = bf < f ? db_x(c->st, q_cut, "isi", f - 1, origin, bf) : db_x(c->st, q_set, "issi", l, to, origin, bf);
-  return rc == 0 ? JCM_OK : jcm__dberr(c, "move");
+  if (rc != 0) return jcm__dberr(c, "move");
+  if (free_block)
+    jcm__free_moved(c->j, origin, bf, bl, f, l, from, to);
+  else
+    jcm__free_forget(c->j);
+  return JCM_OK;
 }
 
 /* Re-assigns the whole blocks of [f, l] of origin (isolated) from `from` to
@@ -278,6 +310,7 @@ static int move_whole(jcm_ctx *c, const char *origin, int64_t f, int64_t l, cons
     return jcm__refuse(c, C_NOT_HELD, "ranges", "%s holds %lld of the %lld units of %s serials %lld-%lld", from,
                        (long long)held, (long long)(l - f + 1), origin ? origin : "(no origin)", (long long)f,
                        (long long)l);
+  jcm__free_forget(c->j);
   return db_x(c->st, q, "ssiis", to, origin, f, l, from) == 0 ? JCM_OK : jcm__dberr(c, "move");
 }
 
@@ -294,7 +327,8 @@ int jcm__blocks_move(jcm_ctx *c, const char *from, const char *to, json_t *range
     int64_t f = jcm__i(x, "first", 0), l = jcm__i(x, "last", 0);
     /* the checks never make one; a replayed (forged) entry may name one */
     if (f > l) return jcm__refuse(c, C_BAD_RANGE, "ranges", "range %lld-%lld is inverted", (long long)f, (long long)l);
-    jcm_kept_blocks *k = c->j->kept; /* verify's replay */
+    jcm_kept_blocks *k = c->j->kept; /* verify's replay, which writes blocks past the lists */
+    if (k) jcm__free_forget(c->j);
     int moved = 0, kept = k && origin;
     int rc = kept ? jcm__kept_move(c, k, origin, f, l, from, to, &moved) : JCM_OK;
     /* the statements below read the table: it gets the kept rows first */
@@ -311,6 +345,7 @@ int jcm__blocks_create(jcm_ctx *c, const char *origin, int64_t first, int64_t la
                        const char *project, int64_t vintage, const char *account) {
   static const char q[] = "INSERT INTO block(origin, first, last, issuance, project, vintage, unit_type, account)"
                           " VALUES (?, ?, ?, ?, ?, ?, 'JCM credit', ?)";
+  jcm__free_forget(c->j);
   return db_x(c->st, q, "siissis", origin, first, last, issuance, project, vintage, account) == 0
              ? JCM_OK
              : jcm__dberr(c, "create block");

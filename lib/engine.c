@@ -72,6 +72,7 @@ int jcm_open(const char *address, const jcm_options *opt, jcm **out, char *err, 
 void jcm_close(jcm *j) {
   if (!j) return;
   jcm__memo_forget(j);
+  jcm__free_close(j);
   if (j->st) j->st->ops->close(j->st);
   free(j);
 }
@@ -206,6 +207,7 @@ int jcm__apply_event(jcm_ctx *c, const cmd_spec *spec) {
  * (tx_begin), so a refused command's writes never stay open on the
  * connection, where the next command or a read would see them. */
 static int rollback(jcm *j) {
+  jcm__free_forget(j); /* it followed the writes being undone */
   for (int tries = 0; tries < 2; tries++) {
     if (db_x(j->st, "ROLLBACK", "") == 0 || !j->st->ops->in_transaction(j->st)) return 0;
   }
@@ -235,7 +237,10 @@ static int tx_begin(jcm *j) {
     return j->batch_broken ? -1 : 0;
   }
   if (j->st->ops->in_transaction(j->st) && rollback(j) != 0) return -1; /* a rollback owed */
-  return db_x(j->st, "BEGIN IMMEDIATE", "");
+  if (db_x(j->st, "BEGIN IMMEDIATE", "") != 0) return -1;
+  if (jcm__free_sync(j) == 0) return 0;
+  rollback(j);
+  return -1;
 }
 
 /* Ends a command's transaction: commits when ok, else rolls back. 0, or -1
@@ -410,6 +415,10 @@ int jcm_batch_begin(jcm *j) {
   if (j->in_batch) return JCM_ERROR;
   if (j->st->ops->in_transaction(j->st) && rollback(j) != 0) return JCM_ERROR; /* a rollback owed */
   if (db_x(j->st, "BEGIN IMMEDIATE", "") != 0) return JCM_ERROR;
+  if (jcm__free_sync(j) != 0) {
+    rollback(j);
+    return JCM_ERROR;
+  }
   j->in_batch = 1;
   j->batch_broken = 0;
   return JCM_OK;

@@ -52,6 +52,8 @@ struct jcm {
   int64_t memo_version[2];      /* the store's version the memo holds for */
   struct jcm_capture *capture;  /* verify's replay: movement rows kept here, not in the store (capture.c) */
   struct jcm_kept_blocks *kept; /* verify's replay, during a move: moved blocks kept here (kept_blocks.c) */
+  struct jcm_free_blocks *free; /* each account's free blocks for the pick, as read (free_blocks.c) */
+  int64_t free_version;         /* the store's data_version those were read at */
 };
 
 /* One command on its way through the write path (or through replay). */
@@ -167,6 +169,20 @@ typedef struct jcm_range {
   char origin[16];
   int64_t first, last;
 } jcm_range;
+
+/* free_blocks.c: each account's free blocks in the pick's order, kept by
+ * the writer (see the file's head comment) */
+typedef struct jcm_free_blocks jcm_free_blocks;
+/* account's free blocks, largest first, in *v (*n of them), valid until the
+ * next call of a jcm__free_ function: 0; 1 when none can be kept (out of
+ * memory); -1 when the store fails. */
+int jcm__free_list(jcm_ctx *c, const char *account, const jcm_range **v, size_t *n);
+/* [f, l] of block [bf, bl] of origin, free, moved from `from` to `to` */
+void jcm__free_moved(jcm *j, const char *origin, int64_t bf, int64_t bl, int64_t f, int64_t l, const char *from,
+                     const char *to);
+void jcm__free_forget(jcm *j); /* blocks changed otherwise: read them again */
+int jcm__free_sync(jcm *j);    /* the write lock taken: forget if another connection wrote; -1: cannot tell */
+void jcm__free_close(jcm *j);
 int jcm__blocks_pick(jcm_ctx *c, const char *account, int64_t quantity, const char *project, int64_t vintage,
                      json_t *ranges_out);
 int jcm__blocks_check_ranges(jcm_ctx *c, const char *account, json_t *ranges, int64_t *total);

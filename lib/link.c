@@ -195,7 +195,10 @@ static int xtx_set_status(jcm_ctx *c, const char *id, const char *status, int64_
 
 const char jcm__q_release[] = "UPDATE block SET reserved_tx = NULL WHERE reserved_tx = ?";
 
+/* Every statement here that changes blocks forgets the writer's lists of
+ * free blocks (free_blocks.c): they are read again when next needed. */
 int jcm__release(jcm_ctx *c, const char *tx) {
+  jcm__free_forget(c->j);
   return db_x(c->st, jcm__q_release, "s", tx) == 0 ? JCM_OK : jcm__dberr(c, "release");
 }
 
@@ -277,6 +280,7 @@ int jcm__reserve(jcm_ctx *c, const char *from, const char *tx, json_t *ranges) {
       "UPDATE block SET reserved_tx = ? WHERE origin = ? AND first >= ? AND first <= ? AND account = ?";
   size_t i;
   json_t *r;
+  jcm__free_forget(c->j);
   json_array_foreach(ranges, i, r) {
     const char *origin = jcm__s(r, "origin");
     int64_t f = jcm__i(r, "first", 0), l = jcm__i(r, "last", 0);
@@ -711,6 +715,7 @@ static int apply_completed(jcm_ctx *c, json_t *m) {
   if (xtx_get(c->st, tx, &x) != 1) return jcm__dberr(c, "transfer");
   json_t *ranges = ranges_of(json_object_get(x.proposal, "blocks"));
   int rc = jcm__a6_apply_first_transfers(c);
+  jcm__free_forget(c->j);
   size_t i;
   json_t *r;
   json_array_foreach(ranges, i, r) {
@@ -822,6 +827,7 @@ static int credit_one(jcm_ctx *c, json_t *step, json_t *b, const char *to) {
   const char *ft_to = jcm__s(b, "ft_to") ? jcm__s(b, "ft_to") : ft ? c->j->party : NULL;
   json_decref(auth);
   if (err) return jcm__dberr(c, "auth");
+  jcm__free_forget(c->j);
   if (json_is_true(json_object_get(step, "seen"))) {
     int rc = jcm__blocks_isolate(c, origin, f, l);
     if (rc != JCM_OK) return rc;

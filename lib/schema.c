@@ -236,6 +236,17 @@ static const char *const migrations[] = {
     "INSERT INTO counter15(name, value) SELECT name, value FROM counter ORDER BY name;"
     "DROP TABLE counter;"
     "ALTER TABLE counter15 RENAME TO counter;",
+    /* 16: no index of blocks by size. It changed twice a transfer (the
+     * source's cut block moved in it, the destination's new block entered
+     * it), at random places of a tree as large as the block table: two of
+     * a transfer's three random pages. The writer now keeps each account's
+     * free blocks in the pick's order in memory (lib/free_blocks.c), read
+     * through this index by account and serial, which a cut leaves alone:
+     * one entry a transfer. An account's blocks list in serial order again
+     * without a sort; a pick with a project or vintage filter sorts the
+     * account's blocks. */
+    "DROP INDEX block_account_size;"
+    "CREATE INDEX block_account ON block(account, origin, first);",
 };
 
 /* State tables and the order verify compares them in (whole-row order, so

@@ -758,14 +758,14 @@ int jcm_verify(jcm *j, json_t **report) {
     jcm__problem(problems, "replay", "store", "cannot begin the read: %s", jcm__store(j)->ops->errmsg(jcm__store(j)));
   stored_pass pass;
   int beside = snapshot && stored_pass_start(&pass, j, problems);
-  /* The replay store's index of blocks by account and size serves checks
-   * (the pick by quantity, an account's units before it closes) and
-   * queries: no apply reads it, the comparison reads rows in key order, and
-   * each transfer would write two of its entries at random places of a tree
-   * as large as the block table. (Its movement table stays empty: the
-   * replay keeps movements in memory.) */
+  /* The replay store's index of blocks by account serves checks (the pick
+   * by quantity, an account's units before it closes) and queries: no
+   * apply reads it, the comparison reads rows in key order, and each
+   * transfer would write an entry at a random place of a tree as large as
+   * the block table. (Its movement table stays empty: the replay keeps
+   * movements in memory.) */
   jcm_store *rs = jcm__store(v.dst);
-  rs->ops->exec(rs, "DROP INDEX IF EXISTS block_account_size");
+  rs->ops->exec(rs, "DROP INDEX IF EXISTS block_account");
   jcm_capture *cap = v.dst->capture = jcm__capture_new();
   v.kept = cap ? jcm__kept_new() : NULL;
   if (!v.kept) jcm__problem(problems, "replay", "movement", "cannot keep the replayed movements: out of memory");
