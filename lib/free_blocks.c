@@ -184,7 +184,7 @@ static int drop(jcm *j, free_list *l, const char *origin, int64_t first, int64_t
 void jcm__free_moved(jcm *j, const char *origin, int64_t bf, int64_t bl, int64_t f, int64_t l, const char *from,
                      const char *to) {
   free_list *src = find(j, from), *dst = find(j, to);
-  int rc = 0;
+  int rc = origin ? 0 : -1; /* a replayed entry may lack it */
   if (src) {
     rc = drop(j, src, origin, bf, bl);
     if (rc == 0 && bf < f) rc = add(j, src, origin, bf, f - 1);
