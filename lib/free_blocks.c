@@ -18,12 +18,18 @@
  * another connection (the store's data_version, read when the write lock
  * is taken). A list is therefore never older than the store it was read
  * from; a wrong one would pick other units than the store's order, which
- * test_model's model and the differential test in test_smoke catch.
+ * test_model's model and the differential test in test_smoke catch. The
+ * tests also set jcm__free_audit: every pick from a kept list then reads
+ * the store's too and stops the program where they differ, so a write that
+ * forgets to forget is found by any test that picks after it.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "spec.h"
+
+int jcm__free_audit;
 
 /* more than this many blocks kept, and the memory starts over */
 #define FREE_MAX_BLOCKS (8 * 1024 * 1024)
@@ -128,8 +134,26 @@ static int load(jcm_ctx *c, free_list *l) {
   return rc == 0 && step == JCM_DONE ? 0 : -1;
 }
 
+/* jcm__free_audit: l against the store; -1 when the store fails. */
+static int audit(jcm_ctx *c, const free_list *l) {
+  free_list fresh = {0};
+  jcm__copy(fresh.account, sizeof fresh.account, l->account);
+  int rc = load(c, &fresh);
+  size_t i = 0;
+  while (rc == 0 && i < l->n && i < fresh.n && order(&l->v[i], &fresh.v[i]) == 0 && l->v[i].last == fresh.v[i].last)
+    i++;
+  if (rc == 0 && (i < l->n || i < fresh.n)) {
+    fprintf(stderr, "jcm: the free blocks kept for %s differ from the store's at %zu of %zu (store: %zu)\n", l->account,
+            i, l->n, fresh.n);
+    abort();
+  }
+  free(fresh.v);
+  return rc;
+}
+
 int jcm__free_list(jcm_ctx *c, const char *account, const jcm_range **v, size_t *n) {
   free_list *l = find(c->j, account);
+  if (l && jcm__free_audit && audit(c, l) != 0) return -1;
   if (!l) {
     if (strlen(account) >= sizeof l->account || make_room(c->j) != 0) return 1;
     l = slot(c->j->free, account);

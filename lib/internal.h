@@ -183,6 +183,7 @@ void jcm__free_moved(jcm *j, const char *origin, int64_t bf, int64_t bl, int64_t
 void jcm__free_forget(jcm *j); /* blocks changed otherwise: read them again */
 int jcm__free_sync(jcm *j);    /* the write lock taken: forget if another connection wrote; -1: cannot tell */
 void jcm__free_close(jcm *j);
+extern int jcm__free_audit; /* tests: each pick from a kept list is compared with the store's */
 int jcm__blocks_pick(jcm_ctx *c, const char *account, int64_t quantity, const char *project, int64_t vintage,
                      json_t *ranges_out);
 int jcm__blocks_check_ranges(jcm_ctx *c, const char *account, json_t *ranges, int64_t *total);

@@ -845,6 +845,47 @@ static void migration_checks_references_before_commit(void **state) {
   verify_and_close(j);
 }
 
+/* The store's pick of quantity units from account, read by a connection of
+ * its own: "origin:first-last" of its first range. */
+static void store_pick(const char *path, const char *account, int64_t quantity, char *out, size_t n) {
+  char q[400];
+  snprintf(q, sizeof q,
+           "SELECT origin || ':' || (last - %lld + 1) || '-' || last FROM block WHERE account = '%s'"
+           " AND reserved_tx IS NULL ORDER BY last - first DESC, origin DESC, first DESC LIMIT 1",
+           (long long)quantity, account);
+  t_query_text(path, q, out, n);
+}
+
+/* A move by quantity (text, held for four eyes when held is set) must
+ * take first what the store's order says (store_pick, read before), or
+ * `expected` when given (inside a batch, which another connection does not
+ * see). */
+static void pick_as_stored(jcm *j, const char *path, const char *account, int64_t quantity, int held, const char *text,
+                           const char *expected) {
+  char want[128], got[128];
+  if (expected)
+    snprintf(want, sizeof want, "%s", expected);
+  else
+    store_pick(path, account, quantity, want, sizeof want);
+  json_t *out = NULL;
+  int code = 0;
+  int rc = held ? t_submit_held(j, &T_ADMIN, text, &code, &out) : t_submit(j, &T_ADMIN, text, &code, &out);
+  if (rc != JCM_OK) fail_msg("%s: refused with %d", text, code);
+  json_t *r = json_array_get(json_object_get(json_object_get(out, "result"), "ranges"), 0);
+  snprintf(got, sizeof got, "%s:%lld-%lld", json_string_value(json_object_get(r, "origin")),
+           (long long)json_integer_value(json_object_get(r, "first")),
+           (long long)json_integer_value(json_object_get(r, "last")));
+  assert_string_equal(got, want);
+  json_decref(out);
+}
+
+static void transfer_as_stored(jcm *j, const char *path, const char *from, const char *to, int64_t quantity) {
+  char text[300];
+  snprintf(text, sizeof text, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":%lld}", from, to,
+           (long long)quantity);
+  pick_as_stored(j, path, from, quantity, 0, text, NULL);
+}
+
 /* The writer keeps each account's free blocks in memory for the pick
  * (lib/free_blocks.c). Another handle's writes make them stale: the list is
  * read again once the write lock is taken, so the next pick takes what the
@@ -853,7 +894,7 @@ static void migration_checks_references_before_commit(void **state) {
  * store's order, read by a connection of its own. */
 static void free_lists_follow_other_writers(void **state) {
   (void)state;
-  char path[512], err[256] = "", want[128];
+  char path[512], err[256] = "";
   t_accounts a;
   jcm *j1 = t_issued_registry("smoke-free", path, sizeof path, &a), *j2 = NULL;
   assert_int_equal(jcm_open(path, NULL, &j2, err, sizeof err), JCM_OK);
@@ -861,30 +902,55 @@ static void free_lists_follow_other_writers(void **state) {
     int by_second;
     int64_t quantity;
   } moves[] = {{0, 100}, {1, 900}, {0, 3}, {0, 2}, {1, 1}, {0, 1}};
-  int code = 0;
-  for (size_t i = 0; i < sizeof moves / sizeof moves[0]; i++) {
-    char q[400];
-    snprintf(q, sizeof q,
-             "SELECT origin || ':' || (last - %lld + 1) || '-' || last FROM block WHERE account = '%s'"
-             " AND reserved_tx IS NULL ORDER BY last - first DESC, origin DESC, first DESC LIMIT 1",
-             (long long)moves[i].quantity, a.hold_a);
-    t_query_text(path, q, want, sizeof want);
-    json_t *out = NULL;
-    assert_int_equal(t_submitf(moves[i].by_second ? j2 : j1, &T_ADMIN, &code, &out,
-                               "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":%lld}", a.hold_a,
-                               a.hold_b, (long long)moves[i].quantity),
-                     JCM_OK);
-    json_t *r = json_array_get(json_object_get(json_object_get(out, "result"), "ranges"), 0);
-    char got[128];
-    snprintf(got, sizeof got, "%s:%lld-%lld", json_string_value(json_object_get(r, "origin")),
-             (long long)json_integer_value(json_object_get(r, "first")),
-             (long long)json_integer_value(json_object_get(r, "last")));
-    assert_string_equal(got, want);
-    json_decref(out);
-  }
+  for (size_t i = 0; i < sizeof moves / sizeof moves[0]; i++)
+    transfer_as_stored(moves[i].by_second ? j2 : j1, path, a.hold_a, a.hold_b, moves[i].quantity);
   assert_int_equal(t_balance(j1, a.hold_a), 1008 - 100 - 900 - 3 - 2 - 1 - 1);
   jcm_close(j2);
   verify_and_close(j1);
+}
+
+/* Writes of the handle's own that are not the hot path's move forget the
+ * lists: an Article 6 authorization that splits a block inside an account
+ * (then the largest block is another), and the release of a held move's
+ * reservation (then the released block is the largest again). The pick
+ * after each must take what the store says; with a list kept through the
+ * write it would not (and jcm__free_audit, set by the tests, stops the
+ * program at that pick). */
+static void free_lists_forgotten_by_other_writes(void **state) {
+  (void)state;
+  char path[512], text[400], tx[64];
+  t_accounts a;
+  jcm *j = t_issued_registry("smoke-free-own", path, sizeof path, &a); /* gov 1-1009, hold_a 1010-2017 */
+  transfer_as_stored(j, path, a.hold_a, a.hold_b, 10);                 /* hold_a's list kept: 1010-2007 */
+  int code = 0;
+  json_t *out = NULL;
+  assert_int_equal(
+      t_submit(j, &T_ADMIN,
+               "{\"cmd\":\"coop.add\",\"id\":\"JCM-JPN-THA\",\"name\":\"c\",\"parties\":[\"JPN\",\"THA\"]}", &code,
+               NULL),
+      JCM_OK);
+  if (t_submit(j, &T_ADMIN,
+               "{\"cmd\":\"authorize\",\"id\":\"THA-A-1\",\"date\":\"2025-11-01\",\"coop\":\"JCM-JPN-THA\","
+               "\"quantity\":101,\"sectors\":[\"Energy generation\"],\"purposes\":\"NDC\","
+               "\"parties\":[\"JPN\"],\"ranges\":[{\"first\":1500,\"last\":1600}]}",
+               &code, &out) != JCM_OK)
+    fail_msg("authorize refused: %s", json_dumps(out, JSON_COMPACT));
+  json_decref(out);
+  transfer_as_stored(j, path, a.hold_a, a.hold_b, 5); /* 1010-1499 is the largest now */
+  /* a held move from the government account reserves 410-1009 */
+  snprintf(text, sizeof text, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":600}", a.gov, a.hold_b);
+  pick_as_stored(j, path, a.gov, 600, 1, text, NULL);
+  t_query_text(path, "SELECT id FROM pending WHERE status = 'awaiting approval'", tx, sizeof tx);
+  assert_int_equal(jcm_batch_begin(j), JCM_OK);
+  /* refused after its pick, writing nothing: the batch goes on, gov's list kept (1-409) */
+  snprintf(text, sizeof text, "{\"cmd\":\"use\",\"from\":\"%s\",\"year\":2030,\"quantity\":5}", a.gov);
+  assert_int_equal(t_submit_held(j, &T_ADMIN, text, &code, NULL), JCM_REFUSED);
+  snprintf(text, sizeof text, "{\"cmd\":\"tx.reject\",\"tx\":\"%s\",\"reason\":\"r\"}", tx);
+  assert_int_equal(t_submit_held(j, &T_ADMIN2, text, &code, NULL), JCM_OK);
+  snprintf(text, sizeof text, "{\"cmd\":\"transfer\",\"from\":\"%s\",\"to\":\"%s\",\"quantity\":5}", a.gov, a.hold_b);
+  pick_as_stored(j, path, a.gov, 5, 1, text, "THA01:1005-1009"); /* released: the largest again */
+  assert_int_equal(jcm_batch_commit(j), JCM_OK);
+  verify_and_close(j);
 }
 
 /* A store whose schema is current opens while another handle holds the
@@ -1803,6 +1869,7 @@ int main(void) {
                                      cmocka_unit_test(statement_reads_across_epochs),
                                      cmocka_unit_test(hot_queries_search_their_indexes),
                                      cmocka_unit_test(migration_checks_references_before_commit),
-                                     cmocka_unit_test(free_lists_follow_other_writers)};
+                                     cmocka_unit_test(free_lists_follow_other_writers),
+                                     cmocka_unit_test(free_lists_forgotten_by_other_writes)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
