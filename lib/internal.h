@@ -174,8 +174,9 @@ typedef struct jcm_range {
  * the writer (see the file's head comment) */
 typedef struct jcm_free_blocks jcm_free_blocks;
 /* account's free blocks, largest first, in *v (*n of them), valid until the
- * next call of a jcm__free_ function: 0; 1 when none can be kept (out of
- * memory); -1 when the store fails. */
+ * next call of a jcm__free_ function: 0; 1 when no list can be made for it
+ * (an id too long, no memory for the table): the caller reads the store;
+ * -1 when the store fails, or memory while reading the list. */
 int jcm__free_list(jcm_ctx *c, const char *account, const jcm_range **v, size_t *n);
 /* [f, l] of block [bf, bl] of origin, free, moved from `from` to `to` */
 void jcm__free_moved(jcm *j, const char *origin, int64_t bf, int64_t bl, int64_t f, int64_t l, const char *from,
