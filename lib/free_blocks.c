@@ -4,8 +4,8 @@
  *
  * Why: an index by size changes twice a transfer (the source's cut block
  * moves in it, the destination's new block enters it), at random places
- * of a tree as large as the block table. A batch of 1,000 transfers wrote
- * two thousand of its pages, the largest share of a commit. The index by
+ * of a tree as large as the block table: in a batch of 1,000 transfers up
+ * to two thousand of its pages, of the 3,300 a commit wrote. The index by
  * account and serial that serves readers changes once (the new block): a
  * cut keeps its key. docs/design.md, "Units as blocks".
  *

@@ -811,6 +811,17 @@ static void issuance_keeps_its_idempotency_key(void **state) {
   jcm_close(j);
 }
 
+/* PRAGMA foreign_keys on the handle's connection. */
+static int64_t foreign_keys_on(jcm *j) {
+  jcm_store *st = jcm__store(j);
+  jcm_stmt *s = st->ops->prepare_temp(st, "PRAGMA foreign_keys");
+  assert_non_null(s);
+  assert_int_equal(st->ops->step(s), JCM_ROW);
+  int64_t on = st->ops->column_int(s, 0);
+  st->ops->finalize(s);
+  return on;
+}
+
 /* Migration 15 rebuilds the account table, which others refer to, with
  * foreign keys off; every reference is checked before the commit. A store
  * of version 14 where a row refers to no account (written here with the
@@ -820,6 +831,7 @@ static void migration_checks_references_before_commit(void **state) {
   char path[512], err[256] = "", version[32];
   t_accounts a;
   jcm *j = t_issued_registry("smoke-fk", path, sizeof path, &a);
+  assert_int_equal(foreign_keys_on(j), 1); /* a new store: every migration ran at its open */
   jcm_close(j);
   sqlite3 *db = NULL;
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
@@ -842,6 +854,7 @@ static void migration_checks_references_before_commit(void **state) {
   t_query_text(path, "SELECT MAX(version) FROM schema_version", version, sizeof version);
   assert_string_equal(version, "16");
   assert_int_equal(t_balance(j, a.hold_a), 1008);
+  assert_int_equal(foreign_keys_on(j), 1); /* turned back on after the migrations */
   verify_and_close(j);
 }
 
